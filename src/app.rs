@@ -1,0 +1,98 @@
+//! Dispatch: one payload in, routed by its shape to the trigger that understands it.
+
+use std::time::SystemTime;
+
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+use tracing::{info, warn};
+
+use crate::cfn::{self, response::ResponseSender, CfnSettings};
+use crate::iam::{NodeRoleIam, SdkIam};
+use crate::reconcile::Reconciler;
+
+/// Everything built once per process and borrowed by each invocation.
+pub struct App<I> {
+    pub reconciler: Reconciler<I>,
+    pub sender: ResponseSender,
+    pub cfn: CfnSettings,
+}
+
+impl App<SdkIam> {
+    pub async fn from_env() -> Self {
+        let client = crate::iam::build_client(&crate::iam::IamSettings::from_env(), None).await;
+        App {
+            reconciler: Reconciler::new(SdkIam::new(client)),
+            sender: ResponseSender::new(Default::default()),
+            cfn: CfnSettings::from_env(),
+        }
+    }
+}
+
+/// The shapes of payload this function understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    CloudFormation,
+    EventBridge,
+    Unknown,
+}
+
+pub fn classify(payload: &Value) -> Payload {
+    if cfn::is_request(payload) {
+        Payload::CloudFormation
+    } else if payload.get("detail-type").is_some() && payload.get("source").is_some() {
+        Payload::EventBridge
+    } else {
+        Payload::Unknown
+    }
+}
+
+impl<I: NodeRoleIam> App<I> {
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, lambda_runtime::Error> {
+        let (payload, ctx) = event.into_parts();
+        self.dispatch(&payload, &ctx).await
+    }
+
+    pub async fn dispatch(
+        &self,
+        payload: &Value,
+        ctx: &Context,
+    ) -> Result<Value, lambda_runtime::Error> {
+        match classify(payload) {
+            Payload::CloudFormation => {
+                let left = cfn::watchdog::time_left(ctx.deadline, SystemTime::now());
+                let status = cfn::handle(
+                    payload,
+                    &self.reconciler,
+                    &self.sender,
+                    &self.cfn,
+                    left,
+                    &ctx.env_config.log_stream,
+                )
+                .await;
+                Ok(json!({ "handled": "cloudformation", "status": status }))
+            }
+            Payload::EventBridge => {
+                info!(source = ?payload.get("source"), detail_type = ?payload.get("detail-type"), "EventBridge event ignored: drift repair is not enabled in this build");
+                Ok(json!({ "handled": "eventbridge", "outcome": "ignored" }))
+            }
+            Payload::Unknown => {
+                warn!(
+                    kind = kind_of(payload),
+                    "payload is neither a CloudFormation request nor an EventBridge event: ignored"
+                );
+                Ok(json!({ "handled": "unknown", "outcome": "ignored" }))
+            }
+        }
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Object(_) => "object without RequestType/ResponseURL or detail-type/source",
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "boolean",
+        Value::Null => "null",
+    }
+}

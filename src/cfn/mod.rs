@@ -1,0 +1,158 @@
+//! The CloudFormation trigger: a thin translation from a custom-resource request to the reconciler and back
+//! to exactly one response.
+
+pub mod lifecycle;
+pub mod properties;
+pub mod request;
+pub mod response;
+pub mod watchdog;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+use crate::error::Error;
+use crate::iam::NodeRoleIam;
+use crate::reconcile::Reconciler;
+use lifecycle::Progress;
+use request::{Envelope, Request};
+use response::{Response, ResponseSender, ResponseUrl, Status};
+
+/// Settings of the CloudFormation trigger (env: `WATCHDOG_MARGIN_MS`, `ALLOW_INSECURE_RESPONSE_URL`).
+#[derive(Debug, Clone)]
+pub struct CfnSettings {
+    /// Time kept before the Lambda deadline for the response PUT.
+    pub margin: Duration,
+    pub allow_insecure_response_url: bool,
+}
+
+impl Default for CfnSettings {
+    fn default() -> Self {
+        CfnSettings {
+            margin: Duration::from_secs(5),
+            allow_insecure_response_url: false,
+        }
+    }
+}
+
+impl CfnSettings {
+    pub fn from_env() -> Self {
+        let d = CfnSettings::default();
+        CfnSettings {
+            margin: std::env::var("WATCHDOG_MARGIN_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_millis)
+                .unwrap_or(d.margin),
+            allow_insecure_response_url: std::env::var("ALLOW_INSECURE_RESPONSE_URL")
+                .is_ok_and(|v| v.eq_ignore_ascii_case("true")),
+        }
+    }
+}
+
+/// Does the payload look like a CloudFormation custom-resource request?
+pub fn is_request(payload: &Value) -> bool {
+    payload.get("RequestType").is_some() && payload.get("ResponseURL").is_some()
+}
+
+/// Handles one request end to end. Always answers exactly once when a usable ResponseURL is present; never
+/// returns an error (a retried invocation could only answer twice).
+pub async fn handle<I: NodeRoleIam>(
+    payload: &Value,
+    rec: &Reconciler<I>,
+    sender: &ResponseSender,
+    settings: &CfnSettings,
+    time_left: Duration,
+    log_stream: &str,
+) -> Status {
+    let started = Instant::now();
+    let lambda_deadline = started + time_left;
+    let envelope = Envelope::from_raw(payload);
+    let url = match envelope
+        .response_url
+        .as_deref()
+        .ok_or_else(|| Error::Response("ResponseURL is missing".into()))
+        .and_then(|u| ResponseUrl::parse(u, settings.allow_insecure_response_url))
+    {
+        Ok(u) => u,
+        Err(e) => {
+            error!(request_id = %envelope.request_id, logical_id = %envelope.logical_id, error = %e, "cannot answer this request");
+            return Status::Failed;
+        }
+    };
+
+    let progress = Progress::default();
+    let budget = watchdog::work_budget(time_left, settings.margin);
+    let result = match Request::parse(payload) {
+        Err(e) => Err(e),
+        Ok(req) => match tokio::time::timeout(budget, lifecycle::run(&req, rec, &progress)).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::TimedOut(format!("within {} ms", budget.as_millis()))),
+        },
+    };
+
+    let physical_id = |fallback: &str| {
+        envelope
+            .physical_id
+            .clone()
+            .or_else(|| progress.role())
+            .unwrap_or_else(|| fallback.to_string())
+    };
+    let response = match result {
+        Ok(o) => Response {
+            status: Status::Success,
+            reason: None,
+            physical_resource_id: o.physical_id,
+            stack_id: envelope.stack_id.clone(),
+            request_id: envelope.request_id.clone(),
+            logical_resource_id: envelope.logical_id.clone(),
+            no_echo: false,
+            data: o.data,
+        },
+        Err(e) => {
+            warn!(request_type = %envelope.request_type, logical_id = %envelope.logical_id, error = %e, "request failed");
+            Response {
+                status: Status::Failed,
+                reason: Some(e.to_string()),
+                physical_resource_id: physical_id(&format!(
+                    "failed-{}",
+                    short(&envelope.request_id)
+                )),
+                stack_id: envelope.stack_id.clone(),
+                request_id: envelope.request_id.clone(),
+                logical_resource_id: envelope.logical_id.clone(),
+                no_echo: false,
+                data: Default::default(),
+            }
+        }
+    };
+    let status = response.status;
+    let body = response.to_body(log_stream);
+    // Stop retrying the PUT a moment before Lambda would freeze the process.
+    let send_deadline = lambda_deadline
+        .checked_sub(Duration::from_millis(200))
+        .unwrap_or(lambda_deadline);
+    match sender.send(&url, body, send_deadline).await {
+        Ok(code) => info!(
+            request_type = %envelope.request_type,
+            logical_id = %envelope.logical_id,
+            status = ?status,
+            http_status = code,
+            latency_ms = started.elapsed().as_millis() as u64,
+            "responded to CloudFormation"
+        ),
+        Err(e) => {
+            error!(request_type = %envelope.request_type, logical_id = %envelope.logical_id, error = %e, "response not delivered")
+        }
+    }
+    status
+}
+
+fn short(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(36)
+        .collect()
+}

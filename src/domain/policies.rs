@@ -1,0 +1,246 @@
+//! The policy documents of the procedure: the EC2 trust policy and the IPv6 CNI policy, plus how a live trust
+//! policy is compared with the one the nodes need.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use super::names::{AccountId, Partition, PolicyArn};
+
+pub const WORKER_NODE_POLICY: &str = "AmazonEKSWorkerNodePolicy";
+pub const ECR_PULL_ONLY_POLICY: &str = "AmazonEC2ContainerRegistryPullOnly";
+pub const CNI_POLICY: &str = "AmazonEKS_CNI_Policy";
+pub const CNI_IPV6_POLICY: &str = "AmazonEKS_CNI_IPv6_Policy";
+
+/// Service principals whose presence marks a role that must never become a node role.
+pub const CLUSTER_PRINCIPAL: &str = "eks.amazonaws.com";
+pub const FARGATE_PRINCIPAL: &str = "eks-fargate-pods.amazonaws.com";
+
+pub fn worker_node_policy(p: Partition) -> PolicyArn {
+    PolicyArn::aws_managed(p, WORKER_NODE_POLICY)
+}
+pub fn ecr_pull_only_policy(p: Partition) -> PolicyArn {
+    PolicyArn::aws_managed(p, ECR_PULL_ONLY_POLICY)
+}
+pub fn cni_policy(p: Partition) -> PolicyArn {
+    PolicyArn::aws_managed(p, CNI_POLICY)
+}
+pub fn cni_ipv6_policy(p: Partition, account: &AccountId) -> PolicyArn {
+    PolicyArn::customer(p, account, CNI_IPV6_POLICY)
+}
+
+/// The trust policy of the procedure: the partition's EC2 service principal may assume the role.
+pub fn ec2_trust_policy(p: Partition) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": p.ec2_principal() },
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+/// The IPv6 CNI policy exactly as AWS publishes it (the scraped seed lost its `*`s), partition-aware.
+pub fn cni_ipv6_policy_document(p: Partition) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "ec2:AssignIpv6Addresses",
+                    "ec2:DescribeInstances",
+                    "ec2:DescribeTags",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeInstanceTypes"
+                ],
+                "Resource": "*"
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["ec2:CreateTags"],
+                "Resource": [format!("arn:{p}:ec2:*:*:network-interface/*")]
+            }
+        ]
+    })
+}
+
+/// IAM returns policy documents URL-encoded; this decodes when needed and parses.
+pub fn parse_document(raw: &str) -> Option<Value> {
+    let trimmed = raw.trim_start();
+    if trimmed.starts_with('{') {
+        return serde_json::from_str(trimmed).ok();
+    }
+    let decoded = urlencoding::decode(raw).ok()?;
+    serde_json::from_str(&decoded).ok()
+}
+
+/// One statement reduced to what decides its meaning: order of lists, `Sid` and string-vs-list do not matter.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct NormalStatement {
+    effect: String,
+    principal: BTreeSet<(String, String)>,
+    not_principal: BTreeSet<(String, String)>,
+    action: BTreeSet<String>,
+    not_action: BTreeSet<String>,
+    resource: BTreeSet<String>,
+    not_resource: BTreeSet<String>,
+    condition: String,
+}
+
+fn string_set(v: Option<&Value>, lowercase: bool) -> BTreeSet<String> {
+    let norm = |s: &str| {
+        if lowercase {
+            s.to_ascii_lowercase()
+        } else {
+            s.to_string()
+        }
+    };
+    match v {
+        Some(Value::String(s)) => BTreeSet::from([norm(s)]),
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(norm).collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+fn principal_set(v: Option<&Value>) -> BTreeSet<(String, String)> {
+    match v {
+        Some(Value::String(s)) => BTreeSet::from([("*".to_string(), s.clone())]),
+        Some(Value::Object(m)) => m
+            .iter()
+            .flat_map(|(kind, ids)| {
+                string_set(Some(ids), false)
+                    .into_iter()
+                    .map(move |id| (kind.clone(), id))
+            })
+            .collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+fn normalise(doc: &Value) -> Option<BTreeSet<NormalStatement>> {
+    let statements = match doc.get("Statement")? {
+        Value::Array(a) => a.clone(),
+        s @ Value::Object(_) => vec![s.clone()],
+        _ => return None,
+    };
+    statements
+        .iter()
+        .map(|s| {
+            Some(NormalStatement {
+                effect: s.get("Effect")?.as_str()?.to_string(),
+                principal: principal_set(s.get("Principal")),
+                not_principal: principal_set(s.get("NotPrincipal")),
+                action: string_set(s.get("Action"), true),
+                not_action: string_set(s.get("NotAction"), true),
+                resource: string_set(s.get("Resource"), false),
+                not_resource: string_set(s.get("NotResource"), false),
+                condition: s
+                    .get("Condition")
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Whether two policy documents mean the same thing (same statements, ignoring order, Sid and list shape).
+pub fn same_policy(a: &Value, b: &Value) -> bool {
+    match (normalise(a), normalise(b)) {
+        (Some(x), Some(y)) => x == y && a.get("Version") == b.get("Version"),
+        _ => false,
+    }
+}
+
+/// Service principals an Allow statement of the document trusts.
+pub fn trusted_services(doc: &Value) -> BTreeSet<String> {
+    normalise(doc)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s.effect == "Allow")
+        .flat_map(|s| s.principal.into_iter())
+        .filter(|(kind, _)| kind == "Service")
+        .map(|(_, id)| id)
+        .collect()
+}
+
+/// Why a role may not be a node role, quoting the procedure's rule; `None` when it may.
+pub fn forbidden_trust(doc: &Value) -> Option<&'static str> {
+    let services = trusted_services(doc);
+    if services.contains(CLUSTER_PRINCIPAL) {
+        Some("it trusts eks.amazonaws.com, so it is an Amazon EKS cluster role: \"You can't use the same role that is used to create any clusters.\"")
+    } else if services.contains(FARGATE_PRINCIPAL) {
+        Some("it trusts eks-fargate-pods.amazonaws.com, so it is a Fargate pod execution role: \"The Amazon EC2 node groups must have a different IAM role than the Fargate profile.\"")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_policy_is_the_procedures_document() {
+        let expected: Value = serde_json::from_str(
+            r#"{ "Version": "2012-10-17", "Statement": [ { "Effect": "Allow", "Principal": { "Service": "ec2.amazonaws.com" }, "Action": "sts:AssumeRole" } ] }"#,
+        )
+        .unwrap();
+        assert_eq!(ec2_trust_policy(Partition::Aws), expected);
+        assert_eq!(
+            ec2_trust_policy(Partition::AwsCn)["Statement"][0]["Principal"]["Service"],
+            "ec2.amazonaws.com.cn"
+        );
+    }
+
+    #[test]
+    fn ipv6_cni_policy_has_the_wildcards_aws_publishes() {
+        let d = cni_ipv6_policy_document(Partition::Aws);
+        assert_eq!(d["Statement"][0]["Resource"], "*");
+        assert_eq!(d["Statement"][0]["Action"].as_array().unwrap().len(), 5);
+        assert_eq!(d["Statement"][1]["Action"][0], "ec2:CreateTags");
+        assert_eq!(
+            d["Statement"][1]["Resource"][0],
+            "arn:aws:ec2:*:*:network-interface/*"
+        );
+        let cn = cni_ipv6_policy_document(Partition::AwsCn);
+        assert_eq!(
+            cn["Statement"][1]["Resource"][0],
+            "arn:aws-cn:ec2:*:*:network-interface/*"
+        );
+    }
+
+    #[test]
+    fn trust_comparison_ignores_shape_but_not_meaning() {
+        let want = ec2_trust_policy(Partition::Aws);
+        let same = serde_json::json!({"Version":"2012-10-17","Statement":{"Sid":"x","Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com"]},"Action":["STS:AssumeRole"]}});
+        assert!(same_policy(&want, &same));
+        let encoded = urlencoding::encode(&want.to_string()).into_owned();
+        assert!(same_policy(&want, &parse_document(&encoded).unwrap()));
+        let extra = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com","ssm.amazonaws.com"]},"Action":"sts:AssumeRole"}]});
+        assert!(!same_policy(&want, &extra));
+        let deny = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]});
+        assert!(!same_policy(&want, &deny));
+        let cond = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]});
+        assert!(!same_policy(&want, &cond));
+        assert!(!same_policy(
+            &want,
+            &serde_json::json!({"Version":"2012-10-17"})
+        ));
+        assert!(parse_document("%7Bnot json").is_none());
+    }
+
+    #[test]
+    fn cluster_and_fargate_roles_are_recognised() {
+        let cluster = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"eks.amazonaws.com"},"Action":"sts:AssumeRole"}]});
+        assert!(forbidden_trust(&cluster)
+            .unwrap()
+            .contains("You can't use the same role that is used to create any clusters."));
+        let fargate = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["eks-fargate-pods.amazonaws.com"]},"Action":"sts:AssumeRole"}]});
+        assert!(forbidden_trust(&fargate)
+            .unwrap()
+            .contains("Fargate profile"));
+        assert!(forbidden_trust(&ec2_trust_policy(Partition::Aws)).is_none());
+    }
+}

@@ -1,0 +1,62 @@
+//! One error type for the crate: every variant is something a person can act on.
+
+use std::fmt;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A resource property (or request field) is wrong; the message names it and the fix.
+    #[error("{0}")]
+    Invalid(String),
+
+    /// The request cannot be carried out in the account as it is (role exists, cluster role, ...).
+    #[error("{0}")]
+    Conflict(String),
+
+    /// An IAM call failed. `retryable` is true when a later attempt could succeed.
+    #[error("IAM {operation} failed{}: {message}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Iam {
+        operation: &'static str,
+        code: Option<String>,
+        message: String,
+        retryable: bool,
+    },
+
+    /// The work did not finish before the Lambda deadline.
+    #[error("timed out: the operation did not finish {0} before the Lambda deadline")]
+    TimedOut(String),
+
+    /// The CloudFormation response could not be delivered.
+    #[error("could not deliver the response to CloudFormation: {0}")]
+    Response(String),
+}
+
+impl Error {
+    pub fn invalid(msg: impl fmt::Display) -> Self {
+        Error::Invalid(msg.to_string())
+    }
+
+    pub fn conflict(msg: impl fmt::Display) -> Self {
+        Error::Conflict(msg.to_string())
+    }
+
+    /// Whether a later retry of the whole operation could help (throttling, 5xx, timeouts).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::Iam {
+                retryable: true,
+                ..
+            } | Error::TimedOut(_)
+        )
+    }
+
+    /// The IAM error code, when this is an IAM error.
+    pub fn iam_code(&self) -> Option<&str> {
+        match self {
+            Error::Iam { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Builds the one IAM client: lean rustls (ring) HTTPS, standard retries tuned for IAM throttling.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// Retry and timeout settings for IAM calls (env: `IAM_MAX_ATTEMPTS`, `IAM_INITIAL_BACKOFF_MS`,
+/// `IAM_ATTEMPT_TIMEOUT_MS`).
+#[derive(Debug, Clone)]
+pub struct IamSettings {
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub attempt_timeout: Duration,
+}
+
+impl Default for IamSettings {
+    fn default() -> Self {
+        IamSettings {
+            max_attempts: 6,
+            initial_backoff: Duration::from_millis(200),
+            attempt_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl IamSettings {
+    pub fn from_env() -> Self {
+        let d = IamSettings::default();
+        let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+        IamSettings {
+            max_attempts: num("IAM_MAX_ATTEMPTS")
+                .map(|v| v.clamp(1, 20) as u32)
+                .unwrap_or(d.max_attempts),
+            initial_backoff: num("IAM_INITIAL_BACKOFF_MS")
+                .map(Duration::from_millis)
+                .unwrap_or(d.initial_backoff),
+            attempt_timeout: num("IAM_ATTEMPT_TIMEOUT_MS")
+                .map(Duration::from_millis)
+                .unwrap_or(d.attempt_timeout),
+        }
+    }
+}
+
+/// Counts HTTP attempts sent to IAM (retries included): the "IAM calls per operation" figure.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter(Arc<AtomicU64>);
+
+impl CallCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// The IAM client. Credentials, region and `AWS_ENDPOINT_URL` come from the environment as usual.
+pub async fn build_client(
+    settings: &IamSettings,
+    counter: Option<CallCounter>,
+) -> aws_sdk_iam::Client {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(settings.max_attempts)
+                .with_initial_backoff(settings.initial_backoff)
+                .with_max_backoff(Duration::from_secs(5)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(settings.attempt_timeout)
+                .build(),
+        )
+        .load()
+        .await;
+    let mut builder = aws_sdk_iam::config::Builder::from(&shared);
+    if shared.region().is_none() {
+        // IAM is global; the SDK still wants a region to sign with.
+        builder = builder.region(Region::new("us-east-1"));
+    }
+    if let Some(c) = counter {
+        builder = builder.interceptor(c);
+    }
+    aws_sdk_iam::Client::from_conf(builder.build())
+}

@@ -1,0 +1,44 @@
+//! The IAM port: what the reconciler needs from IAM, in the domain's words. `sdk` is the only module that
+//! calls aws-sdk-iam.
+
+mod client;
+mod sdk;
+
+use std::future::Future;
+
+use serde_json::Value;
+
+pub use client::{build_client, CallCounter, IamSettings};
+pub use sdk::SdkIam;
+
+use crate::domain::{Action, LiveRole, PolicyArn, PolicyObservation, RoleName};
+use crate::error::Result;
+
+/// A role as listed by IAM (ListRoles carries no tags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSummary {
+    pub name: String,
+    pub path: String,
+}
+
+pub trait NodeRoleIam: Send + Sync {
+    /// The role with its trust policy, boundary, tags, attached policies and instance profiles; `None` if gone.
+    fn read_role(&self, name: &RoleName) -> impl Future<Output = Result<Option<LiveRole>>> + Send;
+    /// The IPv6 CNI policy, compared against `document`.
+    fn read_policy(
+        &self,
+        arn: &PolicyArn,
+        document: &Value,
+    ) -> impl Future<Output = Result<PolicyObservation>> + Send;
+    fn inline_policy_names(
+        &self,
+        role: &RoleName,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// All roles, optionally under a path prefix.
+    fn list_roles(
+        &self,
+        path_prefix: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<RoleSummary>>> + Send;
+    /// Carries out one action on `role`. Removing something already gone counts as success.
+    fn apply(&self, role: &RoleName, action: &Action) -> impl Future<Output = Result<()>> + Send;
+}

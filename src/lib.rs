@@ -1,0 +1,12 @@
+//! eks-node-role-guard: the Amazon EKS node IAM role as a CloudFormation custom resource, kept correct by
+//! drift repair. One reconcile core (desired state → plan → IAM), two triggers (`cfn`, `events`).
+
+pub mod app;
+pub mod cfn;
+pub mod domain;
+pub mod error;
+pub mod iam;
+pub mod logging;
+pub mod reconcile;
+
+pub use error::{Error, Result};

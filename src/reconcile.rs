@@ -1,0 +1,170 @@
+//! The one act at the centre: make the live role match the desired role. Custom-resource Create/Update,
+//! adoption, drift repair and the sweep all end here.
+
+use std::time::Instant;
+
+use tracing::{info, warn};
+
+use crate::domain::{
+    plan, plan_policy_cleanup, plan_teardown, spec, Action, LiveRole, NodeRoleSpec, Plan,
+    PolicyObservation, Retired, RoleName,
+};
+use crate::error::{Error, Result};
+use crate::iam::NodeRoleIam;
+
+/// The role and the IPv6 CNI policy as IAM reports them.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub role: Option<LiveRole>,
+    pub cni: PolicyObservation,
+}
+
+pub struct Reconciler<I> {
+    pub iam: I,
+}
+
+impl<I: NodeRoleIam> Reconciler<I> {
+    pub fn new(iam: I) -> Self {
+        Reconciler { iam }
+    }
+
+    pub async fn observe(&self, desired: &NodeRoleSpec) -> Result<Observed> {
+        let role = self.iam.read_role(&desired.name).await?;
+        let cni = match desired.cni_ipv6_policy() {
+            Some(arn) => {
+                self.iam
+                    .read_policy(
+                        &arn,
+                        &crate::domain::policies::cni_ipv6_policy_document(desired.partition),
+                    )
+                    .await?
+            }
+            None => PolicyObservation::NotNeeded,
+        };
+        Ok(Observed { role, cni })
+    }
+
+    /// Carries out a plan in order, one log event per action.
+    pub async fn execute(&self, role: &RoleName, plan: &Plan) -> Result<()> {
+        for action in &plan.actions {
+            let started = Instant::now();
+            match self.iam.apply(role, action).await {
+                Ok(()) => info!(
+                    role = %role,
+                    action = %action,
+                    latency_ms = started.elapsed().as_millis() as u64,
+                    "applied"
+                ),
+                Err(e) => {
+                    warn!(role = %role, action = %action, error = %e, "action failed");
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// observe → plan → execute → re-read. Returns the plan carried out and the resulting role.
+    pub async fn converge(
+        &self,
+        desired: &NodeRoleSpec,
+        retired: &Retired,
+    ) -> Result<(Plan, LiveRole)> {
+        let observed = self.observe(desired).await?;
+        let plan = plan(desired, observed.role.as_ref(), &observed.cni, retired);
+        info!(role = %desired.name, plan = ?plan.summary(), "converging");
+        self.execute(&desired.name, &plan).await?;
+        // A retired IPv6 CNI policy may now be unused.
+        for arn in retired
+            .policies
+            .iter()
+            .filter(|p| p.name() == crate::domain::policies::CNI_IPV6_POLICY)
+        {
+            self.delete_policy_if_unused(&desired.name, arn).await?;
+        }
+        let role = match (&observed.role, plan.is_empty()) {
+            (Some(live), true) => live.clone(),
+            _ => self.iam.read_role(&desired.name).await?.ok_or_else(|| {
+                Error::conflict(format!(
+                    "role {} disappeared while it was being configured",
+                    desired.name
+                ))
+            })?,
+        };
+        Ok((plan, role))
+    }
+
+    /// Removes a role the tool created. First marks it as being deleted so drift repair stands down.
+    pub async fn teardown(&self, live: &LiveRole) -> Result<Plan> {
+        let mark = Action::TagRole(
+            [(
+                spec::tag::MANAGED.to_string(),
+                spec::MANAGED_DELETING.to_string(),
+            )]
+            .into(),
+        );
+        if live.tags.get(spec::tag::MANAGED).map(String::as_str) != Some(spec::MANAGED_DELETING) {
+            self.execute(
+                &live.name,
+                &Plan {
+                    actions: vec![mark],
+                },
+            )
+            .await?;
+        }
+        let own_profile = live
+            .tags
+            .get(spec::tag::INSTANCE_PROFILE)
+            .filter(|p| p.as_str() != "none")
+            .map(String::as_str);
+        let inline = self.iam.inline_policy_names(&live.name).await?;
+        let teardown = plan_teardown(live, own_profile, &inline);
+        info!(role = %live.name, plan = ?teardown.summary(), "deleting role");
+        self.execute(&live.name, &teardown).await?;
+        for arn in live
+            .attached
+            .iter()
+            .filter(|p| p.name() == crate::domain::policies::CNI_IPV6_POLICY)
+        {
+            self.delete_policy_if_unused(&live.name, arn).await?;
+        }
+        Ok(teardown)
+    }
+
+    /// Gives an adopted role back: management tags removed, everything else left as it is.
+    pub async fn release(&self, live: &LiveRole) -> Result<()> {
+        let keys = live
+            .tags
+            .keys()
+            .filter(|k| k.starts_with(spec::TAG_PREFIX))
+            .cloned()
+            .collect();
+        info!(role = %live.name, "releasing adopted role (management tags removed, role kept)");
+        self.execute(
+            &live.name,
+            &Plan {
+                actions: vec![Action::UntagRole(keys)],
+            },
+        )
+        .await
+    }
+
+    async fn delete_policy_if_unused(
+        &self,
+        role: &RoleName,
+        arn: &crate::domain::PolicyArn,
+    ) -> Result<()> {
+        let doc = crate::domain::policies::cni_ipv6_policy_document(arn.partition());
+        let observed = self.iam.read_policy(arn, &doc).await?;
+        if let Some(action) = plan_policy_cleanup(&observed) {
+            self.execute(
+                role,
+                &Plan {
+                    actions: vec![action],
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}

@@ -34,6 +34,21 @@ impl Default for IamSettings {
 }
 
 impl IamSettings {
+    /// Standard retry mode: throttling (an unmodelled 400 `Throttling`), 5xx and timeouts are retried.
+    pub fn retry_config(&self) -> RetryConfig {
+        RetryConfig::standard()
+            .with_max_attempts(self.max_attempts)
+            .with_initial_backoff(self.initial_backoff)
+            .with_max_backoff(Duration::from_secs(5))
+    }
+
+    pub fn timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(self.attempt_timeout)
+            .build()
+    }
+
     pub fn from_env() -> Self {
         let d = IamSettings::default();
         let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
@@ -76,28 +91,22 @@ impl Intercept for CallCounter {
     }
 }
 
+/// The HTTPS client: rustls with ring, no OpenSSL, no aws-lc.
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 /// The IAM client. Credentials, region and `AWS_ENDPOINT_URL` come from the environment as usual.
 pub async fn build_client(
     settings: &IamSettings,
     counter: Option<CallCounter>,
 ) -> aws_sdk_iam::Client {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
     let shared = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(settings.max_attempts)
-                .with_initial_backoff(settings.initial_backoff)
-                .with_max_backoff(Duration::from_secs(5)),
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .operation_attempt_timeout(settings.attempt_timeout)
-                .build(),
-        )
+        .http_client(http_client())
+        .retry_config(settings.retry_config())
+        .timeout_config(settings.timeout_config())
         .load()
         .await;
     let mut builder = aws_sdk_iam::config::Builder::from(&shared);

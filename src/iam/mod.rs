@@ -8,7 +8,7 @@ use std::future::Future;
 
 use serde_json::Value;
 
-pub use client::{build_client, CallCounter, IamSettings};
+pub use client::{build_client, http_client, CallCounter, IamSettings};
 pub use sdk::SdkIam;
 
 use crate::domain::{Action, LiveRole, PolicyArn, PolicyObservation, RoleName};

@@ -1,0 +1,366 @@
+//! Test harness: a moto IAM server per test, a real HTTP listener standing in for the ResponseURL, and
+//! request builders. Everything started here is stopped by process id when its guard drops, pass or fail.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::TcpListener as StdListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_iam::config::{Credentials, Region};
+use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy};
+use eks_node_role_guard::cfn::{self, CfnSettings};
+use eks_node_role_guard::iam::{http_client, CallCounter, IamSettings, SdkIam};
+use eks_node_role_guard::reconcile::Reconciler;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+pub const ACCOUNT: &str = "123456789012";
+pub const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/prod-eks/5b6e4a40-0e1c-11ef-9d2b-0a1b2c3d4e5f";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn venv_bin(name: &str) -> PathBuf {
+    let p = repo().join(".venv/bin").join(name);
+    assert!(p.exists(), "{} is missing: run scripts/setup.sh first", p.display());
+    p
+}
+
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().unwrap().port()
+}
+
+/// A child process killed (by pid) and reaped when dropped.
+pub struct Guarded(pub Child);
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A moto server with the AWS managed policies loaded, on a free loopback port.
+pub struct Moto {
+    pub port: u16,
+    _child: Guarded,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new(venv_bin("moto_server"))
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start moto_server");
+            let mut guard = Guarded(child);
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(20) {
+                if let Ok(Some(_)) = guard.0.try_wait() {
+                    break; // port taken meanwhile: try another
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Moto { port, _child: guard };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        panic!("moto_server did not start");
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn client(&self) -> aws_sdk_iam::Client {
+        client_for(&self.endpoint(), &IamSettings::default(), None)
+    }
+}
+
+pub fn client_for(endpoint: &str, settings: &IamSettings, counter: Option<CallCounter>) -> aws_sdk_iam::Client {
+    let mut b = aws_sdk_iam::Config::builder()
+        .behavior_version_latest()
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .http_client(http_client())
+        .retry_config(settings.retry_config())
+        .timeout_config(settings.timeout_config());
+    if let Some(c) = counter {
+        b = b.interceptor(c);
+    }
+    aws_sdk_iam::Client::from_conf(b.build())
+}
+
+/// One PUT as the ResponseURL listener received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("response body is JSON")
+    }
+}
+
+/// A real HTTP/1.1 listener on loopback that records every request and answers with scripted statuses
+/// (then 200).
+#[derive(Clone)]
+pub struct ResponseListener {
+    pub port: u16,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    script: Arc<Mutex<Vec<u16>>>,
+    task: Arc<tokio::task::JoinHandle<()>>,
+}
+
+impl ResponseListener {
+    pub async fn start() -> Self {
+        Self::with_statuses(&[]).await
+    }
+
+    /// Answers with these statuses first, in order, then 200.
+    pub async fn with_statuses(statuses: &[u16]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(statuses.to_vec()));
+        let (r, s) = (received.clone(), script.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else { return };
+                let (r, s) = (r.clone(), s.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut tmp = [0u8; 4096];
+                    let head_end = loop {
+                        let Ok(n) = sock.read(&mut tmp).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&tmp[..n]);
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let mut lines = head.split("\r\n");
+                    let first: Vec<&str> = lines.next().unwrap_or("").split(' ').collect();
+                    let headers: BTreeMap<String, String> = lines
+                        .filter_map(|l| l.split_once(':'))
+                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                        .collect();
+                    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                    while buf.len() < head_end + len {
+                        let Ok(n) = sock.read(&mut tmp).await else { return };
+                        if n == 0 {
+                            break;
+                        }
+                        buf.extend_from_slice(&tmp[..n]);
+                    }
+                    let status = {
+                        let mut s = s.lock().unwrap();
+                        if s.is_empty() { 200 } else { s.remove(0) }
+                    };
+                    r.lock().unwrap().push(Received {
+                        method: first.first().unwrap_or(&"").to_string(),
+                        path: first.get(1).unwrap_or(&"").to_string(),
+                        headers,
+                        body: buf[head_end..].to_vec(),
+                        at: Instant::now(),
+                    });
+                    let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                    let _ = sock.write_all(reply.as_bytes()).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        ResponseListener { port, received, script, task: Arc::new(task) }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/cfn-response?X-Amz-Signature=secret-signature", self.port)
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Successful deliveries (the scripted failures excluded).
+    pub fn count(&self) -> usize {
+        self.all().len()
+    }
+
+    pub fn last(&self) -> Value {
+        self.all().last().expect("a response was received").json()
+    }
+}
+
+impl Drop for ResponseListener {
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.task) == 1 {
+            self.task.abort();
+        }
+    }
+}
+
+/// A CloudFormation request as the service sends it.
+pub fn request(kind: &str, logical_id: &str, props: Value, url: &str) -> Value {
+    let mut props = props;
+    props["ServiceToken"] = json!("arn:aws:lambda:us-east-1:123456789012:function:eks-node-role-guard");
+    json!({
+        "RequestType": kind,
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:eks-node-role-guard",
+        "ResponseURL": url,
+        "StackId": STACK_ID,
+        "RequestId": format!("{}-{}", kind.to_lowercase(), uuidish()),
+        "ResourceType": "Custom::EksNodeRole",
+        "LogicalResourceId": logical_id,
+        "ResourceProperties": props,
+    })
+}
+
+pub fn update(logical_id: &str, physical: &str, props: Value, old: Value, url: &str) -> Value {
+    let mut r = request("Update", logical_id, props, url);
+    let mut old = old;
+    old["ServiceToken"] = r["ServiceToken"].clone();
+    r["PhysicalResourceId"] = json!(physical);
+    r["OldResourceProperties"] = old;
+    r
+}
+
+pub fn delete(logical_id: &str, physical: &str, props: Value, url: &str) -> Value {
+    let mut r = request("Delete", logical_id, props, url);
+    r["PhysicalResourceId"] = json!(physical);
+    r
+}
+
+fn uuidish() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("{:x}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The custom-resource handler wired to moto and a local ResponseURL, as `main` wires it to AWS.
+pub struct Harness {
+    pub moto: Moto,
+    pub iam: aws_sdk_iam::Client,
+    pub reconciler: Reconciler<SdkIam>,
+    pub sender: ResponseSender,
+    pub settings: CfnSettings,
+    pub listener: ResponseListener,
+    pub calls: CallCounter,
+}
+
+impl Harness {
+    pub async fn new() -> Harness {
+        let moto = Moto::start();
+        let calls = CallCounter::default();
+        let client = client_for(&moto.endpoint(), &IamSettings::default(), Some(calls.clone()));
+        Harness {
+            iam: moto.client(),
+            reconciler: Reconciler::new(SdkIam::new(client)),
+            sender: ResponseSender::new(SendPolicy {
+                initial_backoff: Duration::from_millis(20),
+                ..SendPolicy::default()
+            }),
+            settings: CfnSettings { margin: Duration::from_secs(2), allow_insecure_response_url: true },
+            listener: ResponseListener::start().await,
+            calls,
+            moto,
+        }
+    }
+
+    /// Sends a request through the handler and returns the response CloudFormation would have received.
+    pub async fn send(&self, req: &Value) -> Value {
+        let before = self.listener.count();
+        cfn::handle(req, &self.reconciler, &self.sender, &self.settings, Duration::from_secs(60), "test-log-stream").await;
+        let all = self.listener.all();
+        assert_eq!(all.len(), before + 1, "exactly one response per request");
+        all.last().unwrap().json()
+    }
+
+    pub fn url(&self) -> String {
+        self.listener.url()
+    }
+
+    pub async fn create(&self, logical: &str, props: Value) -> Value {
+        self.send(&request("Create", logical, props, &self.url())).await
+    }
+
+    pub async fn attached(&self, role: &str) -> BTreeSet<String> {
+        self.iam
+            .list_attached_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .unwrap()
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_name().map(str::to_string))
+            .collect()
+    }
+
+    pub async fn role(&self, role: &str) -> Option<aws_sdk_iam::types::Role> {
+        match self.iam.get_role().role_name(role).send().await {
+            Ok(o) => o.role,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => None,
+            Err(e) => panic!("GetRole {role}: {e:?}"),
+        }
+    }
+
+    pub async fn tags(&self, role: &str) -> BTreeMap<String, String> {
+        self.role(role).await.map(|r| r.tags().iter().map(|t| (t.key.clone(), t.value.clone())).collect()).unwrap_or_default()
+    }
+
+    pub async fn trust(&self, role: &str) -> Value {
+        let doc = self.role(role).await.unwrap().assume_role_policy_document.unwrap();
+        eks_node_role_guard::domain::policies::parse_document(&doc).unwrap()
+    }
+
+    pub async fn profiles_of(&self, role: &str) -> Vec<String> {
+        self.iam
+            .list_instance_profiles_for_role()
+            .role_name(role)
+            .send()
+            .await
+            .map(|o| o.instance_profiles.into_iter().map(|p| p.instance_profile_name).collect())
+            .unwrap_or_default()
+    }
+
+    pub async fn profile_exists(&self, name: &str) -> bool {
+        self.iam.get_instance_profile().instance_profile_name(name).send().await.is_ok()
+    }
+
+    pub async fn policy_exists(&self, arn: &str) -> bool {
+        self.iam.get_policy().policy_arn(arn).send().await.is_ok()
+    }
+
+    /// A role made outside the tool, with a trust policy and attached policies.
+    pub async fn make_role(&self, name: &str, trusted_service: &str, policies: &[&str]) {
+        let trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":trusted_service},"Action":"sts:AssumeRole"}]});
+        self.iam.create_role().role_name(name).assume_role_policy_document(trust.to_string()).send().await.unwrap();
+        for p in policies {
+            self.iam.attach_role_policy().role_name(name).policy_arn(*p).send().await.unwrap();
+        }
+    }
+}
+
+pub const IPV6_POLICY_ARN: &str = "arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy";
+
+pub fn names(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}

@@ -18,6 +18,9 @@ use crate::error::{Error, Result};
 /// CloudFormation rejects response bodies over 4096 bytes.
 pub const MAX_BODY: usize = 4096;
 
+/// How long the one attempt made after the deadline may take.
+const LATE_ATTEMPT: Duration = Duration::from_secs(2);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
@@ -181,7 +184,8 @@ impl ResponseSender {
         let mut last = String::from("no attempt made");
         for attempt in 1..=self.policy.attempts {
             let now = Instant::now();
-            if now >= deadline {
+            // The first attempt is always made, however late: an answer may still land.
+            if now >= deadline && attempt > 1 {
                 break;
             }
             let req = hyper::Request::put(url.0.clone())
@@ -190,7 +194,10 @@ impl ResponseSender {
                 .header(hyper::header::CONTENT_LENGTH, body.len())
                 .body(Full::new(body.clone()))
                 .expect("static request parts are valid");
-            let budget = self.policy.attempt_timeout.min(deadline - now);
+            let budget = self
+                .policy
+                .attempt_timeout
+                .min(deadline.saturating_duration_since(now).max(LATE_ATTEMPT));
             match tokio::time::timeout(budget, self.client.request(req)).await {
                 Ok(Ok(resp)) => {
                     let status = resp.status();

@@ -112,7 +112,9 @@ where
 /// IAM says "The role with name X cannot be found." or "Instance Profile X cannot be found." while a new
 /// entity propagates; a missing policy ("Policy ... does not exist") is a user error and is not retried.
 fn mentions_new_entity(e: &Error) -> bool {
-    let Error::Iam { message, .. } = e else { return false };
+    let Error::Iam { message, .. } = e else {
+        return false;
+    };
     let msg = message.to_ascii_lowercase();
     msg.contains("role with name") || msg.contains("instance profile")
 }

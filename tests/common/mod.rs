@@ -27,12 +27,20 @@ pub fn repo() -> PathBuf {
 
 pub fn venv_bin(name: &str) -> PathBuf {
     let p = repo().join(".venv/bin").join(name);
-    assert!(p.exists(), "{} is missing: run scripts/setup.sh first", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup.sh first",
+        p.display()
+    );
     p
 }
 
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().unwrap().port()
+    StdListener::bind("127.0.0.1:0")
+        .expect("bind a free port")
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A child process killed (by pid) and reaped when dropped.
@@ -69,7 +77,10 @@ impl Moto {
                     break; // port taken meanwhile: try another
                 }
                 if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Moto { port, _child: guard };
+                    return Moto {
+                        port,
+                        _child: guard,
+                    };
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -86,7 +97,11 @@ impl Moto {
     }
 }
 
-pub fn client_for(endpoint: &str, settings: &IamSettings, counter: Option<CallCounter>) -> aws_sdk_iam::Client {
+pub fn client_for(
+    endpoint: &str,
+    settings: &IamSettings,
+    counter: Option<CallCounter>,
+) -> aws_sdk_iam::Client {
     let mut b = aws_sdk_iam::Config::builder()
         .behavior_version_latest()
         .endpoint_url(endpoint)
@@ -141,13 +156,17 @@ impl ResponseListener {
         let (r, s) = (received.clone(), script.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut sock, _)) = listener.accept().await else { return };
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
                 let (r, s) = (r.clone(), s.clone());
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut tmp = [0u8; 4096];
                     let head_end = loop {
-                        let Ok(n) = sock.read(&mut tmp).await else { return };
+                        let Ok(n) = sock.read(&mut tmp).await else {
+                            return;
+                        };
                         if n == 0 {
                             return;
                         }
@@ -163,9 +182,14 @@ impl ResponseListener {
                         .filter_map(|l| l.split_once(':'))
                         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
                         .collect();
-                    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                    let len: usize = headers
+                        .get("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
                     while buf.len() < head_end + len {
-                        let Ok(n) = sock.read(&mut tmp).await else { return };
+                        let Ok(n) = sock.read(&mut tmp).await else {
+                            return;
+                        };
                         if n == 0 {
                             break;
                         }
@@ -173,7 +197,11 @@ impl ResponseListener {
                     }
                     let status = {
                         let mut s = s.lock().unwrap();
-                        if s.is_empty() { 200 } else { s.remove(0) }
+                        if s.is_empty() {
+                            200
+                        } else {
+                            s.remove(0)
+                        }
                     };
                     r.lock().unwrap().push(Received {
                         method: first.first().unwrap_or(&"").to_string(),
@@ -182,17 +210,27 @@ impl ResponseListener {
                         body: buf[head_end..].to_vec(),
                         at: Instant::now(),
                     });
-                    let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                    let reply = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
                     let _ = sock.write_all(reply.as_bytes()).await;
                     let _ = sock.shutdown().await;
                 });
             }
         });
-        ResponseListener { port, received, script, task: Arc::new(task) }
+        ResponseListener {
+            port,
+            received,
+            script,
+            task: Arc::new(task),
+        }
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/cfn-response?X-Amz-Signature=secret-signature", self.port)
+        format!(
+            "http://127.0.0.1:{}/cfn-response?X-Amz-Signature=secret-signature",
+            self.port
+        )
     }
 
     pub fn all(&self) -> Vec<Received> {
@@ -220,7 +258,8 @@ impl Drop for ResponseListener {
 /// A CloudFormation request as the service sends it.
 pub fn request(kind: &str, logical_id: &str, props: Value, url: &str) -> Value {
     let mut props = props;
-    props["ServiceToken"] = json!("arn:aws:lambda:us-east-1:123456789012:function:eks-node-role-guard");
+    props["ServiceToken"] =
+        json!("arn:aws:lambda:us-east-1:123456789012:function:eks-node-role-guard");
     json!({
         "RequestType": kind,
         "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:eks-node-role-guard",
@@ -251,7 +290,11 @@ pub fn delete(logical_id: &str, physical: &str, props: Value, url: &str) -> Valu
 fn uuidish() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    format!("{:x}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{:x}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The custom-resource handler wired to moto and a local ResponseURL, as `main` wires it to AWS.
@@ -269,7 +312,11 @@ impl Harness {
     pub async fn new() -> Harness {
         let moto = Moto::start();
         let calls = CallCounter::default();
-        let client = client_for(&moto.endpoint(), &IamSettings::default(), Some(calls.clone()));
+        let client = client_for(
+            &moto.endpoint(),
+            &IamSettings::default(),
+            Some(calls.clone()),
+        );
         Harness {
             iam: moto.client(),
             reconciler: Reconciler::new(SdkIam::new(client)),
@@ -277,7 +324,10 @@ impl Harness {
                 initial_backoff: Duration::from_millis(20),
                 ..SendPolicy::default()
             }),
-            settings: CfnSettings { margin: Duration::from_secs(2), allow_insecure_response_url: true },
+            settings: CfnSettings {
+                margin: Duration::from_secs(2),
+                allow_insecure_response_url: true,
+            },
             listener: ResponseListener::start().await,
             calls,
             moto,
@@ -287,7 +337,15 @@ impl Harness {
     /// Sends a request through the handler and returns the response CloudFormation would have received.
     pub async fn send(&self, req: &Value) -> Value {
         let before = self.listener.count();
-        cfn::handle(req, &self.reconciler, &self.sender, &self.settings, Duration::from_secs(60), "test-log-stream").await;
+        cfn::handle(
+            req,
+            &self.reconciler,
+            &self.sender,
+            &self.settings,
+            Duration::from_secs(60),
+            "test-log-stream",
+        )
+        .await;
         let all = self.listener.all();
         assert_eq!(all.len(), before + 1, "exactly one response per request");
         all.last().unwrap().json()
@@ -298,7 +356,8 @@ impl Harness {
     }
 
     pub async fn create(&self, logical: &str, props: Value) -> Value {
-        self.send(&request("Create", logical, props, &self.url())).await
+        self.send(&request("Create", logical, props, &self.url()))
+            .await
     }
 
     pub async fn attached(&self, role: &str) -> BTreeSet<String> {
@@ -317,17 +376,35 @@ impl Harness {
     pub async fn role(&self, role: &str) -> Option<aws_sdk_iam::types::Role> {
         match self.iam.get_role().role_name(role).send().await {
             Ok(o) => o.role,
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => None,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
+            {
+                None
+            }
             Err(e) => panic!("GetRole {role}: {e:?}"),
         }
     }
 
     pub async fn tags(&self, role: &str) -> BTreeMap<String, String> {
-        self.role(role).await.map(|r| r.tags().iter().map(|t| (t.key.clone(), t.value.clone())).collect()).unwrap_or_default()
+        self.role(role)
+            .await
+            .map(|r| {
+                r.tags()
+                    .iter()
+                    .map(|t| (t.key.clone(), t.value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub async fn trust(&self, role: &str) -> Value {
-        let doc = self.role(role).await.unwrap().assume_role_policy_document.unwrap();
+        let doc = self
+            .role(role)
+            .await
+            .unwrap()
+            .assume_role_policy_document
+            .unwrap();
         eks_node_role_guard::domain::policies::parse_document(&doc).unwrap()
     }
 
@@ -337,12 +414,22 @@ impl Harness {
             .role_name(role)
             .send()
             .await
-            .map(|o| o.instance_profiles.into_iter().map(|p| p.instance_profile_name).collect())
+            .map(|o| {
+                o.instance_profiles
+                    .into_iter()
+                    .map(|p| p.instance_profile_name)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     pub async fn profile_exists(&self, name: &str) -> bool {
-        self.iam.get_instance_profile().instance_profile_name(name).send().await.is_ok()
+        self.iam
+            .get_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+            .is_ok()
     }
 
     pub async fn policy_exists(&self, arn: &str) -> bool {
@@ -352,9 +439,21 @@ impl Harness {
     /// A role made outside the tool, with a trust policy and attached policies.
     pub async fn make_role(&self, name: &str, trusted_service: &str, policies: &[&str]) {
         let trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":trusted_service},"Action":"sts:AssumeRole"}]});
-        self.iam.create_role().role_name(name).assume_role_policy_document(trust.to_string()).send().await.unwrap();
+        self.iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .unwrap();
         for p in policies {
-            self.iam.attach_role_policy().role_name(name).policy_arn(*p).send().await.unwrap();
+            self.iam
+                .attach_role_policy()
+                .role_name(name)
+                .policy_arn(*p)
+                .send()
+                .await
+                .unwrap();
         }
     }
 }
@@ -363,4 +462,34 @@ pub const IPV6_POLICY_ARN: &str = "arn:aws:iam::123456789012:policy/AmazonEKS_CN
 
 pub fn names(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
+}
+
+/// A TCP server that accepts connections and never answers: an IAM that hangs.
+pub struct HangingServer {
+    pub port: u16,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HangingServer {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                held.push(sock);
+            }
+        });
+        HangingServer { port, task }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for HangingServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

@@ -41,7 +41,7 @@ where
     let message = err
         .message()
         .map(str::to_string)
-        .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+        .unwrap_or_else(|| root_cause(&err));
     let retryable = match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             true
@@ -60,6 +60,19 @@ where
         code,
         message,
         retryable,
+    }
+}
+
+/// "dispatch failure: Connection refused (os error 111)" rather than the whole chain of wrappers.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = err;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    if std::ptr::addr_eq(last, err) {
+        DisplayErrorContext(err).to_string()
+    } else {
+        format!("{err}: {last}")
     }
 }
 

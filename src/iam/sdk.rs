@@ -260,13 +260,9 @@ impl NodeRoleIam for SdkIam {
             versions.sort_by_key(|v| v.create_date.map(|d| (d.secs(), d.subsec_nanos())));
             for v in versions.iter().filter(|v| !v.is_default_version) {
                 let id = v.version_id().unwrap_or_default().to_string();
-                if !default_matches && matching_version.is_none() {
-                    if doc_of(id.clone())
-                        .await?
-                        .is_some_and(|d| policies::same_policy(&d, document))
-                    {
-                        matching_version = Some(id.clone());
-                    }
+                let wanted = !default_matches && matching_version.is_none();
+                if wanted && doc_of(id.clone()).await?.is_some_and(|d| policies::same_policy(&d, document)) {
+                    matching_version = Some(id.clone());
                 }
                 other_versions.push(id);
             }

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The local demo: the function binary under the cargo-lambda Runtime API emulator, IAM on a moto server,
+# a local ResponseURL listener; replays events/ and shows what happened to the role after each request.
+# Everything it starts runs on free loopback ports and is stopped (by pid) when it exits.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh main
+echo "building the function (debug profile)…"
+cargo build --quiet --bin eks-node-role-guard
+
+PY=.venv/bin/python
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 1 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listening on port $1 ($2)" >&2
+  exit 1
+}
+
+moto_port=$(free_port)
+MOTO_IAM_LOAD_MANAGED_POLICIES=true .venv/bin/moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
+pids+=($!)
+listen_port=$(free_port)
+$PY scripts/demo_tools.py listen "$listen_port" "$work/responses" &
+pids+=($!)
+emu_port=$(free_port)
+.venv/bin/cargo-lambda lambda watch --only-lambda-apis --invoke-address 127.0.0.1 -P "$emu_port" >"$work/emulator.log" 2>&1 &
+pids+=($!)
+wait_port "$moto_port" moto
+wait_port "$listen_port" "ResponseURL listener"
+wait_port "$emu_port" "Runtime API emulator"
+
+export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+  AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$emu_port/.rt" AWS_LAMBDA_FUNCTION_NAME=_ \
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 AWS_LAMBDA_FUNCTION_VERSION='$LATEST' \
+  AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/eks-node-role-guard AWS_LAMBDA_LOG_STREAM_NAME=local \
+  ALLOW_INSECURE_RESPONSE_URL=true LOG_FORMAT=${LOG_FORMAT:-json} \
+  target/debug/eks-node-role-guard >"$work/function.log" 2>&1 &
+pids+=($!)
+
+replay() { # event-file role-to-show
+  local ev=$1 role=$2
+  sed "s/127.0.0.1:8765/127.0.0.1:$listen_port/" "events/$ev.json" >"$work/$ev.json"
+  local before
+  before=$(ls "$work/responses" 2>/dev/null | wc -l)
+  echo
+  echo "━━ $ev ($(grep -o '"RequestType": "[A-Za-z]*"' "events/$ev.json" | cut -d'"' -f4))"
+  .venv/bin/cargo-lambda lambda invoke --invoke-address 127.0.0.1 -P "$emu_port" --data-file "$work/$ev.json" >/dev/null
+  local latest
+  latest=$(ls "$work/responses" | tail -n 1)
+  if [ "$(ls "$work/responses" | wc -l)" -gt "$before" ]; then
+    echo "  response received at the ResponseURL:"
+    $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); print("    Status:", r["Status"]); print("    PhysicalResourceId:", r["PhysicalResourceId"]); [print("    Reason:", r["Reason"]) for _ in [0] if r.get("Reason")]; [print(f"    Data.{k}: {v}") for k,v in sorted(r["Data"].items())]' "$work/responses/$latest"
+  else
+    echo "  (no response received)"
+  fi
+  $PY scripts/demo_tools.py show "$role"
+}
+
+replay cfn-create-ipv4 demo-eks-node-role
+replay cfn-update-ipv6 demo-eks-node-role
+replay cfn-delete demo-eks-node-role
+echo
+echo "━━ adoption: a node role made by hand before the tool existed"
+$PY scripts/demo_tools.py make-role AmazonEKSNodeRole ssm.amazonaws.com
+replay cfn-create-adopt AmazonEKSNodeRole
+replay cfn-delete-adopt AmazonEKSNodeRole
+replay cfn-create-invalid demo-eks-node-role
+
+echo
+echo "function log: $(grep -c . "$work/function.log") JSON lines, e.g.:"
+grep '"applied"' "$work/function.log" | head -n 3 | sed 's/^/  /'
+echo
+echo "demo finished; stopping moto, the emulator, the listener and the function."

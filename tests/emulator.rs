@@ -16,8 +16,16 @@ async fn the_binary_creates_updates_and_deletes_the_node_role_through_the_runtim
     let attached = |role: &'static str| {
         let iam = iam.clone();
         async move {
-            let out = iam.list_attached_role_policies().role_name(role).send().await.unwrap();
-            out.attached_policies().iter().filter_map(|p| p.policy_name().map(str::to_string)).collect::<Vec<_>>()
+            let out = iam
+                .list_attached_role_policies()
+                .role_name(role)
+                .send()
+                .await
+                .unwrap();
+            out.attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_name().map(str::to_string))
+                .collect::<Vec<_>>()
         }
     };
 
@@ -30,40 +38,99 @@ async fn the_binary_creates_updates_and_deletes_the_node_role_through_the_runtim
     assert_eq!(r["RequestId"], create["RequestId"]);
     let mut names = attached("demo-eks-node-role").await;
     names.sort();
-    assert_eq!(names, ["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore"]);
+    assert_eq!(
+        names,
+        [
+            "AmazonEC2ContainerRegistryPullOnly",
+            "AmazonEKSWorkerNodePolicy",
+            "AmazonEKS_CNI_Policy",
+            "AmazonSSMManagedInstanceCore"
+        ]
+    );
 
-    let out = invoke(emulator.port, event_file("cfn-update-ipv6.json", &listener).to_string().as_bytes()).await;
+    let out = invoke(
+        emulator.port,
+        event_file("cfn-update-ipv6.json", &listener)
+            .to_string()
+            .as_bytes(),
+    )
+    .await;
     assert_eq!(out["status"], "SUCCESS", "{out}");
     let r = listener.last();
     assert_eq!(r["Data"]["CniPolicyArn"], IPV6_POLICY_ARN, "{r}");
-    assert!(attached("demo-eks-node-role").await.contains(&"AmazonEKS_CNI_IPv6_Policy".to_string()));
+    assert!(attached("demo-eks-node-role")
+        .await
+        .contains(&"AmazonEKS_CNI_IPv6_Policy".to_string()));
 
     // Bad input never crashes the process: a broken request still gets its FAILED response.
-    let out = invoke(emulator.port, event_file("cfn-create-invalid.json", &listener).to_string().as_bytes()).await;
+    let out = invoke(
+        emulator.port,
+        event_file("cfn-create-invalid.json", &listener)
+            .to_string()
+            .as_bytes(),
+    )
+    .await;
     assert_eq!(out["status"], "FAILED");
     let reason = listener.last()["Reason"].as_str().unwrap().to_string();
-    assert!(reason.contains("RoleName 'eks node role' is invalid") && reason.contains("did you mean AttachCniPolicy?"), "{reason}");
+    assert!(
+        reason.contains("RoleName 'eks node role' is invalid")
+            && reason.contains("did you mean AttachCniPolicy?"),
+        "{reason}"
+    );
     let truncated = json!({"RequestType": "Create", "ResponseURL": listener.url()});
     let out = invoke(emulator.port, truncated.to_string().as_bytes()).await;
     assert_eq!(out["status"], "FAILED");
-    assert!(listener.last()["Reason"].as_str().unwrap().contains("not a valid CloudFormation custom resource request"));
-    for other in [json!([1, 2, 3]), json!("text"), json!({"detail-type": "Scheduled Event", "source": "aws.events"})] {
+    assert!(listener.last()["Reason"]
+        .as_str()
+        .unwrap()
+        .contains("not a valid CloudFormation custom resource request"));
+    for other in [
+        json!([1, 2, 3]),
+        json!("text"),
+        json!({"detail-type": "Scheduled Event", "source": "aws.events"}),
+    ] {
         let out = invoke(emulator.port, other.to_string().as_bytes()).await;
         assert!(out.get("handled").is_some(), "{out}");
     }
     assert!(function.is_running());
 
-    let out = invoke(emulator.port, event_file("cfn-delete.json", &listener).to_string().as_bytes()).await;
+    let out = invoke(
+        emulator.port,
+        event_file("cfn-delete.json", &listener)
+            .to_string()
+            .as_bytes(),
+    )
+    .await;
     assert_eq!(out["status"], "SUCCESS", "{out}");
-    assert!(iam.get_role().role_name("demo-eks-node-role").send().await.is_err(), "role deleted");
-    assert!(iam.get_policy().policy_arn(IPV6_POLICY_ARN).send().await.is_err(), "our IPv6 policy deleted");
+    assert!(
+        iam.get_role()
+            .role_name("demo-eks-node-role")
+            .send()
+            .await
+            .is_err(),
+        "role deleted"
+    );
+    assert!(
+        iam.get_policy()
+            .policy_arn(IPV6_POLICY_ARN)
+            .send()
+            .await
+            .is_err(),
+        "our IPv6 policy deleted"
+    );
 
     // Exactly one response per request, none of them carrying or logging the pre-signed URL.
     assert_eq!(listener.count(), 5);
     let logs = function.logs();
     assert!(logs.contains("responded to CloudFormation"), "{logs}");
-    assert!(!logs.contains("X-Amz-Signature") && !logs.contains("secret-signature") && !logs.contains("cfn-response"), "{logs}");
+    assert!(
+        !logs.contains("X-Amz-Signature")
+            && !logs.contains("secret-signature")
+            && !logs.contains("cfn-response"),
+        "{logs}"
+    );
     for line in logs.lines().filter(|l| l.starts_with('{')) {
-        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
     }
 }

@@ -261,7 +261,11 @@ impl NodeRoleIam for SdkIam {
             for v in versions.iter().filter(|v| !v.is_default_version) {
                 let id = v.version_id().unwrap_or_default().to_string();
                 let wanted = !default_matches && matching_version.is_none();
-                if wanted && doc_of(id.clone()).await?.is_some_and(|d| policies::same_policy(&d, document)) {
+                if wanted
+                    && doc_of(id.clone())
+                        .await?
+                        .is_some_and(|d| policies::same_policy(&d, document))
+                {
                     matching_version = Some(id.clone());
                 }
                 other_versions.push(id);

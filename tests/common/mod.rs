@@ -505,7 +505,15 @@ impl Emulator {
         for _ in 0..5 {
             let port = free_port();
             let child = Command::new(venv_bin("cargo-lambda"))
-                .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
+                .args([
+                    "lambda",
+                    "watch",
+                    "--only-lambda-apis",
+                    "-A",
+                    "127.0.0.1",
+                    "-P",
+                    &port.to_string(),
+                ])
                 .current_dir(repo())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -518,7 +526,10 @@ impl Emulator {
                     break;
                 }
                 if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Emulator { port, _child: guard };
+                    return Emulator {
+                        port,
+                        _child: guard,
+                    };
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -539,7 +550,11 @@ pub struct Function {
 
 impl Function {
     pub fn start(runtime_api: &str, iam_endpoint: &str, extra_env: &[(&str, &str)]) -> Function {
-        let log = std::env::temp_dir().join(format!("eks-node-role-guard-{}-{}.log", std::process::id(), uuidish()));
+        let log = std::env::temp_dir().join(format!(
+            "eks-node-role-guard-{}-{}.log",
+            std::process::id(),
+            uuidish()
+        ));
         let out = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_eks-node-role-guard"));
         cmd.env_clear()
@@ -548,7 +563,10 @@ impl Function {
             .env("AWS_LAMBDA_FUNCTION_NAME", "_")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/eks-node-role-guard")
+            .env(
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                "/aws/lambda/eks-node-role-guard",
+            )
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/29/[$LATEST]local")
             .env("AWS_ENDPOINT_URL", iam_endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")
@@ -560,7 +578,10 @@ impl Function {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        Function { log, _child: Guarded(cmd.spawn().expect("start the function binary")) }
+        Function {
+            log,
+            _child: Guarded(cmd.spawn().expect("start the function binary")),
+        }
     }
 
     pub fn logs(&self) -> String {
@@ -583,17 +604,24 @@ pub async fn invoke(port: u16, payload: &[u8]) -> Value {
     use http_body_util::{BodyExt, Full};
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Full<bytes::Bytes>>();
-    let req = hyper::Request::post(format!("http://127.0.0.1:{port}/2015-03-31/functions/_/invocations"))
-        .header("content-type", "application/json")
-        .body(Full::new(bytes::Bytes::copy_from_slice(payload)))
+    let req = hyper::Request::post(format!(
+        "http://127.0.0.1:{port}/2015-03-31/functions/_/invocations"
+    ))
+    .header("content-type", "application/json")
+    .body(Full::new(bytes::Bytes::copy_from_slice(payload)))
+    .unwrap();
+    let resp = tokio::time::timeout(Duration::from_secs(120), client.request(req))
+        .await
+        .expect("invoke answered")
         .unwrap();
-    let resp = tokio::time::timeout(Duration::from_secs(120), client.request(req)).await.expect("invoke answered").unwrap();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
-    serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).to_string()))
+    serde_json::from_slice(&body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).to_string()))
 }
 
 /// An event file from events/, its ResponseURL pointed at `listener`.
 pub fn event_file(name: &str, listener: &ResponseListener) -> Value {
     let text = std::fs::read_to_string(repo().join("events").join(name)).unwrap();
-    serde_json::from_str(&text.replace("127.0.0.1:8765", &format!("127.0.0.1:{}", listener.port))).unwrap()
+    serde_json::from_str(&text.replace("127.0.0.1:8765", &format!("127.0.0.1:{}", listener.port)))
+        .unwrap()
 }

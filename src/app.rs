@@ -4,10 +4,13 @@ use std::time::SystemTime;
 
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::cfn::{self, response::ResponseSender, CfnSettings};
+use crate::drift::DriftSettings;
+use crate::events;
 use crate::iam::{NodeRoleIam, SdkIam};
+use crate::metrics::Metrics;
 use crate::reconcile::Reconciler;
 
 /// Everything built once per process and borrowed by each invocation.
@@ -15,6 +18,8 @@ pub struct App<I> {
     pub reconciler: Reconciler<I>,
     pub sender: ResponseSender,
     pub cfn: CfnSettings,
+    pub drift: DriftSettings,
+    pub metrics: Metrics,
 }
 
 impl App<SdkIam> {
@@ -24,6 +29,8 @@ impl App<SdkIam> {
             reconciler: Reconciler::new(SdkIam::new(client)),
             sender: ResponseSender::new(Default::default()),
             cfn: CfnSettings::from_env(),
+            drift: DriftSettings::from_env(),
+            metrics: Metrics::from_env(),
         }
     }
 }
@@ -39,7 +46,7 @@ pub enum Payload {
 pub fn classify(payload: &Value) -> Payload {
     if cfn::is_request(payload) {
         Payload::CloudFormation
-    } else if payload.get("detail-type").is_some() && payload.get("source").is_some() {
+    } else if events::is_event(payload) {
         Payload::EventBridge
     } else {
         Payload::Unknown
@@ -72,8 +79,11 @@ impl<I: NodeRoleIam> App<I> {
                 Ok(json!({ "handled": "cloudformation", "status": status }))
             }
             Payload::EventBridge => {
-                info!(source = ?payload.get("source"), detail_type = ?payload.get("detail-type"), "EventBridge event ignored: drift repair is not enabled in this build");
-                Ok(json!({ "handled": "eventbridge", "outcome": "ignored" }))
+                let left = cfn::watchdog::time_left(ctx.deadline, SystemTime::now());
+                Ok(
+                    events::handle(payload, &self.reconciler, &self.drift, &self.metrics, left)
+                        .await?,
+                )
             }
             Payload::Unknown => {
                 warn!(

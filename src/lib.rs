@@ -4,9 +4,12 @@
 pub mod app;
 pub mod cfn;
 pub mod domain;
+pub mod drift;
 pub mod error;
+pub mod events;
 pub mod iam;
 pub mod logging;
+pub mod metrics;
 pub mod reconcile;
 
 pub use error::{Error, Result};

@@ -94,7 +94,9 @@ impl<I: NodeRoleIam> Reconciler<I> {
         Ok((plan, role))
     }
 
-    /// Removes a role the tool created. First marks it as being deleted so drift repair stands down.
+    /// Removes a role the tool created. First marks it as being deleted so drift repair stands down; if a
+    /// repair that was already under way re-attached something meanwhile (DeleteConflict), it empties the
+    /// role again.
     pub async fn teardown(&self, live: &LiveRole) -> Result<Plan> {
         let mark = Action::TagRole(
             [(
@@ -116,11 +118,25 @@ impl<I: NodeRoleIam> Reconciler<I> {
             .tags
             .get(spec::tag::INSTANCE_PROFILE)
             .filter(|p| p.as_str() != "none")
-            .map(String::as_str);
-        let inline = self.iam.inline_policy_names(&live.name).await?;
-        let teardown = plan_teardown(live, own_profile, &inline);
-        info!(role = %live.name, plan = ?teardown.summary(), "deleting role");
-        self.execute(&live.name, &teardown).await?;
+            .cloned();
+        let mut current = live.clone();
+        let mut attempt = 1;
+        let teardown = loop {
+            let inline = self.iam.inline_policy_names(&current.name).await?;
+            let teardown = plan_teardown(&current, own_profile.as_deref(), &inline);
+            info!(role = %current.name, plan = ?teardown.summary(), "deleting role");
+            match self.execute(&current.name, &teardown).await {
+                Ok(()) => break teardown,
+                Err(e) if e.iam_code() == Some("DeleteConflict") && attempt < 3 => {
+                    attempt += 1;
+                    match self.iam.read_role(&current.name).await? {
+                        Some(again) => current = again,
+                        None => break teardown,
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        };
         for arn in live
             .attached
             .iter()

@@ -4,6 +4,7 @@
 mod client;
 mod sdk;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use serde_json::Value;
@@ -30,6 +31,16 @@ pub trait NodeRoleIam: Send + Sync {
         arn: &PolicyArn,
         document: &Value,
     ) -> impl Future<Output = Result<PolicyObservation>> + Send;
+    /// Just the role's tags (one call): enough to tell whether the tool manages it. `None` if gone.
+    fn role_tags(
+        &self,
+        name: &RoleName,
+    ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>>> + Send;
+    /// An instance profile's tags; `None` if it does not exist.
+    fn instance_profile_tags(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>>> + Send;
     fn inline_policy_names(
         &self,
         role: &RoleName,

@@ -282,6 +282,50 @@ impl NodeRoleIam for SdkIam {
         }))
     }
 
+    async fn role_tags(&self, name: &RoleName) -> Result<Option<BTreeMap<String, String>>> {
+        match self.client.get_role().role_name(name.as_str()).send().await {
+            Ok(o) => Ok(o.role.map(|r| {
+                r.tags()
+                    .iter()
+                    .map(|t| (t.key.clone(), t.value.clone()))
+                    .collect()
+            })),
+            Err(e) => {
+                let e = iam_err("GetRole", e);
+                if is(&e, "NoSuchEntity") {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn instance_profile_tags(&self, name: &str) -> Result<Option<BTreeMap<String, String>>> {
+        match self
+            .client
+            .get_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(o.instance_profile.map(|p| {
+                p.tags()
+                    .iter()
+                    .map(|t| (t.key.clone(), t.value.clone()))
+                    .collect()
+            })),
+            Err(e) => {
+                let e = iam_err("GetInstanceProfile", e);
+                if is(&e, "NoSuchEntity") {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
     async fn inline_policy_names(&self, role: &RoleName) -> Result<Vec<String>> {
         let r = self
             .client

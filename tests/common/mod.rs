@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use aws_sdk_iam::config::{Credentials, Region};
 use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy};
 use eks_node_role_guard::cfn::{self, CfnSettings};
+use eks_node_role_guard::drift::DriftSettings;
 use eks_node_role_guard::iam::{http_client, CallCounter, IamSettings, SdkIam};
+use eks_node_role_guard::metrics::Metrics;
 use eks_node_role_guard::reconcile::Reconciler;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -306,6 +308,8 @@ pub struct Harness {
     pub settings: CfnSettings,
     pub listener: ResponseListener,
     pub calls: CallCounter,
+    pub drift: DriftSettings,
+    pub metrics: Metrics,
 }
 
 impl Harness {
@@ -330,8 +334,49 @@ impl Harness {
             },
             listener: ResponseListener::start().await,
             calls,
+            drift: DriftSettings {
+                own_role: Some(OWN_ROLE.into()),
+                function_name: Some("eks-node-role-guard".into()),
+                ..DriftSettings::default()
+            },
+            metrics: Metrics::capturing(),
             moto,
         }
+    }
+
+    /// Delivers an EventBridge event to the drift trigger.
+    pub async fn deliver(&self, event: &Value) -> Result<Value, eks_node_role_guard::Error> {
+        eks_node_role_guard::events::handle(
+            event,
+            &self.reconciler,
+            &self.drift,
+            &self.metrics,
+            Duration::from_secs(60),
+        )
+        .await
+    }
+
+    /// Delivers and returns the single outcome label for `role`.
+    pub async fn outcome(&self, event: &Value, role: &str) -> String {
+        let out = self.deliver(event).await.expect("delivered");
+        if let Some(o) = out["outcomes"].as_array() {
+            o.iter()
+                .find(|r| r["role"] == role)
+                .map(|r| r["outcome"].as_str().unwrap().to_string())
+                .unwrap_or_else(|| format!("no outcome for {role}: {out}"))
+        } else {
+            out["outcome"].as_str().unwrap_or("?").to_string()
+        }
+    }
+
+    pub async fn detach(&self, role: &str, policy_arn: &str) {
+        self.iam
+            .detach_role_policy()
+            .role_name(role)
+            .policy_arn(policy_arn)
+            .send()
+            .await
+            .unwrap();
     }
 
     /// Sends a request through the handler and returns the response CloudFormation would have received.
@@ -456,6 +501,32 @@ impl Harness {
                 .unwrap();
         }
     }
+}
+
+/// The execution role name the tests give the tool.
+pub const OWN_ROLE: &str = "eks-node-role-guard-GuardRole-1A2B3C";
+
+/// A sample event from events/, aimed at `role` (its roleName / instanceProfileName replaced).
+pub fn drift_event(file: &str, role: &str) -> Value {
+    let text = std::fs::read_to_string(repo().join("events").join(file)).unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    let params = &mut v["detail"]["requestParameters"];
+    for key in ["roleName", "instanceProfileName"] {
+        if params.get(key).is_some() {
+            params[key] = json!(role);
+        }
+    }
+    v
+}
+
+/// The same event as made by the tool's own execution role.
+pub fn as_own_call(mut event: Value) -> Value {
+    event["detail"]["userIdentity"] = json!({
+        "type": "AssumedRole",
+        "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{OWN_ROLE}/eks-node-role-guard"),
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::{ACCOUNT}:role/{OWN_ROLE}"), "userName": OWN_ROLE}}
+    });
+    event
 }
 
 pub const IPV6_POLICY_ARN: &str = "arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy";

@@ -1,0 +1,368 @@
+//! The EventBridge trigger: a thin translation from a CloudTrail event (or the sweep schedule) to drift
+//! repair. Never crashes on any input; returns an error to the runtime only when a retry could help.
+
+pub mod cloudtrail;
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::{json, Value};
+use tokio::time::Instant;
+use tracing::{debug, error, info};
+
+use crate::domain::policies::CNI_IPV6_POLICY;
+use crate::domain::spec::{tag, MANAGED_TRUE};
+use crate::domain::RoleName;
+use crate::drift::{self, DriftSettings, Outcome, RepairReport};
+use crate::error::Error;
+use crate::iam::NodeRoleIam;
+use crate::metrics::{Metric, Metrics};
+use crate::reconcile::Reconciler;
+use cloudtrail::CloudTrailDetail;
+
+/// The IAM calls whose events the rule delivers and the trigger acts on.
+pub const HANDLED_EVENTS: &[&str] = &[
+    "DetachRolePolicy",
+    "UpdateAssumeRolePolicy",
+    "PutRolePermissionsBoundary",
+    "DeleteRolePermissionsBoundary",
+    "RemoveRoleFromInstanceProfile",
+    "DeleteInstanceProfile",
+    "CreatePolicyVersion",
+    "SetDefaultPolicyVersion",
+    "DeletePolicy",
+    "DeleteRole",
+];
+
+pub fn is_event(payload: &Value) -> bool {
+    payload.get("detail-type").is_some() && payload.get("source").is_some()
+}
+
+/// What an event asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Re-check this role.
+    Role(String),
+    /// Re-check the role held by this instance profile (same name), or sweep when that is not it.
+    InstanceProfile(String),
+    /// The IPv6 CNI policy changed: every managed role that uses it is re-checked.
+    CniPolicy,
+    RoleDeleted(String),
+    Sweep,
+    Ignore(String),
+}
+
+/// Pure: which work an event calls for.
+pub fn route(
+    detail_type: &str,
+    source: &str,
+    detail: &CloudTrailDetail,
+    settings: &DriftSettings,
+) -> Route {
+    if source == "aws.events" && detail_type == "Scheduled Event" {
+        return Route::Sweep;
+    }
+    if detail_type != "AWS API Call via CloudTrail" {
+        return Route::Ignore(format!(
+            "detail-type '{}' is not handled",
+            crate::domain::names::truncate_for_message(detail_type)
+        ));
+    }
+    if detail
+        .event_source
+        .as_deref()
+        .is_some_and(|s| s != "iam.amazonaws.com")
+    {
+        return Route::Ignore("not an IAM call".into());
+    }
+    if let Some(code) = &detail.error_code {
+        return Route::Ignore(format!("the call failed ({code}), so it changed nothing"));
+    }
+    if detail.made_by(
+        settings.own_role.as_deref(),
+        settings.function_name.as_deref(),
+    ) {
+        return Route::Ignore("the tool's own call".into());
+    }
+    let name = detail.event_name.as_deref().unwrap_or("");
+    let role = || detail.param("roleName").map(str::to_string);
+    let missing = || Route::Ignore(format!("{name} without the expected request parameters"));
+    match name {
+        "DetachRolePolicy"
+        | "UpdateAssumeRolePolicy"
+        | "PutRolePermissionsBoundary"
+        | "DeleteRolePermissionsBoundary"
+        | "RemoveRoleFromInstanceProfile" => role().map(Route::Role).unwrap_or_else(missing),
+        "DeleteInstanceProfile" => detail
+            .param("instanceProfileName")
+            .map(|p| Route::InstanceProfile(p.to_string()))
+            .unwrap_or_else(missing),
+        "CreatePolicyVersion" | "SetDefaultPolicyVersion" | "DeletePolicy" => {
+            match detail.param("policyArn") {
+                Some(arn) if arn.rsplit('/').next() == Some(CNI_IPV6_POLICY) => Route::CniPolicy,
+                Some(_) => Route::Ignore("not the IPv6 CNI policy".into()),
+                None => missing(),
+            }
+        }
+        "DeleteRole" => role().map(Route::RoleDeleted).unwrap_or_else(missing),
+        other => Route::Ignore(format!(
+            "{} is not a call that can break a node role",
+            crate::domain::names::truncate_for_message(other)
+        )),
+    }
+}
+
+/// Handles one EventBridge event.
+pub async fn handle<I: NodeRoleIam>(
+    payload: &Value,
+    rec: &Reconciler<I>,
+    settings: &DriftSettings,
+    metrics: &Metrics,
+    time_left: Duration,
+) -> Result<Value, Error> {
+    let started = Instant::now();
+    // Leave a little time to log and return before the Lambda deadline.
+    let deadline = started + time_left.saturating_sub(Duration::from_secs(2));
+    let text = |k: &str| payload.get(k).and_then(Value::as_str).unwrap_or("");
+    let (event_id, detail_type, source) = (text("id"), text("detail-type"), text("source"));
+    let detail = CloudTrailDetail::parse(payload.get("detail").unwrap_or(&Value::Null));
+    let event_id = detail
+        .event_id
+        .as_deref()
+        .filter(|_| event_id.is_empty())
+        .unwrap_or(event_id)
+        .to_string();
+    let actor = detail.actor();
+    let event_name = detail.event_name.clone().unwrap_or_default();
+
+    let reports: Vec<RepairReport> = match route(detail_type, source, &detail, settings) {
+        Route::Ignore(why) => {
+            debug!(event_id = %event_id, actor = %actor, event_name = %event_name, reason = %why, "event ignored");
+            return Ok(json!({"handled": "eventbridge", "outcome": "ignored", "reason": why}));
+        }
+        Route::Role(name) => vec![repair_named(rec, &name, settings, metrics).await],
+        Route::InstanceProfile(profile) => {
+            let report = repair_named(rec, &profile, settings, metrics).await;
+            let holds_it = matches!(
+                report.outcome,
+                Outcome::InSync | Outcome::Repaired | Outcome::WouldRepair | Outcome::CircuitOpen
+            );
+            if holds_it {
+                vec![report]
+            } else {
+                drift::sweep(rec, settings, metrics, deadline).await?
+            }
+        }
+        Route::CniPolicy | Route::Sweep => drift::sweep(rec, settings, metrics, deadline).await?,
+        Route::RoleDeleted(name) => {
+            // The role is gone, and its tags with it; the instance profile of the same name the tool
+            // created is the trace that it was a managed node role.
+            let managed = rec
+                .iam
+                .instance_profile_tags(&name)
+                .await?
+                .is_some_and(|t| t.get(tag::MANAGED).map(String::as_str) == Some(MANAGED_TRUE));
+            let report = RepairReport {
+                role: name.clone(),
+                drift: vec!["DeleteRole".into()],
+                mode: None,
+                outcome: if managed {
+                    Outcome::RoleDeleted
+                } else {
+                    Outcome::Ignored(
+                        "no trace that the deleted role was a managed node role".into(),
+                    )
+                },
+            };
+            if managed {
+                metrics.emit(Metric::RoleDeleted, &name);
+            }
+            vec![report]
+        }
+    };
+    for r in &reports {
+        log_decision(&event_id, &actor, &event_name, r, started);
+    }
+    let retry = reports.iter().find_map(|r| match &r.outcome {
+        Outcome::Failed {
+            error,
+            retryable: true,
+        } => Some(error.clone()),
+        _ => None,
+    });
+    if let Some(e) = retry {
+        // Throttling or a 5xx: EventBridge/Lambda will deliver the event again.
+        return Err(Error::Iam {
+            operation: "repair",
+            code: None,
+            message: e,
+            retryable: true,
+        });
+    }
+    Ok(json!({
+        "handled": "eventbridge",
+        "outcomes": reports.iter().map(|r| json!({"role": r.role, "outcome": r.outcome.label(), "drift": r.drift, "reason": r.outcome.reason()})).collect::<Vec<_>>(),
+    }))
+}
+
+/// One structured record per decision: event, actor, role, what drifted, mode, outcome, latency.
+fn log_decision(event_id: &str, actor: &str, event_name: &str, r: &RepairReport, started: Instant) {
+    let mode = r.mode.map(|m| m.as_str()).unwrap_or("-");
+    let reason = r.outcome.reason();
+    let latency_ms = started.elapsed().as_millis() as u64;
+    let outcome = r.outcome.label();
+    if matches!(
+        r.outcome,
+        Outcome::Failed { .. } | Outcome::CircuitOpen | Outcome::RoleDeleted
+    ) {
+        error!(event_id, actor, event_name, role = %r.role, drift = ?r.drift, mode, outcome, reason, latency_ms, "decision");
+    } else {
+        info!(event_id, actor, event_name, role = %r.role, drift = ?r.drift, mode, outcome, reason, latency_ms, "decision");
+    }
+}
+
+async fn repair_named<I: NodeRoleIam>(
+    rec: &Reconciler<I>,
+    name: &str,
+    settings: &DriftSettings,
+    metrics: &Metrics,
+) -> RepairReport {
+    match RoleName::parse(name) {
+        Ok(role) => drift::repair(rec, &role, settings, metrics, SystemTime::now()).await,
+        Err(_) => RepairReport {
+            role: name.to_string(),
+            drift: Vec::new(),
+            mode: None,
+            outcome: Outcome::Ignored("not a valid role name".into()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detail(v: Value) -> CloudTrailDetail {
+        CloudTrailDetail::parse(&v)
+    }
+
+    const CT: &str = "AWS API Call via CloudTrail";
+
+    fn s() -> DriftSettings {
+        DriftSettings {
+            own_role: Some("guard-role".into()),
+            function_name: Some("guard".into()),
+            ..DriftSettings::default()
+        }
+    }
+
+    #[test]
+    fn role_events_route_to_their_role() {
+        for name in [
+            "DetachRolePolicy",
+            "UpdateAssumeRolePolicy",
+            "PutRolePermissionsBoundary",
+            "DeleteRolePermissionsBoundary",
+            "RemoveRoleFromInstanceProfile",
+        ] {
+            let d = detail(
+                json!({"eventSource": "iam.amazonaws.com", "eventName": name, "requestParameters": {"roleName": "nodes"}}),
+            );
+            assert_eq!(
+                route(CT, "aws.iam", &d, &s()),
+                Route::Role("nodes".into()),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn profile_policy_and_delete_events_route_accordingly() {
+        let d = detail(
+            json!({"eventName": "DeleteInstanceProfile", "requestParameters": {"instanceProfileName": "nodes"}}),
+        );
+        assert_eq!(
+            route(CT, "aws.iam", &d, &s()),
+            Route::InstanceProfile("nodes".into())
+        );
+        for name in [
+            "CreatePolicyVersion",
+            "SetDefaultPolicyVersion",
+            "DeletePolicy",
+        ] {
+            let d = detail(
+                json!({"eventName": name, "requestParameters": {"policyArn": "arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy"}}),
+            );
+            assert_eq!(route(CT, "aws.iam", &d, &s()), Route::CniPolicy);
+            let other = detail(
+                json!({"eventName": name, "requestParameters": {"policyArn": "arn:aws:iam::123456789012:policy/Other"}}),
+            );
+            assert!(matches!(
+                route(CT, "aws.iam", &other, &s()),
+                Route::Ignore(_)
+            ));
+        }
+        let d =
+            detail(json!({"eventName": "DeleteRole", "requestParameters": {"roleName": "nodes"}}));
+        assert_eq!(
+            route(CT, "aws.iam", &d, &s()),
+            Route::RoleDeleted("nodes".into())
+        );
+        assert_eq!(
+            route(
+                "Scheduled Event",
+                "aws.events",
+                &CloudTrailDetail::default(),
+                &s()
+            ),
+            Route::Sweep
+        );
+    }
+
+    #[test]
+    fn failed_calls_own_calls_other_events_and_odd_shapes_are_ignored() {
+        let failed = detail(
+            json!({"eventName": "DetachRolePolicy", "errorCode": "AccessDenied", "requestParameters": {"roleName": "n"}}),
+        );
+        assert_eq!(
+            route(CT, "aws.iam", &failed, &s()),
+            Route::Ignore("the call failed (AccessDenied), so it changed nothing".into())
+        );
+        let own = detail(
+            json!({"eventName": "DetachRolePolicy", "requestParameters": {"roleName": "n"},
+            "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/guard-role/guard"}}),
+        );
+        assert_eq!(
+            route(CT, "aws.iam", &own, &s()),
+            Route::Ignore("the tool's own call".into())
+        );
+        let tag = detail(json!({"eventName": "TagRole", "requestParameters": {"roleName": "n"}}));
+        assert!(matches!(route(CT, "aws.iam", &tag, &s()), Route::Ignore(_)));
+        let no_params = detail(json!({"eventName": "DetachRolePolicy"}));
+        assert!(matches!(
+            route(CT, "aws.iam", &no_params, &s()),
+            Route::Ignore(_)
+        ));
+        let ec2 = detail(
+            json!({"eventSource": "ec2.amazonaws.com", "eventName": "DetachRolePolicy", "requestParameters": {"roleName": "n"}}),
+        );
+        assert!(matches!(route(CT, "aws.iam", &ec2, &s()), Route::Ignore(_)));
+        assert!(matches!(
+            route(
+                "Object Created",
+                "aws.s3",
+                &CloudTrailDetail::default(),
+                &s()
+            ),
+            Route::Ignore(_)
+        ));
+        assert!(matches!(
+            route(
+                "Scheduled Event",
+                "aws.iam",
+                &CloudTrailDetail::default(),
+                &s()
+            ),
+            Route::Ignore(_)
+        ));
+    }
+}

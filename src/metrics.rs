@@ -1,0 +1,134 @@
+//! CloudWatch metrics in Embedded Metric Format: plain JSON log lines, no SDK, no extra call.
+
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// The role differed from its desired state.
+    DriftDetected,
+    /// A repair was applied.
+    DriftRepaired,
+    /// A repair was attempted and failed.
+    RepairFailed,
+    /// Repairs of the role stopped: too many within the window.
+    CircuitOpen,
+    /// A managed role was deleted outside its stack.
+    RoleDeleted,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::DriftDetected => "DriftDetected",
+            Metric::DriftRepaired => "DriftRepaired",
+            Metric::RepairFailed => "RepairFailed",
+            Metric::CircuitOpen => "CircuitOpen",
+            Metric::RoleDeleted => "RoleDeleted",
+        }
+    }
+}
+
+/// Writes metrics to stdout (where Lambda's log agent picks EMF up); tests can also capture them.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    namespace: String,
+    captured: Option<Arc<Mutex<Vec<Value>>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            namespace: "EksNodeRoleGuard".into(),
+            captured: None,
+        }
+    }
+}
+
+impl Metrics {
+    /// Namespace from `METRICS_NAMESPACE`, default `EksNodeRoleGuard`.
+    pub fn from_env() -> Self {
+        Metrics {
+            namespace: std::env::var("METRICS_NAMESPACE")
+                .unwrap_or_else(|_| "EksNodeRoleGuard".into()),
+            captured: None,
+        }
+    }
+
+    /// Metrics that are also kept in memory (for tests and benchmarks).
+    pub fn capturing() -> Self {
+        Metrics {
+            captured: Some(Arc::default()),
+            ..Metrics::default()
+        }
+    }
+
+    pub fn captured(&self) -> Vec<Value> {
+        self.captured
+            .as_ref()
+            .map(|c| c.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .unwrap_or_default()
+    }
+
+    /// Count of one metric for one role, among the captured records.
+    pub fn count(&self, metric: Metric, role: &str) -> usize {
+        self.captured()
+            .iter()
+            .filter(|r| r["RoleName"] == role && r.get(metric.name()).is_some())
+            .count()
+    }
+
+    /// One EMF record: the metric by role, and the same value without dimensions for account-wide alarms.
+    pub fn emit(&self, metric: Metric, role: &str) {
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let record = json!({
+            "_aws": {
+                "Timestamp": ts,
+                "CloudWatchMetrics": [{
+                    "Namespace": self.namespace,
+                    "Dimensions": [["RoleName"], []],
+                    "Metrics": [{"Name": metric.name(), "Unit": "Count"}]
+                }]
+            },
+            "RoleName": role,
+            metric.name(): 1
+        });
+        println!("{record}");
+        if let Some(c) = &self.captured {
+            c.lock().unwrap_or_else(|e| e.into_inner()).push(record);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_embedded_metric_format() {
+        let m = Metrics::capturing();
+        m.emit(Metric::DriftRepaired, "nodes");
+        let r = &m.captured()[0];
+        assert_eq!(
+            r["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "EksNodeRoleGuard"
+        );
+        assert_eq!(
+            r["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "DriftRepaired"
+        );
+        assert_eq!(
+            r["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["RoleName"], []])
+        );
+        assert_eq!(r["DriftRepaired"], 1);
+        assert!(r["_aws"]["Timestamp"].as_u64().unwrap() > 1_700_000_000_000);
+        assert_eq!(m.count(Metric::DriftRepaired, "nodes"), 1);
+        assert_eq!(m.count(Metric::CircuitOpen, "nodes"), 0);
+    }
+}

@@ -24,6 +24,7 @@ pub struct App<I> {
 
 impl App<SdkIam> {
     pub async fn from_env() -> Self {
+        warn_if_events_cannot_arrive();
         let client = crate::iam::build_client(&crate::iam::IamSettings::from_env(), None).await;
         App {
             reconciler: Reconciler::new(SdkIam::new(client)),
@@ -32,6 +33,19 @@ impl App<SdkIam> {
             drift: DriftSettings::from_env(),
             metrics: Metrics::from_env(),
         }
+    }
+}
+
+/// IAM's CloudTrail events reach EventBridge only in us-east-1: elsewhere drift repair hears nothing unless
+/// forwarder.yaml sends them on (and `EVENTS_FORWARDED=true` says so). Only the scheduled sweep would run.
+fn warn_if_events_cannot_arrive() {
+    let region = std::env::var("AWS_REGION").unwrap_or_default();
+    let forwarded = std::env::var("EVENTS_FORWARDED").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    if !region.is_empty() && region != "us-east-1" && !forwarded {
+        warn!(
+            region,
+            "IAM events are delivered only in us-east-1: deploy forwarder.yaml there and set EventsForwarded=true, or drift is repaired only by the scheduled sweep"
+        );
     }
 }
 

@@ -169,25 +169,7 @@ pub fn plan(
             &empty
         }
         Some(live) => {
-            let trust_ok = live
-                .trust
-                .as_ref()
-                .is_some_and(|t| policies::same_policy(t, &desired.trust_policy()));
-            if !trust_ok {
-                actions.push(Action::UpdateTrust(desired.trust_policy()));
-            }
-            match (&desired.boundary, &live.boundary) {
-                (Boundary::Set(want), have) if have.as_ref() != Some(want) => {
-                    actions.push(Action::PutBoundary(want.clone()))
-                }
-                (Boundary::Absent, Some(_)) => actions.push(Action::DeleteBoundary),
-                _ => {}
-            }
-            if let Some(d) = &desired.description {
-                if live.description.as_deref().unwrap_or("") != d {
-                    actions.push(Action::UpdateDescription(d.clone()));
-                }
-            }
+            // Tags first: the management tags are what the tool's own IAM permissions are conditioned on.
             let stale: BTreeMap<String, String> = desired
                 .all_tags()
                 .into_iter()
@@ -212,6 +194,25 @@ pub fn plan(
             );
             if !gone.is_empty() {
                 actions.push(Action::UntagRole(gone));
+            }
+            let trust_ok = live
+                .trust
+                .as_ref()
+                .is_some_and(|t| policies::same_policy(t, &desired.trust_policy()));
+            if !trust_ok {
+                actions.push(Action::UpdateTrust(desired.trust_policy()));
+            }
+            match (&desired.boundary, &live.boundary) {
+                (Boundary::Set(want), have) if have.as_ref() != Some(want) => {
+                    actions.push(Action::PutBoundary(want.clone()))
+                }
+                (Boundary::Absent, Some(_)) => actions.push(Action::DeleteBoundary),
+                _ => {}
+            }
+            if let Some(d) = &desired.description {
+                if live.description.as_deref().unwrap_or("") != d {
+                    actions.push(Action::UpdateDescription(d.clone()));
+                }
             }
             &live.attached
         }
@@ -507,11 +508,23 @@ mod tests {
         assert_eq!(
             p.actions,
             [
-                Action::UpdateDescription("Amazon EKS - Node role".into()),
                 Action::TagRole(BTreeMap::from([("team".into(), "x".into())])),
                 Action::UntagRole(BTreeSet::from(["env".into()])),
+                Action::UpdateDescription("Amazon EKS - Node role".into()),
             ]
         );
+    }
+
+    #[test]
+    fn an_adopted_role_is_tagged_before_anything_else_changes() {
+        let s = NodeRoleSpec { adopted: true, ..spec() };
+        let mut live = live_matching(&s);
+        live.tags.clear();
+        live.trust = None;
+        live.attached.clear();
+        let p = plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default());
+        assert!(matches!(&p.actions[0], Action::TagRole(t) if t.contains_key("eks-node-role-guard:managed")), "{p:?}");
+        assert_eq!(p.actions[1], Action::UpdateTrust(s.trust_policy()));
     }
 
     #[test]

@@ -87,12 +87,40 @@ async fn the_binary_creates_updates_and_deletes_the_node_role_through_the_runtim
     for other in [
         json!([1, 2, 3]),
         json!("text"),
-        json!({"detail-type": "Scheduled Event", "source": "aws.events"}),
+        json!(null),
+        json!({"detail-type": "Scheduled Event", "source": "aws.ec2"}),
     ] {
         let out = invoke(emulator.port, other.to_string().as_bytes()).await;
         assert!(out.get("handled").is_some(), "{out}");
     }
     assert!(function.is_running());
+
+    // Drift repair through the same binary: a console user detaches a required policy.
+    iam.detach_role_policy()
+        .role_name("demo-eks-node-role")
+        .policy_arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
+        .send()
+        .await
+        .unwrap();
+    let out = invoke(
+        emulator.port,
+        event_file("drift-detach-role-policy.json", &listener)
+            .to_string()
+            .as_bytes(),
+    )
+    .await;
+    assert_eq!(out["outcomes"][0]["outcome"], "repaired", "{out}");
+    assert!(attached("demo-eks-node-role")
+        .await
+        .contains(&"AmazonEKSWorkerNodePolicy".to_string()));
+    let out = invoke(
+        emulator.port,
+        event_file("scheduled-sweep.json", &listener)
+            .to_string()
+            .as_bytes(),
+    )
+    .await;
+    assert_eq!(out["outcomes"][0]["outcome"], "in-sync", "{out}");
 
     let out = invoke(
         emulator.port,
@@ -128,6 +156,14 @@ async fn the_binary_creates_updates_and_deletes_the_node_role_through_the_runtim
             && !logs.contains("secret-signature")
             && !logs.contains("cfn-response"),
         "{logs}"
+    );
+    assert!(
+        logs.contains(r#""message":"decision""#) && logs.contains(r#""outcome":"repaired""#),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(r#""CloudWatchMetrics""#) && logs.contains(r#""DriftRepaired":1"#),
+        "EMF metrics on stdout"
     );
     for line in logs.lines().filter(|l| l.starts_with('{')) {
         serde_json::from_str::<serde_json::Value>(line)

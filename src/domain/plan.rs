@@ -517,13 +517,24 @@ mod tests {
 
     #[test]
     fn an_adopted_role_is_tagged_before_anything_else_changes() {
-        let s = NodeRoleSpec { adopted: true, ..spec() };
+        let s = NodeRoleSpec {
+            adopted: true,
+            ..spec()
+        };
         let mut live = live_matching(&s);
         live.tags.clear();
         live.trust = None;
         live.attached.clear();
-        let p = plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default());
-        assert!(matches!(&p.actions[0], Action::TagRole(t) if t.contains_key("eks-node-role-guard:managed")), "{p:?}");
+        let p = plan(
+            &s,
+            Some(&live),
+            &PolicyObservation::NotNeeded,
+            &Retired::default(),
+        );
+        assert!(
+            matches!(&p.actions[0], Action::TagRole(t) if t.contains_key("eks-node-role-guard:managed")),
+            "{p:?}"
+        );
         assert_eq!(p.actions[1], Action::UpdateTrust(s.trust_policy()));
     }
 

@@ -1,13 +1,14 @@
 //! The one act at the centre: make the live role match the desired role. Custom-resource Create/Update,
 //! adoption, drift repair and the sweep all end here.
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use tracing::{info, warn};
 
 use crate::domain::{
-    plan, plan_policy_cleanup, plan_teardown, spec, Action, LiveRole, NodeRoleSpec, Plan,
-    PolicyObservation, Retired, RoleName,
+    plan, plan_policy_cleanup, plan_teardown, policies, spec, Action, LiveRole, Management,
+    NodeRoleSpec, Plan, PolicyArn, PolicyObservation, Retired, RoleName,
 };
 use crate::error::{Error, Result};
 use crate::iam::NodeRoleIam;
@@ -33,10 +34,7 @@ impl<I: NodeRoleIam> Reconciler<I> {
         let cni = match desired.cni_ipv6_policy() {
             Some(arn) => {
                 self.iam
-                    .read_policy(
-                        &arn,
-                        &crate::domain::policies::cni_ipv6_policy_document(desired.partition),
-                    )
+                    .read_policy(&arn, &policies::cni_ipv6_policy_document(desired.partition))
                     .await?
             }
             None => PolicyObservation::NotNeeded,
@@ -70,15 +68,29 @@ impl<I: NodeRoleIam> Reconciler<I> {
         desired: &NodeRoleSpec,
         retired: &Retired,
     ) -> Result<(Plan, LiveRole)> {
-        let observed = self.observe(desired).await?;
-        let plan = plan(desired, observed.role.as_ref(), &observed.cni, retired);
+        let mut observed = self.observe(desired).await?;
+        let mut plan = plan(desired, observed.role.as_ref(), &observed.cni, retired);
         info!(role = %desired.name, plan = ?plan.summary(), "converging");
-        self.execute(&desired.name, &plan).await?;
+        if let Err(e) = self.execute(&desired.name, &plan).await {
+            // A create whose response was lost (and retried) finds its own work done: look again, go on.
+            if e.iam_code() != Some("EntityAlreadyExists") {
+                return Err(e);
+            }
+            warn!(role = %desired.name, error = %e, "already exists: observing again");
+            observed = self.observe(desired).await?;
+            if let Some(role) = &observed.role {
+                if Management::of(&role.tags).owner() != Some(&desired.owner) {
+                    return Err(e);
+                }
+            }
+            plan = crate::domain::plan(desired, observed.role.as_ref(), &observed.cni, retired);
+            self.execute(&desired.name, &plan).await?;
+        }
         // A retired IPv6 CNI policy may now be unused.
         for arn in retired
             .policies
             .iter()
-            .filter(|p| p.name() == crate::domain::policies::CNI_IPV6_POLICY)
+            .filter(|p| p.name() == policies::CNI_IPV6_POLICY)
         {
             self.delete_policy_if_unused(&desired.name, arn).await?;
         }
@@ -137,11 +149,21 @@ impl<I: NodeRoleIam> Reconciler<I> {
                 Err(e) => return Err(e),
             }
         };
-        for arn in live
+        // The IPv6 CNI policy the role used — or was about to use, when its Create stopped half-way.
+        let mut cni: BTreeSet<PolicyArn> = live
             .attached
             .iter()
-            .filter(|p| p.name() == crate::domain::policies::CNI_IPV6_POLICY)
+            .filter(|p| p.name() == policies::CNI_IPV6_POLICY)
+            .cloned()
+            .collect();
+        let wants_ipv6 = live.tags.get(spec::tag::IP_FAMILY).map(String::as_str) == Some("ipv6")
+            && live.tags.get(spec::tag::CNI).map(String::as_str) != Some("false");
+        if let (true, Some((partition, account))) =
+            (wants_ipv6, spec::partition_and_account(&live.arn))
         {
+            cni.insert(policies::cni_ipv6_policy(partition, &account));
+        }
+        for arn in &cni {
             self.delete_policy_if_unused(&live.name, arn).await?;
         }
         Ok(teardown)
@@ -165,13 +187,16 @@ impl<I: NodeRoleIam> Reconciler<I> {
         .await
     }
 
-    async fn delete_policy_if_unused(
-        &self,
-        role: &RoleName,
-        arn: &crate::domain::PolicyArn,
-    ) -> Result<()> {
-        let doc = crate::domain::policies::cni_ipv6_policy_document(arn.partition());
-        let observed = self.iam.read_policy(arn, &doc).await?;
+    pub async fn delete_policy_if_unused(&self, role: &RoleName, arn: &PolicyArn) -> Result<()> {
+        let doc = policies::cni_ipv6_policy_document(arn.partition());
+        let mut observed = self.iam.read_policy(arn, &doc).await?;
+        if let PolicyObservation::Present(p) = &mut observed {
+            if !p.created_by_us {
+                return Ok(());
+            }
+            p.attachment_count =
+                i32::try_from(self.iam.policy_attachments(arn).await?).unwrap_or(i32::MAX);
+        }
         if let Some(action) = plan_policy_cleanup(&observed) {
             self.execute(
                 role,

@@ -424,6 +424,17 @@ async fn delete<I: NodeRoleIam>(
     };
     let Some(live) = rec.iam.read_role(&name).await? else {
         info!(role = %name, "role already gone");
+        // A Delete retried after the role went but before its IPv6 CNI policy did: finish that too (only a
+        // policy the tool created and nothing uses).
+        if let Ok(props) = Properties::parse(&req.properties, req.stack.partition) {
+            if props.attach_cni && props.ip_family == crate::domain::IpFamily::Ipv6 {
+                rec.delete_policy_if_unused(
+                    &name,
+                    &policies::cni_ipv6_policy(req.stack.partition, &req.stack.account),
+                )
+                .await?;
+            }
+        }
         return Ok(done);
     };
     if Management::of(&live.tags).owner() != Some(&req.owner) {

@@ -41,6 +41,9 @@ pub trait NodeRoleIam: Send + Sync {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>>> + Send;
+    /// How many roles, users and groups have the policy attached (ListEntitiesForPolicy: exact, unlike a
+    /// policy's AttachmentCount, which can lag).
+    fn policy_attachments(&self, arn: &PolicyArn) -> impl Future<Output = Result<usize>> + Send;
     fn inline_policy_names(
         &self,
         role: &RoleName,

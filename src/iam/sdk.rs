@@ -326,6 +326,26 @@ impl NodeRoleIam for SdkIam {
         }
     }
 
+    async fn policy_attachments(&self, arn: &PolicyArn) -> Result<usize> {
+        let mut pages = self
+            .client
+            .list_entities_for_policy()
+            .policy_arn(arn.as_str())
+            .into_paginator()
+            .send();
+        let mut n = 0;
+        while let Some(page) = pages.next().await {
+            match page.map_err(|e| iam_err("ListEntitiesForPolicy", e)) {
+                Ok(p) => {
+                    n += p.policy_roles().len() + p.policy_users().len() + p.policy_groups().len()
+                }
+                Err(e) if is(&e, "NoSuchEntity") => return Ok(0),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+
     async fn inline_policy_names(&self, role: &RoleName) -> Result<Vec<String>> {
         let r = self
             .client

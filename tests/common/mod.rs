@@ -2,6 +2,8 @@
 //! request builders. Everything started here is stopped by process id when its guard drops, pass or fail.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener as StdListener;
 use std::path::PathBuf;
@@ -121,6 +123,8 @@ pub fn client_for(
 /// One PUT as the ResponseURL listener received it.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The status the listener answered with.
+    pub status: u16,
     pub method: String,
     pub path: String,
     pub headers: BTreeMap<String, String>,
@@ -141,6 +145,7 @@ pub struct ResponseListener {
     pub port: u16,
     pub received: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<Vec<u16>>>,
+    delay: Arc<Mutex<Duration>>,
     task: Arc<tokio::task::JoinHandle<()>>,
 }
 
@@ -155,13 +160,14 @@ impl ResponseListener {
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(statuses.to_vec()));
-        let (r, s) = (received.clone(), script.clone());
+        let delay = Arc::new(Mutex::new(Duration::ZERO));
+        let (r, s, d) = (received.clone(), script.clone(), delay.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut sock, _)) = listener.accept().await else {
                     return;
                 };
-                let (r, s) = (r.clone(), s.clone());
+                let (r, s, d) = (r.clone(), s.clone(), d.clone());
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut tmp = [0u8; 4096];
@@ -197,6 +203,8 @@ impl ResponseListener {
                         }
                         buf.extend_from_slice(&tmp[..n]);
                     }
+                    let pause = *d.lock().unwrap();
+                    tokio::time::sleep(pause).await;
                     let status = {
                         let mut s = s.lock().unwrap();
                         if s.is_empty() {
@@ -206,6 +214,7 @@ impl ResponseListener {
                         }
                     };
                     r.lock().unwrap().push(Received {
+                        status,
                         method: first.first().unwrap_or(&"").to_string(),
                         path: first.get(1).unwrap_or(&"").to_string(),
                         headers,
@@ -224,8 +233,24 @@ impl ResponseListener {
             port,
             received,
             script,
+            delay,
             task: Arc::new(task),
         }
+    }
+
+    /// Answers every later request only after `d`.
+    pub fn slow(&self, d: Duration) {
+        *self.delay.lock().unwrap() = d;
+    }
+
+    /// Answers the next requests with these statuses first.
+    pub fn fail_next(&self, statuses: &[u16]) {
+        *self.script.lock().unwrap() = statuses.to_vec();
+    }
+
+    /// Requests answered 2xx: what CloudFormation would have accepted.
+    pub fn accepted(&self) -> Vec<Received> {
+        self.all().into_iter().filter(|r| r.status < 300).collect()
     }
 
     pub fn url(&self) -> String {
@@ -314,6 +339,13 @@ pub struct Harness {
 
 impl Harness {
     pub async fn new() -> Harness {
+        // TEST_LOG=1 shows the tool's logs (text) while investigating a test.
+        if std::env::var("TEST_LOG").is_ok() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("info")
+                .with_test_writer()
+                .try_init();
+        }
         let moto = Moto::start();
         let calls = CallCounter::default();
         let client = client_for(
@@ -381,7 +413,7 @@ impl Harness {
 
     /// Sends a request through the handler and returns the response CloudFormation would have received.
     pub async fn send(&self, req: &Value) -> Value {
-        let before = self.listener.count();
+        let before = self.listener.accepted().len();
         cfn::handle(
             req,
             &self.reconciler,
@@ -391,9 +423,13 @@ impl Harness {
             "test-log-stream",
         )
         .await;
-        let all = self.listener.all();
-        assert_eq!(all.len(), before + 1, "exactly one response per request");
-        all.last().unwrap().json()
+        let accepted = self.listener.accepted();
+        assert_eq!(
+            accepted.len(),
+            before + 1,
+            "exactly one accepted response per request"
+        );
+        accepted.last().unwrap().json()
     }
 
     pub fn url(&self) -> String {

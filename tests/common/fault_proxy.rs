@@ -1,0 +1,208 @@
+//! A fault-injecting HTTP proxy between the SDK and moto: throttling (HTTP 400 with IAM's error body), 500/503,
+//! latency, connection resets, responses lost after the upstream acted, and hangs.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// HTTP 400 `Throttling`, as IAM answers when rate limited.
+    Throttle,
+    /// HTTP 500 `ServiceFailure` or 503 `ServiceUnavailable`.
+    Status(u16),
+    /// Forwarded after a delay.
+    Latency(Duration),
+    /// The connection is reset before the request reaches IAM.
+    Reset,
+    /// IAM acts on the request but the response never arrives (connection reset afterwards).
+    LoseResponse,
+    /// The connection stays open and silent.
+    Hang,
+}
+
+#[derive(Default)]
+struct State {
+    script: VecDeque<Option<Fault>>,
+    always: Option<Fault>,
+    requests: usize,
+    faulted: usize,
+}
+
+pub struct FaultProxy {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FaultProxy {
+    pub async fn start(upstream_port: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(State::default()));
+        let st = state.clone();
+        let task = tokio::spawn(async move {
+            let held = Arc::new(Mutex::new(Vec::new()));
+            while let Ok((sock, _)) = listener.accept().await {
+                let (st, held) = (st.clone(), held.clone());
+                tokio::spawn(async move { serve(sock, upstream_port, st, held).await });
+            }
+        });
+        FaultProxy { port, state, task }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The next requests get these faults, in order (`None` passes through); then requests pass.
+    pub fn script(&self, faults: Vec<Option<Fault>>) {
+        self.state.lock().unwrap().script = faults.into();
+    }
+
+    /// Every request gets this fault (`None`: no fault) once the script is used up.
+    pub fn always(&self, fault: Option<Fault>) {
+        self.state.lock().unwrap().always = fault;
+    }
+
+    pub fn clear(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.script.clear();
+        s.always = None;
+    }
+
+    pub fn requests(&self) -> usize {
+        self.state.lock().unwrap().requests
+    }
+
+    pub fn faulted(&self) -> usize {
+        self.state.lock().unwrap().faulted
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn read_request(sock: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 8192];
+    let head_end = loop {
+        let n = sock.read(&mut tmp).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&tmp[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        let n = sock.read(&mut tmp).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&tmp[..n]);
+    }
+    Some(buf)
+}
+
+fn iam_error(status: u16, code: &str, message: &str) -> Vec<u8> {
+    let body = format!(
+        "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+    );
+    format!("HTTP/1.1 {status} X\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).into_bytes()
+}
+
+async fn forward(request: &[u8], upstream_port: u16) -> Option<Vec<u8>> {
+    let mut up = TcpStream::connect(("127.0.0.1", upstream_port))
+        .await
+        .ok()?;
+    up.write_all(request).await.ok()?;
+    let mut resp = Vec::new();
+    // moto closes the connection after each response.
+    tokio::time::timeout(Duration::from_secs(30), up.read_to_end(&mut resp))
+        .await
+        .ok()?
+        .ok()?;
+    Some(resp)
+}
+
+/// SO_LINGER 0 makes the close a reset (RST), and with a zero timeout the drop does not block.
+#[allow(deprecated)]
+fn reset(sock: TcpStream) {
+    let _ = sock.set_linger(Some(Duration::ZERO));
+    drop(sock);
+}
+
+async fn serve(
+    mut sock: TcpStream,
+    upstream_port: u16,
+    state: Arc<Mutex<State>>,
+    held: Arc<Mutex<Vec<TcpStream>>>,
+) {
+    let Some(mut request) = read_request(&mut sock).await else {
+        return;
+    };
+    // One request per connection keeps the proxy simple; the SDK opens another.
+    if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+        request.splice(i + 2..i + 2, b"connection: close\r\n".iter().copied());
+    }
+    let fault = {
+        let mut s = state.lock().unwrap();
+        s.requests += 1;
+        let f = match s.script.pop_front() {
+            Some(f) => f,
+            None => s.always,
+        };
+        if f.is_some() {
+            s.faulted += 1;
+        }
+        f
+    };
+    match fault {
+        None => {
+            if let Some(resp) = forward(&request, upstream_port).await {
+                let _ = sock.write_all(&resp).await;
+            }
+        }
+        Some(Fault::Throttle) => {
+            let _ = sock
+                .write_all(&iam_error(400, "Throttling", "Rate exceeded"))
+                .await;
+        }
+        Some(Fault::Status(code)) => {
+            let name = if code == 503 {
+                "ServiceUnavailable"
+            } else {
+                "ServiceFailure"
+            };
+            let _ = sock
+                .write_all(&iam_error(code, name, "injected failure"))
+                .await;
+        }
+        Some(Fault::Latency(d)) => {
+            tokio::time::sleep(d).await;
+            if let Some(resp) = forward(&request, upstream_port).await {
+                let _ = sock.write_all(&resp).await;
+            }
+        }
+        Some(Fault::Reset) => reset(sock),
+        Some(Fault::LoseResponse) => {
+            let _ = forward(&request, upstream_port).await;
+            reset(sock);
+        }
+        Some(Fault::Hang) => held.lock().unwrap().push(sock),
+    }
+}

@@ -1,0 +1,326 @@
+//! Fault injection: a generated matrix of CloudFormation requests and drift events × IAM faults × timing ×
+//! ResponseURL faults. For every CloudFormation case: exactly one accepted response, before the deadline, and
+//! a role state that a following Delete cleans up completely. For every drift case: no panic, and after the
+//! faults clear a sweep converges.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::fault_proxy::{Fault, FaultProxy};
+use common::*;
+use eks_node_role_guard::cfn;
+use eks_node_role_guard::iam::{IamSettings, SdkIam};
+use eks_node_role_guard::reconcile::Reconciler;
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Op {
+    Create,
+    CreateIpv6,
+    UpdateInPlace,
+    UpdateReplace,
+    Delete,
+    Drift,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ListenerFault {
+    None,
+    FiveXxOnce,
+    Slow,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    id: usize,
+    op: Op,
+    fault: Option<Fault>,
+    /// Requests that pass before the fault starts.
+    after: usize,
+    /// How many requests get the fault; `None`: every one until the case ends.
+    count: Option<usize>,
+    listener: ListenerFault,
+}
+
+const OPS: [Op; 6] = [
+    Op::Create,
+    Op::CreateIpv6,
+    Op::UpdateInPlace,
+    Op::UpdateReplace,
+    Op::Delete,
+    Op::Drift,
+];
+const TIME_LEFT: Duration = Duration::from_secs(4);
+
+fn faults() -> Vec<Option<Fault>> {
+    vec![
+        None,
+        Some(Fault::Throttle),
+        Some(Fault::Status(500)),
+        Some(Fault::Status(503)),
+        Some(Fault::Latency(Duration::from_millis(250))),
+        Some(Fault::Reset),
+        Some(Fault::LoseResponse),
+        Some(Fault::Hang),
+    ]
+}
+
+/// Every op × fault × start (first, third, sixth request) × duration (one request, or all of them): 288 cases.
+fn matrix() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for op in OPS {
+        for fault in faults() {
+            for after in [0, 2, 5] {
+                for count in [Some(1), None] {
+                    let listener = [
+                        ListenerFault::None,
+                        ListenerFault::FiveXxOnce,
+                        ListenerFault::Slow,
+                    ][cases.len() % 3];
+                    cases.push(Case {
+                        id: cases.len(),
+                        op,
+                        fault,
+                        after,
+                        count,
+                        listener,
+                    });
+                }
+            }
+        }
+    }
+    cases
+}
+
+fn props(case: &Case, name: &str) -> Value {
+    match case.op {
+        Op::CreateIpv6 => json!({"RoleName": name, "IpFamily": "ipv6"}),
+        _ => json!({"RoleName": name}),
+    }
+}
+
+async fn run_shard(shard: usize, shards: usize) {
+    let h = Harness::new().await;
+    let proxy = FaultProxy::start(h.moto.port).await;
+    let settings = IamSettings {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(10),
+        attempt_timeout: Duration::from_millis(800),
+    };
+    let faulty = Reconciler::new(SdkIam::new(client_for(&proxy.endpoint(), &settings, None)));
+    let settings = cfn::CfnSettings {
+        margin: Duration::from_millis(1500),
+        allow_insecure_response_url: true,
+    };
+    // FAULT_CASE=<id> runs one case (in its shard) to investigate it.
+    let only: Option<usize> = std::env::var("FAULT_CASE")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let cases: Vec<Case> = matrix()
+        .into_iter()
+        .filter(|c| c.id % shards == shard && only.is_none_or(|o| o == c.id))
+        .collect();
+    let mut summary = std::collections::BTreeMap::<String, usize>::new();
+    for case in &cases {
+        let name = format!("m{}", case.id);
+        let outcome = run_case(&h, &proxy, &faulty, &settings, case, &name).await;
+        *summary.entry(outcome).or_default() += 1;
+    }
+    println!("shard {shard}: {} cases: {summary:?}", cases.len());
+    assert!(only.is_some() || cases.len() >= 288 / shards);
+}
+
+async fn run_case(
+    h: &Harness,
+    proxy: &FaultProxy,
+    faulty: &Reconciler<SdkIam>,
+    settings: &cfn::CfnSettings,
+    case: &Case,
+    name: &str,
+) -> String {
+    let ctx = format!("{case:?}");
+    proxy.clear();
+    h.listener.slow(Duration::ZERO);
+    // Set-up without faults.
+    let base = props(case, name);
+    let logical = format!("L{}", case.id);
+    if matches!(
+        case.op,
+        Op::UpdateInPlace | Op::UpdateReplace | Op::Delete | Op::Drift
+    ) {
+        let r = h.create(&logical, base.clone()).await;
+        assert_eq!(r["Status"], "SUCCESS", "{ctx}: set-up {r}");
+    }
+    if case.op == Op::Drift {
+        h.detach(name, "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
+            .await;
+    }
+
+    // The faults.
+    let mut script: Vec<Option<Fault>> = vec![None; case.after];
+    match case.count {
+        Some(n) => script.extend(std::iter::repeat_n(case.fault, n)),
+        None => proxy.always(case.fault),
+    }
+    proxy.script(script);
+    match case.listener {
+        ListenerFault::None => {}
+        ListenerFault::FiveXxOnce => h.listener.fail_next(&[503]),
+        ListenerFault::Slow => h.listener.slow(Duration::from_millis(600)),
+    }
+
+    let url = h.url();
+    let request = match case.op {
+        Op::Create | Op::CreateIpv6 => request("Create", &logical, base.clone(), &url),
+        Op::UpdateInPlace => update(
+            &logical,
+            name,
+            json!({"RoleName": name, "IpFamily": "ipv6", "Description": "changed"}),
+            base.clone(),
+            &url,
+        ),
+        Op::UpdateReplace => update(
+            &logical,
+            name,
+            json!({"RoleName": format!("{name}-new")}),
+            base.clone(),
+            &url,
+        ),
+        Op::Delete => delete(&logical, name, base.clone(), &url),
+        Op::Drift => {
+            let ev = drift_event("drift-detach-role-policy.json", name);
+            let started = Instant::now();
+            let result =
+                eks_node_role_guard::events::handle(&ev, faulty, &h.drift, &h.metrics, TIME_LEFT)
+                    .await;
+            assert!(
+                started.elapsed() < TIME_LEFT + Duration::from_secs(1),
+                "{ctx}: drift handling took {:?}",
+                started.elapsed()
+            );
+            proxy.clear();
+            h.listener.slow(Duration::ZERO);
+            h.listener.fail_next(&[]);
+            // After the faults clear, a sweep converges.
+            let sweep =
+                json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep"});
+            h.deliver(&sweep)
+                .await
+                .unwrap_or_else(|e| panic!("{ctx}: sweep failed: {e}"));
+            assert!(
+                h.attached(name).await.contains("AmazonEKSWorkerNodePolicy"),
+                "{ctx}: not converged"
+            );
+            cleanup(h, &logical, &[name.to_string()], &base, &ctx).await;
+            return format!("drift {}", if result.is_ok() { "ok" } else { "retry" });
+        }
+    };
+    let before = h.listener.accepted().len();
+    let started = Instant::now();
+    cfn::handle(&request, faulty, &h.sender, settings, TIME_LEFT, "stream").await;
+    let accepted = h.listener.accepted();
+    assert_eq!(
+        accepted.len(),
+        before + 1,
+        "{ctx}: exactly one accepted response"
+    );
+    let got = accepted.last().unwrap();
+    assert!(
+        got.at - started < TIME_LEFT,
+        "{ctx}: answered after {:?}",
+        got.at - started
+    );
+    let body = got.json();
+    let status = body["Status"].as_str().unwrap().to_string();
+    if status == "FAILED" {
+        let reason = body["Reason"].as_str().unwrap_or("");
+        assert!(
+            !reason.is_empty() && reason.len() < 4000,
+            "{ctx}: readable reason: {reason}"
+        );
+    }
+    proxy.clear();
+    h.listener.slow(Duration::ZERO);
+
+    let physical = body["PhysicalResourceId"].as_str().unwrap().to_string();
+    let mut names = vec![physical, name.to_string()];
+    if case.op == Op::UpdateReplace {
+        names.push(format!("{name}-new"));
+    }
+    cleanup(h, &logical, &names, &base, &ctx).await;
+    format!("{:?} {status}", case.op)
+}
+
+/// What CloudFormation would do next: Delete every physical id involved, without faults; nothing may remain.
+async fn cleanup(h: &Harness, logical: &str, names: &[String], props: &Value, ctx: &str) {
+    let mut names = names.to_vec();
+    names.sort();
+    names.dedup();
+    for n in &names {
+        let r = h.send(&delete(logical, n, props.clone(), &h.url())).await;
+        assert_eq!(r["Status"], "SUCCESS", "{ctx}: cleanup Delete of {n}: {r}");
+    }
+    for n in &names {
+        assert!(h.role(n).await.is_none(), "{ctx}: role {n} left behind");
+        assert!(
+            !h.profile_exists(n).await,
+            "{ctx}: instance profile {n} left behind"
+        );
+    }
+    assert!(
+        !h.policy_exists(IPV6_POLICY_ARN).await,
+        "{ctx}: IPv6 CNI policy left behind"
+    );
+}
+
+#[tokio::test]
+async fn fault_matrix_shard_0() {
+    run_shard(0, 4).await;
+}
+#[tokio::test]
+async fn fault_matrix_shard_1() {
+    run_shard(1, 4).await;
+}
+#[tokio::test]
+async fn fault_matrix_shard_2() {
+    run_shard(2, 4).await;
+}
+#[tokio::test]
+async fn fault_matrix_shard_3() {
+    run_shard(3, 4).await;
+}
+
+#[test]
+fn the_matrix_has_at_least_200_cases_covering_every_op_and_fault() {
+    let m = matrix();
+    assert!(m.len() >= 200, "{}", m.len());
+    for op in OPS {
+        for f in faults() {
+            assert!(m.iter().any(|c| c.op == op && c.fault == f));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_response_url_is_given_up_on_before_the_deadline() {
+    let h = Harness::new().await;
+    let closed = format!("http://127.0.0.1:{}/cfn-response", free_port());
+    let req = request("Create", "Nodes", json!({"RoleName": "nodes"}), &closed);
+    let started = Instant::now();
+    let status = cfn::handle(
+        &req,
+        &h.reconciler,
+        &h.sender,
+        &h.settings,
+        Duration::from_secs(3),
+        "s",
+    )
+    .await;
+    assert_eq!(status, cfn::response::Status::Success, "the work was done");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "gave up at the deadline: {:?}",
+        started.elapsed()
+    );
+}

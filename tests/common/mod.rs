@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod runtime_stub;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener as StdListener;

@@ -73,31 +73,18 @@ impl<I: NodeRoleIam> App<I> {
         self.dispatch(&payload, &ctx).await
     }
 
-    pub async fn dispatch(
-        &self,
-        payload: &Value,
-        ctx: &Context,
-    ) -> Result<Value, lambda_runtime::Error> {
+    pub async fn dispatch(&self, payload: &Value, ctx: &Context) -> Result<Value, lambda_runtime::Error> {
         match classify(payload) {
             Payload::CloudFormation => {
                 let left = cfn::watchdog::time_left(ctx.deadline, SystemTime::now());
-                let status = cfn::handle(
-                    payload,
-                    &self.reconciler,
-                    &self.sender,
-                    &self.cfn,
-                    left,
-                    &ctx.env_config.log_stream,
-                )
-                .await;
+                let status =
+                    cfn::handle(payload, &self.reconciler, &self.sender, &self.cfn, left, &ctx.env_config.log_stream)
+                        .await;
                 Ok(json!({ "handled": "cloudformation", "status": status }))
             }
             Payload::EventBridge => {
                 let left = cfn::watchdog::time_left(ctx.deadline, SystemTime::now());
-                Ok(
-                    events::handle(payload, &self.reconciler, &self.drift, &self.metrics, left)
-                        .await?,
-                )
+                Ok(events::handle(payload, &self.reconciler, &self.drift, &self.metrics, left).await?)
             }
             Payload::Unknown => {
                 warn!(

@@ -9,9 +9,7 @@ use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use crate::domain::spec::TAG_PREFIX;
-use crate::domain::{
-    plan, Action, Management, NodeRoleSpec, Plan, RemediationMode, Retired, RoleName,
-};
+use crate::domain::{plan, Action, Management, NodeRoleSpec, Plan, RemediationMode, Retired, RoleName};
 use crate::error::Error;
 use crate::iam::NodeRoleIam;
 use crate::metrics::{Metric, Metrics};
@@ -88,20 +86,12 @@ pub struct RepairHistory(Vec<u64>);
 
 impl RepairHistory {
     pub fn parse(tag: Option<&str>) -> Self {
-        RepairHistory(
-            tag.unwrap_or("")
-                .split_whitespace()
-                .filter_map(|t| t.parse().ok())
-                .collect(),
-        )
+        RepairHistory(tag.unwrap_or("").split_whitespace().filter_map(|t| t.parse().ok()).collect())
     }
 
     /// Repairs within `window` before `now`.
     pub fn recent(&self, now: u64, window: Duration) -> usize {
-        self.0
-            .iter()
-            .filter(|t| now.saturating_sub(**t) < window.as_secs())
-            .count()
+        self.0.iter().filter(|t| now.saturating_sub(**t) < window.as_secs()).count()
     }
 
     pub fn is_open(&self, now: u64, window: Duration, max: usize) -> bool {
@@ -110,19 +100,10 @@ impl RepairHistory {
 
     /// The tag value after one more repair at `now`: only repairs inside the window are kept.
     pub fn record(&self, now: u64, window: Duration, max: usize) -> String {
-        let mut kept: Vec<u64> = self
-            .0
-            .iter()
-            .copied()
-            .filter(|t| now.saturating_sub(*t) < window.as_secs())
-            .collect();
+        let mut kept: Vec<u64> = self.0.iter().copied().filter(|t| now.saturating_sub(*t) < window.as_secs()).collect();
         kept.push(now);
         let skip = kept.len().saturating_sub(max.max(1));
-        kept[skip..]
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(" ")
+        kept[skip..].iter().map(u64::to_string).collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -148,7 +129,9 @@ impl Outcome {
         match self {
             Outcome::Ignored(why) => why,
             Outcome::Failed { error, .. } => error,
-            Outcome::RoleDeleted => "the role was deleted outside its stack: it cannot be repaired in place; update or recreate its stack",
+            Outcome::RoleDeleted => {
+                "the role was deleted outside its stack: it cannot be repaired in place; update or recreate its stack"
+            }
             _ => "",
         }
     }
@@ -176,12 +159,7 @@ pub struct RepairReport {
 
 impl RepairReport {
     fn new(role: &str, outcome: Outcome) -> Self {
-        RepairReport {
-            role: role.to_string(),
-            drift: Vec::new(),
-            mode: None,
-            outcome,
-        }
+        RepairReport { role: role.to_string(), drift: Vec::new(), mode: None, outcome }
     }
 }
 
@@ -215,28 +193,19 @@ pub async fn repair<I: NodeRoleIam>(
         Err(e) => return failed(role, e, metrics, false),
     };
     let mode = spec.remediation.max(settings.global_mode);
-    let mut report = RepairReport {
-        role: role.to_string(),
-        drift: Vec::new(),
-        mode: Some(mode),
-        outcome: Outcome::InSync,
-    };
+    let mut report =
+        RepairReport { role: role.to_string(), drift: Vec::new(), mode: Some(mode), outcome: Outcome::InSync };
     if mode == RemediationMode::Off {
         report.outcome = Outcome::Ignored("remediation is off".into());
         return report;
     }
     let cni = match spec.cni_ipv6_policy() {
-        Some(arn) => match rec
-            .iam
-            .read_policy(
-                &arn,
-                &crate::domain::policies::cni_ipv6_policy_document(spec.partition),
-            )
-            .await
-        {
-            Ok(o) => o,
-            Err(e) => return failed(role, e, metrics, false),
-        },
+        Some(arn) => {
+            match rec.iam.read_policy(&arn, &crate::domain::policies::cni_ipv6_policy_document(spec.partition)).await {
+                Ok(o) => o,
+                Err(e) => return failed(role, e, metrics, false),
+            }
+        }
         None => crate::domain::PolicyObservation::NotNeeded,
     };
     let plan = plan(&spec, Some(&live), &cni, &Retired::default());
@@ -271,15 +240,7 @@ pub async fn repair<I: NodeRoleIam>(
         REPAIRS_TAG.to_string(),
         history.record(now, settings.window, settings.max_repairs),
     )]));
-    if let Err(e) = rec
-        .execute(
-            name,
-            &Plan {
-                actions: vec![record],
-            },
-        )
-        .await
-    {
+    if let Err(e) = rec.execute(name, &Plan { actions: vec![record] }).await {
         warn!(role, error = %e, "repair applied but not recorded for the circuit breaker");
     }
     report.outcome = Outcome::Repaired;
@@ -290,13 +251,7 @@ fn failed(role: &str, e: Error, metrics: &Metrics, attempted: bool) -> RepairRep
     if attempted || !e.is_retryable() {
         metrics.emit(Metric::RepairFailed, role);
     }
-    RepairReport::new(
-        role,
-        Outcome::Failed {
-            error: e.to_string(),
-            retryable: e.is_retryable(),
-        },
-    )
+    RepairReport::new(role, Outcome::Failed { error: e.to_string(), retryable: e.is_retryable() })
 }
 
 /// Sweeps every managed role (under `SWEEP_PATH_PREFIX`, if set) with bounded concurrency, stopping to start
@@ -307,18 +262,12 @@ pub async fn sweep<I: NodeRoleIam>(
     metrics: &Metrics,
     deadline: Instant,
 ) -> Result<Vec<RepairReport>, Error> {
-    let roles = rec
-        .iam
-        .list_roles(settings.sweep_path_prefix.as_deref())
-        .await?;
+    let roles = rec.iam.list_roles(settings.sweep_path_prefix.as_deref()).await?;
     let started = Instant::now();
     let reports: Vec<Option<RepairReport>> = stream::iter(roles)
         .map(|summary| async move {
             if Instant::now() >= deadline {
-                return Some(RepairReport::new(
-                    &summary.name,
-                    Outcome::Ignored("sweep ran out of time".into()),
-                ));
+                return Some(RepairReport::new(&summary.name, Outcome::Ignored("sweep ran out of time".into())));
             }
             let name = RoleName::parse(&summary.name).ok()?;
             // One cheap read decides whether the role is ours at all.
@@ -335,10 +284,7 @@ pub async fn sweep<I: NodeRoleIam>(
     let reports: Vec<RepairReport> = reports.into_iter().flatten().collect();
     info!(
         managed = reports.len(),
-        repaired = reports
-            .iter()
-            .filter(|r| r.outcome == Outcome::Repaired)
-            .count(),
+        repaired = reports.iter().filter(|r| r.outcome == Outcome::Repaired).count(),
         latency_ms = started.elapsed().as_millis() as u64,
         "sweep finished"
     );
@@ -366,10 +312,7 @@ mod tests {
         assert_eq!(h.record(4200, H, 5), "4000 4100 4200");
         assert_eq!(h.record(4200, H, 2), "4100 4200");
         let full = RepairHistory::parse(Some(
-            &(0..20)
-                .map(|i| (1_800_000_000u64 + i).to_string())
-                .collect::<Vec<_>>()
-                .join(" "),
+            &(0..20).map(|i| (1_800_000_000u64 + i).to_string()).collect::<Vec<_>>().join(" "),
         ));
         let v = full.record(1_800_000_100, H, 20);
         assert!(v.len() <= 256, "fits a tag value: {}", v.len());
@@ -377,13 +320,7 @@ mod tests {
 
     #[test]
     fn the_stricter_mode_wins() {
-        assert_eq!(
-            RemediationMode::Enforce.max(RemediationMode::DryRun),
-            RemediationMode::DryRun
-        );
-        assert_eq!(
-            RemediationMode::Off.max(RemediationMode::Enforce),
-            RemediationMode::Off
-        );
+        assert_eq!(RemediationMode::Enforce.max(RemediationMode::DryRun), RemediationMode::DryRun);
+        assert_eq!(RemediationMode::Off.max(RemediationMode::Enforce), RemediationMode::Off);
     }
 }

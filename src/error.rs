@@ -16,12 +16,7 @@ pub enum Error {
 
     /// An IAM call failed. `retryable` is true when a later attempt could succeed.
     #[error("IAM {operation} failed{}: {message}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
-    Iam {
-        operation: &'static str,
-        code: Option<String>,
-        message: String,
-        retryable: bool,
-    },
+    Iam { operation: &'static str, code: Option<String>, message: String, retryable: bool },
 
     /// The work did not finish before the Lambda deadline.
     #[error("timed out: the operation did not finish {0} before the Lambda deadline")]
@@ -43,13 +38,7 @@ impl Error {
 
     /// Whether a later retry of the whole operation could help (throttling, 5xx, timeouts).
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            Error::Iam {
-                retryable: true,
-                ..
-            } | Error::TimedOut(_)
-        )
+        matches!(self, Error::Iam { retryable: true, .. } | Error::TimedOut(_))
     }
 
     /// The IAM error code, when this is an IAM error.

@@ -10,8 +10,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     logging::init();
     let app = App::from_env().await;
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        app.handle(event).await
-    }))
-    .await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { app.handle(event).await })).await
 }

@@ -40,10 +40,7 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        Metrics {
-            namespace: "EksNodeRoleGuard".into(),
-            captured: None,
-        }
+        Metrics { namespace: "EksNodeRoleGuard".into(), captured: None }
     }
 }
 
@@ -51,41 +48,28 @@ impl Metrics {
     /// Namespace from `METRICS_NAMESPACE`, default `EksNodeRoleGuard`.
     pub fn from_env() -> Self {
         Metrics {
-            namespace: std::env::var("METRICS_NAMESPACE")
-                .unwrap_or_else(|_| "EksNodeRoleGuard".into()),
+            namespace: std::env::var("METRICS_NAMESPACE").unwrap_or_else(|_| "EksNodeRoleGuard".into()),
             captured: None,
         }
     }
 
     /// Metrics that are also kept in memory (for tests and benchmarks).
     pub fn capturing() -> Self {
-        Metrics {
-            captured: Some(Arc::default()),
-            ..Metrics::default()
-        }
+        Metrics { captured: Some(Arc::default()), ..Metrics::default() }
     }
 
     pub fn captured(&self) -> Vec<Value> {
-        self.captured
-            .as_ref()
-            .map(|c| c.lock().unwrap_or_else(|e| e.into_inner()).clone())
-            .unwrap_or_default()
+        self.captured.as_ref().map(|c| c.lock().unwrap_or_else(|e| e.into_inner()).clone()).unwrap_or_default()
     }
 
     /// Count of one metric for one role, among the captured records.
     pub fn count(&self, metric: Metric, role: &str) -> usize {
-        self.captured()
-            .iter()
-            .filter(|r| r["RoleName"] == role && r.get(metric.name()).is_some())
-            .count()
+        self.captured().iter().filter(|r| r["RoleName"] == role && r.get(metric.name()).is_some()).count()
     }
 
     /// One EMF record: the metric by role, and the same value without dimensions for account-wide alarms.
     pub fn emit(&self, metric: Metric, role: &str) {
-        let ts = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as u64;
+        let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
         let record = json!({
             "_aws": {
                 "Timestamp": ts,
@@ -114,18 +98,9 @@ mod tests {
         let m = Metrics::capturing();
         m.emit(Metric::DriftRepaired, "nodes");
         let r = &m.captured()[0];
-        assert_eq!(
-            r["_aws"]["CloudWatchMetrics"][0]["Namespace"],
-            "EksNodeRoleGuard"
-        );
-        assert_eq!(
-            r["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
-            "DriftRepaired"
-        );
-        assert_eq!(
-            r["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([["RoleName"], []])
-        );
+        assert_eq!(r["_aws"]["CloudWatchMetrics"][0]["Namespace"], "EksNodeRoleGuard");
+        assert_eq!(r["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "DriftRepaired");
+        assert_eq!(r["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["RoleName"], []]));
         assert_eq!(r["DriftRepaired"], 1);
         assert!(r["_aws"]["Timestamp"].as_u64().unwrap() > 1_700_000_000_000);
         assert_eq!(m.count(Metric::DriftRepaired, "nodes"), 1);

@@ -7,8 +7,8 @@ use std::time::Instant;
 use tracing::{info, warn};
 
 use crate::domain::{
-    plan, plan_policy_cleanup, plan_teardown, policies, spec, Action, LiveRole, Management,
-    NodeRoleSpec, Plan, PolicyArn, PolicyObservation, Retired, RoleName,
+    plan, plan_policy_cleanup, plan_teardown, policies, spec, Action, LiveRole, Management, NodeRoleSpec, Plan,
+    PolicyArn, PolicyObservation, Retired, RoleName,
 };
 use crate::error::{Error, Result};
 use crate::iam::NodeRoleIam;
@@ -32,11 +32,7 @@ impl<I: NodeRoleIam> Reconciler<I> {
     pub async fn observe(&self, desired: &NodeRoleSpec) -> Result<Observed> {
         let role = self.iam.read_role(&desired.name).await?;
         let cni = match desired.cni_ipv6_policy() {
-            Some(arn) => {
-                self.iam
-                    .read_policy(&arn, &policies::cni_ipv6_policy_document(desired.partition))
-                    .await?
-            }
+            Some(arn) => self.iam.read_policy(&arn, &policies::cni_ipv6_policy_document(desired.partition)).await?,
             None => PolicyObservation::NotNeeded,
         };
         Ok(Observed { role, cni })
@@ -63,11 +59,7 @@ impl<I: NodeRoleIam> Reconciler<I> {
     }
 
     /// observe → plan → execute → re-read. Returns the plan carried out and the resulting role.
-    pub async fn converge(
-        &self,
-        desired: &NodeRoleSpec,
-        retired: &Retired,
-    ) -> Result<(Plan, LiveRole)> {
+    pub async fn converge(&self, desired: &NodeRoleSpec, retired: &Retired) -> Result<(Plan, LiveRole)> {
         let mut observed = self.observe(desired).await?;
         let mut plan = plan(desired, observed.role.as_ref(), &observed.cni, retired);
         info!(role = %desired.name, plan = ?plan.summary(), "converging");
@@ -87,20 +79,13 @@ impl<I: NodeRoleIam> Reconciler<I> {
             self.execute(&desired.name, &plan).await?;
         }
         // A retired IPv6 CNI policy may now be unused.
-        for arn in retired
-            .policies
-            .iter()
-            .filter(|p| p.name() == policies::CNI_IPV6_POLICY)
-        {
+        for arn in retired.policies.iter().filter(|p| p.name() == policies::CNI_IPV6_POLICY) {
             self.delete_policy_if_unused(&desired.name, arn).await?;
         }
         let role = match (&observed.role, plan.is_empty()) {
             (Some(live), true) => live.clone(),
             _ => self.iam.read_role(&desired.name).await?.ok_or_else(|| {
-                Error::conflict(format!(
-                    "role {} disappeared while it was being configured",
-                    desired.name
-                ))
+                Error::conflict(format!("role {} disappeared while it was being configured", desired.name))
             })?,
         };
         Ok((plan, role))
@@ -110,27 +95,11 @@ impl<I: NodeRoleIam> Reconciler<I> {
     /// repair that was already under way re-attached something meanwhile (DeleteConflict), it empties the
     /// role again.
     pub async fn teardown(&self, live: &LiveRole) -> Result<Plan> {
-        let mark = Action::TagRole(
-            [(
-                spec::tag::MANAGED.to_string(),
-                spec::MANAGED_DELETING.to_string(),
-            )]
-            .into(),
-        );
+        let mark = Action::TagRole([(spec::tag::MANAGED.to_string(), spec::MANAGED_DELETING.to_string())].into());
         if live.tags.get(spec::tag::MANAGED).map(String::as_str) != Some(spec::MANAGED_DELETING) {
-            self.execute(
-                &live.name,
-                &Plan {
-                    actions: vec![mark],
-                },
-            )
-            .await?;
+            self.execute(&live.name, &Plan { actions: vec![mark] }).await?;
         }
-        let own_profile = live
-            .tags
-            .get(spec::tag::INSTANCE_PROFILE)
-            .filter(|p| p.as_str() != "none")
-            .cloned();
+        let own_profile = live.tags.get(spec::tag::INSTANCE_PROFILE).filter(|p| p.as_str() != "none").cloned();
         let mut current = live.clone();
         let mut attempt = 1;
         let teardown = loop {
@@ -150,17 +119,11 @@ impl<I: NodeRoleIam> Reconciler<I> {
             }
         };
         // The IPv6 CNI policy the role used — or was about to use, when its Create stopped half-way.
-        let mut cni: BTreeSet<PolicyArn> = live
-            .attached
-            .iter()
-            .filter(|p| p.name() == policies::CNI_IPV6_POLICY)
-            .cloned()
-            .collect();
+        let mut cni: BTreeSet<PolicyArn> =
+            live.attached.iter().filter(|p| p.name() == policies::CNI_IPV6_POLICY).cloned().collect();
         let wants_ipv6 = live.tags.get(spec::tag::IP_FAMILY).map(String::as_str) == Some("ipv6")
             && live.tags.get(spec::tag::CNI).map(String::as_str) != Some("false");
-        if let (true, Some((partition, account))) =
-            (wants_ipv6, spec::partition_and_account(&live.arn))
-        {
+        if let (true, Some((partition, account))) = (wants_ipv6, spec::partition_and_account(&live.arn)) {
             cni.insert(policies::cni_ipv6_policy(partition, &account));
         }
         for arn in &cni {
@@ -171,20 +134,9 @@ impl<I: NodeRoleIam> Reconciler<I> {
 
     /// Gives an adopted role back: management tags removed, everything else left as it is.
     pub async fn release(&self, live: &LiveRole) -> Result<()> {
-        let keys = live
-            .tags
-            .keys()
-            .filter(|k| k.starts_with(spec::TAG_PREFIX))
-            .cloned()
-            .collect();
+        let keys = live.tags.keys().filter(|k| k.starts_with(spec::TAG_PREFIX)).cloned().collect();
         info!(role = %live.name, "releasing adopted role (management tags removed, role kept)");
-        self.execute(
-            &live.name,
-            &Plan {
-                actions: vec![Action::UntagRole(keys)],
-            },
-        )
-        .await
+        self.execute(&live.name, &Plan { actions: vec![Action::UntagRole(keys)] }).await
     }
 
     pub async fn delete_policy_if_unused(&self, role: &RoleName, arn: &PolicyArn) -> Result<()> {
@@ -194,17 +146,10 @@ impl<I: NodeRoleIam> Reconciler<I> {
             if !p.created_by_us {
                 return Ok(());
             }
-            p.attachment_count =
-                i32::try_from(self.iam.policy_attachments(arn).await?).unwrap_or(i32::MAX);
+            p.attachment_count = i32::try_from(self.iam.policy_attachments(arn).await?).unwrap_or(i32::MAX);
         }
         if let Some(action) = plan_policy_cleanup(&observed) {
-            self.execute(
-                role,
-                &Plan {
-                    actions: vec![action],
-                },
-            )
-            .await?;
+            self.execute(role, &Plan { actions: vec![action] }).await?;
         }
         Ok(())
     }

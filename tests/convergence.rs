@@ -123,10 +123,7 @@ async fn snapshot(h: &Harness, role: &str) -> Snapshot {
         exists: true,
         attached: h.attached(role).await,
         trust: h.trust(role).await,
-        boundary: r
-            .permissions_boundary()
-            .and_then(|b| b.permissions_boundary_arn())
-            .map(str::to_string),
+        boundary: r.permissions_boundary().and_then(|b| b.permissions_boundary_arn()).map(str::to_string),
         profiles: h.profiles_of(role).await,
         tags,
     }
@@ -171,13 +168,7 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
                 .send()
                 .await
                 .unwrap();
-            h.iam
-                .attach_role_policy()
-                .role_name(&role)
-                .policy_arn(POLICIES[0])
-                .send()
-                .await
-                .unwrap();
+            h.iam.attach_role_policy().role_name(&role).policy_arn(POLICIES[0]).send().await.unwrap();
         }
         _ => {
             let r = h.create(&logical, props.clone()).await;
@@ -185,18 +176,9 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
         }
     }
     if s.kind == Kind::Deleting {
-        let tag = aws_sdk_iam::types::Tag::builder()
-            .key("eks-node-role-guard:managed")
-            .value("deleting")
-            .build()
-            .unwrap();
-        h.iam
-            .tag_role()
-            .role_name(&role)
-            .tags(tag)
-            .send()
-            .await
-            .unwrap();
+        let tag =
+            aws_sdk_iam::types::Tag::builder().key("eks-node-role-guard:managed").value("deleting").build().unwrap();
+        h.iam.tag_role().role_name(&role).tags(tag).send().await.unwrap();
     }
 
     // The outside changes, each with the events CloudTrail would emit.
@@ -204,22 +186,12 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
     let mut deleted_by_stack = false;
     for c in &s.changes {
         let ok = match c {
-            Change::Detach(i) => h
-                .iam
-                .detach_role_policy()
-                .role_name(&role)
-                .policy_arn(POLICIES[*i])
-                .send()
-                .await
-                .is_ok(),
-            Change::Attach(i) => h
-                .iam
-                .attach_role_policy()
-                .role_name(&role)
-                .policy_arn(POLICIES[*i])
-                .send()
-                .await
-                .is_ok(),
+            Change::Detach(i) => {
+                h.iam.detach_role_policy().role_name(&role).policy_arn(POLICIES[*i]).send().await.is_ok()
+            }
+            Change::Attach(i) => {
+                h.iam.attach_role_policy().role_name(&role).policy_arn(POLICIES[*i]).send().await.is_ok()
+            }
             Change::Trust(v) => h
                 .iam
                 .update_assume_role_policy()
@@ -236,13 +208,7 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
                 .send()
                 .await
                 .is_ok(),
-            Change::DeleteBoundary => h
-                .iam
-                .delete_role_permissions_boundary()
-                .role_name(&role)
-                .send()
-                .await
-                .is_ok(),
+            Change::DeleteBoundary => h.iam.delete_role_permissions_boundary().role_name(&role).send().await.is_ok(),
             Change::RemoveFromProfile => h
                 .iam
                 .remove_role_from_instance_profile()
@@ -259,32 +225,17 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
                     .instance_profile_name(&role)
                     .send()
                     .await;
-                h.iam
-                    .delete_instance_profile()
-                    .instance_profile_name(&role)
-                    .send()
-                    .await
-                    .is_ok()
+                h.iam.delete_instance_profile().instance_profile_name(&role).send().await.is_ok()
             }
             Change::ToolUpdate => {
                 s.kind == Kind::Managed && !deleted_by_stack && {
-                    let r = h
-                        .send(&update(
-                            &logical,
-                            &role,
-                            props.clone(),
-                            props.clone(),
-                            &h.url(),
-                        ))
-                        .await;
+                    let r = h.send(&update(&logical, &role, props.clone(), props.clone(), &h.url())).await;
                     r["Status"] == "SUCCESS"
                 }
             }
             Change::StackDelete => {
                 s.kind != Kind::Unmanaged && !deleted_by_stack && {
-                    let r = h
-                        .send(&delete(&logical, &role, props.clone(), &h.url()))
-                        .await;
+                    let r = h.send(&delete(&logical, &role, props.clone(), &h.url())).await;
                     deleted_by_stack = r["Status"] == "SUCCESS";
                     deleted_by_stack
                 }
@@ -301,43 +252,24 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
             v
         };
         match c {
-            Change::Detach(i) => events.push(event(
-                "DetachRolePolicy",
-                p(json!({"policyArn": POLICIES[*i]})),
-            )),
-            Change::Attach(i) => events.push(event(
-                "AttachRolePolicy",
-                p(json!({"policyArn": POLICIES[*i]})),
-            )),
+            Change::Detach(i) => events.push(event("DetachRolePolicy", p(json!({"policyArn": POLICIES[*i]})))),
+            Change::Attach(i) => events.push(event("AttachRolePolicy", p(json!({"policyArn": POLICIES[*i]})))),
             Change::Trust(_) => events.push(event("UpdateAssumeRolePolicy", p(json!({})))),
             Change::PutBoundary => events.push(event("PutRolePermissionsBoundary", p(json!({})))),
-            Change::DeleteBoundary => {
-                events.push(event("DeleteRolePermissionsBoundary", p(json!({}))))
+            Change::DeleteBoundary => events.push(event("DeleteRolePermissionsBoundary", p(json!({})))),
+            Change::RemoveFromProfile => {
+                events.push(event("RemoveRoleFromInstanceProfile", p(json!({"instanceProfileName": role}))))
             }
-            Change::RemoveFromProfile => events.push(event(
-                "RemoveRoleFromInstanceProfile",
-                p(json!({"instanceProfileName": role})),
-            )),
             Change::DeleteProfile => {
-                events.push(event(
-                    "RemoveRoleFromInstanceProfile",
-                    p(json!({"instanceProfileName": role})),
-                ));
-                events.push(event(
-                    "DeleteInstanceProfile",
-                    json!({"instanceProfileName": role}),
-                ));
+                events.push(event("RemoveRoleFromInstanceProfile", p(json!({"instanceProfileName": role}))));
+                events.push(event("DeleteInstanceProfile", json!({"instanceProfileName": role})));
             }
-            Change::ToolUpdate => events.push(as_own_call(event(
-                "DetachRolePolicy",
-                p(json!({"policyArn": POLICIES[0]})),
-            ))),
+            Change::ToolUpdate => {
+                events.push(as_own_call(event("DetachRolePolicy", p(json!({"policyArn": POLICIES[0]})))))
+            }
             Change::StackDelete => {
                 for pol in POLICIES {
-                    events.push(as_own_call(event(
-                        "DetachRolePolicy",
-                        p(json!({"policyArn": pol})),
-                    )));
+                    events.push(as_own_call(event("DetachRolePolicy", p(json!({"policyArn": pol})))));
                 }
                 events.push(as_own_call(event("DeleteRole", p(json!({})))));
             }
@@ -365,15 +297,9 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
     let mut drift = h.drift.clone();
     drift.sweep_path_prefix = Some(path.clone());
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events"});
-    eks_node_role_guard::events::handle(
-        &sweep,
-        &h.reconciler,
-        &drift,
-        &h.metrics,
-        std::time::Duration::from_secs(60),
-    )
-    .await
-    .map_err(|e| TestCaseError::fail(format!("sweep: {e}")))?;
+    eks_node_role_guard::events::handle(&sweep, &h.reconciler, &drift, &h.metrics, std::time::Duration::from_secs(60))
+        .await
+        .map_err(|e| TestCaseError::fail(format!("sweep: {e}")))?;
 
     let end = snapshot(h, &role).await;
     if deleted_by_stack {
@@ -382,22 +308,10 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
         // Exactly the desired state: the procedure's trust policy, every required policy, the boundary asked
         // for, the instance profile.
         prop_assert_eq!(&end.trust, &trust(2));
-        let mut required: BTreeSet<String> = [
-            "AmazonEKSWorkerNodePolicy",
-            "AmazonEC2ContainerRegistryPullOnly",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut required: BTreeSet<String> =
+            ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"].iter().map(|s| s.to_string()).collect();
         if s.cni {
-            required.insert(
-                if s.ipv6 {
-                    "AmazonEKS_CNI_IPv6_Policy"
-                } else {
-                    "AmazonEKS_CNI_Policy"
-                }
-                .into(),
-            );
+            required.insert(if s.ipv6 { "AmazonEKS_CNI_IPv6_Policy" } else { "AmazonEKS_CNI_Policy" }.into());
         }
         if s.extra {
             required.insert("AmazonSSMManagedInstanceCore".into());
@@ -409,88 +323,43 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
         );
         // Outside attachments are not the tool's to undo.
         let outside: BTreeSet<String> = end.attached.difference(&required).cloned().collect();
-        prop_assert!(
-            outside.is_subset(&after_changes.attached),
-            "the tool attached {:?}",
-            outside
-        );
-        let want_boundary = s
-            .boundary
-            .then(|| "arn:aws:iam::aws:policy/PowerUserAccess".to_string());
+        prop_assert!(outside.is_subset(&after_changes.attached), "the tool attached {:?}", outside);
+        let want_boundary = s.boundary.then(|| "arn:aws:iam::aws:policy/PowerUserAccess".to_string());
         prop_assert_eq!(&end.boundary, &want_boundary);
-        let want_profiles = if s.profile {
-            vec![role.clone()]
-        } else {
-            vec![]
-        };
+        let want_profiles = if s.profile { vec![role.clone()] } else { vec![] };
         prop_assert_eq!(&end.profiles, &want_profiles);
     } else {
-        prop_assert_eq!(
-            &end,
-            &after_changes,
-            "an unmanaged or deleting role was touched"
-        );
+        prop_assert_eq!(&end, &after_changes, "an unmanaged or deleting role was touched");
     }
     // Leave moto small for the next case.
     if end.exists {
         if s.kind != Kind::Unmanaged {
-            let untag = aws_sdk_iam::types::Tag::builder()
-                .key("eks-node-role-guard:managed")
-                .value("true")
-                .build()
-                .unwrap();
-            h.iam
-                .tag_role()
-                .role_name(&role)
-                .tags(untag)
-                .send()
-                .await
-                .unwrap();
-            h.send(&delete(&logical, &role, props.clone(), &h.url()))
-                .await;
+            let untag =
+                aws_sdk_iam::types::Tag::builder().key("eks-node-role-guard:managed").value("true").build().unwrap();
+            h.iam.tag_role().role_name(&role).tags(untag).send().await.unwrap();
+            h.send(&delete(&logical, &role, props.clone(), &h.url())).await;
         } else {
             for p in h.attached(&role).await {
-                h.detach(&role, &format!("arn:aws:iam::aws:policy/{p}"))
-                    .await;
+                h.detach(&role, &format!("arn:aws:iam::aws:policy/{p}")).await;
             }
             h.iam.delete_role().role_name(&role).send().await.unwrap();
         }
     }
-    let _ = h
-        .iam
-        .delete_instance_profile()
-        .instance_profile_name(&role)
-        .send()
-        .await;
+    let _ = h.iam.delete_instance_profile().instance_profile_name(&role).send().await;
     Ok(())
 }
 
 fn shard(index: usize, shards: usize) {
-    let total: usize = std::env::var("CONVERGENCE_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500);
-    let seed: u64 = std::env::var("CONVERGENCE_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20261129);
+    let total: usize = std::env::var("CONVERGENCE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
+    let seed: u64 = std::env::var("CONVERGENCE_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(20261129);
     let cases = total.div_ceil(shards) as u32;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let h = rt.block_on(Harness::new());
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     bytes[8] = index as u8;
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        max_shrink_iters: 64,
-        ..Config::default()
-    };
-    let mut runner =
-        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
+    let config = Config { cases, failure_persistence: None, max_shrink_iters: 64, ..Config::default() };
+    let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
     let counter = std::sync::atomic::AtomicUsize::new(index * 1_000_000);
     runner
         .run(&scenario(), |s| {

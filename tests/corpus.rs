@@ -18,21 +18,14 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(repo().join("tests/corpus"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().to_string(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
+        .map(|p| (p.file_name().unwrap().to_string_lossy().to_string(), std::fs::read(&p).unwrap()))
         .collect();
     out.sort();
     out
 }
 
 fn aimed(bytes: &[u8], listener: &ResponseListener) -> Vec<u8> {
-    String::from_utf8_lossy(bytes)
-        .replace("127.0.0.1:8765", &format!("127.0.0.1:{}", listener.port))
-        .into_bytes()
+    String::from_utf8_lossy(bytes).replace("127.0.0.1:8765", &format!("127.0.0.1:{}", listener.port)).into_bytes()
 }
 
 #[test]
@@ -47,29 +40,18 @@ fn the_corpus_has_at_least_100_payloads_of_every_kind() {
 #[tokio::test]
 async fn every_malformed_payload_gets_a_failed_response_or_a_clear_log_and_never_a_panic() {
     let h = Harness::new().await;
-    let app = App {
-        reconciler: h.reconciler,
-        sender: h.sender,
-        cfn: h.settings,
-        drift: h.drift,
-        metrics: h.metrics,
-    };
+    let app = App { reconciler: h.reconciler, sender: h.sender, cfn: h.settings, drift: h.drift, metrics: h.metrics };
     let listener = &h.listener;
     let mut ctx = Context::default();
     let mut checked = 0;
     for (name, bytes) in corpus() {
         if name.starts_with("raw-") {
-            assert!(
-                serde_json::from_slice::<Value>(&bytes).is_err(),
-                "{name} is meant not to be JSON"
-            );
+            assert!(serde_json::from_slice::<Value>(&bytes).is_err(), "{name} is meant not to be JSON");
             continue;
         }
         let payload: Value = serde_json::from_slice(&aimed(&bytes, listener)).unwrap();
-        ctx.deadline = (SystemTime::now() + Duration::from_secs(30))
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
+        ctx.deadline =
+            (SystemTime::now() + Duration::from_secs(30)).duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
         let before = listener.all().len();
         let out = app.dispatch(&payload, &ctx).await;
         let sent = &listener.all()[before..];
@@ -78,15 +60,8 @@ async fn every_malformed_payload_gets_a_failed_response_or_a_clear_log_and_never
             let body = sent[0].json();
             assert_eq!(body["Status"], "FAILED", "{name}: {body}");
             let reason = body["Reason"].as_str().unwrap();
-            assert!(
-                !reason.is_empty() && !reason.contains("panicked"),
-                "{name}: {reason}"
-            );
-            assert!(
-                sent[0].body.len() <= 4096,
-                "{name}: {} bytes",
-                sent[0].body.len()
-            );
+            assert!(!reason.is_empty() && !reason.contains("panicked"), "{name}: {reason}");
+            assert!(sent[0].body.len() <= 4096, "{name}: {} bytes", sent[0].body.len());
         } else {
             assert!(sent.is_empty(), "{name}: no response expected");
         }
@@ -94,15 +69,7 @@ async fn every_malformed_payload_gets_a_failed_response_or_a_clear_log_and_never
         checked += 1;
     }
     assert!(checked >= 100, "{checked}");
-    assert!(
-        app.reconciler
-            .iam
-            .list_roles(None)
-            .await
-            .unwrap()
-            .is_empty(),
-        "no payload created a role"
-    );
+    assert!(app.reconciler.iam.list_roles(None).await.unwrap().is_empty(), "no payload created a role");
 }
 
 #[tokio::test]
@@ -112,22 +79,16 @@ async fn payloads_that_are_not_json_never_reach_the_handler_and_the_process_live
     let listener = ResponseListener::start().await;
     let _function = Function::start(&stub.address(), &moto.endpoint(), &[]);
     for (name, bytes) in corpus().into_iter().filter(|(n, _)| n.starts_with("raw-")) {
-        let answer = tokio::time::timeout(
-            Duration::from_secs(20),
-            stub.invoke(&bytes, Duration::from_secs(10)),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(20), stub.invoke(&bytes, Duration::from_secs(10)))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(answer.kind, "error", "{name}");
     }
     let ok = request("Delete", "Nodes", serde_json::json!({}), &listener.url());
     let mut ok = ok;
     ok["PhysicalResourceId"] = serde_json::json!("nothing-here");
-    let answer = stub
-        .invoke(ok.to_string().as_bytes(), Duration::from_secs(10))
-        .await
-        .unwrap();
+    let answer = stub.invoke(ok.to_string().as_bytes(), Duration::from_secs(10)).await.unwrap();
     assert_eq!(answer.kind, "response", "still serving");
     assert_eq!(listener.last()["Status"], "SUCCESS");
 }

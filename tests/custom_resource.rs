@@ -14,33 +14,16 @@ const SSM_ARN: &str = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
 #[tokio::test]
 async fn creates_the_role_with_the_ec2_trust_policy_and_the_three_ipv4_policies() {
     let h = Harness::new().await;
-    let r = h
-        .create(
-            "NodeRole",
-            json!({"Tags": [{"Key": "team", "Value": "platform"}]}),
-        )
-        .await;
+    let r = h.create("NodeRole", json!({"Tags": [{"Key": "team", "Value": "platform"}]})).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     let name = r["PhysicalResourceId"].as_str().unwrap();
-    assert!(
-        name.starts_with("prod-eks-NodeRole-") && name.len() <= 64,
-        "{name}"
-    );
+    assert!(name.starts_with("prod-eks-NodeRole-") && name.len() <= 64, "{name}");
     assert_eq!(r["Data"]["RoleName"], name);
-    assert_eq!(
-        r["Data"]["Arn"],
-        format!("arn:aws:iam::{ACCOUNT}:role/{name}")
-    );
+    assert_eq!(r["Data"]["Arn"], format!("arn:aws:iam::{ACCOUNT}:role/{name}"));
     assert!(r["Data"]["RoleId"].as_str().unwrap().starts_with("AROA"));
     assert_eq!(r["Data"]["InstanceProfileName"], name);
-    assert_eq!(
-        r["Data"]["InstanceProfileArn"],
-        format!("arn:aws:iam::{ACCOUNT}:instance-profile/{name}")
-    );
-    assert_eq!(
-        r["Data"]["CniPolicyArn"],
-        "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
-    );
+    assert_eq!(r["Data"]["InstanceProfileArn"], format!("arn:aws:iam::{ACCOUNT}:instance-profile/{name}"));
+    assert_eq!(r["Data"]["CniPolicyArn"], "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy");
     assert_eq!(r["Data"]["Adopted"], "false");
 
     assert_eq!(h.attached(name).await, names(&[WORKER, ECR, CNI]));
@@ -63,12 +46,7 @@ async fn creates_the_role_with_the_ec2_trust_policy_and_the_three_ipv4_policies(
 #[tokio::test]
 async fn a_retried_create_finds_the_same_role_and_succeeds() {
     let h = Harness::new().await;
-    let req = request(
-        "Create",
-        "NodeRole",
-        json!({"AdditionalPolicyArns": [SSM_ARN]}),
-        &h.url(),
-    );
+    let req = request("Create", "NodeRole", json!({"AdditionalPolicyArns": [SSM_ARN]}), &h.url());
     let first = h.send(&req).await;
     let second = h.send(&req).await;
     assert_eq!(first["Status"], "SUCCESS");
@@ -76,34 +54,18 @@ async fn a_retried_create_finds_the_same_role_and_succeeds() {
     assert_eq!(first["PhysicalResourceId"], second["PhysicalResourceId"]);
     assert_eq!(first["Data"], second["Data"]);
     let name = first["PhysicalResourceId"].as_str().unwrap();
-    assert_eq!(
-        h.attached(name).await,
-        names(&[WORKER, ECR, CNI, "AmazonSSMManagedInstanceCore"])
-    );
+    assert_eq!(h.attached(name).await, names(&[WORKER, ECR, CNI, "AmazonSSMManagedInstanceCore"]));
 }
 
 #[tokio::test]
 async fn ipv6_creates_the_cni_policy_once_reuses_it_and_deletes_it_only_when_unused() {
     let h = Harness::new().await;
-    let a = h
-        .create("NodesA", json!({"RoleName": "nodes-a", "IpFamily": "ipv6"}))
-        .await;
+    let a = h.create("NodesA", json!({"RoleName": "nodes-a", "IpFamily": "ipv6"})).await;
     assert_eq!(a["Status"], "SUCCESS", "{a}");
     assert_eq!(a["Data"]["CniPolicyArn"], IPV6_POLICY_ARN);
     assert_eq!(h.attached("nodes-a").await, names(&[WORKER, ECR, IPV6]));
-    let p = h
-        .iam
-        .get_policy()
-        .policy_arn(IPV6_POLICY_ARN)
-        .send()
-        .await
-        .unwrap()
-        .policy
-        .unwrap();
-    assert!(p
-        .tags()
-        .iter()
-        .any(|t| t.key == "eks-node-role-guard:created"));
+    let p = h.iam.get_policy().policy_arn(IPV6_POLICY_ARN).send().await.unwrap().policy.unwrap();
+    assert!(p.tags().iter().any(|t| t.key == "eks-node-role-guard:created"));
     let v = h
         .iam
         .get_policy_version()
@@ -112,65 +74,29 @@ async fn ipv6_creates_the_cni_policy_once_reuses_it_and_deletes_it_only_when_unu
         .send()
         .await
         .unwrap();
-    let doc = eks_node_role_guard::domain::policies::parse_document(
-        &v.policy_version.unwrap().document.unwrap(),
-    )
-    .unwrap();
+    let doc =
+        eks_node_role_guard::domain::policies::parse_document(&v.policy_version.unwrap().document.unwrap()).unwrap();
     assert_eq!(doc["Statement"][0]["Resource"], "*");
-    assert_eq!(
-        doc["Statement"][1]["Resource"][0],
-        "arn:aws:ec2:*:*:network-interface/*"
-    );
+    assert_eq!(doc["Statement"][1]["Resource"][0], "arn:aws:ec2:*:*:network-interface/*");
 
-    let b = h
-        .create("NodesB", json!({"RoleName": "nodes-b", "IpFamily": "IPv6"}))
-        .await;
+    let b = h.create("NodesB", json!({"RoleName": "nodes-b", "IpFamily": "IPv6"})).await;
     assert_eq!(b["Status"], "SUCCESS", "{b}");
-    let versions = h
-        .iam
-        .list_policy_versions()
-        .policy_arn(IPV6_POLICY_ARN)
-        .send()
-        .await
-        .unwrap()
-        .versions
-        .unwrap();
+    let versions = h.iam.list_policy_versions().policy_arn(IPV6_POLICY_ARN).send().await.unwrap().versions.unwrap();
     assert_eq!(versions.len(), 1, "reused, not rewritten");
 
-    let d = h
-        .send(&delete(
-            "NodesA",
-            "nodes-a",
-            json!({"IpFamily": "ipv6"}),
-            &h.url(),
-        ))
-        .await;
+    let d = h.send(&delete("NodesA", "nodes-a", json!({"IpFamily": "ipv6"}), &h.url())).await;
     assert_eq!(d["Status"], "SUCCESS", "{d}");
-    assert!(
-        h.policy_exists(IPV6_POLICY_ARN).await,
-        "still used by nodes-b"
-    );
-    let d = h
-        .send(&delete(
-            "NodesB",
-            "nodes-b",
-            json!({"IpFamily": "ipv6"}),
-            &h.url(),
-        ))
-        .await;
+    assert!(h.policy_exists(IPV6_POLICY_ARN).await, "still used by nodes-b");
+    let d = h.send(&delete("NodesB", "nodes-b", json!({"IpFamily": "ipv6"}), &h.url())).await;
     assert_eq!(d["Status"], "SUCCESS", "{d}");
-    assert!(
-        !h.policy_exists(IPV6_POLICY_ARN).await,
-        "ours and unused: deleted"
-    );
+    assert!(!h.policy_exists(IPV6_POLICY_ARN).await, "ours and unused: deleted");
 }
 
 #[tokio::test]
 async fn an_ipv6_policy_the_account_already_had_is_used_and_never_deleted() {
     let h = Harness::new().await;
-    let doc = eks_node_role_guard::domain::policies::cni_ipv6_policy_document(
-        eks_node_role_guard::domain::Partition::Aws,
-    );
+    let doc =
+        eks_node_role_guard::domain::policies::cni_ipv6_policy_document(eks_node_role_guard::domain::Partition::Aws);
     h.iam
         .create_policy()
         .policy_name("AmazonEKS_CNI_IPv6_Policy")
@@ -178,9 +104,7 @@ async fn an_ipv6_policy_the_account_already_had_is_used_and_never_deleted() {
         .send()
         .await
         .unwrap();
-    let r = h
-        .create("Nodes", json!({"RoleName": "nodes", "IpFamily": "ipv6"}))
-        .await;
+    let r = h.create("Nodes", json!({"RoleName": "nodes", "IpFamily": "ipv6"})).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     assert!(h.attached("nodes").await.contains(IPV6));
     h.send(&delete("Nodes", "nodes", json!({}), &h.url())).await;
@@ -193,18 +117,10 @@ async fn with_the_cni_on_its_own_role_no_cni_policy_is_attached() {
     let h = Harness::new().await;
     for family in ["ipv4", "ipv6"] {
         let logical = format!("Nodes{family}");
-        let r = h
-            .create(
-                &logical,
-                json!({"IpFamily": family, "AttachCniPolicy": "False"}),
-            )
-            .await;
+        let r = h.create(&logical, json!({"IpFamily": family, "AttachCniPolicy": "False"})).await;
         assert_eq!(r["Status"], "SUCCESS", "{r}");
         assert!(r["Data"].get("CniPolicyArn").is_none());
-        assert_eq!(
-            h.attached(r["PhysicalResourceId"].as_str().unwrap()).await,
-            names(&[WORKER, ECR])
-        );
+        assert_eq!(h.attached(r["PhysicalResourceId"].as_str().unwrap()).await, names(&[WORKER, ECR]));
     }
     assert!(!h.policy_exists(IPV6_POLICY_ARN).await);
 }
@@ -212,80 +128,38 @@ async fn with_the_cni_on_its_own_role_no_cni_policy_is_attached() {
 #[tokio::test]
 async fn adopts_a_named_role_fixing_its_trust_and_never_detaching_what_it_had() {
     let h = Harness::new().await;
-    h.make_role(
-        "legacy-nodes",
-        "ssm.amazonaws.com",
-        &["arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", SSM_ARN],
-    )
-    .await;
+    h.make_role("legacy-nodes", "ssm.amazonaws.com", &["arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", SSM_ARN])
+        .await;
     let props = json!({"RoleName": "legacy-nodes", "AdoptExistingRole": "true"});
     let r = h.create("Nodes", props.clone()).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     assert_eq!(r["Data"]["Adopted"], "true");
-    assert_eq!(
-        h.attached("legacy-nodes").await,
-        names(&[WORKER, ECR, CNI, "AmazonSSMManagedInstanceCore"])
-    );
-    assert_eq!(
-        h.trust("legacy-nodes").await["Statement"][0]["Principal"]["Service"],
-        "ec2.amazonaws.com"
-    );
-    assert_eq!(
-        h.tags("legacy-nodes").await["eks-node-role-guard:adopted"],
-        "true"
-    );
+    assert_eq!(h.attached("legacy-nodes").await, names(&[WORKER, ECR, CNI, "AmazonSSMManagedInstanceCore"]));
+    assert_eq!(h.trust("legacy-nodes").await["Statement"][0]["Principal"]["Service"], "ec2.amazonaws.com");
+    assert_eq!(h.tags("legacy-nodes").await["eks-node-role-guard:adopted"], "true");
 
     // An update that adds then drops an extra policy never detaches the pre-existing SSM policy.
     let with_ssm = json!({"RoleName": "legacy-nodes", "AdoptExistingRole": "true", "AdditionalPolicyArns": [SSM_ARN]});
-    let u = h
-        .send(&update(
-            "Nodes",
-            "legacy-nodes",
-            with_ssm.clone(),
-            props.clone(),
-            &h.url(),
-        ))
-        .await;
+    let u = h.send(&update("Nodes", "legacy-nodes", with_ssm.clone(), props.clone(), &h.url())).await;
     assert_eq!(u["Status"], "SUCCESS", "{u}");
-    let u = h
-        .send(&update(
-            "Nodes",
-            "legacy-nodes",
-            props.clone(),
-            with_ssm,
-            &h.url(),
-        ))
-        .await;
+    let u = h.send(&update("Nodes", "legacy-nodes", props.clone(), with_ssm, &h.url())).await;
     assert_eq!(u["Status"], "SUCCESS", "{u}");
-    assert!(h
-        .attached("legacy-nodes")
-        .await
-        .contains("AmazonSSMManagedInstanceCore"));
+    assert!(h.attached("legacy-nodes").await.contains("AmazonSSMManagedInstanceCore"));
 
     // Delete releases: the role and its policies stay, the management tags go.
-    let d = h
-        .send(&delete("Nodes", "legacy-nodes", props, &h.url()))
-        .await;
+    let d = h.send(&delete("Nodes", "legacy-nodes", props, &h.url())).await;
     assert_eq!(d["Status"], "SUCCESS", "{d}");
     assert!(h.role("legacy-nodes").await.is_some());
     assert_eq!(h.attached("legacy-nodes").await.len(), 4);
-    assert!(h
-        .tags("legacy-nodes")
-        .await
-        .keys()
-        .all(|k| !k.starts_with("eks-node-role-guard:")));
+    assert!(h.tags("legacy-nodes").await.keys().all(|k| !k.starts_with("eks-node-role-guard:")));
 }
 
 #[tokio::test]
 async fn adoption_searches_the_procedures_names_exact_names_first() {
     let h = Harness::new().await;
-    h.make_role("team-eksNodeRole-old", "ec2.amazonaws.com", &[])
-        .await;
-    h.make_role("AmazonEKSNodeRole", "ec2.amazonaws.com", &[])
-        .await;
-    let r = h
-        .create("Nodes", json!({"AdoptExistingRole": "true"}))
-        .await;
+    h.make_role("team-eksNodeRole-old", "ec2.amazonaws.com", &[]).await;
+    h.make_role("AmazonEKSNodeRole", "ec2.amazonaws.com", &[]).await;
+    let r = h.create("Nodes", json!({"AdoptExistingRole": "true"})).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     assert_eq!(r["PhysicalResourceId"], "AmazonEKSNodeRole");
     assert_eq!(r["Data"]["Adopted"], "true");
@@ -295,119 +169,60 @@ async fn adoption_searches_the_procedures_names_exact_names_first() {
 #[tokio::test]
 async fn adoption_by_search_takes_a_single_partial_match_and_refuses_several() {
     let h = Harness::new().await;
-    h.make_role("prod-NodeInstanceRole-1A2B", "ec2.amazonaws.com", &[])
-        .await;
-    let r = h
-        .create("Nodes", json!({"AdoptExistingRole": "true"}))
-        .await;
+    h.make_role("prod-NodeInstanceRole-1A2B", "ec2.amazonaws.com", &[]).await;
+    let r = h.create("Nodes", json!({"AdoptExistingRole": "true"})).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     assert_eq!(r["PhysicalResourceId"], "prod-NodeInstanceRole-1A2B");
 
     h.make_role("a-eksnoderole", "ec2.amazonaws.com", &[]).await;
     h.make_role("b-eksNodeRole", "ec2.amazonaws.com", &[]).await;
-    let r = h
-        .create("Other", json!({"AdoptExistingRole": "true"}))
-        .await;
+    let r = h.create("Other", json!({"AdoptExistingRole": "true"})).await;
     assert_eq!(r["Status"], "FAILED", "{r}");
     let reason = r["Reason"].as_str().unwrap();
-    assert!(
-        reason.contains("a-eksnoderole") && reason.contains("b-eksNodeRole"),
-        "{reason}"
-    );
+    assert!(reason.contains("a-eksnoderole") && reason.contains("b-eksNodeRole"), "{reason}");
     assert!(reason.contains("set RoleName"), "{reason}");
-    assert!(
-        !reason.contains("prod-NodeInstanceRole-1A2B"),
-        "managed by another resource: {reason}"
-    );
+    assert!(!reason.contains("prod-NodeInstanceRole-1A2B"), "managed by another resource: {reason}");
 }
 
 #[tokio::test]
 async fn adoption_without_candidates_creates_a_new_role() {
     let h = Harness::new().await;
-    let r = h
-        .create("Nodes", json!({"AdoptExistingRole": "true"}))
-        .await;
+    let r = h.create("Nodes", json!({"AdoptExistingRole": "true"})).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     assert_eq!(r["Data"]["Adopted"], "false");
-    assert!(r["PhysicalResourceId"]
-        .as_str()
-        .unwrap()
-        .starts_with("prod-eks-Nodes-"));
+    assert!(r["PhysicalResourceId"].as_str().unwrap().starts_with("prod-eks-Nodes-"));
 }
 
 #[tokio::test]
 async fn refuses_a_cluster_role_and_a_fargate_pod_execution_role() {
     let h = Harness::new().await;
-    h.make_role(
-        "eksNodeRole",
-        "eks.amazonaws.com",
-        &["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"],
-    )
-    .await;
-    let r = h
-        .create("Nodes", json!({"AdoptExistingRole": "true"}))
-        .await;
+    h.make_role("eksNodeRole", "eks.amazonaws.com", &["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]).await;
+    let r = h.create("Nodes", json!({"AdoptExistingRole": "true"})).await;
     assert_eq!(r["Status"], "FAILED");
     assert!(
-        r["Reason"]
-            .as_str()
-            .unwrap()
-            .contains("You can't use the same role that is used to create any clusters."),
+        r["Reason"].as_str().unwrap().contains("You can't use the same role that is used to create any clusters."),
         "{r}"
     );
-    assert_eq!(
-        h.attached("eksNodeRole").await,
-        names(&["AmazonEKSClusterPolicy"]),
-        "untouched"
-    );
+    assert_eq!(h.attached("eksNodeRole").await, names(&["AmazonEKSClusterPolicy"]), "untouched");
     assert!(h.tags("eksNodeRole").await.is_empty());
 
-    h.make_role("fargate-pods", "eks-fargate-pods.amazonaws.com", &[])
-        .await;
-    let r = h
-        .create(
-            "Pods",
-            json!({"RoleName": "fargate-pods", "AdoptExistingRole": "true"}),
-        )
-        .await;
+    h.make_role("fargate-pods", "eks-fargate-pods.amazonaws.com", &[]).await;
+    let r = h.create("Pods", json!({"RoleName": "fargate-pods", "AdoptExistingRole": "true"})).await;
     assert_eq!(r["Status"], "FAILED");
-    assert!(
-        r["Reason"]
-            .as_str()
-            .unwrap()
-            .contains("different IAM role than the Fargate profile"),
-        "{r}"
-    );
+    assert!(r["Reason"].as_str().unwrap().contains("different IAM role than the Fargate profile"), "{r}");
 }
 
 #[tokio::test]
 async fn an_existing_role_is_not_taken_without_adopt_existing_role() {
     let h = Harness::new().await;
-    h.make_role("AmazonEKSNodeRole", "ec2.amazonaws.com", &[])
-        .await;
-    let r = h
-        .create("Nodes", json!({"RoleName": "AmazonEKSNodeRole"}))
-        .await;
+    h.make_role("AmazonEKSNodeRole", "ec2.amazonaws.com", &[]).await;
+    let r = h.create("Nodes", json!({"RoleName": "AmazonEKSNodeRole"})).await;
     assert_eq!(r["Status"], "FAILED");
     let reason = r["Reason"].as_str().unwrap();
-    assert!(
-        reason.contains("set AdoptExistingRole to true")
-            && reason.contains("choose another RoleName"),
-        "{reason}"
-    );
-    assert!(
-        h.attached("AmazonEKSNodeRole").await.is_empty(),
-        "untouched"
-    );
+    assert!(reason.contains("set AdoptExistingRole to true") && reason.contains("choose another RoleName"), "{reason}");
+    assert!(h.attached("AmazonEKSNodeRole").await.is_empty(), "untouched");
     // The stack's rollback Delete of that failed Create must leave the role alone.
-    let d = h
-        .send(&delete(
-            "Nodes",
-            r["PhysicalResourceId"].as_str().unwrap(),
-            json!({}),
-            &h.url(),
-        ))
-        .await;
+    let d = h.send(&delete("Nodes", r["PhysicalResourceId"].as_str().unwrap(), json!({}), &h.url())).await;
     assert_eq!(d["Status"], "SUCCESS");
     assert!(h.role("AmazonEKSNodeRole").await.is_some());
 }
@@ -415,21 +230,12 @@ async fn an_existing_role_is_not_taken_without_adopt_existing_role() {
 #[tokio::test]
 async fn reports_but_keeps_the_cni_policy_on_an_adopted_role_when_the_cni_has_its_own_role() {
     let h = Harness::new().await;
-    h.make_role(
-        "old-nodes",
-        "ec2.amazonaws.com",
-        &["arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"],
-    )
-    .await;
-    let r = h.create("Nodes", json!({"RoleName": "old-nodes", "AdoptExistingRole": "TRUE", "AttachCniPolicy": "false"})).await;
+    h.make_role("old-nodes", "ec2.amazonaws.com", &["arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"]).await;
+    let r = h
+        .create("Nodes", json!({"RoleName": "old-nodes", "AdoptExistingRole": "TRUE", "AttachCniPolicy": "false"}))
+        .await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
-    assert!(
-        r["Data"]["Warnings"]
-            .as_str()
-            .unwrap()
-            .contains("aws-node service account"),
-        "{r}"
-    );
+    assert!(r["Data"]["Warnings"].as_str().unwrap().contains("aws-node service account"), "{r}");
     assert!(r["Data"].get("CniPolicyArn").is_none());
     assert!(h.attached("old-nodes").await.contains(CNI));
 }
@@ -447,66 +253,49 @@ async fn an_update_in_place_converges_and_detaches_only_what_the_tool_attached()
         .send()
         .await
         .unwrap();
-    h.iam.put_role_policy().role_name("nodes").policy_name("inline").policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#).send().await.unwrap();
+    h.iam
+        .put_role_policy()
+        .role_name("nodes")
+        .policy_name("inline")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
     let v2 = json!({
         "RoleName": "nodes", "IpFamily": "ipv6", "Description": "prod nodes",
         "PermissionsBoundary": "arn:aws:iam::aws:policy/PowerUserAccess",
         "Tags": [{"Key": "team", "Value": "platform"}], "CreateInstanceProfile": "false", "Remediation": "dry-run"
     });
-    let r = h
-        .send(&update("Nodes", "nodes", v2.clone(), v1.clone(), &h.url()))
-        .await;
+    let r = h.send(&update("Nodes", "nodes", v2.clone(), v1.clone(), &h.url())).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     assert_eq!(r["PhysicalResourceId"], "nodes");
     assert!(r["Data"].get("InstanceProfileName").is_none());
-    assert_eq!(
-        h.attached("nodes").await,
-        names(&[WORKER, ECR, IPV6, "CloudWatchAgentServerPolicy"])
-    );
+    assert_eq!(h.attached("nodes").await, names(&[WORKER, ECR, IPV6, "CloudWatchAgentServerPolicy"]));
     let role = h.role("nodes").await.unwrap();
     assert_eq!(role.description(), Some("prod nodes"));
     assert_eq!(
-        role.permissions_boundary()
-            .unwrap()
-            .permissions_boundary_arn(),
+        role.permissions_boundary().unwrap().permissions_boundary_arn(),
         Some("arn:aws:iam::aws:policy/PowerUserAccess")
     );
     let tags = h.tags("nodes").await;
-    assert!(
-        !tags.contains_key("env") && tags["team"] == "platform",
-        "{tags:?}"
-    );
+    assert!(!tags.contains_key("env") && tags["team"] == "platform", "{tags:?}");
     assert_eq!(tags["eks-node-role-guard:remediation"], "dry-run");
     assert_eq!(tags["eks-node-role-guard:ip-family"], "ipv6");
     assert!(h.profiles_of("nodes").await.is_empty());
     assert!(!h.profile_exists("nodes").await);
 
     // Rollback: the old properties come back as an Update and the role returns to them.
-    let r = h
-        .send(&update("Nodes", "nodes", v1.clone(), v2, &h.url()))
-        .await;
+    let r = h.send(&update("Nodes", "nodes", v1.clone(), v2, &h.url())).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     assert_eq!(
         h.attached("nodes").await,
-        names(&[
-            WORKER,
-            ECR,
-            CNI,
-            "AmazonSSMManagedInstanceCore",
-            "CloudWatchAgentServerPolicy"
-        ])
+        names(&[WORKER, ECR, CNI, "AmazonSSMManagedInstanceCore", "CloudWatchAgentServerPolicy"])
     );
-    assert!(h
-        .role("nodes")
-        .await
-        .unwrap()
-        .permissions_boundary()
-        .is_none());
+    assert!(h.role("nodes").await.unwrap().permissions_boundary().is_none());
     assert_eq!(h.profiles_of("nodes").await, vec!["nodes".to_string()]);
-    assert!(
-        !h.policy_exists(IPV6_POLICY_ARN).await,
-        "the IPv6 policy we created went with its last user"
-    );
+    assert!(!h.policy_exists(IPV6_POLICY_ARN).await, "the IPv6 policy we created went with its last user");
 
     // Delete removes everything, inline policies and hand-attached policies included.
     let d = h.send(&delete("Nodes", "nodes", v1, &h.url())).await;
@@ -521,33 +310,14 @@ async fn a_new_role_name_replaces_the_role_and_a_rollback_returns_to_the_old_one
     let old = json!({"RoleName": "nodes-blue"});
     let new = json!({"RoleName": "nodes-green"});
     assert_eq!(h.create("Nodes", old.clone()).await["Status"], "SUCCESS");
-    let r = h
-        .send(&update(
-            "Nodes",
-            "nodes-blue",
-            new.clone(),
-            old.clone(),
-            &h.url(),
-        ))
-        .await;
+    let r = h.send(&update("Nodes", "nodes-blue", new.clone(), old.clone(), &h.url())).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     assert_eq!(r["PhysicalResourceId"], "nodes-green");
-    assert!(
-        h.role("nodes-blue").await.is_some(),
-        "left for CloudFormation's cleanup Delete"
-    );
+    assert!(h.role("nodes-blue").await.is_some(), "left for CloudFormation's cleanup Delete");
     assert_eq!(h.attached("nodes-green").await, names(&[WORKER, ECR, CNI]));
 
     // Rollback: CloudFormation sends the old properties against the new physical id.
-    let rb = h
-        .send(&update(
-            "Nodes",
-            "nodes-green",
-            old.clone(),
-            new.clone(),
-            &h.url(),
-        ))
-        .await;
+    let rb = h.send(&update("Nodes", "nodes-green", old.clone(), new.clone(), &h.url())).await;
     assert_eq!(rb["Status"], "SUCCESS", "{rb}");
     assert_eq!(rb["PhysicalResourceId"], "nodes-blue");
     let cleanup = h.send(&delete("Nodes", "nodes-green", new, &h.url())).await;
@@ -563,22 +333,12 @@ async fn a_new_path_with_a_generated_name_replaces_the_role_and_rolls_back_to_th
     let new = json!({"Path": "/eks/nodes/"});
     let c = h.create("Nodes", old.clone()).await;
     let original = c["PhysicalResourceId"].as_str().unwrap().to_string();
-    let r = h
-        .send(&update(
-            "Nodes",
-            &original,
-            new.clone(),
-            old.clone(),
-            &h.url(),
-        ))
-        .await;
+    let r = h.send(&update("Nodes", &original, new.clone(), old.clone(), &h.url())).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     let replacement = r["PhysicalResourceId"].as_str().unwrap().to_string();
     assert_ne!(replacement, original);
     assert_eq!(h.role(&replacement).await.unwrap().path, "/eks/nodes/");
-    let rb = h
-        .send(&update("Nodes", &replacement, old, new, &h.url()))
-        .await;
+    let rb = h.send(&update("Nodes", &replacement, old, new, &h.url())).await;
     assert_eq!(rb["PhysicalResourceId"], original.as_str(), "{rb}");
 }
 
@@ -587,27 +347,10 @@ async fn a_new_path_under_the_same_role_name_is_refused() {
     let h = Harness::new().await;
     let old = json!({"RoleName": "nodes"});
     h.create("Nodes", old.clone()).await;
-    let r = h
-        .send(&update(
-            "Nodes",
-            "nodes",
-            json!({"RoleName": "nodes", "Path": "/eks/"}),
-            old,
-            &h.url(),
-        ))
-        .await;
+    let r = h.send(&update("Nodes", "nodes", json!({"RoleName": "nodes", "Path": "/eks/"}), old, &h.url())).await;
     assert_eq!(r["Status"], "FAILED");
-    assert_eq!(
-        r["PhysicalResourceId"], "nodes",
-        "a failed Update keeps its physical id"
-    );
-    assert!(
-        r["Reason"]
-            .as_str()
-            .unwrap()
-            .contains("a new Path needs a new RoleName"),
-        "{r}"
-    );
+    assert_eq!(r["PhysicalResourceId"], "nodes", "a failed Update keeps its physical id");
+    assert!(r["Reason"].as_str().unwrap().contains("a new Path needs a new RoleName"), "{r}");
 }
 
 #[tokio::test]
@@ -617,18 +360,9 @@ async fn delete_of_a_failed_create_or_a_vanished_role_succeeds_without_touching_
     assert_eq!(bad["Status"], "FAILED");
     let physical = bad["PhysicalResourceId"].as_str().unwrap();
     assert!(!physical.is_empty());
-    let d = h
-        .send(&delete(
-            "Nodes",
-            physical,
-            json!({"RoleName": "x y"}),
-            &h.url(),
-        ))
-        .await;
+    let d = h.send(&delete("Nodes", physical, json!({"RoleName": "x y"}), &h.url())).await;
     assert_eq!(d["Status"], "SUCCESS", "{d}");
-    let d = h
-        .send(&delete("Nodes", "never-created", json!({}), &h.url()))
-        .await;
+    let d = h.send(&delete("Nodes", "never-created", json!({}), &h.url())).await;
     assert_eq!(d["Status"], "SUCCESS");
     assert_eq!(d["PhysicalResourceId"], "never-created");
 }
@@ -636,22 +370,11 @@ async fn delete_of_a_failed_create_or_a_vanished_role_succeeds_without_touching_
 #[tokio::test]
 async fn a_create_cut_short_by_a_failed_attach_is_cleaned_up_by_the_rollback_delete() {
     let h = Harness::new().await;
-    let r = h
-        .create(
-            "Nodes",
-            json!({"AdditionalPolicyArns": ["arn:aws:iam::aws:policy/DoesNotExist"]}),
-        )
-        .await;
+    let r = h.create("Nodes", json!({"AdditionalPolicyArns": ["arn:aws:iam::aws:policy/DoesNotExist"]})).await;
     assert_eq!(r["Status"], "FAILED", "{r}");
-    assert!(
-        r["Reason"].as_str().unwrap().contains("AttachRolePolicy"),
-        "{r}"
-    );
+    assert!(r["Reason"].as_str().unwrap().contains("AttachRolePolicy"), "{r}");
     let name = r["PhysicalResourceId"].as_str().unwrap();
-    assert!(
-        h.role(name).await.is_some(),
-        "the role was created before the attach failed"
-    );
+    assert!(h.role(name).await.is_some(), "the role was created before the attach failed");
     let d = h.send(&delete("Nodes", name, json!({}), &h.url())).await;
     assert_eq!(d["Status"], "SUCCESS");
     assert!(h.role(name).await.is_none());
@@ -666,12 +389,7 @@ async fn invalid_properties_fail_with_a_reason_naming_each_property() {
         .await;
     assert_eq!(r["Status"], "FAILED");
     let reason = r["Reason"].as_str().unwrap();
-    for part in [
-        "RoleName 'x y' is invalid",
-        "IpFamily 'dual'",
-        "AttachCniPolicy 'yes'",
-        "did you mean Remediation?",
-    ] {
+    for part in ["RoleName 'x y' is invalid", "IpFamily 'dual'", "AttachCniPolicy 'yes'", "did you mean Remediation?"] {
         assert!(reason.contains(part), "{part} missing from {reason}");
     }
     let roles = h.iam.list_roles().send().await.unwrap().roles;
@@ -689,22 +407,13 @@ async fn the_response_is_a_put_with_an_empty_content_type_and_at_most_4096_bytes
     let got = h.listener.all().pop().unwrap();
     assert_eq!(got.method, "PUT");
     assert!(got.path.starts_with("/cfn-response?X-Amz-Signature="));
-    assert_eq!(
-        got.headers.get("content-type").map(String::as_str),
-        Some("")
-    );
+    assert_eq!(got.headers.get("content-type").map(String::as_str), Some(""));
     assert_eq!(got.headers["content-length"], got.body.len().to_string());
     assert!(got.body.len() <= 4096, "{}", got.body.len());
     assert_eq!(r["Status"], "FAILED");
     let reason = r["Reason"].as_str().unwrap();
-    assert!(
-        reason.starts_with("unknown property 'UnknownProperty000'"),
-        "{reason}"
-    );
-    assert!(
-        reason.ends_with("full message in CloudWatch log stream test-log-stream)"),
-        "{reason}"
-    );
+    assert!(reason.starts_with("unknown property 'UnknownProperty000'"), "{reason}");
+    assert!(reason.ends_with("full message in CloudWatch log stream test-log-stream)"), "{reason}");
     assert_eq!(r["StackId"], STACK_ID);
     assert_eq!(r["LogicalResourceId"], "Nodes");
 }
@@ -719,10 +428,7 @@ async fn the_response_put_is_retried_on_5xx_until_accepted() {
     cfn_handle(&h, &req).await;
     let all = h.listener.all();
     assert_eq!(all.len(), 3, "two refused, the third accepted");
-    assert!(
-        all.iter().all(|r| r.body == all[0].body),
-        "the same body each time"
-    );
+    assert!(all.iter().all(|r| r.body == all[0].body), "the same body each time");
 }
 
 #[tokio::test]
@@ -733,16 +439,10 @@ async fn an_insecure_response_url_is_refused_and_never_contacted() {
     let status = cfn_handle(&h, &req).await;
     assert_eq!(status, eks_node_role_guard::cfn::response::Status::Failed);
     assert_eq!(h.listener.count(), 0);
-    assert!(
-        h.iam.list_roles().send().await.unwrap().roles.is_empty(),
-        "no work without a way to answer"
-    );
+    assert!(h.iam.list_roles().send().await.unwrap().roles.is_empty(), "no work without a way to answer");
 }
 
-async fn cfn_handle(
-    h: &Harness,
-    req: &serde_json::Value,
-) -> eks_node_role_guard::cfn::response::Status {
+async fn cfn_handle(h: &Harness, req: &serde_json::Value) -> eks_node_role_guard::cfn::response::Status {
     eks_node_role_guard::cfn::handle(
         req,
         &h.reconciler,

@@ -17,70 +17,32 @@ async fn the_binary_answers_failed_before_a_real_deadline_when_iam_hangs() {
     let _function = Function::start(
         &stub.address(),
         &hang.endpoint(),
-        &[
-            ("WATCHDOG_MARGIN_MS", "1500"),
-            ("IAM_ATTEMPT_TIMEOUT_MS", "60000"),
-        ],
+        &[("WATCHDOG_MARGIN_MS", "1500"), ("IAM_ATTEMPT_TIMEOUT_MS", "60000")],
     );
 
     let deadline = Duration::from_secs(4);
-    let req = request(
-        "Create",
-        "Nodes",
-        json!({"RoleName": "nodes"}),
-        &listener.url(),
-    );
+    let req = request("Create", "Nodes", json!({"RoleName": "nodes"}), &listener.url());
     let started = Instant::now();
-    let answer = tokio::time::timeout(
-        Duration::from_secs(20),
-        stub.invoke(req.to_string().as_bytes(), deadline),
-    )
-    .await
-    .expect("the function answered the runtime")
-    .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(20), stub.invoke(req.to_string().as_bytes(), deadline))
+        .await
+        .expect("the function answered the runtime")
+        .unwrap();
     let got = listener.all();
     assert_eq!(got.len(), 1, "exactly one response");
-    assert!(
-        got[0].at - started < deadline,
-        "FAILED arrived after the deadline: {:?}",
-        got[0].at - started
-    );
-    assert!(
-        answer.at - started < deadline,
-        "the invocation ended after the deadline"
-    );
+    assert!(got[0].at - started < deadline, "FAILED arrived after the deadline: {:?}", got[0].at - started);
+    assert!(answer.at - started < deadline, "the invocation ended after the deadline");
     let body = got[0].json();
     assert_eq!(body["Status"], "FAILED");
-    assert!(
-        body["Reason"].as_str().unwrap().starts_with("timed out"),
-        "{body}"
-    );
-    assert_eq!(
-        answer.kind, "response",
-        "a handled request is a success for the runtime (no async retry)"
-    );
+    assert!(body["Reason"].as_str().unwrap().starts_with("timed out"), "{body}");
+    assert_eq!(answer.kind, "response", "a handled request is a success for the runtime (no async retry)");
 
     // Bad input does not take the process down: a truncated payload, then a request that fails validation.
     let truncated = br#"{"RequestType": "Create", "ResponseURL": "#;
     let answer = stub.invoke(truncated, deadline).await.unwrap();
-    assert_eq!(
-        answer.kind, "error",
-        "the runtime reports what it could not parse"
-    );
-    let bad = request(
-        "Create",
-        "Nodes",
-        json!({"RoleName": "not valid!"}),
-        &listener.url(),
-    );
-    let answer = stub
-        .invoke(bad.to_string().as_bytes(), deadline)
-        .await
-        .unwrap();
+    assert_eq!(answer.kind, "error", "the runtime reports what it could not parse");
+    let bad = request("Create", "Nodes", json!({"RoleName": "not valid!"}), &listener.url());
+    let answer = stub.invoke(bad.to_string().as_bytes(), deadline).await.unwrap();
     assert_eq!(answer.kind, "response");
     assert_eq!(listener.last()["Status"], "FAILED");
-    assert!(listener.last()["Reason"]
-        .as_str()
-        .unwrap()
-        .contains("RoleName 'not valid!' is invalid"));
+    assert!(listener.last()["Reason"].as_str().unwrap().contains("RoleName 'not valid!' is invalid"));
 }

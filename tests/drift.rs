@@ -10,20 +10,14 @@ use serde_json::json;
 
 const WORKER_ARN: &str = "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy";
 const ECR_ARN: &str = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly";
-const REQUIRED: [&str; 3] = [
-    "AmazonEKSWorkerNodePolicy",
-    "AmazonEC2ContainerRegistryPullOnly",
-    "AmazonEKS_CNI_Policy",
-];
+const REQUIRED: [&str; 3] = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"];
 
 async fn managed(h: &Harness, role: &str, extra: serde_json::Value) {
     let mut props = json!({"RoleName": role});
     for (k, v) in extra.as_object().unwrap() {
         props[k] = v.clone();
     }
-    let r = h
-        .create(&format!("Logical{}", role.replace('-', "")), props)
-        .await;
+    let r = h.create(&format!("Logical{}", role.replace('-', "")), props).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
 }
 
@@ -33,20 +27,12 @@ async fn re_attaches_amazon_eks_worker_node_policy_after_it_is_detached_in_five_
     managed(&h, "nodes", json!({})).await;
     h.detach("nodes", WORKER_ARN).await;
     let before = h.calls.get();
-    let outcome = h
-        .outcome(
-            &drift_event("drift-detach-role-policy.json", "nodes"),
-            "nodes",
-        )
-        .await;
+    let outcome = h.outcome(&drift_event("drift-detach-role-policy.json", "nodes"), "nodes").await;
     let calls = h.calls.get() - before;
     assert_eq!(outcome, "repaired");
     assert_eq!(h.attached("nodes").await, names(&REQUIRED));
     // GetRole + ListAttachedRolePolicies + ListInstanceProfilesForRole, then AttachRolePolicy + TagRole (breaker).
-    println!(
-        "IAM calls to restore one detached policy: {calls} (3 reads + {} writes)",
-        calls - 3
-    );
+    println!("IAM calls to restore one detached policy: {calls} (3 reads + {} writes)", calls - 3);
     assert_eq!(calls, 5);
     assert_eq!(h.metrics.count(Metric::DriftDetected, "nodes"), 1);
     assert_eq!(h.metrics.count(Metric::DriftRepaired, "nodes"), 1);
@@ -57,37 +43,16 @@ async fn restores_the_trust_policy_after_update_assume_role_policy() {
     let h = Harness::new().await;
     managed(&h, "nodes", json!({})).await;
     let bad = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com","eks.amazonaws.com"]},"Action":"sts:AssumeRole"}]});
-    h.iam
-        .update_assume_role_policy()
-        .role_name("nodes")
-        .policy_document(bad.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        h.outcome(
-            &drift_event("drift-update-assume-role-policy.json", "nodes"),
-            "nodes"
-        )
-        .await,
-        "repaired"
-    );
-    assert_eq!(
-        h.trust("nodes").await["Statement"][0]["Principal"]["Service"],
-        "ec2.amazonaws.com"
-    );
+    h.iam.update_assume_role_policy().role_name("nodes").policy_document(bad.to_string()).send().await.unwrap();
+    assert_eq!(h.outcome(&drift_event("drift-update-assume-role-policy.json", "nodes"), "nodes").await, "repaired");
+    assert_eq!(h.trust("nodes").await["Statement"][0]["Principal"]["Service"], "ec2.amazonaws.com");
 }
 
 #[tokio::test]
 async fn removes_a_boundary_put_on_a_role_that_has_none_and_restores_one_that_was_deleted() {
     let h = Harness::new().await;
     managed(&h, "free", json!({})).await;
-    managed(
-        &h,
-        "bounded",
-        json!({"PermissionsBoundary": "arn:aws:iam::aws:policy/PowerUserAccess"}),
-    )
-    .await;
+    managed(&h, "bounded", json!({"PermissionsBoundary": "arn:aws:iam::aws:policy/PowerUserAccess"})).await;
     h.iam
         .put_role_permissions_boundary()
         .role_name("free")
@@ -95,90 +60,32 @@ async fn removes_a_boundary_put_on_a_role_that_has_none_and_restores_one_that_wa
         .send()
         .await
         .unwrap();
+    assert_eq!(h.outcome(&drift_event("drift-put-role-permissions-boundary.json", "free"), "free").await, "repaired");
+    assert!(h.role("free").await.unwrap().permissions_boundary().is_none());
+    h.iam.delete_role_permissions_boundary().role_name("bounded").send().await.unwrap();
     assert_eq!(
-        h.outcome(
-            &drift_event("drift-put-role-permissions-boundary.json", "free"),
-            "free"
-        )
-        .await,
+        h.outcome(&drift_event("drift-delete-role-permissions-boundary.json", "bounded"), "bounded").await,
         "repaired"
     );
-    assert!(h
-        .role("free")
-        .await
-        .unwrap()
-        .permissions_boundary()
-        .is_none());
-    h.iam
-        .delete_role_permissions_boundary()
-        .role_name("bounded")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        h.outcome(
-            &drift_event("drift-delete-role-permissions-boundary.json", "bounded"),
-            "bounded"
-        )
-        .await,
-        "repaired"
-    );
-    let b = h
-        .role("bounded")
-        .await
-        .unwrap()
-        .permissions_boundary()
-        .unwrap()
-        .permissions_boundary_arn()
-        .map(str::to_string);
-    assert_eq!(
-        b.as_deref(),
-        Some("arn:aws:iam::aws:policy/PowerUserAccess")
-    );
+    let b =
+        h.role("bounded").await.unwrap().permissions_boundary().unwrap().permissions_boundary_arn().map(str::to_string);
+    assert_eq!(b.as_deref(), Some("arn:aws:iam::aws:policy/PowerUserAccess"));
 }
 
 #[tokio::test]
 async fn puts_the_role_back_in_its_instance_profile_and_recreates_a_deleted_profile() {
     let h = Harness::new().await;
     managed(&h, "nodes", json!({})).await;
-    h.iam
-        .remove_role_from_instance_profile()
-        .role_name("nodes")
-        .instance_profile_name("nodes")
-        .send()
-        .await
-        .unwrap();
+    h.iam.remove_role_from_instance_profile().role_name("nodes").instance_profile_name("nodes").send().await.unwrap();
     assert_eq!(
-        h.outcome(
-            &drift_event("drift-remove-role-from-instance-profile.json", "nodes"),
-            "nodes"
-        )
-        .await,
+        h.outcome(&drift_event("drift-remove-role-from-instance-profile.json", "nodes"), "nodes").await,
         "repaired"
     );
     assert_eq!(h.profiles_of("nodes").await, vec!["nodes".to_string()]);
 
-    h.iam
-        .remove_role_from_instance_profile()
-        .role_name("nodes")
-        .instance_profile_name("nodes")
-        .send()
-        .await
-        .unwrap();
-    h.iam
-        .delete_instance_profile()
-        .instance_profile_name("nodes")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        h.outcome(
-            &drift_event("drift-delete-instance-profile.json", "nodes"),
-            "nodes"
-        )
-        .await,
-        "repaired"
-    );
+    h.iam.remove_role_from_instance_profile().role_name("nodes").instance_profile_name("nodes").send().await.unwrap();
+    h.iam.delete_instance_profile().instance_profile_name("nodes").send().await.unwrap();
+    assert_eq!(h.outcome(&drift_event("drift-delete-instance-profile.json", "nodes"), "nodes").await, "repaired");
     assert_eq!(h.profiles_of("nodes").await, vec!["nodes".to_string()]);
 }
 
@@ -195,63 +102,19 @@ async fn restores_the_ipv6_cni_policy_document_and_recreates_a_deleted_policy() 
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        h.outcome(&drift_event("drift-create-policy-version.json", "-"), "v6")
-            .await,
-        "repaired"
-    );
-    let p = h
-        .iam
-        .get_policy()
-        .policy_arn(IPV6_POLICY_ARN)
-        .send()
-        .await
-        .unwrap()
-        .policy
-        .unwrap();
-    assert_eq!(
-        p.default_version_id(),
-        Some("v1"),
-        "the right version is the default again"
-    );
+    assert_eq!(h.outcome(&drift_event("drift-create-policy-version.json", "-"), "v6").await, "repaired");
+    let p = h.iam.get_policy().policy_arn(IPV6_POLICY_ARN).send().await.unwrap().policy.unwrap();
+    assert_eq!(p.default_version_id(), Some("v1"), "the right version is the default again");
 
-    h.iam
-        .set_default_policy_version()
-        .policy_arn(IPV6_POLICY_ARN)
-        .version_id("v2")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        h.outcome(
-            &drift_event("drift-set-default-policy-version.json", "-"),
-            "v6"
-        )
-        .await,
-        "repaired"
-    );
+    h.iam.set_default_policy_version().policy_arn(IPV6_POLICY_ARN).version_id("v2").send().await.unwrap();
+    assert_eq!(h.outcome(&drift_event("drift-set-default-policy-version.json", "-"), "v6").await, "repaired");
 
     h.detach("v6", IPV6_POLICY_ARN).await;
     for v in ["v2"] {
-        h.iam
-            .delete_policy_version()
-            .policy_arn(IPV6_POLICY_ARN)
-            .version_id(v)
-            .send()
-            .await
-            .unwrap();
+        h.iam.delete_policy_version().policy_arn(IPV6_POLICY_ARN).version_id(v).send().await.unwrap();
     }
-    h.iam
-        .delete_policy()
-        .policy_arn(IPV6_POLICY_ARN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        h.outcome(&drift_event("drift-delete-policy.json", "-"), "v6")
-            .await,
-        "repaired"
-    );
+    h.iam.delete_policy().policy_arn(IPV6_POLICY_ARN).send().await.unwrap();
+    assert_eq!(h.outcome(&drift_event("drift-delete-policy.json", "-"), "v6").await, "repaired");
     assert!(h.policy_exists(IPV6_POLICY_ARN).await);
     assert!(h.attached("v6").await.contains("AmazonEKS_CNI_IPv6_Policy"));
 }
@@ -260,38 +123,18 @@ async fn restores_the_ipv6_cni_policy_document_and_recreates_a_deleted_policy() 
 async fn a_deleted_managed_role_is_reported_loudly_and_not_recreated() {
     let h = Harness::new().await;
     managed(&h, "nodes", json!({})).await;
-    h.iam
-        .remove_role_from_instance_profile()
-        .role_name("nodes")
-        .instance_profile_name("nodes")
-        .send()
-        .await
-        .unwrap();
+    h.iam.remove_role_from_instance_profile().role_name("nodes").instance_profile_name("nodes").send().await.unwrap();
     for p in REQUIRED {
-        h.detach("nodes", &format!("arn:aws:iam::aws:policy/{p}"))
-            .await;
+        h.detach("nodes", &format!("arn:aws:iam::aws:policy/{p}")).await;
     }
     h.iam.delete_role().role_name("nodes").send().await.unwrap();
-    let out = h
-        .deliver(&drift_event("drift-delete-role.json", "nodes"))
-        .await
-        .unwrap();
-    assert!(
-        out.to_string().contains("cannot be repaired in place"),
-        "{out}"
-    );
+    let out = h.deliver(&drift_event("drift-delete-role.json", "nodes")).await.unwrap();
+    assert!(out.to_string().contains("cannot be repaired in place"), "{out}");
     assert_eq!(h.metrics.count(Metric::RoleDeleted, "nodes"), 1);
     assert!(h.role("nodes").await.is_none(), "not recreated");
     // A role that was never managed leaves no trace and raises no alarm.
-    let out = h
-        .deliver(&drift_event("drift-delete-role.json", "someone-elses"))
-        .await
-        .unwrap();
-    assert_eq!(
-        h.metrics.count(Metric::RoleDeleted, "someone-elses"),
-        0,
-        "{out}"
-    );
+    let out = h.deliver(&drift_event("drift-delete-role.json", "someone-elses")).await.unwrap();
+    assert_eq!(h.metrics.count(Metric::RoleDeleted, "someone-elses"), 0, "{out}");
 }
 
 #[tokio::test]
@@ -307,28 +150,16 @@ async fn duplicate_and_out_of_order_deliveries_are_harmless() {
     assert_eq!(h.outcome(&ecr, "nodes").await, "repaired");
     assert_eq!(h.attached("nodes").await, names(&REQUIRED));
     assert_eq!(h.outcome(&worker, "nodes").await, "in-sync");
-    assert_eq!(
-        h.outcome(&worker, "nodes").await,
-        "in-sync",
-        "duplicate delivery"
-    );
+    assert_eq!(h.outcome(&worker, "nodes").await, "in-sync", "duplicate delivery");
     assert_eq!(h.metrics.count(Metric::DriftRepaired, "nodes"), 1);
 }
 
 #[tokio::test]
 async fn an_unmanaged_role_is_never_touched() {
     let h = Harness::new().await;
-    h.make_role("not-ours", "ec2.amazonaws.com", &[WORKER_ARN])
-        .await;
+    h.make_role("not-ours", "ec2.amazonaws.com", &[WORKER_ARN]).await;
     h.detach("not-ours", WORKER_ARN).await;
-    assert_eq!(
-        h.outcome(
-            &drift_event("drift-detach-role-policy.json", "not-ours"),
-            "not-ours"
-        )
-        .await,
-        "ignored"
-    );
+    assert_eq!(h.outcome(&drift_event("drift-detach-role-policy.json", "not-ours"), "not-ours").await, "ignored");
     assert!(h.attached("not-ours").await.is_empty());
     assert!(h.metrics.captured().is_empty());
 }
@@ -341,50 +172,18 @@ async fn does_not_re_attach_while_the_stack_deletes_the_role_and_the_delete_comp
     h.iam
         .tag_role()
         .role_name("nodes")
-        .tags(
-            aws_sdk_iam::types::Tag::builder()
-                .key("eks-node-role-guard:managed")
-                .value("deleting")
-                .build()
-                .unwrap(),
-        )
+        .tags(aws_sdk_iam::types::Tag::builder().key("eks-node-role-guard:managed").value("deleting").build().unwrap())
         .send()
         .await
         .unwrap();
     h.detach("nodes", WORKER_ARN).await;
-    assert_eq!(
-        h.outcome(
-            &drift_event("drift-detach-role-policy.json", "nodes"),
-            "nodes"
-        )
-        .await,
-        "ignored"
-    );
-    assert!(
-        !h.attached("nodes")
-            .await
-            .contains("AmazonEKSWorkerNodePolicy"),
-        "not re-attached"
-    );
-    let d = h
-        .send(&delete(
-            "Logicalnodes",
-            "nodes",
-            json!({"RoleName": "nodes"}),
-            &h.url(),
-        ))
-        .await;
+    assert_eq!(h.outcome(&drift_event("drift-detach-role-policy.json", "nodes"), "nodes").await, "ignored");
+    assert!(!h.attached("nodes").await.contains("AmazonEKSWorkerNodePolicy"), "not re-attached");
+    let d = h.send(&delete("Logicalnodes", "nodes", json!({"RoleName": "nodes"}), &h.url())).await;
     assert_eq!(d["Status"], "SUCCESS", "{d}");
     assert!(h.role("nodes").await.is_none());
     // The Delete's own events, arriving late, change nothing either.
-    assert_eq!(
-        h.outcome(
-            &drift_event("drift-detach-role-policy.json", "nodes"),
-            "nodes"
-        )
-        .await,
-        "ignored"
-    );
+    assert_eq!(h.outcome(&drift_event("drift-detach-role-policy.json", "nodes"), "nodes").await, "ignored");
     assert!(h.role("nodes").await.is_none());
 }
 
@@ -394,13 +193,7 @@ async fn the_tools_own_calls_are_not_acted_on() {
     managed(&h, "nodes", json!({})).await;
     h.detach("nodes", WORKER_ARN).await;
     let before = h.calls.get();
-    let out = h
-        .deliver(&as_own_call(drift_event(
-            "drift-detach-role-policy.json",
-            "nodes",
-        )))
-        .await
-        .unwrap();
+    let out = h.deliver(&as_own_call(drift_event("drift-detach-role-policy.json", "nodes"))).await.unwrap();
     assert_eq!(out["reason"], "the tool's own call");
     assert_eq!(h.calls.get(), before, "not even a read");
 }
@@ -410,18 +203,10 @@ async fn a_failed_call_changes_nothing() {
     let h = Harness::new().await;
     managed(&h, "nodes", json!({})).await;
     h.detach("nodes", WORKER_ARN).await;
-    let out = h
-        .deliver(&drift_event(
-            "drift-detach-role-policy-failed.json",
-            "nodes",
-        ))
-        .await
-        .unwrap();
+    let out = h.deliver(&drift_event("drift-detach-role-policy-failed.json", "nodes")).await.unwrap();
     assert_eq!(out["outcome"], "ignored", "{out}");
     assert!(
-        !h.attached("nodes")
-            .await
-            .contains("AmazonEKSWorkerNodePolicy"),
+        !h.attached("nodes").await.contains("AmazonEKSWorkerNodePolicy"),
         "the sweep, not this event, would repair it"
     );
 }
@@ -432,37 +217,16 @@ async fn dry_run_logs_the_plan_and_changes_nothing_per_role_or_globally() {
     managed(&h, "dry", json!({"Remediation": "dry-run"})).await;
     managed(&h, "enforced", json!({})).await;
     h.detach("dry", WORKER_ARN).await;
-    let out = h
-        .deliver(&drift_event("drift-detach-role-policy.json", "dry"))
-        .await
-        .unwrap();
+    let out = h.deliver(&drift_event("drift-detach-role-policy.json", "dry")).await.unwrap();
     assert_eq!(out["outcomes"][0]["outcome"], "would-repair", "{out}");
-    assert_eq!(
-        out["outcomes"][0]["drift"][0],
-        "AttachRolePolicy AmazonEKSWorkerNodePolicy"
-    );
-    assert!(!h
-        .attached("dry")
-        .await
-        .contains("AmazonEKSWorkerNodePolicy"));
+    assert_eq!(out["outcomes"][0]["drift"][0], "AttachRolePolicy AmazonEKSWorkerNodePolicy");
+    assert!(!h.attached("dry").await.contains("AmazonEKSWorkerNodePolicy"));
     assert_eq!(h.metrics.count(Metric::DriftDetected, "dry"), 1);
 
     h.drift.global_mode = RemediationMode::DryRun;
     h.detach("enforced", WORKER_ARN).await;
-    assert_eq!(
-        h.outcome(
-            &drift_event("drift-detach-role-policy.json", "enforced"),
-            "enforced"
-        )
-        .await,
-        "would-repair"
-    );
-    assert!(
-        !h.attached("enforced")
-            .await
-            .contains("AmazonEKSWorkerNodePolicy"),
-        "the stricter mode wins"
-    );
+    assert_eq!(h.outcome(&drift_event("drift-detach-role-policy.json", "enforced"), "enforced").await, "would-repair");
+    assert!(!h.attached("enforced").await.contains("AmazonEKSWorkerNodePolicy"), "the stricter mode wins");
 }
 
 #[tokio::test]
@@ -471,22 +235,11 @@ async fn off_ignores_the_role_per_role_or_globally() {
     managed(&h, "off", json!({"Remediation": "off"})).await;
     managed(&h, "on", json!({})).await;
     h.detach("off", WORKER_ARN).await;
-    assert_eq!(
-        h.outcome(&drift_event("drift-detach-role-policy.json", "off"), "off")
-            .await,
-        "ignored"
-    );
-    assert!(!h
-        .attached("off")
-        .await
-        .contains("AmazonEKSWorkerNodePolicy"));
+    assert_eq!(h.outcome(&drift_event("drift-detach-role-policy.json", "off"), "off").await, "ignored");
+    assert!(!h.attached("off").await.contains("AmazonEKSWorkerNodePolicy"));
     h.drift.global_mode = RemediationMode::Off;
     h.detach("on", WORKER_ARN).await;
-    assert_eq!(
-        h.outcome(&drift_event("drift-detach-role-policy.json", "on"), "on")
-            .await,
-        "ignored"
-    );
+    assert_eq!(h.outcome(&drift_event("drift-detach-role-policy.json", "on"), "on").await, "ignored");
     assert!(h.metrics.captured().is_empty());
 }
 
@@ -503,16 +256,11 @@ async fn the_circuit_breaker_opens_after_n_repairs_and_stays_open() {
     h.detach("flappy", WORKER_ARN).await;
     for _ in 0..2 {
         assert_eq!(h.outcome(&event, "flappy").await, "circuit-open");
-        assert!(!h
-            .attached("flappy")
-            .await
-            .contains("AmazonEKSWorkerNodePolicy"));
+        assert!(!h.attached("flappy").await.contains("AmazonEKSWorkerNodePolicy"));
     }
     assert_eq!(h.metrics.count(Metric::CircuitOpen, "flappy"), 2);
     assert_eq!(h.metrics.count(Metric::DriftRepaired, "flappy"), 3);
-    let recorded = h.tags("flappy").await["eks-node-role-guard:repairs"]
-        .split(' ')
-        .count();
+    let recorded = h.tags("flappy").await["eks-node-role-guard:repairs"].split(' ').count();
     assert_eq!(recorded, 3, "the breaker's state is kept on the role");
     // A fresh process (no memory) sees the same: the state is on the role.
     let h2_settings = h.drift.clone();
@@ -524,10 +272,7 @@ async fn the_circuit_breaker_opens_after_n_repairs_and_stays_open() {
         std::time::SystemTime::now(),
     )
     .await;
-    assert_eq!(
-        report.outcome,
-        eks_node_role_guard::drift::Outcome::CircuitOpen
-    );
+    assert_eq!(report.outcome, eks_node_role_guard::drift::Outcome::CircuitOpen);
     // Once the window has passed, repairs resume.
     let later = std::time::SystemTime::now() + h2_settings.window;
     let report = eks_node_role_guard::drift::repair(
@@ -538,10 +283,7 @@ async fn the_circuit_breaker_opens_after_n_repairs_and_stays_open() {
         later,
     )
     .await;
-    assert_eq!(
-        report.outcome,
-        eks_node_role_guard::drift::Outcome::Repaired
-    );
+    assert_eq!(report.outcome, eks_node_role_guard::drift::Outcome::Repaired);
 }
 
 #[tokio::test]
@@ -550,42 +292,24 @@ async fn a_sweep_repairs_several_roles_at_once_and_leaves_compliant_and_unmanage
     for r in ["a", "b", "c"] {
         managed(&h, r, json!({})).await;
     }
-    h.make_role("stranger", "ec2.amazonaws.com", &[WORKER_ARN])
-        .await;
+    h.make_role("stranger", "ec2.amazonaws.com", &[WORKER_ARN]).await;
     h.detach("a", WORKER_ARN).await;
-    h.iam
-        .remove_role_from_instance_profile()
-        .role_name("b")
-        .instance_profile_name("b")
-        .send()
-        .await
-        .unwrap();
+    h.iam.remove_role_from_instance_profile().role_name("b").instance_profile_name("b").send().await.unwrap();
     h.detach("stranger", WORKER_ARN).await;
     let out = h
         .deliver(
-            &serde_json::from_str(
-                &std::fs::read_to_string(repo().join("events/scheduled-sweep.json")).unwrap(),
-            )
-            .unwrap(),
+            &serde_json::from_str(&std::fs::read_to_string(repo().join("events/scheduled-sweep.json")).unwrap())
+                .unwrap(),
         )
         .await
         .unwrap();
     let outcome = |role: &str| {
-        out["outcomes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["role"] == role)
-            .map(|r| r["outcome"].clone())
+        out["outcomes"].as_array().unwrap().iter().find(|r| r["role"] == role).map(|r| r["outcome"].clone())
     };
     assert_eq!(outcome("a"), Some(json!("repaired")), "{out}");
     assert_eq!(outcome("b"), Some(json!("repaired")));
     assert_eq!(outcome("c"), Some(json!("in-sync")));
-    assert_eq!(
-        outcome("stranger"),
-        None,
-        "unmanaged roles are not even planned"
-    );
+    assert_eq!(outcome("stranger"), None, "unmanaged roles are not even planned");
     assert_eq!(h.attached("a").await, names(&REQUIRED));
     assert_eq!(h.profiles_of("b").await, vec!["b".to_string()]);
     assert!(h.attached("stranger").await.is_empty());
@@ -597,8 +321,7 @@ async fn events_from_an_aws_service_are_handled_like_any_other() {
     managed(&h, "nodes", json!({})).await;
     h.detach("nodes", WORKER_ARN).await;
     let mut ev = drift_event("drift-detach-role-policy.json", "nodes");
-    ev["detail"]["userIdentity"] =
-        json!({"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"});
+    ev["detail"]["userIdentity"] = json!({"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"});
     assert_eq!(h.outcome(&ev, "nodes").await, "repaired");
 }
 

@@ -16,16 +16,8 @@ async fn the_binary_creates_updates_and_deletes_the_node_role_through_the_runtim
     let attached = |role: &'static str| {
         let iam = iam.clone();
         async move {
-            let out = iam
-                .list_attached_role_policies()
-                .role_name(role)
-                .send()
-                .await
-                .unwrap();
-            out.attached_policies()
-                .iter()
-                .filter_map(|p| p.policy_name().map(str::to_string))
-                .collect::<Vec<_>>()
+            let out = iam.list_attached_role_policies().role_name(role).send().await.unwrap();
+            out.attached_policies().iter().filter_map(|p| p.policy_name().map(str::to_string)).collect::<Vec<_>>()
         }
     };
 
@@ -48,48 +40,27 @@ async fn the_binary_creates_updates_and_deletes_the_node_role_through_the_runtim
         ]
     );
 
-    let out = invoke(
-        emulator.port,
-        event_file("cfn-update-ipv6.json", &listener)
-            .to_string()
-            .as_bytes(),
-    )
-    .await;
+    let out = invoke(emulator.port, event_file("cfn-update-ipv6.json", &listener).to_string().as_bytes()).await;
     assert_eq!(out["status"], "SUCCESS", "{out}");
     let r = listener.last();
     assert_eq!(r["Data"]["CniPolicyArn"], IPV6_POLICY_ARN, "{r}");
-    assert!(attached("demo-eks-node-role")
-        .await
-        .contains(&"AmazonEKS_CNI_IPv6_Policy".to_string()));
+    assert!(attached("demo-eks-node-role").await.contains(&"AmazonEKS_CNI_IPv6_Policy".to_string()));
 
     // Bad input never crashes the process: a broken request still gets its FAILED response.
-    let out = invoke(
-        emulator.port,
-        event_file("cfn-create-invalid.json", &listener)
-            .to_string()
-            .as_bytes(),
-    )
-    .await;
+    let out = invoke(emulator.port, event_file("cfn-create-invalid.json", &listener).to_string().as_bytes()).await;
     assert_eq!(out["status"], "FAILED");
     let reason = listener.last()["Reason"].as_str().unwrap().to_string();
     assert!(
-        reason.contains("RoleName 'eks node role' is invalid")
-            && reason.contains("did you mean AttachCniPolicy?"),
+        reason.contains("RoleName 'eks node role' is invalid") && reason.contains("did you mean AttachCniPolicy?"),
         "{reason}"
     );
     let truncated = json!({"RequestType": "Create", "ResponseURL": listener.url()});
     let out = invoke(emulator.port, truncated.to_string().as_bytes()).await;
     assert_eq!(out["status"], "FAILED");
-    assert!(listener.last()["Reason"]
-        .as_str()
-        .unwrap()
-        .contains("not a valid CloudFormation custom resource request"));
-    for other in [
-        json!([1, 2, 3]),
-        json!("text"),
-        json!(null),
-        json!({"detail-type": "Scheduled Event", "source": "aws.ec2"}),
-    ] {
+    assert!(listener.last()["Reason"].as_str().unwrap().contains("not a valid CloudFormation custom resource request"));
+    for other in
+        [json!([1, 2, 3]), json!("text"), json!(null), json!({"detail-type": "Scheduled Event", "source": "aws.ec2"})]
+    {
         let out = invoke(emulator.port, other.to_string().as_bytes()).await;
         assert!(out.get("handled").is_some(), "{out}");
     }
@@ -102,69 +73,28 @@ async fn the_binary_creates_updates_and_deletes_the_node_role_through_the_runtim
         .send()
         .await
         .unwrap();
-    let out = invoke(
-        emulator.port,
-        event_file("drift-detach-role-policy.json", &listener)
-            .to_string()
-            .as_bytes(),
-    )
-    .await;
+    let out =
+        invoke(emulator.port, event_file("drift-detach-role-policy.json", &listener).to_string().as_bytes()).await;
     assert_eq!(out["outcomes"][0]["outcome"], "repaired", "{out}");
-    assert!(attached("demo-eks-node-role")
-        .await
-        .contains(&"AmazonEKSWorkerNodePolicy".to_string()));
-    let out = invoke(
-        emulator.port,
-        event_file("scheduled-sweep.json", &listener)
-            .to_string()
-            .as_bytes(),
-    )
-    .await;
+    assert!(attached("demo-eks-node-role").await.contains(&"AmazonEKSWorkerNodePolicy".to_string()));
+    let out = invoke(emulator.port, event_file("scheduled-sweep.json", &listener).to_string().as_bytes()).await;
     assert_eq!(out["outcomes"][0]["outcome"], "in-sync", "{out}");
 
-    let out = invoke(
-        emulator.port,
-        event_file("cfn-delete.json", &listener)
-            .to_string()
-            .as_bytes(),
-    )
-    .await;
+    let out = invoke(emulator.port, event_file("cfn-delete.json", &listener).to_string().as_bytes()).await;
     assert_eq!(out["status"], "SUCCESS", "{out}");
-    assert!(
-        iam.get_role()
-            .role_name("demo-eks-node-role")
-            .send()
-            .await
-            .is_err(),
-        "role deleted"
-    );
-    assert!(
-        iam.get_policy()
-            .policy_arn(IPV6_POLICY_ARN)
-            .send()
-            .await
-            .is_err(),
-        "our IPv6 policy deleted"
-    );
+    assert!(iam.get_role().role_name("demo-eks-node-role").send().await.is_err(), "role deleted");
+    assert!(iam.get_policy().policy_arn(IPV6_POLICY_ARN).send().await.is_err(), "our IPv6 policy deleted");
 
     // Exactly one response per request, none of them carrying or logging the pre-signed URL.
     assert_eq!(listener.count(), 5);
     let logs = function.logs();
     assert!(logs.contains("responded to CloudFormation"), "{logs}");
     assert!(
-        !logs.contains("X-Amz-Signature")
-            && !logs.contains("secret-signature")
-            && !logs.contains("cfn-response"),
+        !logs.contains("X-Amz-Signature") && !logs.contains("secret-signature") && !logs.contains("cfn-response"),
         "{logs}"
     );
-    assert!(
-        logs.contains(r#""message":"decision""#) && logs.contains(r#""outcome":"repaired""#),
-        "{logs}"
-    );
-    assert!(
-        logs.contains(r#""CloudWatchMetrics""#) && logs.contains(r#""DriftRepaired":1"#),
-        "EMF metrics on stdout"
-    );
+    assert!(logs.contains(r#""message":"decision""#) && logs.contains(r#""outcome":"repaired""#), "{logs}");
+    assert!(logs.contains(r#""CloudWatchMetrics""#) && logs.contains(r#""DriftRepaired":1"#), "EMF metrics on stdout");
     for line in logs.lines().filter(|l| l.starts_with('{')) {
         serde_json::from_str::<serde_json::Value>(line)
             .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));

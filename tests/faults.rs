@@ -43,14 +43,7 @@ struct Case {
     listener: ListenerFault,
 }
 
-const OPS: [Op; 6] = [
-    Op::Create,
-    Op::CreateIpv6,
-    Op::UpdateInPlace,
-    Op::UpdateReplace,
-    Op::Delete,
-    Op::Drift,
-];
+const OPS: [Op; 6] = [Op::Create, Op::CreateIpv6, Op::UpdateInPlace, Op::UpdateReplace, Op::Delete, Op::Drift];
 const TIME_LEFT: Duration = Duration::from_secs(4);
 
 fn faults() -> Vec<Option<Fault>> {
@@ -73,19 +66,9 @@ fn matrix() -> Vec<Case> {
         for fault in faults() {
             for after in [0, 2, 5] {
                 for count in [Some(1), None] {
-                    let listener = [
-                        ListenerFault::None,
-                        ListenerFault::FiveXxOnce,
-                        ListenerFault::Slow,
-                    ][cases.len() % 3];
-                    cases.push(Case {
-                        id: cases.len(),
-                        op,
-                        fault,
-                        after,
-                        count,
-                        listener,
-                    });
+                    let listener =
+                        [ListenerFault::None, ListenerFault::FiveXxOnce, ListenerFault::Slow][cases.len() % 3];
+                    cases.push(Case { id: cases.len(), op, fault, after, count, listener });
                 }
             }
         }
@@ -109,18 +92,11 @@ async fn run_shard(shard: usize, shards: usize) {
         attempt_timeout: Duration::from_millis(800),
     };
     let faulty = Reconciler::new(SdkIam::new(client_for(&proxy.endpoint(), &settings, None)));
-    let settings = cfn::CfnSettings {
-        margin: Duration::from_millis(1500),
-        allow_insecure_response_url: true,
-    };
+    let settings = cfn::CfnSettings { margin: Duration::from_millis(1500), allow_insecure_response_url: true };
     // FAULT_CASE=<id> runs one case (in its shard) to investigate it.
-    let only: Option<usize> = std::env::var("FAULT_CASE")
-        .ok()
-        .and_then(|v| v.parse().ok());
-    let cases: Vec<Case> = matrix()
-        .into_iter()
-        .filter(|c| c.id % shards == shard && only.is_none_or(|o| o == c.id))
-        .collect();
+    let only: Option<usize> = std::env::var("FAULT_CASE").ok().and_then(|v| v.parse().ok());
+    let cases: Vec<Case> =
+        matrix().into_iter().filter(|c| c.id % shards == shard && only.is_none_or(|o| o == c.id)).collect();
     let mut summary = std::collections::BTreeMap::<String, usize>::new();
     for case in &cases {
         let name = format!("m{}", case.id);
@@ -145,16 +121,12 @@ async fn run_case(
     // Set-up without faults.
     let base = props(case, name);
     let logical = format!("L{}", case.id);
-    if matches!(
-        case.op,
-        Op::UpdateInPlace | Op::UpdateReplace | Op::Delete | Op::Drift
-    ) {
+    if matches!(case.op, Op::UpdateInPlace | Op::UpdateReplace | Op::Delete | Op::Drift) {
         let r = h.create(&logical, base.clone()).await;
         assert_eq!(r["Status"], "SUCCESS", "{ctx}: set-up {r}");
     }
     if case.op == Op::Drift {
-        h.detach(name, "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
-            .await;
+        h.detach(name, "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy").await;
     }
 
     // The faults.
@@ -180,20 +152,12 @@ async fn run_case(
             base.clone(),
             &url,
         ),
-        Op::UpdateReplace => update(
-            &logical,
-            name,
-            json!({"RoleName": format!("{name}-new")}),
-            base.clone(),
-            &url,
-        ),
+        Op::UpdateReplace => update(&logical, name, json!({"RoleName": format!("{name}-new")}), base.clone(), &url),
         Op::Delete => delete(&logical, name, base.clone(), &url),
         Op::Drift => {
             let ev = drift_event("drift-detach-role-policy.json", name);
             let started = Instant::now();
-            let result =
-                eks_node_role_guard::events::handle(&ev, faulty, &h.drift, &h.metrics, TIME_LEFT)
-                    .await;
+            let result = eks_node_role_guard::events::handle(&ev, faulty, &h.drift, &h.metrics, TIME_LEFT).await;
             assert!(
                 started.elapsed() < TIME_LEFT + Duration::from_secs(1),
                 "{ctx}: drift handling took {:?}",
@@ -203,15 +167,9 @@ async fn run_case(
             h.listener.slow(Duration::ZERO);
             h.listener.fail_next(&[]);
             // After the faults clear, a sweep converges.
-            let sweep =
-                json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep"});
-            h.deliver(&sweep)
-                .await
-                .unwrap_or_else(|e| panic!("{ctx}: sweep failed: {e}"));
-            assert!(
-                h.attached(name).await.contains("AmazonEKSWorkerNodePolicy"),
-                "{ctx}: not converged"
-            );
+            let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep"});
+            h.deliver(&sweep).await.unwrap_or_else(|e| panic!("{ctx}: sweep failed: {e}"));
+            assert!(h.attached(name).await.contains("AmazonEKSWorkerNodePolicy"), "{ctx}: not converged");
             cleanup(h, &logical, &[name.to_string()], &base, &ctx).await;
             return format!("drift {}", if result.is_ok() { "ok" } else { "retry" });
         }
@@ -220,25 +178,14 @@ async fn run_case(
     let started = Instant::now();
     cfn::handle(&request, faulty, &h.sender, settings, TIME_LEFT, "stream").await;
     let accepted = h.listener.accepted();
-    assert_eq!(
-        accepted.len(),
-        before + 1,
-        "{ctx}: exactly one accepted response"
-    );
+    assert_eq!(accepted.len(), before + 1, "{ctx}: exactly one accepted response");
     let got = accepted.last().unwrap();
-    assert!(
-        got.at - started < TIME_LEFT,
-        "{ctx}: answered after {:?}",
-        got.at - started
-    );
+    assert!(got.at - started < TIME_LEFT, "{ctx}: answered after {:?}", got.at - started);
     let body = got.json();
     let status = body["Status"].as_str().unwrap().to_string();
     if status == "FAILED" {
         let reason = body["Reason"].as_str().unwrap_or("");
-        assert!(
-            !reason.is_empty() && reason.len() < 4000,
-            "{ctx}: readable reason: {reason}"
-        );
+        assert!(!reason.is_empty() && reason.len() < 4000, "{ctx}: readable reason: {reason}");
     }
     proxy.clear();
     h.listener.slow(Duration::ZERO);
@@ -263,15 +210,9 @@ async fn cleanup(h: &Harness, logical: &str, names: &[String], props: &Value, ct
     }
     for n in &names {
         assert!(h.role(n).await.is_none(), "{ctx}: role {n} left behind");
-        assert!(
-            !h.profile_exists(n).await,
-            "{ctx}: instance profile {n} left behind"
-        );
+        assert!(!h.profile_exists(n).await, "{ctx}: instance profile {n} left behind");
     }
-    assert!(
-        !h.policy_exists(IPV6_POLICY_ARN).await,
-        "{ctx}: IPv6 CNI policy left behind"
-    );
+    assert!(!h.policy_exists(IPV6_POLICY_ARN).await, "{ctx}: IPv6 CNI policy left behind");
 }
 
 #[tokio::test]
@@ -308,19 +249,7 @@ async fn a_refused_response_url_is_given_up_on_before_the_deadline() {
     let closed = format!("http://127.0.0.1:{}/cfn-response", free_port());
     let req = request("Create", "Nodes", json!({"RoleName": "nodes"}), &closed);
     let started = Instant::now();
-    let status = cfn::handle(
-        &req,
-        &h.reconciler,
-        &h.sender,
-        &h.settings,
-        Duration::from_secs(3),
-        "s",
-    )
-    .await;
+    let status = cfn::handle(&req, &h.reconciler, &h.sender, &h.settings, Duration::from_secs(3), "s").await;
     assert_eq!(status, cfn::response::Status::Success, "the work was done");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "gave up at the deadline: {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(3), "gave up at the deadline: {:?}", started.elapsed());
 }

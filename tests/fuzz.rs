@@ -97,9 +97,7 @@ fn scalar() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
-            .map(Value::Number)
-            .unwrap_or(Value::Null)),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)),
         prop::sample::select(STRINGS).prop_map(Value::from),
         ".{0,40}".prop_map(Value::from),
         "[a-zA-Z0-9+=,.@_/-]{0,70}".prop_map(Value::from),
@@ -111,10 +109,7 @@ fn json() -> impl Strategy<Value = Value> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
             prop::collection::vec(
-                (
-                    prop_oneof![prop::sample::select(KEYS).prop_map(String::from), ".{0,12}"],
-                    inner
-                ),
+                (prop_oneof![prop::sample::select(KEYS).prop_map(String::from), ".{0,12}"], inner),
                 0..8
             )
             .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<String, Value>>())),
@@ -156,12 +151,7 @@ fn mutate(v: &mut Value, path: &[prop::sample::Index], replacement: &Value, remo
 
 /// A sample payload with one value somewhere replaced, or one key removed.
 fn mutated(samples: Vec<Value>) -> impl Strategy<Value = Value> {
-    (
-        prop::sample::select(samples),
-        prop::collection::vec(any::<prop::sample::Index>(), 1..4),
-        json(),
-        any::<bool>(),
-    )
+    (prop::sample::select(samples), prop::collection::vec(any::<prop::sample::Index>(), 1..4), json(), any::<bool>())
         .prop_map(|(mut v, path, replacement, remove)| {
             mutate(&mut v, &path, &replacement, remove);
             v
@@ -179,9 +169,7 @@ fn exercise(payload: &Value) {
     let reason = match Request::parse(payload) {
         Ok(req) => {
             let r = Properties::parse(&req.properties, req.stack.partition);
-            if let eks_node_role_guard::cfn::request::Kind::Update { old_properties, .. } =
-                &req.kind
-            {
+            if let eks_node_role_guard::cfn::request::Kind::Update { old_properties, .. } = &req.kind {
                 let _ = Properties::parse(old_properties, Partition::Aws);
             }
             r.err().map(|e| e.to_string())
@@ -201,31 +189,17 @@ fn exercise(payload: &Value) {
     let body = response.to_body("stream");
     assert!(
         body.len() <= 4096
-            || response.stack_id.len()
-                + response.request_id.len()
-                + response.logical_resource_id.len()
-                > 3000
+            || response.stack_id.len() + response.request_id.len() + response.logical_resource_id.len() > 3000
     );
     let detail = CloudTrailDetail::parse(payload.get("detail").unwrap_or(payload));
     let _ = detail.actor();
     let text = |k: &str| payload.get(k).and_then(Value::as_str).unwrap_or("");
-    let _ = route(
-        text("detail-type"),
-        text("source"),
-        &detail,
-        &DriftSettings::default(),
-    );
+    let _ = route(text("detail-type"), text("source"), &detail, &DriftSettings::default());
 }
 
 fn run(strategy: impl Strategy<Value = Value>, label: &str) {
-    let cases: u32 = std::env::var("FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3000);
-    let seconds: u64 = std::env::var("FUZZ_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let cases: u32 = std::env::var("FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
+    let seconds: u64 = std::env::var("FUZZ_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
     let started = Instant::now();
     let mut total = 0u64;
     let mut seed = 0u64;
@@ -233,13 +207,8 @@ fn run(strategy: impl Strategy<Value = Value>, label: &str) {
         let mut bytes = [0u8; 32];
         bytes[..8].copy_from_slice(&seed.to_le_bytes());
         bytes[8..16].copy_from_slice(&(label.len() as u64).to_le_bytes());
-        let config = Config {
-            cases,
-            failure_persistence: None,
-            ..Config::default()
-        };
-        let mut runner =
-            TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
+        let config = Config { cases, failure_persistence: None, ..Config::default() };
+        let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
         runner
             .run(&strategy, |v| {
                 exercise(&v);
@@ -252,11 +221,7 @@ fn run(strategy: impl Strategy<Value = Value>, label: &str) {
             break;
         }
     }
-    println!(
-        "{label}: {total} cases, {} seeds, {:?}, no panic",
-        seed,
-        started.elapsed()
-    );
+    println!("{label}: {total} cases, {} seeds, {:?}, no panic", seed, started.elapsed());
 }
 
 #[test]

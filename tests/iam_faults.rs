@@ -23,16 +23,8 @@ fn iam_error(status: u16, code: &str, message: &str) -> HttpResponse {
 }
 
 fn client(rules: &[&Rule]) -> Client {
-    mock_client!(
-        aws_sdk_iam,
-        RuleMode::MatchAny,
-        rules.iter().copied(),
-        |c| c.retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(4)
-                .with_initial_backoff(Duration::from_millis(1))
-        )
-    )
+    mock_client!(aws_sdk_iam, RuleMode::MatchAny, rules.iter().copied(), |c| c
+        .retry_config(RetryConfig::standard().with_max_attempts(4).with_initial_backoff(Duration::from_millis(1))))
 }
 
 fn role() -> Role {
@@ -48,13 +40,9 @@ fn role() -> Role {
 
 fn listing_rules() -> (Rule, Rule) {
     (
-        mock!(Client::list_attached_role_policies)
-            .then_output(|| ListAttachedRolePoliciesOutput::builder().build()),
+        mock!(Client::list_attached_role_policies).then_output(|| ListAttachedRolePoliciesOutput::builder().build()),
         mock!(Client::list_instance_profiles_for_role).then_output(|| {
-            ListInstanceProfilesForRoleOutput::builder()
-                .set_instance_profiles(Some(vec![]))
-                .build()
-                .unwrap()
+            ListInstanceProfilesForRoleOutput::builder().set_instance_profiles(Some(vec![])).build().unwrap()
         }),
     )
 }
@@ -80,20 +68,12 @@ async fn throttling_is_retried_until_iam_answers() {
 
 #[tokio::test]
 async fn throttling_that_persists_surfaces_as_a_readable_retryable_error() {
-    let get = mock!(Client::get_role)
-        .then_http_response(|| iam_error(400, "Throttling", "Rate exceeded"));
+    let get = mock!(Client::get_role).then_http_response(|| iam_error(400, "Throttling", "Rate exceeded"));
     let iam = SdkIam::new(client(&[&get]));
     let e = iam.read_role(&name()).await.unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "IAM GetRole failed (Throttling): Rate exceeded"
-    );
+    assert_eq!(e.to_string(), "IAM GetRole failed (Throttling): Rate exceeded");
     assert!(e.is_retryable());
-    assert_eq!(
-        get.num_calls(),
-        4,
-        "the SDK's standard retry mode made all its attempts"
-    );
+    assert_eq!(get.num_calls(), 4, "the SDK's standard retry mode made all its attempts");
 }
 
 #[tokio::test]
@@ -102,41 +82,28 @@ async fn server_errors_are_retried() {
         .sequence()
         .http_response(|| iam_error(500, "ServiceFailure", "internal"))
         .http_response(|| iam_error(503, "ServiceUnavailable", "unavailable"))
-        .output(|| {
-            aws_sdk_iam::operation::attach_role_policy::AttachRolePolicyOutput::builder().build()
-        })
+        .output(|| aws_sdk_iam::operation::attach_role_policy::AttachRolePolicyOutput::builder().build())
         .build();
     let iam = SdkIam::new(client(&[&attach]));
     let arn = PolicyArn::parse("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "x").unwrap();
-    iam.apply(&name(), &Action::AttachPolicy(arn))
-        .await
-        .unwrap();
+    iam.apply(&name(), &Action::AttachPolicy(arn)).await.unwrap();
     assert_eq!(attach.num_calls(), 3);
 }
 
 #[tokio::test]
 async fn access_denied_is_reported_at_once_and_not_retried() {
     let attach = mock!(Client::attach_role_policy).then_http_response(|| {
-        iam_error(403, "AccessDenied", "User: arn:aws:sts::123456789012:assumed-role/guard/fn is not authorized to perform: iam:AttachRolePolicy")
+        iam_error(
+            403,
+            "AccessDenied",
+            "User: arn:aws:sts::123456789012:assumed-role/guard/fn is not authorized to perform: iam:AttachRolePolicy",
+        )
     });
     let iam = SdkIam::new(client(&[&attach]));
     let arn = PolicyArn::parse("arn:aws:iam::aws:policy/AdministratorAccess", "x").unwrap();
-    let e = iam
-        .apply(&name(), &Action::AttachPolicy(arn))
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        e,
-        Error::Iam {
-            retryable: false,
-            ..
-        }
-    ));
-    assert!(
-        e.to_string()
-            .starts_with("IAM AttachRolePolicy failed (AccessDenied): User: "),
-        "{e}"
-    );
+    let e = iam.apply(&name(), &Action::AttachPolicy(arn)).await.unwrap_err();
+    assert!(matches!(e, Error::Iam { retryable: false, .. }));
+    assert!(e.to_string().starts_with("IAM AttachRolePolicy failed (AccessDenied): User: "), "{e}");
     assert_eq!(attach.num_calls(), 1);
 }
 
@@ -144,40 +111,23 @@ async fn access_denied_is_reported_at_once_and_not_retried() {
 async fn a_role_iam_has_not_propagated_yet_is_waited_for() {
     let attach = mock!(Client::attach_role_policy)
         .sequence()
-        .http_response(|| {
-            iam_error(
-                404,
-                "NoSuchEntity",
-                "The role with name nodes cannot be found.",
-            )
-        })
-        .output(|| {
-            aws_sdk_iam::operation::attach_role_policy::AttachRolePolicyOutput::builder().build()
-        })
+        .http_response(|| iam_error(404, "NoSuchEntity", "The role with name nodes cannot be found."))
+        .output(|| aws_sdk_iam::operation::attach_role_policy::AttachRolePolicyOutput::builder().build())
         .build();
     let iam = SdkIam::new(client(&[&attach]));
     let arn = PolicyArn::parse("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "x").unwrap();
-    iam.apply(&name(), &Action::AttachPolicy(arn))
-        .await
-        .unwrap();
+    iam.apply(&name(), &Action::AttachPolicy(arn)).await.unwrap();
     assert_eq!(attach.num_calls(), 2);
 }
 
 #[tokio::test]
 async fn a_policy_that_does_not_exist_is_not_waited_for() {
     let attach = mock!(Client::attach_role_policy).then_http_response(|| {
-        iam_error(
-            404,
-            "NoSuchEntity",
-            "Policy arn:aws:iam::aws:policy/Nope does not exist or is not attachable.",
-        )
+        iam_error(404, "NoSuchEntity", "Policy arn:aws:iam::aws:policy/Nope does not exist or is not attachable.")
     });
     let iam = SdkIam::new(client(&[&attach]));
     let arn = PolicyArn::parse("arn:aws:iam::aws:policy/Nope", "x").unwrap();
-    let e = iam
-        .apply(&name(), &Action::AttachPolicy(arn))
-        .await
-        .unwrap_err();
+    let e = iam.apply(&name(), &Action::AttachPolicy(arn)).await.unwrap_err();
     assert_eq!(e.iam_code(), Some("NoSuchEntity"));
     assert_eq!(attach.num_calls(), 1);
 }
@@ -186,19 +136,10 @@ async fn a_policy_that_does_not_exist_is_not_waited_for() {
 async fn an_instance_profile_holding_another_role_is_a_conflict() {
     use aws_sdk_iam::operation::get_instance_profile::GetInstanceProfileOutput;
     use aws_sdk_iam::types::InstanceProfile;
-    let create = mock!(Client::create_instance_profile).then_http_response(|| {
-        iam_error(
-            409,
-            "EntityAlreadyExists",
-            "Instance Profile nodes already exists.",
-        )
-    });
+    let create = mock!(Client::create_instance_profile)
+        .then_http_response(|| iam_error(409, "EntityAlreadyExists", "Instance Profile nodes already exists."));
     let add = mock!(Client::add_role_to_instance_profile).then_http_response(|| {
-        iam_error(
-            409,
-            "LimitExceeded",
-            "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1",
-        )
+        iam_error(409, "LimitExceeded", "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1")
     });
     let get = mock!(Client::get_instance_profile).then_output(|| {
         let mut other = role();
@@ -219,13 +160,7 @@ async fn an_instance_profile_holding_another_role_is_a_conflict() {
     });
     let iam = SdkIam::new(client(&[&create, &add, &get]));
     let e = iam
-        .apply(
-            &name(),
-            &Action::EnsureInstanceProfile {
-                name: "nodes".into(),
-                path: "/".into(),
-            },
-        )
+        .apply(&name(), &Action::EnsureInstanceProfile { name: "nodes".into(), path: "/".into() })
         .await
         .unwrap_err();
     assert_eq!(

@@ -20,9 +20,7 @@ fn text(v: &Value) -> String {
         Value::Sequence(s) => s.iter().map(text).collect::<Vec<_>>().join(","),
         Value::Mapping(m) if m.len() == 1 => {
             let (k, v) = m.iter().next().unwrap();
-            if k.as_str()
-                .is_some_and(|k| k.starts_with("Fn::") || k == "Ref")
-            {
+            if k.as_str().is_some_and(|k| k.starts_with("Fn::") || k == "Ref") {
                 text(v)
             } else {
                 format!("{m:?}")
@@ -73,11 +71,7 @@ fn no_wildcard_actions_and_only_reads_on_all_resources() {
         }
         if s.resources.iter().any(|r| r == "*") {
             for a in &s.actions {
-                assert!(
-                    a.starts_with("iam:Get") || a.starts_with("iam:List"),
-                    "{}: {a} on every resource",
-                    s.sid
-                );
+                assert!(a.starts_with("iam:Get") || a.starts_with("iam:List"), "{}: {a} on every resource", s.sid);
             }
         }
     }
@@ -93,8 +87,7 @@ fn role_and_instance_profile_writes_stay_under_the_path_prefix() {
         if writes_roles {
             for r in &s.resources {
                 assert!(
-                    r.ends_with(":role${RolePathPrefix}*")
-                        || r.ends_with(":instance-profile${RolePathPrefix}*"),
+                    r.ends_with(":role${RolePathPrefix}*") || r.ends_with(":instance-profile${RolePathPrefix}*"),
                     "{}: {r} is not confined to RolePathPrefix",
                     s.sid
                 );
@@ -113,18 +106,12 @@ fn role_changes_are_conditioned_on_the_management_tag() {
         "iam:UntagRole",
     ];
     for s in guard_statements() {
-        if s.actions
-            .iter()
-            .any(|a| tagged_actions.contains(&a.as_str()))
-        {
+        if s.actions.iter().any(|a| tagged_actions.contains(&a.as_str())) {
             let tag = &s.condition["StringEquals"]["aws:ResourceTag/eks-node-role-guard:managed"];
             assert_eq!(list(tag), ["true", "deleting"], "{}", s.sid);
         }
         if s.actions.iter().any(|a| a == "iam:CreateRole") {
-            assert_eq!(
-                text(&s.condition["StringEquals"]["aws:RequestTag/eks-node-role-guard:managed"]),
-                "true"
-            );
+            assert_eq!(text(&s.condition["StringEquals"]["aws:RequestTag/eks-node-role-guard:managed"]), "true");
         }
     }
 }
@@ -133,11 +120,7 @@ fn role_changes_are_conditioned_on_the_management_tag() {
 fn policies_can_be_attached_only_from_the_allow_list() {
     let st: Vec<Statement> = guard_statements()
         .into_iter()
-        .filter(|s| {
-            s.actions
-                .iter()
-                .any(|a| a.ends_with("RolePolicy") && a.contains("tach"))
-        })
+        .filter(|s| s.actions.iter().any(|a| a.ends_with("RolePolicy") && a.contains("tach")))
         .collect();
     assert_eq!(st.len(), 1);
     let s = &st[0];
@@ -152,52 +135,30 @@ fn policies_can_be_attached_only_from_the_allow_list() {
     ] {
         assert!(allowed.contains(p), "{p} missing from {allowed}");
     }
-    assert_eq!(
-        allowed.matches("arn:").count(),
-        4,
-        "nothing else: {allowed}"
-    );
+    assert_eq!(allowed.matches("arn:").count(), 4, "nothing else: {allowed}");
 }
 
 #[test]
 fn pass_role_only_for_managed_roles_in_scope() {
-    let pass: Vec<Statement> = guard_statements()
-        .into_iter()
-        .filter(|s| s.actions.iter().any(|a| a == "iam:PassRole"))
-        .collect();
-    assert_eq!(
-        pass.len(),
-        1,
-        "iam:PassRole appears once (AddRoleToInstanceProfile needs it)"
-    );
+    let pass: Vec<Statement> =
+        guard_statements().into_iter().filter(|s| s.actions.iter().any(|a| a == "iam:PassRole")).collect();
+    assert_eq!(pass.len(), 1, "iam:PassRole appears once (AddRoleToInstanceProfile needs it)");
     let s = &pass[0];
     assert_eq!(s.actions, ["iam:PassRole"]);
     assert_eq!(s.resources.len(), 1);
     assert!(s.resources[0].ends_with(":role${RolePathPrefix}*"));
-    assert_eq!(
-        text(&s.condition["StringEquals"]["aws:ResourceTag/eks-node-role-guard:managed"]),
-        "true"
-    );
+    assert_eq!(text(&s.condition["StringEquals"]["aws:ResourceTag/eks-node-role-guard:managed"]), "true");
 }
 
 #[test]
 fn policy_writes_only_on_the_ipv6_cni_policy() {
     for s in guard_statements() {
         if s.actions.iter().any(|a| {
-            [
-                "iam:CreatePolicy",
-                "iam:DeletePolicy",
-                "iam:CreatePolicyVersion",
-                "iam:SetDefaultPolicyVersion",
-            ]
-            .contains(&a.as_str())
+            ["iam:CreatePolicy", "iam:DeletePolicy", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion"]
+                .contains(&a.as_str())
         }) {
             assert_eq!(s.resources.len(), 1, "{}", s.sid);
-            assert!(
-                s.resources[0].ends_with(":policy/AmazonEKS_CNI_IPv6_Policy"),
-                "{}",
-                s.resources[0]
-            );
+            assert!(s.resources[0].ends_with(":policy/AmazonEKS_CNI_IPv6_Policy"), "{}", s.resources[0]);
         }
     }
 }
@@ -211,23 +172,14 @@ fn the_function_is_arm64_al2023_built_by_cargo_lambda_with_json_logs() {
     assert_eq!(list(&f["Properties"]["Architectures"]), ["arm64"]);
     assert_eq!(f["Properties"]["LoggingConfig"]["LogFormat"], "JSON");
     let timeout = f["Properties"]["Timeout"].as_u64().unwrap();
-    let margin: u64 = text(&f["Properties"]["Environment"]["Variables"]["WATCHDOG_MARGIN_MS"])
-        .parse()
-        .unwrap();
-    assert!(
-        margin < timeout * 1000 / 4,
-        "the watchdog margin fits the timeout"
-    );
+    let margin: u64 = text(&f["Properties"]["Environment"]["Variables"]["WATCHDOG_MARGIN_MS"]).parse().unwrap();
+    assert!(margin < timeout * 1000 / 4, "the watchdog margin fits the timeout");
 }
 
 fn rule_event_names(t: &Value, rule: &str) -> Vec<String> {
     let pattern = &t["Resources"][rule]["Properties"]["EventPattern"];
     assert_eq!(list(&pattern["source"]), ["aws.iam"]);
-    assert_eq!(
-        pattern["detail"]["errorCode"][0]["exists"],
-        Value::Bool(false),
-        "failed calls are filtered out"
-    );
+    assert_eq!(pattern["detail"]["errorCode"][0]["exists"], Value::Bool(false), "failed calls are filtered out");
     list(&pattern["detail"]["eventName"])
 }
 
@@ -235,17 +187,9 @@ fn rule_event_names(t: &Value, rule: &str) -> Vec<String> {
 fn the_event_rule_and_the_forwarder_match_exactly_the_events_the_code_handles() {
     let t = load("template.yaml");
     assert_eq!(rule_event_names(&t, "DriftRule"), HANDLED_EVENTS);
-    assert_eq!(
-        rule_event_names(&load("forwarder.yaml"), "ForwardRule"),
-        HANDLED_EVENTS
-    );
+    assert_eq!(rule_event_names(&load("forwarder.yaml"), "ForwardRule"), HANDLED_EVENTS);
     let target = &t["Resources"]["DriftRule"]["Properties"]["Targets"][0];
-    assert!(
-        target["RetryPolicy"]["MaximumRetryAttempts"]
-            .as_u64()
-            .unwrap()
-            > 0
-    );
+    assert!(target["RetryPolicy"]["MaximumRetryAttempts"].as_u64().unwrap() > 0);
     assert!(!text(&target["DeadLetterConfig"]["Arn"]).is_empty());
 }
 
@@ -256,22 +200,14 @@ fn every_custom_resource_has_a_short_service_timeout() {
     for e in std::fs::read_dir(repo().join("examples")).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "yaml") {
-            files.push(format!(
-                "examples/{}",
-                p.file_name().unwrap().to_string_lossy()
-            ));
+            files.push(format!("examples/{}", p.file_name().unwrap().to_string_lossy()));
         }
     }
     for f in files {
         let t = load(&f);
         for (_, r) in t["Resources"].as_mapping().unwrap() {
-            if r["Type"]
-                .as_str()
-                .is_some_and(|ty| ty.starts_with("Custom::"))
-            {
-                let timeout: u64 = text(&r["Properties"]["ServiceTimeout"])
-                    .parse()
-                    .unwrap_or(3600);
+            if r["Type"].as_str().is_some_and(|ty| ty.starts_with("Custom::")) {
+                let timeout: u64 = text(&r["Properties"]["ServiceTimeout"]).parse().unwrap_or(3600);
                 assert!(timeout <= 900, "{f}: ServiceTimeout {timeout}");
                 seen += 1;
             }

@@ -11,22 +11,13 @@ use eks_node_role_guard::iam::{IamSettings, SdkIam};
 use eks_node_role_guard::reconcile::Reconciler;
 use serde_json::json;
 
-async fn run_against_hanging_iam(
-    kind: &str,
-    time_left: Duration,
-) -> (Status, Vec<Received>, Instant) {
+async fn run_against_hanging_iam(kind: &str, time_left: Duration) -> (Status, Vec<Received>, Instant) {
     let hang = HangingServer::start().await;
     let listener = ResponseListener::start().await;
-    let settings = IamSettings {
-        attempt_timeout: Duration::from_secs(60),
-        ..IamSettings::default()
-    };
+    let settings = IamSettings { attempt_timeout: Duration::from_secs(60), ..IamSettings::default() };
     let rec = Reconciler::new(SdkIam::new(client_for(&hang.endpoint(), &settings, None)));
     let sender = ResponseSender::new(SendPolicy::default());
-    let cfn_settings = CfnSettings {
-        margin: Duration::from_millis(1500),
-        allow_insecure_response_url: true,
-    };
+    let cfn_settings = CfnSettings { margin: Duration::from_millis(1500), allow_insecure_response_url: true };
     let mut req = request(kind, "Nodes", json!({"RoleName": "nodes"}), &listener.url());
     req["PhysicalResourceId"] = json!("nodes");
     req["OldResourceProperties"] = json!({"RoleName": "nodes"});
@@ -44,16 +35,10 @@ async fn sends_failed_timed_out_before_the_deadline_when_iam_hangs() {
         assert_eq!(got.len(), 1, "{kind}: exactly one response");
         let took = got[0].at - started;
         assert!(took < deadline, "{kind}: answered after {took:?}");
-        assert!(
-            took >= Duration::from_millis(2000),
-            "{kind}: the work had its budget ({took:?})"
-        );
+        assert!(took >= Duration::from_millis(2000), "{kind}: the work had its budget ({took:?})");
         let body = got[0].json();
         assert_eq!(body["Status"], "FAILED");
-        assert!(
-            body["Reason"].as_str().unwrap().starts_with("timed out"),
-            "{body}"
-        );
+        assert!(body["Reason"].as_str().unwrap().starts_with("timed out"), "{body}");
         assert_eq!(body["PhysicalResourceId"], "nodes", "{kind}");
     }
 }
@@ -65,8 +50,5 @@ async fn a_deadline_already_past_still_gets_an_immediate_answer() {
     // No time for work, and one attempt at the PUT all the same.
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(got.len(), 1);
-    assert!(got[0].json()["Reason"]
-        .as_str()
-        .unwrap()
-        .starts_with("timed out"));
+    assert!(got[0].json()["Reason"].as_str().unwrap().starts_with("timed out"));
 }

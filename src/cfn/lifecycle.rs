@@ -8,9 +8,7 @@ use tracing::{info, warn};
 use super::properties::{Properties, DEFAULT_DESCRIPTION};
 use super::request::{Kind, Request};
 use crate::domain::spec::{self, tag};
-use crate::domain::{
-    policies, Boundary, LiveRole, Management, NodeRoleSpec, PolicyArn, Retired, RoleName,
-};
+use crate::domain::{policies, Boundary, LiveRole, Management, NodeRoleSpec, PolicyArn, Retired, RoleName};
 use crate::error::{Error, Result};
 use crate::iam::NodeRoleIam;
 use crate::reconcile::Reconciler;
@@ -39,20 +37,13 @@ impl Progress {
     }
 }
 
-pub async fn run<I: NodeRoleIam>(
-    req: &Request,
-    rec: &Reconciler<I>,
-    progress: &Progress,
-) -> Result<Outcome> {
+pub async fn run<I: NodeRoleIam>(req: &Request, rec: &Reconciler<I>, progress: &Progress) -> Result<Outcome> {
     match &req.kind {
         Kind::Create => {
             let props = Properties::parse(&req.properties, req.stack.partition)?;
             create(req, &props, rec, progress, None).await
         }
-        Kind::Update {
-            physical_id,
-            old_properties,
-        } => {
+        Kind::Update { physical_id, old_properties } => {
             let props = Properties::parse(&req.properties, req.stack.partition)?;
             let old = Properties::parse(old_properties, req.stack.partition).ok();
             update(req, &props, old.as_ref(), physical_id, rec, progress).await
@@ -93,11 +84,7 @@ struct Adoption {
 
 impl Adoption {
     fn none() -> Self {
-        Adoption {
-            adopted: false,
-            preexisting: BTreeSet::new(),
-            profile: None,
-        }
+        Adoption { adopted: false, preexisting: BTreeSet::new(), profile: None }
     }
 
     /// Taking over a role that exists: what it had stays (never detached), its own profile is kept.
@@ -122,29 +109,17 @@ impl Adoption {
                     .or_else(|| live.instance_profiles.first().map(|p| p.name.clone()))
             })
             .flatten();
-        Adoption {
-            adopted,
-            preexisting,
-            profile,
-        }
+        Adoption { adopted, preexisting, profile }
     }
 }
 
-fn spec_for(
-    req: &Request,
-    props: &Properties,
-    name: &RoleName,
-    adoption: &Adoption,
-) -> NodeRoleSpec {
+fn spec_for(req: &Request, props: &Properties, name: &RoleName, adoption: &Adoption) -> NodeRoleSpec {
     NodeRoleSpec {
         name: name.clone(),
         path: props.path.clone(),
         partition: req.stack.partition,
         account: req.stack.account.clone(),
-        description: props
-            .description
-            .clone()
-            .or_else(|| (!adoption.adopted).then(|| DEFAULT_DESCRIPTION.to_string())),
+        description: props.description.clone().or_else(|| (!adoption.adopted).then(|| DEFAULT_DESCRIPTION.to_string())),
         ip_family: props.ip_family,
         attach_cni: props.attach_cni,
         extra_policies: props.additional_policies.clone(),
@@ -227,38 +202,21 @@ async fn resolve_target<I: NodeRoleIam>(
             }
         }
     }
-    let name = RoleName::generate(
-        &req.stack.name,
-        &req.owner.logical_id,
-        &format!("{base_seed}{}", req.request_id),
-    );
+    let name = RoleName::generate(&req.stack.name, &req.owner.logical_id, &format!("{base_seed}{}", req.request_id));
     let live = rec.iam.read_role(&name).await?;
     Ok((name, classify(req, live)?))
 }
 
 /// The procedure's check for an existing node role: exact names first, then names that contain them.
-async fn search_existing<I: NodeRoleIam>(
-    req: &Request,
-    rec: &Reconciler<I>,
-) -> Result<Option<(RoleName, Existing)>> {
+async fn search_existing<I: NodeRoleIam>(req: &Request, rec: &Reconciler<I>) -> Result<Option<(RoleName, Existing)>> {
     let roles = rec.iam.list_roles(None).await?;
-    let lower: Vec<String> = WELL_KNOWN_NAMES
-        .iter()
-        .map(|n| n.to_ascii_lowercase())
-        .collect();
-    let exact: Vec<&str> = roles
-        .iter()
-        .map(|r| r.name.as_str())
-        .filter(|n| lower.contains(&n.to_ascii_lowercase()))
-        .collect();
+    let lower: Vec<String> = WELL_KNOWN_NAMES.iter().map(|n| n.to_ascii_lowercase()).collect();
+    let exact: Vec<&str> =
+        roles.iter().map(|r| r.name.as_str()).filter(|n| lower.contains(&n.to_ascii_lowercase())).collect();
     let contains: Vec<&str> = roles
         .iter()
         .map(|r| r.name.as_str())
-        .filter(|n| {
-            lower
-                .iter()
-                .any(|w| n.to_ascii_lowercase().contains(w.as_str()))
-        })
+        .filter(|n| lower.iter().any(|w| n.to_ascii_lowercase().contains(w.as_str())))
         .collect();
     let tiers: [&[&str]; 2] = [&exact, &contains];
     for tier in tiers {
@@ -268,8 +226,7 @@ async fn search_existing<I: NodeRoleIam>(
                 continue;
             };
             let live = rec.iam.read_role(&name).await?;
-            match Management::of(live.as_ref().map(|l| &l.tags).unwrap_or(&BTreeMap::new())).owner()
-            {
+            match Management::of(live.as_ref().map(|l| &l.tags).unwrap_or(&BTreeMap::new())).owner() {
                 Some(o) if *o == req.owner => return Ok(Some((name, classify(req, live)?))),
                 Some(_) => info!(role = %name, "candidate skipped: managed by another resource"),
                 None if live.is_some() => candidates.push((name, live)),
@@ -297,19 +254,12 @@ async fn search_existing<I: NodeRoleIam>(
 
 fn refuse_forbidden(live: &LiveRole) -> Result<()> {
     if let Some(why) = live.trust.as_ref().and_then(policies::forbidden_trust) {
-        return Err(Error::conflict(format!(
-            "role {} cannot be used as a node role: {why}",
-            live.name
-        )));
+        return Err(Error::conflict(format!("role {} cannot be used as a node role: {why}", live.name)));
     }
     Ok(())
 }
 
-async fn converge<I: NodeRoleIam>(
-    rec: &Reconciler<I>,
-    desired: &NodeRoleSpec,
-    retired: &Retired,
-) -> Result<Outcome> {
+async fn converge<I: NodeRoleIam>(rec: &Reconciler<I>, desired: &NodeRoleSpec, retired: &Retired) -> Result<Outcome> {
     let (_plan, live) = rec.converge(desired, retired).await?;
     Ok(outcome(desired, &live))
 }
@@ -321,11 +271,7 @@ fn outcome(desired: &NodeRoleSpec, live: &LiveRole) -> Outcome {
         ("RoleId".to_string(), live.role_id.clone()),
         ("Adopted".to_string(), desired.adopted.to_string()),
     ]);
-    if let Some(p) = desired
-        .instance_profile
-        .as_deref()
-        .and_then(|n| live.in_instance_profile(n))
-    {
+    if let Some(p) = desired.instance_profile.as_deref().and_then(|n| live.in_instance_profile(n)) {
         data.insert("InstanceProfileName".into(), p.name.clone());
         data.insert("InstanceProfileArn".into(), p.arn.clone());
     }
@@ -341,10 +287,7 @@ fn outcome(desired: &NodeRoleSpec, live: &LiveRole) -> Outcome {
         warn!(role = %live.name, "{warning}");
         data.insert("Warnings".into(), warning);
     }
-    Outcome {
-        physical_id: live.name.to_string(),
-        data,
-    }
+    Outcome { physical_id: live.name.to_string(), data }
 }
 
 async fn update<I: NodeRoleIam>(
@@ -357,31 +300,19 @@ async fn update<I: NodeRoleIam>(
 ) -> Result<Outcome> {
     let replace = match old {
         Some(o) => o.role_name != props.role_name || o.path != props.path,
-        None => props
-            .role_name
-            .as_ref()
-            .is_some_and(|n| n.as_str() != physical_id),
+        None => props.role_name.as_ref().is_some_and(|n| n.as_str() != physical_id),
     };
     if replace {
-        if props
-            .role_name
-            .as_ref()
-            .is_some_and(|n| n.as_str() == physical_id)
-        {
+        if props.role_name.as_ref().is_some_and(|n| n.as_str() == physical_id) {
             return Err(Error::invalid(format!(
                 "Path cannot change while RoleName stays '{physical_id}': IAM role names are unique per account, so a new Path needs a new RoleName (or no RoleName, for a generated one)"
             )));
         }
-        info!(
-            old_role = physical_id,
-            "RoleName or Path changed: replacing the role"
-        );
+        info!(old_role = physical_id, "RoleName or Path changed: replacing the role");
         return create(req, props, rec, progress, Some(physical_id)).await;
     }
     let name = RoleName::parse(physical_id).map_err(|_| {
-        Error::invalid(format!(
-            "PhysicalResourceId '{physical_id}' is not a role this resource manages"
-        ))
+        Error::invalid(format!("PhysicalResourceId '{physical_id}' is not a role this resource manages"))
     })?;
     progress.set(&name);
     let live = rec.iam.read_role(&name).await?;
@@ -400,26 +331,14 @@ async fn update<I: NodeRoleIam>(
     };
     let adoption = Adoption::recorded(&live);
     let desired = spec_for(req, props, &name, &adoption);
-    let retired = old
-        .map(|o| desired.retired_since(&spec_for(req, o, &name, &adoption)))
-        .unwrap_or_default();
+    let retired = old.map(|o| desired.retired_since(&spec_for(req, o, &name, &adoption))).unwrap_or_default();
     converge(rec, &desired, &retired).await
 }
 
-async fn delete<I: NodeRoleIam>(
-    req: &Request,
-    physical_id: &str,
-    rec: &Reconciler<I>,
-) -> Result<Outcome> {
-    let done = Outcome {
-        physical_id: physical_id.to_string(),
-        data: BTreeMap::new(),
-    };
+async fn delete<I: NodeRoleIam>(req: &Request, physical_id: &str, rec: &Reconciler<I>) -> Result<Outcome> {
+    let done = Outcome { physical_id: physical_id.to_string(), data: BTreeMap::new() };
     let Ok(name) = RoleName::parse(physical_id) else {
-        info!(
-            physical_id,
-            "not a role name (a Create that failed early): nothing to delete"
-        );
+        info!(physical_id, "not a role name (a Create that failed early): nothing to delete");
         return Ok(done);
     };
     let Some(live) = rec.iam.read_role(&name).await? else {
@@ -428,11 +347,8 @@ async fn delete<I: NodeRoleIam>(
         // policy the tool created and nothing uses).
         if let Ok(props) = Properties::parse(&req.properties, req.stack.partition) {
             if props.attach_cni && props.ip_family == crate::domain::IpFamily::Ipv6 {
-                rec.delete_policy_if_unused(
-                    &name,
-                    &policies::cni_ipv6_policy(req.stack.partition, &req.stack.account),
-                )
-                .await?;
+                rec.delete_policy_if_unused(&name, &policies::cni_ipv6_policy(req.stack.partition, &req.stack.account))
+                    .await?;
             }
         }
         return Ok(done);

@@ -30,10 +30,7 @@ pub struct CfnSettings {
 
 impl Default for CfnSettings {
     fn default() -> Self {
-        CfnSettings {
-            margin: Duration::from_secs(5),
-            allow_insecure_response_url: false,
-        }
+        CfnSettings { margin: Duration::from_secs(5), allow_insecure_response_url: false }
     }
 }
 
@@ -94,11 +91,7 @@ pub async fn handle<I: NodeRoleIam>(
     };
 
     let physical_id = |fallback: &str| {
-        envelope
-            .physical_id
-            .clone()
-            .or_else(|| progress.role())
-            .unwrap_or_else(|| fallback.to_string())
+        envelope.physical_id.clone().or_else(|| progress.role()).unwrap_or_else(|| fallback.to_string())
     };
     let response = match result {
         Ok(o) => Response {
@@ -116,10 +109,7 @@ pub async fn handle<I: NodeRoleIam>(
             Response {
                 status: Status::Failed,
                 reason: Some(e.to_string()),
-                physical_resource_id: physical_id(&format!(
-                    "failed-{}",
-                    short(&envelope.request_id)
-                )),
+                physical_resource_id: physical_id(&format!("failed-{}", short(&envelope.request_id))),
                 stack_id: envelope.stack_id.clone(),
                 request_id: envelope.request_id.clone(),
                 logical_resource_id: envelope.logical_id.clone(),
@@ -131,9 +121,7 @@ pub async fn handle<I: NodeRoleIam>(
     let status = response.status;
     let body = response.to_body(log_stream);
     // Stop retrying the PUT a moment before Lambda would freeze the process.
-    let send_deadline = lambda_deadline
-        .checked_sub(Duration::from_millis(200))
-        .unwrap_or(lambda_deadline);
+    let send_deadline = lambda_deadline.checked_sub(Duration::from_millis(200)).unwrap_or(lambda_deadline);
     match sender.send(&url, body, send_deadline).await {
         Ok(code) => info!(
             request_type = %envelope.request_type,
@@ -151,8 +139,5 @@ pub async fn handle<I: NodeRoleIam>(
 }
 
 fn short(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .take(36)
-        .collect()
+    s.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(36).collect()
 }

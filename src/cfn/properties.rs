@@ -5,9 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use crate::domain::names::{
-    is_valid_tag_key, is_valid_tag_value, parse_bool, truncate_for_message,
-};
+use crate::domain::names::{is_valid_tag_key, is_valid_tag_value, parse_bool, truncate_for_message};
 use crate::domain::spec::{RESERVED_TAGS, TAG_PREFIX};
 use crate::domain::{IpFamily, Partition, PolicyArn, RemediationMode, RoleName, RolePath};
 use crate::error::{Error, Result};
@@ -55,9 +53,7 @@ impl Properties {
     pub fn parse(props: &Map<String, Value>, partition: Partition) -> Result<Self> {
         let mut errors: Vec<String> = Vec::new();
         for key in props.keys().filter(|k| !KNOWN.contains(&k.as_str())) {
-            let hint = suggest(key)
-                .map(|s| format!(" (did you mean {s}?)"))
-                .unwrap_or_default();
+            let hint = suggest(key).map(|s| format!(" (did you mean {s}?)")).unwrap_or_default();
             errors.push(format!(
                 "unknown property '{}'{hint}: accepted properties are {}",
                 truncate_for_message(key),
@@ -85,10 +81,7 @@ impl Properties {
         };
 
         check(scalar(props, "RoleName").and_then(|v| {
-            p.role_name = v
-                .filter(|s| !s.is_empty())
-                .map(|s| RoleName::parse(&s))
-                .transpose()?;
+            p.role_name = v.filter(|s| !s.is_empty()).map(|s| RoleName::parse(&s)).transpose()?;
             Ok(())
         }));
         check(scalar(props, "Path").and_then(|v| {
@@ -136,10 +129,8 @@ impl Properties {
             Ok(())
         }));
         check(scalar(props, "PermissionsBoundary").and_then(|v| {
-            p.boundary = v
-                .filter(|s| !s.is_empty())
-                .map(|s| policy_in(&s, "PermissionsBoundary", partition))
-                .transpose()?;
+            p.boundary =
+                v.filter(|s| !s.is_empty()).map(|s| policy_in(&s, "PermissionsBoundary", partition)).transpose()?;
             Ok(())
         }));
         check(list(props, "AdditionalPolicyArns").and_then(|items| {
@@ -181,9 +172,7 @@ fn scalar(props: &Map<String, Value>, key: &str) -> Result<Option<String>> {
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(Value::Bool(b)) => Ok(Some(b.to_string())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(_) => Err(Error::invalid(format!(
-            "{key} must be a string, not a list or object"
-        ))),
+        Some(_) => Err(Error::invalid(format!("{key} must be a string, not a list or object"))),
     }
 }
 
@@ -191,28 +180,17 @@ fn scalar(props: &Map<String, Value>, key: &str) -> Result<Option<String>> {
 fn list(props: &Map<String, Value>, key: &str) -> Result<Vec<String>> {
     match props.get(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(s
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect()),
+        Some(Value::String(s)) => Ok(s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()),
         Some(Value::Array(a)) => a
             .iter()
             .map(|v| {
                 v.as_str().map(|s| s.trim().to_string()).ok_or_else(|| {
-                    Error::invalid(format!(
-                        "{key} must be a list of policy ARN strings; found {}",
-                        kind_of(v)
-                    ))
+                    Error::invalid(format!("{key} must be a list of policy ARN strings; found {}", kind_of(v)))
                 })
             })
             .filter(|r| r.as_ref().map(|s| !s.is_empty()).unwrap_or(true))
             .collect(),
-        Some(v) => Err(Error::invalid(format!(
-            "{key} must be a list of policy ARNs, not {}",
-            kind_of(v)
-        ))),
+        Some(v) => Err(Error::invalid(format!("{key} must be a list of policy ARNs, not {}", kind_of(v)))),
     }
 }
 
@@ -250,14 +228,9 @@ fn parse_tags(v: Option<&Value>) -> Result<BTreeMap<String, String>> {
             _ => None,
         };
         let (Some(key), Some(value)) = (key, value) else {
-            return Err(Error::invalid(format!(
-                "Tags[{i}] must be an object with string Key and Value"
-            )));
+            return Err(Error::invalid(format!("Tags[{i}] must be an object with string Key and Value")));
         };
-        if !is_valid_tag_key(key)
-            || key.to_ascii_lowercase().starts_with("aws:")
-            || key.starts_with(TAG_PREFIX)
-        {
+        if !is_valid_tag_key(key) || key.to_ascii_lowercase().starts_with("aws:") || key.starts_with(TAG_PREFIX) {
             return Err(Error::invalid(format!(
                 "Tags[{i}].Key '{}' is invalid: 1–128 letters, digits, spaces and _.:/=+-@, not starting with aws: or {TAG_PREFIX}",
                 truncate_for_message(key)
@@ -270,10 +243,7 @@ fn parse_tags(v: Option<&Value>) -> Result<BTreeMap<String, String>> {
             )));
         }
         if !seen.insert(key.to_lowercase()) {
-            return Err(Error::invalid(format!(
-                "Tags has the key '{}' twice (keys are case-insensitive)",
-                key
-            )));
+            return Err(Error::invalid(format!("Tags has the key '{}' twice (keys are case-insensitive)", key)));
         }
         tags.insert(key.to_string(), value);
     }
@@ -315,11 +285,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
         }
         prev = cur;
     }
@@ -341,7 +307,9 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_procedure() {
-        let p = parse(json!({"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:x", "ServiceTimeout": "300"})).unwrap();
+        let p =
+            parse(json!({"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:x", "ServiceTimeout": "300"}))
+                .unwrap();
         assert_eq!(p.role_name, None);
         assert_eq!(p.path, RolePath::root());
         assert_eq!(p.description, None);
@@ -383,15 +351,9 @@ mod tests {
     #[test]
     fn unknown_properties_are_refused_with_a_suggestion() {
         let e = err(json!({"IPFamily": "ipv6"}));
-        assert!(
-            e.starts_with("unknown property 'IPFamily' (did you mean IpFamily?)"),
-            "{e}"
-        );
+        assert!(e.starts_with("unknown property 'IPFamily' (did you mean IpFamily?)"), "{e}");
         let e = err(json!({"Colour": "red"}));
-        assert!(
-            e.contains("unknown property 'Colour': accepted properties are RoleName, Path"),
-            "{e}"
-        );
+        assert!(e.contains("unknown property 'Colour': accepted properties are RoleName, Path"), "{e}");
         assert!(!e.contains("ServiceToken"));
     }
 
@@ -402,92 +364,42 @@ mod tests {
                 json!({"RoleName": "x y"}),
                 "RoleName 'x y' is invalid: use letters, digits and +=,.@_-, at most 64 characters",
             ),
-            (
-                json!({"Path": "eks"}),
-                "Path 'eks' is invalid: it must begin and end with '/'",
-            ),
+            (json!({"Path": "eks"}), "Path 'eks' is invalid: it must begin and end with '/'"),
             (json!({"Description": "é\u{1F600}"}), "Description '"),
-            (
-                json!({"IpFamily": "dual"}),
-                "IpFamily 'dual' is invalid: use ipv4 or ipv6",
-            ),
-            (
-                json!({"AttachCniPolicy": "yes"}),
-                "AttachCniPolicy 'yes' is not a boolean: use true or false",
-            ),
-            (
-                json!({"CreateInstanceProfile": "1"}),
-                "CreateInstanceProfile '1' is not a boolean",
-            ),
-            (
-                json!({"AdoptExistingRole": "maybe"}),
-                "AdoptExistingRole 'maybe' is not a boolean",
-            ),
-            (
-                json!({"Remediation": "fix"}),
-                "Remediation 'fix' is invalid: use enforce, dry-run or off",
-            ),
-            (
-                json!({"PermissionsBoundary": "Boundary"}),
-                "PermissionsBoundary 'Boundary' is not an IAM policy ARN",
-            ),
+            (json!({"IpFamily": "dual"}), "IpFamily 'dual' is invalid: use ipv4 or ipv6"),
+            (json!({"AttachCniPolicy": "yes"}), "AttachCniPolicy 'yes' is not a boolean: use true or false"),
+            (json!({"CreateInstanceProfile": "1"}), "CreateInstanceProfile '1' is not a boolean"),
+            (json!({"AdoptExistingRole": "maybe"}), "AdoptExistingRole 'maybe' is not a boolean"),
+            (json!({"Remediation": "fix"}), "Remediation 'fix' is invalid: use enforce, dry-run or off"),
+            (json!({"PermissionsBoundary": "Boundary"}), "PermissionsBoundary 'Boundary' is not an IAM policy ARN"),
             (
                 json!({"PermissionsBoundary": "arn:aws-cn:iam::aws:policy/B"}),
                 "is in partition aws-cn but the stack is in aws",
             ),
-            (
-                json!({"AdditionalPolicyArns": ["nope"]}),
-                "AdditionalPolicyArns 'nope' is not an IAM policy ARN",
-            ),
-            (
-                json!({"AdditionalPolicyArns": [1]}),
-                "AdditionalPolicyArns must be a list of policy ARN strings",
-            ),
+            (json!({"AdditionalPolicyArns": ["nope"]}), "AdditionalPolicyArns 'nope' is not an IAM policy ARN"),
+            (json!({"AdditionalPolicyArns": [1]}), "AdditionalPolicyArns must be a list of policy ARN strings"),
             (
                 json!({"AdditionalPolicyArns": {"a": 1}}),
                 "AdditionalPolicyArns must be a list of policy ARNs, not an object",
             ),
-            (
-                json!({"Tags": {"Key": "a"}}),
-                "Tags must be a list of {Key, Value} objects, not an object",
-            ),
-            (
-                json!({"Tags": [{"Key": "a"}]}),
-                "Tags[0] must be an object with string Key and Value",
-            ),
-            (
-                json!({"Tags": [{"Key": "aws:x", "Value": "v"}]}),
-                "Tags[0].Key 'aws:x' is invalid",
-            ),
+            (json!({"Tags": {"Key": "a"}}), "Tags must be a list of {Key, Value} objects, not an object"),
+            (json!({"Tags": [{"Key": "a"}]}), "Tags[0] must be an object with string Key and Value"),
+            (json!({"Tags": [{"Key": "aws:x", "Value": "v"}]}), "Tags[0].Key 'aws:x' is invalid"),
             (
                 json!({"Tags": [{"Key": "eks-node-role-guard:managed", "Value": "v"}]}),
                 "Tags[0].Key 'eks-node-role-guard:managed' is invalid",
             ),
-            (
-                json!({"Tags": [{"Key": "a", "Value": "x*"}]}),
-                "Tags[0].Value for 'a' is invalid",
-            ),
-            (
-                json!({"Tags": [{"Key": "a", "Value": "1"}, {"Key": "A", "Value": "2"}]}),
-                "Tags has the key 'A' twice",
-            ),
-            (
-                json!({"RoleName": ["a"]}),
-                "RoleName must be a string, not a list or object",
-            ),
+            (json!({"Tags": [{"Key": "a", "Value": "x*"}]}), "Tags[0].Value for 'a' is invalid"),
+            (json!({"Tags": [{"Key": "a", "Value": "1"}, {"Key": "A", "Value": "2"}]}), "Tags has the key 'A' twice"),
+            (json!({"RoleName": ["a"]}), "RoleName must be a string, not a list or object"),
         ];
         for (input, expected) in cases {
             let e = err(input.clone());
             assert!(e.contains(expected), "{input}: {e}");
         }
-        let many: Vec<String> = (0..18)
-            .map(|i| format!("arn:aws:iam::aws:policy/P{i}"))
-            .collect();
-        assert!(err(json!({"AdditionalPolicyArns": many}))
-            .contains("a role holds at most 20 managed policies"));
-        let tags: Vec<Value> = (0..35)
-            .map(|i| json!({"Key": format!("k{i}"), "Value": "v"}))
-            .collect();
+        let many: Vec<String> = (0..18).map(|i| format!("arn:aws:iam::aws:policy/P{i}")).collect();
+        assert!(err(json!({"AdditionalPolicyArns": many})).contains("a role holds at most 20 managed policies"));
+        let tags: Vec<Value> = (0..35).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect();
         assert!(err(json!({"Tags": tags})).contains("Tags has 35 tags: at most 34"));
     }
 

@@ -36,13 +36,8 @@ impl Envelope {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
     Create,
-    Update {
-        physical_id: String,
-        old_properties: Map<String, Value>,
-    },
-    Delete {
-        physical_id: String,
-    },
+    Update { physical_id: String, old_properties: Map<String, Value> },
+    Delete { physical_id: String },
 }
 
 /// A well-formed request.
@@ -72,67 +67,37 @@ impl Request {
         let mut raw = raw.clone();
         if let Some(obj) = raw.as_object_mut() {
             // Properties are optional in practice (a resource with only ServiceToken still sends an object).
-            obj.entry("ResourceProperties")
-                .or_insert_with(|| Value::Object(Map::new()));
+            obj.entry("ResourceProperties").or_insert_with(|| Value::Object(Map::new()));
             if obj.get("RequestType").and_then(Value::as_str) == Some("Update") {
-                obj.entry("OldResourceProperties")
-                    .or_insert_with(|| Value::Object(Map::new()));
+                obj.entry("OldResourceProperties").or_insert_with(|| Value::Object(Map::new()));
             }
         }
         let parsed: Raw = serde_json::from_value(raw).map_err(|e| {
-            Error::invalid(format!(
-                "the request is not a valid CloudFormation custom resource request: {e}"
-            ))
+            Error::invalid(format!("the request is not a valid CloudFormation custom resource request: {e}"))
         })?;
         let (kind, stack_id, request_id, logical_id, properties) = match parsed {
-            Raw::Create(r) => (
-                Kind::Create,
-                r.stack_id,
-                r.request_id,
-                r.logical_resource_id,
-                r.resource_properties,
-            ),
+            Raw::Create(r) => (Kind::Create, r.stack_id, r.request_id, r.logical_resource_id, r.resource_properties),
             Raw::Update(r) => (
-                Kind::Update {
-                    physical_id: r.physical_resource_id,
-                    old_properties: r.old_resource_properties,
-                },
+                Kind::Update { physical_id: r.physical_resource_id, old_properties: r.old_resource_properties },
                 r.stack_id,
                 r.request_id,
                 r.logical_resource_id,
                 r.resource_properties,
             ),
             Raw::Delete(r) => (
-                Kind::Delete {
-                    physical_id: r.physical_resource_id,
-                },
+                Kind::Delete { physical_id: r.physical_resource_id },
                 r.stack_id,
                 r.request_id,
                 r.logical_resource_id,
                 r.resource_properties,
             ),
-            _ => {
-                return Err(Error::invalid(
-                    "RequestType is not one of Create, Update, Delete",
-                ))
-            }
+            _ => return Err(Error::invalid("RequestType is not one of Create, Update, Delete")),
         };
         if logical_id.is_empty() || request_id.is_empty() {
-            return Err(Error::invalid(
-                "LogicalResourceId and RequestId must not be empty",
-            ));
+            return Err(Error::invalid("LogicalResourceId and RequestId must not be empty"));
         }
         let stack = StackRef::parse(&stack_id)?;
-        Ok(Request {
-            kind,
-            stack,
-            owner: Owner {
-                stack_id,
-                logical_id,
-            },
-            request_id,
-            properties,
-        })
+        Ok(Request { kind, stack, owner: Owner { stack_id, logical_id }, request_id, properties })
     }
 }
 
@@ -160,13 +125,9 @@ mod tests {
         assert_eq!(c.stack.name, "prod");
         assert_eq!(c.properties["IpFamily"], "ipv6");
         let u = Request::parse(&base("Update")).unwrap();
-        assert!(
-            matches!(u.kind, Kind::Update { ref physical_id, .. } if physical_id == "prod-NodeRole-ABC")
-        );
+        assert!(matches!(u.kind, Kind::Update { ref physical_id, .. } if physical_id == "prod-NodeRole-ABC"));
         let d = Request::parse(&base("Delete")).unwrap();
-        assert!(
-            matches!(d.kind, Kind::Delete { ref physical_id } if physical_id == "prod-NodeRole-ABC")
-        );
+        assert!(matches!(d.kind, Kind::Delete { ref physical_id } if physical_id == "prod-NodeRole-ABC"));
     }
 
     #[test]
@@ -177,10 +138,7 @@ mod tests {
             "RequestType 'Replace' is not one of Create, Update, Delete"
         );
         v["RequestType"] = json!(3);
-        assert!(Request::parse(&v)
-            .unwrap_err()
-            .to_string()
-            .contains("RequestType is missing"));
+        assert!(Request::parse(&v).unwrap_err().to_string().contains("RequestType is missing"));
         let mut v = base("Create");
         v.as_object_mut().unwrap().remove("StackId");
         assert!(Request::parse(&v)
@@ -189,10 +147,7 @@ mod tests {
             .contains("not a valid CloudFormation custom resource request"));
         let mut v = base("Create");
         v["StackId"] = json!("prod");
-        assert!(Request::parse(&v)
-            .unwrap_err()
-            .to_string()
-            .starts_with("StackId 'prod'"));
+        assert!(Request::parse(&v).unwrap_err().to_string().starts_with("StackId 'prod'"));
         let mut v = base("Create");
         v["ResourceProperties"] = json!([1]);
         assert!(Request::parse(&v).is_err());

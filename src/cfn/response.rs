@@ -97,20 +97,11 @@ impl ResponseUrl {
     /// Only `https` to a host under amazonaws.com or amazonaws.com.cn; with `allow_insecure`, also `http`
     /// to a loopback address (local use).
     pub fn parse(s: &str, allow_insecure: bool) -> Result<Self> {
-        let uri: hyper::Uri = s
-            .parse()
-            .map_err(|_| Error::Response("ResponseURL is not a valid URL".into()))?;
-        let host = uri
-            .host()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
-        let aws_host = ["amazonaws.com", "amazonaws.com.cn"]
-            .iter()
-            .any(|d| host == *d || host.ends_with(&format!(".{d}")));
-        let loopback =
-            host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let uri: hyper::Uri = s.parse().map_err(|_| Error::Response("ResponseURL is not a valid URL".into()))?;
+        let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let aws_host =
+            ["amazonaws.com", "amazonaws.com.cn"].iter().any(|d| host == *d || host.ends_with(&format!(".{d}")));
+        let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
         let ok = match uri.scheme_str() {
             Some("https") => aws_host || (allow_insecure && loopback),
             Some("http") => allow_insecure && loopback,
@@ -170,10 +161,7 @@ impl ResponseSender {
             .https_or_http()
             .enable_http1()
             .build();
-        ResponseSender {
-            client: Client::builder(TokioExecutor::new()).build(https),
-            policy,
-        }
+        ResponseSender { client: Client::builder(TokioExecutor::new()).build(https), policy }
     }
 
     /// PUTs `body`, retrying until it is accepted, a non-retryable status comes back, the attempts run out, or
@@ -194,10 +182,7 @@ impl ResponseSender {
                 .header(hyper::header::CONTENT_LENGTH, body.len())
                 .body(Full::new(body.clone()))
                 .expect("static request parts are valid");
-            let budget = self
-                .policy
-                .attempt_timeout
-                .min(deadline.saturating_duration_since(now).max(LATE_ATTEMPT));
+            let budget = self.policy.attempt_timeout.min(deadline.saturating_duration_since(now).max(LATE_ATTEMPT));
             match tokio::time::timeout(budget, self.client.request(req)).await {
                 Ok(Ok(resp)) => {
                     let status = resp.status();
@@ -250,17 +235,13 @@ mod tests {
 
     #[test]
     fn serialises_as_cloudformation_expects() {
-        let v: serde_json::Value =
-            serde_json::from_slice(&response(Some("bad".into())).to_body("s")).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&response(Some("bad".into())).to_body("s")).unwrap();
         assert_eq!(v["Status"], "FAILED");
         assert_eq!(v["Reason"], "bad");
         assert_eq!(v["PhysicalResourceId"], "prod-NodeRole-ABC");
         assert_eq!(v["NoEcho"], false);
         assert!(v["Data"].is_object());
-        let ok = Response {
-            status: Status::Success,
-            ..response(None)
-        };
+        let ok = Response { status: Status::Success, ..response(None) };
         let v: serde_json::Value = serde_json::from_slice(&ok.to_body("s")).unwrap();
         assert_eq!(v["Status"], "SUCCESS");
         assert!(v.get("Reason").is_none());
@@ -268,20 +249,13 @@ mod tests {
 
     #[test]
     fn an_over_long_reason_keeps_its_head_and_points_to_the_log_stream() {
-        for reason in [
-            "x".repeat(10_000),
-            "é\"\\".repeat(3000),
-            "\u{1}".repeat(5000),
-        ] {
+        for reason in ["x".repeat(10_000), "é\"\\".repeat(3000), "\u{1}".repeat(5000)] {
             let body = response(Some(format!("HEAD {reason}"))).to_body("2026/11/29/[$LATEST]abc");
             assert!(body.len() <= MAX_BODY, "{}", body.len());
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
             let r = v["Reason"].as_str().unwrap();
             assert!(r.starts_with("HEAD "));
-            assert!(
-                r.ends_with("full message in CloudWatch log stream 2026/11/29/[$LATEST]abc)"),
-                "{r}"
-            );
+            assert!(r.ends_with("full message in CloudWatch log stream 2026/11/29/[$LATEST]abc)"), "{r}");
         }
     }
 
@@ -304,21 +278,13 @@ mod tests {
         assert!(ResponseUrl::parse("http://[::1]:8080/a", true).is_ok());
         assert!(ResponseUrl::parse("http://localhost:8080/a", true).is_ok());
         assert!(ResponseUrl::parse("http://10.0.0.1:8080/a", true).is_err());
-        let e = ResponseUrl::parse("https://example.com/secret-token", false)
-            .unwrap_err()
-            .to_string();
+        let e = ResponseUrl::parse("https://example.com/secret-token", false).unwrap_err().to_string();
         assert!(!e.contains("secret-token"), "{e}");
-        assert_eq!(
-            format!("{:?}", ResponseUrl::parse(ok, false).unwrap()),
-            "ResponseUrl(<redacted>)"
-        );
+        assert_eq!(format!("{:?}", ResponseUrl::parse(ok, false).unwrap()), "ResponseUrl(<redacted>)");
     }
 
     #[test]
     fn connection_errors_never_quote_the_url() {
-        assert_eq!(
-            redact("error trying to connect: http://x/y?sig"),
-            "error trying to connect: <url redacted>"
-        );
+        assert_eq!(redact("error trying to connect: http://x/y?sig"), "error trying to connect: <url redacted>");
     }
 }

@@ -8,10 +8,7 @@ const EPOCH_FLOOR_MS: u64 = 1_000_000_000_000;
 
 /// Time left until the Lambda deadline, as the runtime reported it (`Lambda-Runtime-Deadline-Ms`).
 pub fn time_left(deadline_ms: u64, now: SystemTime) -> Duration {
-    let now_ms = now
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64;
+    let now_ms = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
     if deadline_ms > now_ms {
         Duration::from_millis(deadline_ms - now_ms)
     } else if deadline_ms < EPOCH_FLOOR_MS {
@@ -59,14 +56,8 @@ mod tests {
     #[test]
     fn the_margin_is_kept_for_the_response() {
         let m = Duration::from_secs(5);
-        assert_eq!(
-            work_budget(Duration::from_secs(60), m),
-            Duration::from_secs(55)
-        );
-        assert_eq!(
-            work_budget(Duration::from_secs(6), m),
-            Duration::from_secs(3)
-        );
+        assert_eq!(work_budget(Duration::from_secs(60), m), Duration::from_secs(55));
+        assert_eq!(work_budget(Duration::from_secs(6), m), Duration::from_secs(3));
         assert_eq!(work_budget(Duration::ZERO, m), Duration::ZERO);
     }
 }

@@ -8,8 +8,6 @@ pub mod policies;
 pub mod spec;
 
 pub use live::{LiveInstanceProfile, LivePolicy, LiveRole, PolicyObservation};
-pub use names::{
-    AccountId, IpFamily, Owner, Partition, PolicyArn, RemediationMode, RoleName, RolePath, StackRef,
-};
+pub use names::{AccountId, IpFamily, Owner, Partition, PolicyArn, RemediationMode, RoleName, RolePath, StackRef};
 pub use plan::{plan, plan_policy_cleanup, plan_teardown, Action, Plan};
 pub use spec::{Boundary, Management, NodeRoleSpec, Retired};

@@ -104,12 +104,7 @@ impl StackRef {
         if parts[3].is_empty() {
             return Err(bad());
         }
-        Ok(StackRef {
-            partition,
-            region: parts[3].to_string(),
-            account,
-            name: name.to_string(),
-        })
+        Ok(StackRef { partition, region: parts[3].to_string(), account, name: name.to_string() })
     }
 }
 
@@ -134,20 +129,11 @@ impl RoleName {
     /// so the same seed (StackId + LogicalResourceId for a Create) always yields the same name.
     pub fn generate(stack_name: &str, logical_id: &str, seed: &str) -> Self {
         let suffix = short_hash(seed, 12);
-        let clean = |s: &str| {
-            s.bytes()
-                .filter(|b| is_role_name_byte(*b))
-                .map(char::from)
-                .collect::<String>()
-        };
+        let clean = |s: &str| s.bytes().filter(|b| is_role_name_byte(*b)).map(char::from).collect::<String>();
         let (mut stack, mut logical) = (clean(stack_name), clean(logical_id));
         // 64 = stack + '-' + logical + '-' + 12; keep the logical id readable, shorten the stack name first.
         let budget = 64 - 2 - suffix.len();
-        logical.truncate(
-            logical
-                .len()
-                .min(budget.saturating_sub(stack.len()).max(budget / 2)),
-        );
+        logical.truncate(logical.len().min(budget.saturating_sub(stack.len()).max(budget / 2)));
         stack.truncate(budget - logical.len());
         let name = match (stack.is_empty(), logical.is_empty()) {
             (false, false) => format!("{stack}-{logical}-{suffix}"),
@@ -230,9 +216,7 @@ impl PolicyArn {
         let valid = !name.is_empty()
             && !name.ends_with('/')
             && s.len() <= 2048
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b));
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b));
         valid.then(|| PolicyArn(s.to_string()))
     }
 
@@ -243,10 +227,7 @@ impl PolicyArn {
 
     /// A customer managed policy at the root path.
     pub fn customer(partition: Partition, account: &AccountId, name: &str) -> Self {
-        PolicyArn(format!(
-            "arn:{partition}:iam::{}:policy/{name}",
-            account.as_str()
-        ))
+        PolicyArn(format!("arn:{partition}:iam::{}:policy/{name}", account.as_str()))
     }
 
     pub fn partition(&self) -> Partition {
@@ -332,10 +313,9 @@ pub fn parse_bool(s: &str, property: &str) -> Result<bool> {
     match s.to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(Error::invalid(format!(
-            "{property} '{}' is not a boolean: use true or false",
-            truncate_for_message(s)
-        ))),
+        _ => {
+            Err(Error::invalid(format!("{property} '{}' is not a boolean: use true or false", truncate_for_message(s))))
+        }
     }
 }
 
@@ -356,11 +336,7 @@ fn is_tag_char(c: char) -> bool {
 
 /// Keeps user-supplied strings in messages short and printable.
 pub fn truncate_for_message(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .take(80)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
+    let mut out: String = s.chars().take(80).map(|c| if c.is_control() { '?' } else { c }).collect();
     if s.chars().count() > 80 {
         out.push('…');
     }
@@ -390,7 +366,8 @@ fn short_hash(seed: &str, len: usize) -> String {
 mod tests {
     use super::*;
 
-    const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/prod-eks/5b6e4a40-0e1c-11ef-9d2b-0a1b2c3d4e5f";
+    const STACK: &str =
+        "arn:aws:cloudformation:us-east-1:123456789012:stack/prod-eks/5b6e4a40-0e1c-11ef-9d2b-0a1b2c3d4e5f";
 
     #[test]
     fn parses_a_stack_id_into_partition_region_account_and_name() {
@@ -399,8 +376,7 @@ mod tests {
         assert_eq!(s.region, "us-east-1");
         assert_eq!(s.account.as_str(), "123456789012");
         assert_eq!(s.name, "prod-eks");
-        let cn =
-            StackRef::parse("arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/x/y").unwrap();
+        let cn = StackRef::parse("arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/x/y").unwrap();
         assert_eq!(cn.partition, Partition::AwsCn);
     }
 
@@ -427,10 +403,7 @@ mod tests {
         assert!(RoleName::parse("a+=,.@_-1").is_ok());
         assert!(RoleName::parse(&"a".repeat(64)).is_ok());
         let e = RoleName::parse("x y").unwrap_err().to_string();
-        assert_eq!(
-            e,
-            "RoleName 'x y' is invalid: use letters, digits and +=,.@_-, at most 64 characters"
-        );
+        assert_eq!(e, "RoleName 'x y' is invalid: use letters, digits and +=,.@_-, at most 64 characters");
         assert!(RoleName::parse("").is_err());
         assert!(RoleName::parse(&"a".repeat(65)).is_err());
         assert!(RoleName::parse("rôle").is_err());
@@ -445,10 +418,7 @@ mod tests {
         assert_eq!(a.as_str().len(), "prod-eks-NodeRole-".len() + 12);
         let long = RoleName::generate(&"s".repeat(128), &"L".repeat(255), "x");
         assert_eq!(long.as_str().len(), 64, "{long}");
-        assert!(
-            long.as_str().contains("-LLLL"),
-            "keeps part of the logical id: {long}"
-        );
+        assert!(long.as_str().contains("-LLLL"), "keeps part of the logical id: {long}");
         assert!(RoleName::parse(long.as_str()).is_ok());
         let short_stack = RoleName::generate("s", &"L".repeat(100), "x");
         assert_eq!(short_stack.as_str().len(), 64);
@@ -469,8 +439,7 @@ mod tests {
 
     #[test]
     fn policy_arns_are_checked_and_partition_aware() {
-        let p =
-            PolicyArn::parse("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", "X").unwrap();
+        let p = PolicyArn::parse("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", "X").unwrap();
         assert_eq!(p.name(), "AmazonSSMManagedInstanceCore");
         assert_eq!(p.partition(), Partition::Aws);
         let c = PolicyArn::parse("arn:aws-cn:iam::123456789012:policy/team/Extra", "X").unwrap();
@@ -484,9 +453,7 @@ mod tests {
             "arn:aws:iam::aws:policy/",
             "arn:aws:iam::aws:policy/a b",
         ] {
-            let e = PolicyArn::parse(bad, "PermissionsBoundary")
-                .unwrap_err()
-                .to_string();
+            let e = PolicyArn::parse(bad, "PermissionsBoundary").unwrap_err().to_string();
             assert!(e.starts_with("PermissionsBoundary '"), "{e}");
         }
         assert_eq!(
@@ -499,25 +466,14 @@ mod tests {
     fn ip_family_modes_and_booleans_accept_any_case() {
         assert_eq!(IpFamily::parse("IPv6").unwrap(), IpFamily::Ipv6);
         assert_eq!(IpFamily::parse("ipv4").unwrap(), IpFamily::Ipv4);
-        assert!(IpFamily::parse("dual")
-            .unwrap_err()
-            .to_string()
-            .contains("use ipv4 or ipv6"));
-        assert_eq!(
-            RemediationMode::parse("DRY-RUN", "Remediation").unwrap(),
-            RemediationMode::DryRun
-        );
+        assert!(IpFamily::parse("dual").unwrap_err().to_string().contains("use ipv4 or ipv6"));
+        assert_eq!(RemediationMode::parse("DRY-RUN", "Remediation").unwrap(), RemediationMode::DryRun);
         assert!(RemediationMode::parse("fix", "Remediation").is_err());
-        assert!(
-            RemediationMode::Off > RemediationMode::DryRun
-                && RemediationMode::DryRun > RemediationMode::Enforce
-        );
+        assert!(RemediationMode::Off > RemediationMode::DryRun && RemediationMode::DryRun > RemediationMode::Enforce);
         assert!(parse_bool("TRUE", "X").unwrap());
         assert!(!parse_bool("False", "X").unwrap());
         assert_eq!(
-            parse_bool("yes", "AdoptExistingRole")
-                .unwrap_err()
-                .to_string(),
+            parse_bool("yes", "AdoptExistingRole").unwrap_err().to_string(),
             "AdoptExistingRole 'yes' is not a boolean: use true or false"
         );
     }

@@ -104,16 +104,8 @@ impl fmt::Display for Action {
             | Action::RemoveFromInstanceProfile(name)
             | Action::DeleteInstanceProfile(name)
             | Action::DeleteInlinePolicy(name) => write!(f, "{} {name}", self.kind()),
-            Action::TagRole(t) => write!(
-                f,
-                "TagRole {}",
-                t.keys().cloned().collect::<Vec<_>>().join(",")
-            ),
-            Action::UntagRole(k) => write!(
-                f,
-                "UntagRole {}",
-                k.iter().cloned().collect::<Vec<_>>().join(",")
-            ),
+            Action::TagRole(t) => write!(f, "TagRole {}", t.keys().cloned().collect::<Vec<_>>().join(",")),
+            Action::UntagRole(k) => write!(f, "UntagRole {}", k.iter().cloned().collect::<Vec<_>>().join(",")),
             _ => f.write_str(self.kind()),
         }
     }
@@ -137,12 +129,7 @@ impl Plan {
 
 /// diff(desired, live). `retired` holds what an Update takes away; drift repair passes the default (it only
 /// restores what the desired state requires, never removes anything).
-pub fn plan(
-    desired: &NodeRoleSpec,
-    live: Option<&LiveRole>,
-    cni: &PolicyObservation,
-    retired: &Retired,
-) -> Plan {
+pub fn plan(desired: &NodeRoleSpec, live: Option<&LiveRole>, cni: &PolicyObservation, retired: &Retired) -> Plan {
     let mut actions = Vec::new();
     let empty = BTreeSet::new();
 
@@ -170,20 +157,13 @@ pub fn plan(
         }
         Some(live) => {
             // Tags first: the management tags are what the tool's own IAM permissions are conditioned on.
-            let stale: BTreeMap<String, String> = desired
-                .all_tags()
-                .into_iter()
-                .filter(|(k, v)| live.tags.get(k) != Some(v))
-                .collect();
+            let stale: BTreeMap<String, String> =
+                desired.all_tags().into_iter().filter(|(k, v)| live.tags.get(k) != Some(v)).collect();
             if !stale.is_empty() {
                 actions.push(Action::TagRole(stale));
             }
-            let mut gone: BTreeSet<String> = retired
-                .tag_keys
-                .iter()
-                .filter(|k| live.tags.contains_key(*k))
-                .cloned()
-                .collect();
+            let mut gone: BTreeSet<String> =
+                retired.tag_keys.iter().filter(|k| live.tags.contains_key(*k)).cloned().collect();
             // Continuation tags of a list that got shorter.
             gone.extend(
                 live.tags
@@ -195,10 +175,7 @@ pub fn plan(
             if !gone.is_empty() {
                 actions.push(Action::UntagRole(gone));
             }
-            let trust_ok = live
-                .trust
-                .as_ref()
-                .is_some_and(|t| policies::same_policy(t, &desired.trust_policy()));
+            let trust_ok = live.trust.as_ref().is_some_and(|t| policies::same_policy(t, &desired.trust_policy()));
             if !trust_ok {
                 actions.push(Action::UpdateTrust(desired.trust_policy()));
             }
@@ -232,10 +209,8 @@ pub fn plan(
 
     if let Some(profile) = &desired.instance_profile {
         if live.and_then(|l| l.in_instance_profile(profile)).is_none() {
-            actions.push(Action::EnsureInstanceProfile {
-                name: profile.clone(),
-                path: desired.path.as_str().to_string(),
-            });
+            actions
+                .push(Action::EnsureInstanceProfile { name: profile.clone(), path: desired.path.as_str().to_string() });
         }
     }
     if let Some(old) = &retired.instance_profile {
@@ -257,29 +232,20 @@ fn plan_cni_policy(desired: &NodeRoleSpec, cni: &PolicyObservation) -> Option<Ac
         PolicyObservation::Missing => Some(Action::CreateCniIpv6Policy { arn, document }),
         // A policy of that name we did not create is the account's own: used as it is.
         PolicyObservation::Present(p) if !p.created_by_us || p.default_matches => None,
-        PolicyObservation::Present(LivePolicy {
-            matching_version: Some(v),
-            ..
-        }) => Some(Action::SetDefaultPolicyVersion {
-            arn,
-            version: v.clone(),
-        }),
+        PolicyObservation::Present(LivePolicy { matching_version: Some(v), .. }) => {
+            Some(Action::SetDefaultPolicyVersion { arn, version: v.clone() })
+        }
         PolicyObservation::Present(p) => Some(Action::CreatePolicyVersion {
             arn,
             document,
-            prune: (p.other_versions.len() + 1 >= MAX_POLICY_VERSIONS)
-                .then(|| p.other_versions[0].clone()),
+            prune: (p.other_versions.len() + 1 >= MAX_POLICY_VERSIONS).then(|| p.other_versions[0].clone()),
         }),
     }
 }
 
 /// Everything that removes a role the tool created: out of its instance profiles (deleting the one it
 /// created), all managed policies detached, inline policies deleted, then the role deleted.
-pub fn plan_teardown(
-    live: &LiveRole,
-    own_profile: Option<&str>,
-    inline_policies: &[String],
-) -> Plan {
+pub fn plan_teardown(live: &LiveRole, own_profile: Option<&str>, inline_policies: &[String]) -> Plan {
     let mut actions = Vec::new();
     for p in &live.instance_profiles {
         actions.push(Action::RemoveFromInstanceProfile(p.name.clone()));
@@ -288,12 +254,7 @@ pub fn plan_teardown(
         actions.push(Action::DeleteInstanceProfile(own.to_string()));
     }
     actions.extend(live.attached.iter().cloned().map(Action::DetachPolicy));
-    actions.extend(
-        inline_policies
-            .iter()
-            .cloned()
-            .map(Action::DeleteInlinePolicy),
-    );
+    actions.extend(inline_policies.iter().cloned().map(Action::DeleteInlinePolicy));
     actions.push(Action::DeleteRole);
     Plan { actions }
 }
@@ -303,10 +264,7 @@ pub fn plan_policy_cleanup(cni: &PolicyObservation) -> Option<Action> {
     match cni {
         PolicyObservation::Present(p) if p.created_by_us && p.attachment_count <= 0 => {
             // Non-default versions go first; the default one goes with the policy.
-            Some(Action::DeletePolicy {
-                arn: p.arn.clone(),
-                versions: p.other_versions.clone(),
-            })
+            Some(Action::DeletePolicy { arn: p.arn.clone(), versions: p.other_versions.clone() })
         }
         _ => None,
     }
@@ -368,24 +326,9 @@ mod tests {
     fn creates_the_role_with_the_ec2_trust_policy_then_attaches_and_adds_the_profile() {
         let s = spec();
         let p = plan(&s, None, &PolicyObservation::NotNeeded, &Retired::default());
-        let Action::CreateRole {
-            trust,
-            tags,
-            description,
-            boundary,
-            path,
-        } = &p.actions[0]
-        else {
-            panic!("{p:?}")
-        };
-        assert_eq!(
-            trust["Statement"][0]["Principal"]["Service"],
-            "ec2.amazonaws.com"
-        );
-        assert_eq!(
-            tags.get("eks-node-role-guard:managed").map(String::as_str),
-            Some("true")
-        );
+        let Action::CreateRole { trust, tags, description, boundary, path } = &p.actions[0] else { panic!("{p:?}") };
+        assert_eq!(trust["Statement"][0]["Principal"]["Service"], "ec2.amazonaws.com");
+        assert_eq!(tags.get("eks-node-role-guard:managed").map(String::as_str), Some("true"));
         assert_eq!(description.as_deref(), Some("Amazon EKS - Node role"));
         assert_eq!((boundary, path.as_str()), (&None, "/"));
         assert_eq!(
@@ -402,45 +345,25 @@ mod tests {
     #[test]
     fn a_role_that_matches_needs_nothing() {
         let s = spec();
-        assert!(plan(
-            &s,
-            Some(&live_matching(&s)),
-            &PolicyObservation::NotNeeded,
-            &Retired::default()
-        )
-        .is_empty());
+        assert!(plan(&s, Some(&live_matching(&s)), &PolicyObservation::NotNeeded, &Retired::default()).is_empty());
     }
 
     #[test]
     fn re_attaches_the_worker_node_policy_after_it_is_detached() {
         let s = spec();
         let mut live = live_matching(&s);
-        live.attached
-            .remove(&arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"));
-        let p = plan(
-            &s,
-            Some(&live),
-            &PolicyObservation::NotNeeded,
-            &Retired::default(),
-        );
+        live.attached.remove(&arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"));
+        let p = plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default());
         assert_eq!(kinds(&p), ["AttachRolePolicy AmazonEKSWorkerNodePolicy"]);
     }
 
     #[test]
     fn replaces_a_trust_policy_that_does_not_match() {
         let s = spec();
-        for trust in [
-            None,
-            Some(serde_json::json!({"Version":"2012-10-17","Statement":[]})),
-        ] {
+        for trust in [None, Some(serde_json::json!({"Version":"2012-10-17","Statement":[]}))] {
             let mut live = live_matching(&s);
             live.trust = trust;
-            let p = plan(
-                &s,
-                Some(&live),
-                &PolicyObservation::NotNeeded,
-                &Retired::default(),
-            );
+            let p = plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default());
             assert_eq!(p.actions, [Action::UpdateTrust(s.trust_policy())]);
         }
     }
@@ -449,48 +372,24 @@ mod tests {
     fn boundary_is_set_removed_or_left_alone() {
         let b = arn("arn:aws:iam::123456789012:policy/Boundary");
         let other = arn("arn:aws:iam::123456789012:policy/Other");
-        let s = NodeRoleSpec {
-            boundary: Boundary::Set(b.clone()),
-            ..spec()
-        };
+        let s = NodeRoleSpec { boundary: Boundary::Set(b.clone()), ..spec() };
         let mut live = live_matching(&s);
         live.boundary = Some(other.clone());
         assert_eq!(
-            plan(
-                &s,
-                Some(&live),
-                &PolicyObservation::NotNeeded,
-                &Retired::default()
-            )
-            .actions,
+            plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default()).actions,
             [Action::PutBoundary(b)]
         );
         let s = spec();
         let mut live = live_matching(&s);
         live.boundary = Some(other.clone());
         assert_eq!(
-            plan(
-                &s,
-                Some(&live),
-                &PolicyObservation::NotNeeded,
-                &Retired::default()
-            )
-            .actions,
+            plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default()).actions,
             [Action::DeleteBoundary]
         );
-        let s = NodeRoleSpec {
-            boundary: Boundary::Keep,
-            ..spec()
-        };
+        let s = NodeRoleSpec { boundary: Boundary::Keep, ..spec() };
         let mut live = live_matching(&s);
         live.boundary = Some(other);
-        assert!(plan(
-            &s,
-            Some(&live),
-            &PolicyObservation::NotNeeded,
-            &Retired::default()
-        )
-        .is_empty());
+        assert!(plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default()).is_empty());
     }
 
     #[test]
@@ -500,10 +399,8 @@ mod tests {
         live.description = Some("old".into());
         live.tags.insert("env".into(), "prod".into());
         s.user_tags.insert("team".into(), "x".into());
-        let retired = Retired {
-            tag_keys: BTreeSet::from(["env".to_string(), "absent".to_string()]),
-            ..Default::default()
-        };
+        let retired =
+            Retired { tag_keys: BTreeSet::from(["env".to_string(), "absent".to_string()]), ..Default::default() };
         let p = plan(&s, Some(&live), &PolicyObservation::NotNeeded, &retired);
         assert_eq!(
             p.actions,
@@ -517,24 +414,13 @@ mod tests {
 
     #[test]
     fn an_adopted_role_is_tagged_before_anything_else_changes() {
-        let s = NodeRoleSpec {
-            adopted: true,
-            ..spec()
-        };
+        let s = NodeRoleSpec { adopted: true, ..spec() };
         let mut live = live_matching(&s);
         live.tags.clear();
         live.trust = None;
         live.attached.clear();
-        let p = plan(
-            &s,
-            Some(&live),
-            &PolicyObservation::NotNeeded,
-            &Retired::default(),
-        );
-        assert!(
-            matches!(&p.actions[0], Action::TagRole(t) if t.contains_key("eks-node-role-guard:managed")),
-            "{p:?}"
-        );
+        let p = plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default());
+        assert!(matches!(&p.actions[0], Action::TagRole(t) if t.contains_key("eks-node-role-guard:managed")), "{p:?}");
         assert_eq!(p.actions[1], Action::UpdateTrust(s.trust_policy()));
     }
 
@@ -542,22 +428,9 @@ mod tests {
     fn removes_continuation_tags_of_a_list_that_got_shorter() {
         let s = spec();
         let mut live = live_matching(&s);
-        live.tags.insert(
-            "eks-node-role-guard:extra-policies.2".into(),
-            "arn:aws:iam::aws:policy/X".into(),
-        );
-        let p = plan(
-            &s,
-            Some(&live),
-            &PolicyObservation::NotNeeded,
-            &Retired::default(),
-        );
-        assert_eq!(
-            p.actions,
-            [Action::UntagRole(BTreeSet::from([
-                "eks-node-role-guard:extra-policies.2".into()
-            ]))]
-        );
+        live.tags.insert("eks-node-role-guard:extra-policies.2".into(), "arn:aws:iam::aws:policy/X".into());
+        let p = plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default());
+        assert_eq!(p.actions, [Action::UntagRole(BTreeSet::from(["eks-node-role-guard:extra-policies.2".into()]))]);
     }
 
     #[test]
@@ -569,32 +442,18 @@ mod tests {
         s.preexisting.insert(cw.clone());
         let mut live = live_matching(&s);
         live.attached.extend([ssm.clone(), cw.clone()]);
-        let retired = Retired {
-            policies: BTreeSet::from([ssm.clone(), cw, absent]),
-            ..Default::default()
-        };
+        let retired = Retired { policies: BTreeSet::from([ssm.clone(), cw, absent]), ..Default::default() };
         let p = plan(&s, Some(&live), &PolicyObservation::NotNeeded, &retired);
         assert_eq!(p.actions, [Action::DetachPolicy(ssm)]);
     }
 
     #[test]
     fn never_detaches_anything_the_desired_state_does_not_mention() {
-        let s = NodeRoleSpec {
-            attach_cni: false,
-            ..spec()
-        };
+        let s = NodeRoleSpec { attach_cni: false, ..spec() };
         let mut live = live_matching(&s);
-        live.attached
-            .insert(arn("arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"));
-        live.attached
-            .insert(arn("arn:aws:iam::aws:policy/AdministratorAccess"));
-        assert!(plan(
-            &s,
-            Some(&live),
-            &PolicyObservation::NotNeeded,
-            &Retired::default()
-        )
-        .is_empty());
+        live.attached.insert(arn("arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"));
+        live.attached.insert(arn("arn:aws:iam::aws:policy/AdministratorAccess"));
+        assert!(plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default()).is_empty());
     }
 
     #[test]
@@ -602,141 +461,56 @@ mod tests {
         let s = spec();
         let mut live = live_matching(&s);
         live.instance_profiles.clear();
-        let p = plan(
-            &s,
-            Some(&live),
-            &PolicyObservation::NotNeeded,
-            &Retired::default(),
-        );
-        assert_eq!(
-            p.actions,
-            [Action::EnsureInstanceProfile {
-                name: "NodeRole".into(),
-                path: "/".into()
-            }]
-        );
+        let p = plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default());
+        assert_eq!(p.actions, [Action::EnsureInstanceProfile { name: "NodeRole".into(), path: "/".into() }]);
     }
 
     #[test]
     fn deletes_the_instance_profile_when_no_longer_wanted() {
         let old = spec();
-        let new = NodeRoleSpec {
-            instance_profile: None,
-            ..spec()
-        };
+        let new = NodeRoleSpec { instance_profile: None, ..spec() };
         let retired = new.retired_since(&old);
         let live = live_matching(&old);
         let p = plan(&new, Some(&live), &PolicyObservation::NotNeeded, &retired);
         let tail = &kinds(&p)[p.actions.len() - 2..];
-        assert_eq!(
-            tail,
-            [
-                "RemoveRoleFromInstanceProfile NodeRole",
-                "DeleteInstanceProfile NodeRole"
-            ]
-        );
+        assert_eq!(tail, ["RemoveRoleFromInstanceProfile NodeRole", "DeleteInstanceProfile NodeRole"]);
     }
 
     #[test]
     fn ipv6_creates_the_cni_policy_once_and_reuses_it() {
-        let s = NodeRoleSpec {
-            ip_family: IpFamily::Ipv6,
-            ..spec()
-        };
+        let s = NodeRoleSpec { ip_family: IpFamily::Ipv6, ..spec() };
         let p = plan(&s, None, &PolicyObservation::Missing, &Retired::default());
-        assert!(
-            matches!(p.actions[1], Action::CreateCniIpv6Policy { .. }),
-            "{p:?}"
-        );
+        assert!(matches!(p.actions[1], Action::CreateCniIpv6Policy { .. }), "{p:?}");
         assert!(kinds(&p).contains(&"AttachRolePolicy AmazonEKS_CNI_IPv6_Policy".to_string()));
-        let p = plan(
-            &s,
-            None,
-            &PolicyObservation::Present(ipv6_policy(true, true)),
-            &Retired::default(),
-        );
-        assert!(!p
-            .actions
-            .iter()
-            .any(|a| matches!(a, Action::CreateCniIpv6Policy { .. })));
+        let p = plan(&s, None, &PolicyObservation::Present(ipv6_policy(true, true)), &Retired::default());
+        assert!(!p.actions.iter().any(|a| matches!(a, Action::CreateCniIpv6Policy { .. })));
         // Someone else's policy of that name is used as it is, even if its document differs.
-        let p = plan(
-            &s,
-            None,
-            &PolicyObservation::Present(ipv6_policy(false, false)),
-            &Retired::default(),
-        );
-        assert!(
-            !p.actions
-                .iter()
-                .any(|a| a.kind().contains("Policy") && !a.kind().starts_with("Attach")),
-            "{p:?}"
-        );
+        let p = plan(&s, None, &PolicyObservation::Present(ipv6_policy(false, false)), &Retired::default());
+        assert!(!p.actions.iter().any(|a| a.kind().contains("Policy") && !a.kind().starts_with("Attach")), "{p:?}");
     }
 
     #[test]
     fn restores_the_ipv6_policy_document_we_own() {
-        let s = NodeRoleSpec {
-            ip_family: IpFamily::Ipv6,
-            ..spec()
-        };
+        let s = NodeRoleSpec { ip_family: IpFamily::Ipv6, ..spec() };
         let live = live_matching(&s);
         let mut pol = ipv6_policy(true, false);
         pol.matching_version = Some("v1".into());
-        let p = plan(
-            &s,
-            Some(&live),
-            &PolicyObservation::Present(pol.clone()),
-            &Retired::default(),
-        );
-        assert_eq!(
-            p.actions,
-            [Action::SetDefaultPolicyVersion {
-                arn: pol.arn.clone(),
-                version: "v1".into()
-            }]
-        );
+        let p = plan(&s, Some(&live), &PolicyObservation::Present(pol.clone()), &Retired::default());
+        assert_eq!(p.actions, [Action::SetDefaultPolicyVersion { arn: pol.arn.clone(), version: "v1".into() }]);
         pol.matching_version = None;
-        let p = plan(
-            &s,
-            Some(&live),
-            &PolicyObservation::Present(pol.clone()),
-            &Retired::default(),
-        );
-        assert!(
-            matches!(
-                &p.actions[..],
-                [Action::CreatePolicyVersion { prune: None, .. }]
-            ),
-            "{p:?}"
-        );
+        let p = plan(&s, Some(&live), &PolicyObservation::Present(pol.clone()), &Retired::default());
+        assert!(matches!(&p.actions[..], [Action::CreatePolicyVersion { prune: None, .. }]), "{p:?}");
         pol.other_versions = vec!["v1".into(), "v3".into(), "v4".into(), "v5".into()];
-        let p = plan(
-            &s,
-            Some(&live),
-            &PolicyObservation::Present(pol),
-            &Retired::default(),
-        );
-        assert!(
-            matches!(&p.actions[..], [Action::CreatePolicyVersion { prune: Some(v), .. }] if v == "v1"),
-            "{p:?}"
-        );
+        let p = plan(&s, Some(&live), &PolicyObservation::Present(pol), &Retired::default());
+        assert!(matches!(&p.actions[..], [Action::CreatePolicyVersion { prune: Some(v), .. }] if v == "v1"), "{p:?}");
     }
 
     #[test]
     fn switching_to_ipv6_swaps_the_cni_policy() {
         let old = spec();
-        let new = NodeRoleSpec {
-            ip_family: IpFamily::Ipv6,
-            ..spec()
-        };
+        let new = NodeRoleSpec { ip_family: IpFamily::Ipv6, ..spec() };
         let live = live_matching(&old);
-        let p = plan(
-            &new,
-            Some(&live),
-            &PolicyObservation::Missing,
-            &new.retired_since(&old),
-        );
+        let p = plan(&new, Some(&live), &PolicyObservation::Missing, &new.retired_since(&old));
         let k = kinds(&p);
         assert_eq!(k[0], "CreatePolicy AmazonEKS_CNI_IPv6_Policy");
         assert!(k.contains(&"AttachRolePolicy AmazonEKS_CNI_IPv6_Policy".into()));
@@ -745,18 +519,10 @@ mod tests {
 
     #[test]
     fn partition_is_respected_in_china() {
-        let s = NodeRoleSpec {
-            partition: Partition::AwsCn,
-            ..spec()
-        };
+        let s = NodeRoleSpec { partition: Partition::AwsCn, ..spec() };
         let p = plan(&s, None, &PolicyObservation::NotNeeded, &Retired::default());
-        let Action::CreateRole { trust, .. } = &p.actions[0] else {
-            panic!()
-        };
-        assert_eq!(
-            trust["Statement"][0]["Principal"]["Service"],
-            "ec2.amazonaws.com.cn"
-        );
+        let Action::CreateRole { trust, .. } = &p.actions[0] else { panic!() };
+        assert_eq!(trust["Statement"][0]["Principal"]["Service"], "ec2.amazonaws.com.cn");
         assert!(p.actions.iter().all(|a| match a {
             Action::AttachPolicy(p) => p.as_str().starts_with("arn:aws-cn:"),
             _ => true,
@@ -765,15 +531,9 @@ mod tests {
 
     #[test]
     fn teardown_empties_the_role_then_deletes_it() {
-        let s = NodeRoleSpec {
-            ip_family: IpFamily::Ipv6,
-            ..spec()
-        };
+        let s = NodeRoleSpec { ip_family: IpFamily::Ipv6, ..spec() };
         let mut live = live_matching(&s);
-        live.instance_profiles.push(LiveInstanceProfile {
-            name: "Other".into(),
-            arn: "x".into(),
-        });
+        live.instance_profiles.push(LiveInstanceProfile { name: "Other".into(), arn: "x".into() });
         let p = plan_teardown(&live, Some("NodeRole"), &["inline".to_string()]);
         let k = kinds(&p);
         assert_eq!(
@@ -784,17 +544,10 @@ mod tests {
                 "DeleteInstanceProfile NodeRole"
             ]
         );
-        assert_eq!(
-            k.iter()
-                .filter(|a| a.starts_with("DetachRolePolicy"))
-                .count(),
-            3
-        );
+        assert_eq!(k.iter().filter(|a| a.starts_with("DetachRolePolicy")).count(), 3);
         assert_eq!(k[k.len() - 2..], ["DeleteRolePolicy inline", "DeleteRole"]);
         let p = plan_teardown(&live, None, &[]);
-        assert!(!kinds(&p)
-            .iter()
-            .any(|a| a.starts_with("DeleteInstanceProfile")));
+        assert!(!kinds(&p).iter().any(|a| a.starts_with("DeleteInstanceProfile")));
     }
 
     #[test]
@@ -807,17 +560,9 @@ mod tests {
             panic!("expected a DeletePolicy")
         };
         assert_eq!(versions, ["v1"]);
-        assert_eq!(
-            plan_policy_cleanup(&PolicyObservation::Present(ipv6_policy(true, true))),
-            None,
-            "still attached"
-        );
+        assert_eq!(plan_policy_cleanup(&PolicyObservation::Present(ipv6_policy(true, true))), None, "still attached");
         unused.created_by_us = false;
-        assert_eq!(
-            plan_policy_cleanup(&PolicyObservation::Present(unused)),
-            None,
-            "not ours"
-        );
+        assert_eq!(plan_policy_cleanup(&PolicyObservation::Present(unused)), None, "not ours");
         assert_eq!(plan_policy_cleanup(&PolicyObservation::Missing), None);
     }
 }

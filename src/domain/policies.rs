@@ -109,11 +109,7 @@ fn principal_set(v: Option<&Value>) -> BTreeSet<(String, String)> {
         Some(Value::String(s)) => BTreeSet::from([("*".to_string(), s.clone())]),
         Some(Value::Object(m)) => m
             .iter()
-            .flat_map(|(kind, ids)| {
-                string_set(Some(ids), false)
-                    .into_iter()
-                    .map(move |id| (kind.clone(), id))
-            })
+            .flat_map(|(kind, ids)| string_set(Some(ids), false).into_iter().map(move |id| (kind.clone(), id)))
             .collect(),
         _ => BTreeSet::new(),
     }
@@ -136,10 +132,7 @@ fn normalise(doc: &Value) -> Option<BTreeSet<NormalStatement>> {
                 not_action: string_set(s.get("NotAction"), true),
                 resource: string_set(s.get("Resource"), false),
                 not_resource: string_set(s.get("NotResource"), false),
-                condition: s
-                    .get("Condition")
-                    .map(|c| c.to_string())
-                    .unwrap_or_default(),
+                condition: s.get("Condition").map(|c| c.to_string()).unwrap_or_default(),
             })
         })
         .collect()
@@ -188,10 +181,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ec2_trust_policy(Partition::Aws), expected);
-        assert_eq!(
-            ec2_trust_policy(Partition::AwsCn)["Statement"][0]["Principal"]["Service"],
-            "ec2.amazonaws.com.cn"
-        );
+        assert_eq!(ec2_trust_policy(Partition::AwsCn)["Statement"][0]["Principal"]["Service"], "ec2.amazonaws.com.cn");
     }
 
     #[test]
@@ -200,15 +190,9 @@ mod tests {
         assert_eq!(d["Statement"][0]["Resource"], "*");
         assert_eq!(d["Statement"][0]["Action"].as_array().unwrap().len(), 5);
         assert_eq!(d["Statement"][1]["Action"][0], "ec2:CreateTags");
-        assert_eq!(
-            d["Statement"][1]["Resource"][0],
-            "arn:aws:ec2:*:*:network-interface/*"
-        );
+        assert_eq!(d["Statement"][1]["Resource"][0], "arn:aws:ec2:*:*:network-interface/*");
         let cn = cni_ipv6_policy_document(Partition::AwsCn);
-        assert_eq!(
-            cn["Statement"][1]["Resource"][0],
-            "arn:aws-cn:ec2:*:*:network-interface/*"
-        );
+        assert_eq!(cn["Statement"][1]["Resource"][0], "arn:aws-cn:ec2:*:*:network-interface/*");
     }
 
     #[test]
@@ -224,10 +208,7 @@ mod tests {
         assert!(!same_policy(&want, &deny));
         let cond = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]});
         assert!(!same_policy(&want, &cond));
-        assert!(!same_policy(
-            &want,
-            &serde_json::json!({"Version":"2012-10-17"})
-        ));
+        assert!(!same_policy(&want, &serde_json::json!({"Version":"2012-10-17"})));
         assert!(parse_document("%7Bnot json").is_none());
     }
 
@@ -238,9 +219,7 @@ mod tests {
             .unwrap()
             .contains("You can't use the same role that is used to create any clusters."));
         let fargate = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["eks-fargate-pods.amazonaws.com"]},"Action":"sts:AssumeRole"}]});
-        assert!(forbidden_trust(&fargate)
-            .unwrap()
-            .contains("Fargate profile"));
+        assert!(forbidden_trust(&fargate).unwrap().contains("Fargate profile"));
         assert!(forbidden_trust(&ec2_trust_policy(Partition::Aws)).is_none());
     }
 }

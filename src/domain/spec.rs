@@ -3,9 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::names::{
-    AccountId, IpFamily, Owner, Partition, PolicyArn, RemediationMode, RoleName, RolePath,
-};
+use super::names::{AccountId, IpFamily, Owner, Partition, PolicyArn, RemediationMode, RoleName, RolePath};
 use super::policies;
 use crate::error::{Error, Result};
 
@@ -85,10 +83,7 @@ pub enum Management {
 impl Management {
     pub fn of(tags: &BTreeMap<String, String>) -> Self {
         let owner = || {
-            Some(Owner {
-                stack_id: tags.get(tag::STACK_ID)?.clone(),
-                logical_id: tags.get(tag::LOGICAL_ID)?.clone(),
-            })
+            Some(Owner { stack_id: tags.get(tag::STACK_ID)?.clone(), logical_id: tags.get(tag::LOGICAL_ID)?.clone() })
         };
         match (tags.get(tag::MANAGED).map(String::as_str), owner()) {
             (Some(MANAGED_TRUE), Some(o)) => Management::Managed(o),
@@ -156,12 +151,7 @@ impl NodeRoleSpec {
             },
         );
         t.insert(tag::REMEDIATION.into(), self.remediation.as_str().into());
-        t.insert(
-            tag::INSTANCE_PROFILE.into(),
-            self.instance_profile
-                .clone()
-                .unwrap_or_else(|| "none".into()),
-        );
+        t.insert(tag::INSTANCE_PROFILE.into(), self.instance_profile.clone().unwrap_or_else(|| "none".into()));
         t.insert(tag::ADOPTED.into(), self.adopted.to_string());
         if !self.preexisting.is_empty() {
             put_list(&mut t, tag::PREEXISTING, &self.preexisting);
@@ -186,32 +176,21 @@ impl NodeRoleSpec {
         let Management::Managed(owner) = Management::of(tags) else {
             return Ok(None);
         };
-        let corrupt = |what: &str| {
-            Error::invalid(format!(
-                "role {name}: management tag {what} is missing or invalid"
-            ))
-        };
+        let corrupt = |what: &str| Error::invalid(format!("role {name}: management tag {what} is missing or invalid"));
         let get = |k: &str| tags.get(k).map(String::as_str);
-        let (partition, account) =
-            partition_and_account(role_arn).ok_or_else(|| corrupt("(role ARN)"))?;
-        let ip_family = IpFamily::parse(get(tag::IP_FAMILY).unwrap_or("ipv4"))
-            .map_err(|_| corrupt(tag::IP_FAMILY))?;
-        let attach_cni = super::names::parse_bool(get(tag::CNI).unwrap_or("true"), tag::CNI)
-            .map_err(|_| corrupt(tag::CNI))?;
-        let extra_policies =
-            get_list(tags, tag::EXTRA_POLICIES).map_err(|_| corrupt(tag::EXTRA_POLICIES))?;
-        let preexisting =
-            get_list(tags, tag::PREEXISTING).map_err(|_| corrupt(tag::PREEXISTING))?;
+        let (partition, account) = partition_and_account(role_arn).ok_or_else(|| corrupt("(role ARN)"))?;
+        let ip_family = IpFamily::parse(get(tag::IP_FAMILY).unwrap_or("ipv4")).map_err(|_| corrupt(tag::IP_FAMILY))?;
+        let attach_cni =
+            super::names::parse_bool(get(tag::CNI).unwrap_or("true"), tag::CNI).map_err(|_| corrupt(tag::CNI))?;
+        let extra_policies = get_list(tags, tag::EXTRA_POLICIES).map_err(|_| corrupt(tag::EXTRA_POLICIES))?;
+        let preexisting = get_list(tags, tag::PREEXISTING).map_err(|_| corrupt(tag::PREEXISTING))?;
         let boundary = match get(tag::BOUNDARY).unwrap_or("none") {
             "none" => Boundary::Absent,
             "keep" => Boundary::Keep,
-            arn => Boundary::Set(
-                PolicyArn::parse(arn, tag::BOUNDARY).map_err(|_| corrupt(tag::BOUNDARY))?,
-            ),
+            arn => Boundary::Set(PolicyArn::parse(arn, tag::BOUNDARY).map_err(|_| corrupt(tag::BOUNDARY))?),
         };
-        let remediation =
-            RemediationMode::parse(get(tag::REMEDIATION).unwrap_or("enforce"), tag::REMEDIATION)
-                .map_err(|_| corrupt(tag::REMEDIATION))?;
+        let remediation = RemediationMode::parse(get(tag::REMEDIATION).unwrap_or("enforce"), tag::REMEDIATION)
+            .map_err(|_| corrupt(tag::REMEDIATION))?;
         let instance_profile = match get(tag::INSTANCE_PROFILE) {
             None | Some("none") => None,
             Some(p) => Some(p.to_string()),
@@ -246,21 +225,12 @@ impl NodeRoleSpec {
             .into_iter()
             .filter(|p| !keep.contains(p) && !self.preexisting.contains(p))
             .collect();
-        let tag_keys = old
-            .user_tags
-            .keys()
-            .filter(|k| !self.user_tags.contains_key(*k))
-            .cloned()
-            .collect();
+        let tag_keys = old.user_tags.keys().filter(|k| !self.user_tags.contains_key(*k)).cloned().collect();
         let instance_profile = match (&old.instance_profile, &self.instance_profile) {
             (Some(o), n) if n.as_ref() != Some(o) && !self.adopted => Some(o.clone()),
             _ => None,
         };
-        Retired {
-            policies,
-            tag_keys,
-            instance_profile,
-        }
+        Retired { policies, tag_keys, instance_profile }
     }
 }
 
@@ -360,48 +330,22 @@ pub(crate) mod tests {
 
     #[test]
     fn an_ipv4_role_needs_the_worker_ecr_and_cni_policies() {
-        let names: Vec<String> = spec()
-            .required_policies()
-            .iter()
-            .map(|p| p.name().to_string())
-            .collect();
-        assert_eq!(
-            names,
-            [
-                "AmazonEC2ContainerRegistryPullOnly",
-                "AmazonEKSWorkerNodePolicy",
-                "AmazonEKS_CNI_Policy"
-            ]
-        );
+        let names: Vec<String> = spec().required_policies().iter().map(|p| p.name().to_string()).collect();
+        assert_eq!(names, ["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy"]);
     }
 
     #[test]
     fn an_ipv6_role_needs_the_accounts_ipv6_cni_policy() {
-        let s = NodeRoleSpec {
-            ip_family: IpFamily::Ipv6,
-            ..spec()
-        };
-        assert!(s.required_policies().contains(&arn(
-            "arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy"
-        )));
-        assert!(!s
-            .required_policies()
-            .iter()
-            .any(|p| p.name() == "AmazonEKS_CNI_Policy"));
-        assert_eq!(
-            s.cni_ipv6_policy().unwrap().as_str(),
-            "arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy"
-        );
+        let s = NodeRoleSpec { ip_family: IpFamily::Ipv6, ..spec() };
+        assert!(s.required_policies().contains(&arn("arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy")));
+        assert!(!s.required_policies().iter().any(|p| p.name() == "AmazonEKS_CNI_Policy"));
+        assert_eq!(s.cni_ipv6_policy().unwrap().as_str(), "arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy");
     }
 
     #[test]
     fn with_the_cni_on_its_own_role_no_cni_policy_is_needed() {
         for fam in [IpFamily::Ipv4, IpFamily::Ipv6] {
-            let s = NodeRoleSpec {
-                ip_family: fam,
-                attach_cni: false,
-                ..spec()
-            };
+            let s = NodeRoleSpec { ip_family: fam, attach_cni: false, ..spec() };
             assert_eq!(s.required_policies().len(), 2);
             assert!(s.cni_ipv6_policy().is_none());
         }
@@ -409,24 +353,14 @@ pub(crate) mod tests {
 
     #[test]
     fn policy_arns_follow_the_partition() {
-        let s = NodeRoleSpec {
-            partition: Partition::AwsCn,
-            ..spec()
-        };
-        assert!(s
-            .required_policies()
-            .iter()
-            .all(|p| p.as_str().starts_with("arn:aws-cn:iam::aws:policy/")));
+        let s = NodeRoleSpec { partition: Partition::AwsCn, ..spec() };
+        assert!(s.required_policies().iter().all(|p| p.as_str().starts_with("arn:aws-cn:iam::aws:policy/")));
     }
 
     #[test]
     fn the_spec_survives_a_round_trip_through_tags() {
         let many: BTreeSet<PolicyArn> = (0..12)
-            .map(|i| {
-                arn(&format!(
-                    "arn:aws:iam::123456789012:policy/team/some-long-policy-name-{i:02}"
-                ))
-            })
+            .map(|i| arn(&format!("arn:aws:iam::123456789012:policy/team/some-long-policy-name-{i:02}")))
             .collect();
         let s = NodeRoleSpec {
             ip_family: IpFamily::Ipv6,
@@ -442,36 +376,16 @@ pub(crate) mod tests {
             ..spec()
         };
         let tags = s.management_tags();
-        assert!(
-            tags.contains_key("eks-node-role-guard:extra-policies.2"),
-            "long lists are chunked: {tags:?}"
-        );
-        assert!(tags
-            .values()
-            .all(|v| super::super::names::is_valid_tag_value(v)));
-        assert!(tags
-            .keys()
-            .all(|k| super::super::names::is_valid_tag_key(k)));
-        assert!(
-            tags.len() <= RESERVED_TAGS,
-            "{} management tags",
-            tags.len()
-        );
-        let back = NodeRoleSpec::from_tags(
-            &s.name,
-            "/eks/",
-            "arn:aws:iam::123456789012:role/eks/NodeRole",
-            &tags,
-        )
-        .unwrap()
-        .unwrap();
+        assert!(tags.contains_key("eks-node-role-guard:extra-policies.2"), "long lists are chunked: {tags:?}");
+        assert!(tags.values().all(|v| super::super::names::is_valid_tag_value(v)));
+        assert!(tags.keys().all(|k| super::super::names::is_valid_tag_key(k)));
+        assert!(tags.len() <= RESERVED_TAGS, "{} management tags", tags.len());
+        let back = NodeRoleSpec::from_tags(&s.name, "/eks/", "arn:aws:iam::123456789012:role/eks/NodeRole", &tags)
+            .unwrap()
+            .unwrap();
         assert_eq!(back, s);
         for b in [Boundary::Absent, Boundary::Keep] {
-            let s2 = NodeRoleSpec {
-                boundary: b,
-                description: None,
-                ..spec()
-            };
+            let s2 = NodeRoleSpec { boundary: b, description: None, ..spec() };
             let back = NodeRoleSpec::from_tags(
                 &s2.name,
                 "/",
@@ -486,22 +400,14 @@ pub(crate) mod tests {
     fn a_role_without_our_tags_or_being_deleted_is_not_managed() {
         let role_arn = "arn:aws:iam::123456789012:role/NodeRole";
         let name = RoleName::parse("NodeRole").unwrap();
-        assert!(
-            NodeRoleSpec::from_tags(&name, "/", role_arn, &BTreeMap::new())
-                .unwrap()
-                .is_none()
-        );
+        assert!(NodeRoleSpec::from_tags(&name, "/", role_arn, &BTreeMap::new()).unwrap().is_none());
         let mut tags = spec().management_tags();
         tags.insert(tag::MANAGED.into(), MANAGED_DELETING.into());
-        assert!(NodeRoleSpec::from_tags(&name, "/", role_arn, &tags)
-            .unwrap()
-            .is_none());
+        assert!(NodeRoleSpec::from_tags(&name, "/", role_arn, &tags).unwrap().is_none());
         assert!(matches!(Management::of(&tags), Management::Deleting(_)));
         tags.insert(tag::MANAGED.into(), "true".into());
         tags.insert(tag::IP_FAMILY.into(), "ipv5".into());
-        let e = NodeRoleSpec::from_tags(&name, "/", role_arn, &tags)
-            .unwrap_err()
-            .to_string();
+        let e = NodeRoleSpec::from_tags(&name, "/", role_arn, &tags).unwrap_err().to_string();
         assert!(e.contains("eks-node-role-guard:ip-family"), "{e}");
     }
 
@@ -511,8 +417,7 @@ pub(crate) mod tests {
         let cw = arn("arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy");
         let mut old = spec();
         old.extra_policies = BTreeSet::from([ssm.clone(), cw.clone()]);
-        old.user_tags =
-            BTreeMap::from([("team".into(), "a".into()), ("env".into(), "prod".into())]);
+        old.user_tags = BTreeMap::from([("team".into(), "a".into()), ("env".into(), "prod".into())]);
         let mut new = spec();
         new.ip_family = IpFamily::Ipv6;
         new.preexisting = BTreeSet::from([cw.clone()]);
@@ -520,18 +425,11 @@ pub(crate) mod tests {
         new.instance_profile = None;
         let r = new.retired_since(&old);
         let names: Vec<&str> = r.policies.iter().map(|p| p.name()).collect();
-        assert_eq!(
-            names,
-            ["AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore"]
-        );
+        assert_eq!(names, ["AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore"]);
         assert_eq!(r.tag_keys, BTreeSet::from(["env".to_string()]));
         assert_eq!(r.instance_profile.as_deref(), Some("NodeRole"));
         new.adopted = true;
-        assert_eq!(
-            new.retired_since(&old).instance_profile,
-            None,
-            "an adopted role keeps its profile"
-        );
+        assert_eq!(new.retired_since(&old).instance_profile, None, "an adopted role keeps its profile");
         assert_eq!(spec().retired_since(&spec()), Retired::default());
     }
 }

@@ -94,16 +94,7 @@ impl CloudTrailDetail {
     pub fn actor(&self) -> String {
         let id = self.user_identity.as_ref();
         id.and_then(|u| u.arn.clone())
-            .or_else(|| {
-                id.and_then(|u| {
-                    u.session_context
-                        .as_ref()?
-                        .session_issuer
-                        .as_ref()?
-                        .arn
-                        .clone()
-                })
-            })
+            .or_else(|| id.and_then(|u| u.session_context.as_ref()?.session_issuer.as_ref()?.arn.clone()))
             .or_else(|| id.and_then(|u| u.invoked_by.clone()))
             .unwrap_or_else(|| "unknown".into())
     }
@@ -118,20 +109,13 @@ impl CloudTrailDetail {
             return false;
         }
         let arn = id.arn.as_deref().unwrap_or("");
-        let issuer = id
-            .session_context
-            .as_ref()
-            .and_then(|c| c.session_issuer.as_ref());
+        let issuer = id.session_context.as_ref().and_then(|c| c.session_issuer.as_ref());
         if let Some(role) = role_name.filter(|r| !r.is_empty()) {
             let by_issuer = issuer.and_then(|i| i.user_name.as_deref()) == Some(role)
-                || issuer
-                    .and_then(|i| i.arn.as_deref())
-                    .is_some_and(|a| a.ends_with(&format!("/{role}")));
+                || issuer.and_then(|i| i.arn.as_deref()).is_some_and(|a| a.ends_with(&format!("/{role}")));
             return by_issuer || arn.contains(&format!(":assumed-role/{role}/"));
         }
-        function_name
-            .filter(|f| !f.is_empty())
-            .is_some_and(|f| arn.ends_with(&format!("/{f}")))
+        function_name.filter(|f| !f.is_empty()).is_some_and(|f| arn.ends_with(&format!("/{f}")))
     }
 }
 
@@ -155,14 +139,7 @@ mod tests {
         assert_eq!(d.read_only, Some(false));
         assert_eq!(d.event_id.as_deref(), Some("e-1"));
         assert_eq!(d.actor(), "arn:aws:iam::123456789012:user/alice");
-        assert_eq!(
-            d.user_identity
-                .unwrap()
-                .session_context
-                .unwrap()
-                .session_issuer,
-            Some(SessionIssuer::default())
-        );
+        assert_eq!(d.user_identity.unwrap().session_context.unwrap().session_issuer, Some(SessionIssuer::default()));
     }
 
     #[test]
@@ -179,14 +156,8 @@ mod tests {
             &json!({"eventName": 7, "userIdentity": "x", "requestParameters": null, "readOnly": 3}),
         );
         assert_eq!(d, CloudTrailDetail::default());
-        assert_eq!(
-            CloudTrailDetail::parse(&json!(null)),
-            CloudTrailDetail::default()
-        );
-        assert_eq!(
-            CloudTrailDetail::parse(&json!("text")),
-            CloudTrailDetail::default()
-        );
+        assert_eq!(CloudTrailDetail::parse(&json!(null)), CloudTrailDetail::default());
+        assert_eq!(CloudTrailDetail::parse(&json!("text")), CloudTrailDetail::default());
         assert_eq!(d.actor(), "unknown");
         assert_eq!(d.param("roleName"), None);
     }

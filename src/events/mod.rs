@@ -52,12 +52,7 @@ pub enum Route {
 }
 
 /// Pure: which work an event calls for.
-pub fn route(
-    detail_type: &str,
-    source: &str,
-    detail: &CloudTrailDetail,
-    settings: &DriftSettings,
-) -> Route {
+pub fn route(detail_type: &str, source: &str, detail: &CloudTrailDetail, settings: &DriftSettings) -> Route {
     if source == "aws.events" && detail_type == "Scheduled Event" {
         return Route::Sweep;
     }
@@ -67,20 +62,13 @@ pub fn route(
             crate::domain::names::truncate_for_message(detail_type)
         ));
     }
-    if detail
-        .event_source
-        .as_deref()
-        .is_some_and(|s| s != "iam.amazonaws.com")
-    {
+    if detail.event_source.as_deref().is_some_and(|s| s != "iam.amazonaws.com") {
         return Route::Ignore("not an IAM call".into());
     }
     if let Some(code) = &detail.error_code {
         return Route::Ignore(format!("the call failed ({code}), so it changed nothing"));
     }
-    if detail.made_by(
-        settings.own_role.as_deref(),
-        settings.function_name.as_deref(),
-    ) {
+    if detail.made_by(settings.own_role.as_deref(), settings.function_name.as_deref()) {
         return Route::Ignore("the tool's own call".into());
     }
     let name = detail.event_name.as_deref().unwrap_or("");
@@ -92,17 +80,14 @@ pub fn route(
         | "PutRolePermissionsBoundary"
         | "DeleteRolePermissionsBoundary"
         | "RemoveRoleFromInstanceProfile" => role().map(Route::Role).unwrap_or_else(missing),
-        "DeleteInstanceProfile" => detail
-            .param("instanceProfileName")
-            .map(|p| Route::InstanceProfile(p.to_string()))
-            .unwrap_or_else(missing),
-        "CreatePolicyVersion" | "SetDefaultPolicyVersion" | "DeletePolicy" => {
-            match detail.param("policyArn") {
-                Some(arn) if arn.rsplit('/').next() == Some(CNI_IPV6_POLICY) => Route::CniPolicy,
-                Some(_) => Route::Ignore("not the IPv6 CNI policy".into()),
-                None => missing(),
-            }
+        "DeleteInstanceProfile" => {
+            detail.param("instanceProfileName").map(|p| Route::InstanceProfile(p.to_string())).unwrap_or_else(missing)
         }
+        "CreatePolicyVersion" | "SetDefaultPolicyVersion" | "DeletePolicy" => match detail.param("policyArn") {
+            Some(arn) if arn.rsplit('/').next() == Some(CNI_IPV6_POLICY) => Route::CniPolicy,
+            Some(_) => Route::Ignore("not the IPv6 CNI policy".into()),
+            None => missing(),
+        },
         "DeleteRole" => role().map(Route::RoleDeleted).unwrap_or_else(missing),
         other => Route::Ignore(format!(
             "{} is not a call that can break a node role",
@@ -125,12 +110,7 @@ pub async fn handle<I: NodeRoleIam>(
     let text = |k: &str| payload.get(k).and_then(Value::as_str).unwrap_or("");
     let (event_id, detail_type, source) = (text("id"), text("detail-type"), text("source"));
     let detail = CloudTrailDetail::parse(payload.get("detail").unwrap_or(&Value::Null));
-    let event_id = detail
-        .event_id
-        .as_deref()
-        .filter(|_| event_id.is_empty())
-        .unwrap_or(event_id)
-        .to_string();
+    let event_id = detail.event_id.as_deref().filter(|_| event_id.is_empty()).unwrap_or(event_id).to_string();
     let actor = detail.actor();
     let event_name = detail.event_name.clone().unwrap_or_default();
 
@@ -168,9 +148,7 @@ pub async fn handle<I: NodeRoleIam>(
                 outcome: if managed {
                     Outcome::RoleDeleted
                 } else {
-                    Outcome::Ignored(
-                        "no trace that the deleted role was a managed node role".into(),
-                    )
+                    Outcome::Ignored("no trace that the deleted role was a managed node role".into())
                 },
             };
             if managed {
@@ -183,20 +161,12 @@ pub async fn handle<I: NodeRoleIam>(
         log_decision(&event_id, &actor, &event_name, r, started);
     }
     let retry = reports.iter().find_map(|r| match &r.outcome {
-        Outcome::Failed {
-            error,
-            retryable: true,
-        } => Some(error.clone()),
+        Outcome::Failed { error, retryable: true } => Some(error.clone()),
         _ => None,
     });
     if let Some(e) = retry {
         // Throttling or a 5xx: EventBridge/Lambda will deliver the event again.
-        return Err(Error::Iam {
-            operation: "repair",
-            code: None,
-            message: e,
-            retryable: true,
-        });
+        return Err(Error::Iam { operation: "repair", code: None, message: e, retryable: true });
     }
     Ok(json!({
         "handled": "eventbridge",
@@ -210,10 +180,7 @@ fn log_decision(event_id: &str, actor: &str, event_name: &str, r: &RepairReport,
     let reason = r.outcome.reason();
     let latency_ms = started.elapsed().as_millis() as u64;
     let outcome = r.outcome.label();
-    if matches!(
-        r.outcome,
-        Outcome::Failed { .. } | Outcome::CircuitOpen | Outcome::RoleDeleted
-    ) {
+    if matches!(r.outcome, Outcome::Failed { .. } | Outcome::CircuitOpen | Outcome::RoleDeleted) {
         error!(event_id, actor, event_name, role = %r.role, drift = ?r.drift, mode, outcome, reason, latency_ms, "decision");
     } else {
         info!(event_id, actor, event_name, role = %r.role, drift = ?r.drift, mode, outcome, reason, latency_ms, "decision");
@@ -267,11 +234,7 @@ mod tests {
             let d = detail(
                 json!({"eventSource": "iam.amazonaws.com", "eventName": name, "requestParameters": {"roleName": "nodes"}}),
             );
-            assert_eq!(
-                route(CT, "aws.iam", &d, &s()),
-                Route::Role("nodes".into()),
-                "{name}"
-            );
+            assert_eq!(route(CT, "aws.iam", &d, &s()), Route::Role("nodes".into()), "{name}");
         }
     }
 
@@ -280,15 +243,8 @@ mod tests {
         let d = detail(
             json!({"eventName": "DeleteInstanceProfile", "requestParameters": {"instanceProfileName": "nodes"}}),
         );
-        assert_eq!(
-            route(CT, "aws.iam", &d, &s()),
-            Route::InstanceProfile("nodes".into())
-        );
-        for name in [
-            "CreatePolicyVersion",
-            "SetDefaultPolicyVersion",
-            "DeletePolicy",
-        ] {
+        assert_eq!(route(CT, "aws.iam", &d, &s()), Route::InstanceProfile("nodes".into()));
+        for name in ["CreatePolicyVersion", "SetDefaultPolicyVersion", "DeletePolicy"] {
             let d = detail(
                 json!({"eventName": name, "requestParameters": {"policyArn": "arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy"}}),
             );
@@ -296,26 +252,11 @@ mod tests {
             let other = detail(
                 json!({"eventName": name, "requestParameters": {"policyArn": "arn:aws:iam::123456789012:policy/Other"}}),
             );
-            assert!(matches!(
-                route(CT, "aws.iam", &other, &s()),
-                Route::Ignore(_)
-            ));
+            assert!(matches!(route(CT, "aws.iam", &other, &s()), Route::Ignore(_)));
         }
-        let d =
-            detail(json!({"eventName": "DeleteRole", "requestParameters": {"roleName": "nodes"}}));
-        assert_eq!(
-            route(CT, "aws.iam", &d, &s()),
-            Route::RoleDeleted("nodes".into())
-        );
-        assert_eq!(
-            route(
-                "Scheduled Event",
-                "aws.events",
-                &CloudTrailDetail::default(),
-                &s()
-            ),
-            Route::Sweep
-        );
+        let d = detail(json!({"eventName": "DeleteRole", "requestParameters": {"roleName": "nodes"}}));
+        assert_eq!(route(CT, "aws.iam", &d, &s()), Route::RoleDeleted("nodes".into()));
+        assert_eq!(route("Scheduled Event", "aws.events", &CloudTrailDetail::default(), &s()), Route::Sweep);
     }
 
     #[test]
@@ -327,42 +268,18 @@ mod tests {
             route(CT, "aws.iam", &failed, &s()),
             Route::Ignore("the call failed (AccessDenied), so it changed nothing".into())
         );
-        let own = detail(
-            json!({"eventName": "DetachRolePolicy", "requestParameters": {"roleName": "n"},
-            "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/guard-role/guard"}}),
-        );
-        assert_eq!(
-            route(CT, "aws.iam", &own, &s()),
-            Route::Ignore("the tool's own call".into())
-        );
+        let own = detail(json!({"eventName": "DetachRolePolicy", "requestParameters": {"roleName": "n"},
+            "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/guard-role/guard"}}));
+        assert_eq!(route(CT, "aws.iam", &own, &s()), Route::Ignore("the tool's own call".into()));
         let tag = detail(json!({"eventName": "TagRole", "requestParameters": {"roleName": "n"}}));
         assert!(matches!(route(CT, "aws.iam", &tag, &s()), Route::Ignore(_)));
         let no_params = detail(json!({"eventName": "DetachRolePolicy"}));
-        assert!(matches!(
-            route(CT, "aws.iam", &no_params, &s()),
-            Route::Ignore(_)
-        ));
+        assert!(matches!(route(CT, "aws.iam", &no_params, &s()), Route::Ignore(_)));
         let ec2 = detail(
             json!({"eventSource": "ec2.amazonaws.com", "eventName": "DetachRolePolicy", "requestParameters": {"roleName": "n"}}),
         );
         assert!(matches!(route(CT, "aws.iam", &ec2, &s()), Route::Ignore(_)));
-        assert!(matches!(
-            route(
-                "Object Created",
-                "aws.s3",
-                &CloudTrailDetail::default(),
-                &s()
-            ),
-            Route::Ignore(_)
-        ));
-        assert!(matches!(
-            route(
-                "Scheduled Event",
-                "aws.iam",
-                &CloudTrailDetail::default(),
-                &s()
-            ),
-            Route::Ignore(_)
-        ));
+        assert!(matches!(route("Object Created", "aws.s3", &CloudTrailDetail::default(), &s()), Route::Ignore(_)));
+        assert!(matches!(route("Scheduled Event", "aws.iam", &CloudTrailDetail::default(), &s()), Route::Ignore(_)));
     }
 }

@@ -53,15 +53,9 @@ impl IamSettings {
         let d = IamSettings::default();
         let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
         IamSettings {
-            max_attempts: num("IAM_MAX_ATTEMPTS")
-                .map(|v| v.clamp(1, 20) as u32)
-                .unwrap_or(d.max_attempts),
-            initial_backoff: num("IAM_INITIAL_BACKOFF_MS")
-                .map(Duration::from_millis)
-                .unwrap_or(d.initial_backoff),
-            attempt_timeout: num("IAM_ATTEMPT_TIMEOUT_MS")
-                .map(Duration::from_millis)
-                .unwrap_or(d.attempt_timeout),
+            max_attempts: num("IAM_MAX_ATTEMPTS").map(|v| v.clamp(1, 20) as u32).unwrap_or(d.max_attempts),
+            initial_backoff: num("IAM_INITIAL_BACKOFF_MS").map(Duration::from_millis).unwrap_or(d.initial_backoff),
+            attempt_timeout: num("IAM_ATTEMPT_TIMEOUT_MS").map(Duration::from_millis).unwrap_or(d.attempt_timeout),
         }
     }
 }
@@ -93,16 +87,11 @@ impl Intercept for CallCounter {
 
 /// The HTTPS client: rustls with ring, no OpenSSL, no aws-lc.
 pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
 /// The IAM client. Credentials, region and `AWS_ENDPOINT_URL` come from the environment as usual.
-pub async fn build_client(
-    settings: &IamSettings,
-    counter: Option<CallCounter>,
-) -> aws_sdk_iam::Client {
+pub async fn build_client(settings: &IamSettings, counter: Option<CallCounter>) -> aws_sdk_iam::Client {
     let shared = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
         .retry_config(settings.retry_config())

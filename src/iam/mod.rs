@@ -26,16 +26,9 @@ pub trait NodeRoleIam: Send + Sync {
     /// The role with its trust policy, boundary, tags, attached policies and instance profiles; `None` if gone.
     fn read_role(&self, name: &RoleName) -> impl Future<Output = Result<Option<LiveRole>>> + Send;
     /// The IPv6 CNI policy, compared against `document`.
-    fn read_policy(
-        &self,
-        arn: &PolicyArn,
-        document: &Value,
-    ) -> impl Future<Output = Result<PolicyObservation>> + Send;
+    fn read_policy(&self, arn: &PolicyArn, document: &Value) -> impl Future<Output = Result<PolicyObservation>> + Send;
     /// Just the role's tags (one call): enough to tell whether the tool manages it. `None` if gone.
-    fn role_tags(
-        &self,
-        name: &RoleName,
-    ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>>> + Send;
+    fn role_tags(&self, name: &RoleName) -> impl Future<Output = Result<Option<BTreeMap<String, String>>>> + Send;
     /// An instance profile's tags; `None` if it does not exist.
     fn instance_profile_tags(
         &self,
@@ -44,15 +37,9 @@ pub trait NodeRoleIam: Send + Sync {
     /// How many roles, users and groups have the policy attached (ListEntitiesForPolicy: exact, unlike a
     /// policy's AttachmentCount, which can lag).
     fn policy_attachments(&self, arn: &PolicyArn) -> impl Future<Output = Result<usize>> + Send;
-    fn inline_policy_names(
-        &self,
-        role: &RoleName,
-    ) -> impl Future<Output = Result<Vec<String>>> + Send;
+    fn inline_policy_names(&self, role: &RoleName) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// All roles, optionally under a path prefix.
-    fn list_roles(
-        &self,
-        path_prefix: Option<&str>,
-    ) -> impl Future<Output = Result<Vec<RoleSummary>>> + Send;
+    fn list_roles(&self, path_prefix: Option<&str>) -> impl Future<Output = Result<Vec<RoleSummary>>> + Send;
     /// Carries out one action on `role`. Removing something already gone counts as success.
     fn apply(&self, role: &RoleName, action: &Action) -> impl Future<Output = Result<()>> + Send;
 }

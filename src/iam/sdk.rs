@@ -10,8 +10,7 @@ use serde_json::Value;
 
 use super::{NodeRoleIam, RoleSummary};
 use crate::domain::{
-    policies, spec, Action, LiveInstanceProfile, LivePolicy, LiveRole, PolicyArn,
-    PolicyObservation, RoleName,
+    policies, spec, Action, LiveInstanceProfile, LivePolicy, LiveRole, PolicyArn, PolicyObservation, RoleName,
 };
 use crate::error::{Error, Result};
 
@@ -30,37 +29,21 @@ impl SdkIam {
     }
 }
 
-fn iam_err<E>(
-    operation: &'static str,
-    err: SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> Error
+fn iam_err<E>(operation: &'static str, err: SdkError<E, aws_smithy_runtime_api::http::Response>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let code = err.code().map(str::to_string);
-    let message = err
-        .message()
-        .map(str::to_string)
-        .unwrap_or_else(|| root_cause(&err));
+    let message = err.message().map(str::to_string).unwrap_or_else(|| root_cause(&err));
     let retryable = match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
         SdkError::ServiceError(s) => {
             s.raw().status().is_server_error()
-                || matches!(
-                    code.as_deref(),
-                    Some("Throttling" | "ServiceFailure" | "RequestLimitExceeded")
-                )
+                || matches!(code.as_deref(), Some("Throttling" | "ServiceFailure" | "RequestLimitExceeded"))
         }
         _ => false,
     };
-    Error::Iam {
-        operation,
-        code,
-        message,
-        retryable,
-    }
+    Error::Iam { operation, code, message, retryable }
 }
 
 /// "dispatch failure: Connection refused (os error 111)" rather than the whole chain of wrappers.
@@ -89,15 +72,7 @@ fn gone_ok(r: Result<()>) -> Result<()> {
 }
 
 fn tags(map: &BTreeMap<String, String>) -> Vec<Tag> {
-    map.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .expect("key and value are set")
-        })
-        .collect()
+    map.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set")).collect()
 }
 
 /// Retries a write while IAM has not yet propagated a role or instance profile created moments ago.
@@ -109,11 +84,7 @@ where
     let mut attempt = 1;
     loop {
         match op().await {
-            Err(e)
-                if is(&e, "NoSuchEntity")
-                    && attempt < PROPAGATION_ATTEMPTS
-                    && mentions_new_entity(&e) =>
-            {
+            Err(e) if is(&e, "NoSuchEntity") && attempt < PROPAGATION_ATTEMPTS && mentions_new_entity(&e) => {
                 tokio::time::sleep(PROPAGATION_DELAY * attempt).await;
                 attempt += 1;
             }
@@ -138,11 +109,7 @@ impl NodeRoleIam for SdkIam {
             Ok(o) => o,
             Err(e) => {
                 let e = iam_err("GetRole", e);
-                return if is(&e, "NoSuchEntity") {
-                    Ok(None)
-                } else {
-                    Err(e)
-                };
+                return if is(&e, "NoSuchEntity") { Ok(None) } else { Err(e) };
             }
         };
         let Some(role) = out.role else {
@@ -173,19 +140,13 @@ impl NodeRoleIam for SdkIam {
             path: role.path.clone(),
             arn: role.arn.clone(),
             role_id: role.role_id.clone(),
-            trust: role
-                .assume_role_policy_document()
-                .and_then(policies::parse_document),
+            trust: role.assume_role_policy_document().and_then(policies::parse_document),
             description: role.description().map(str::to_string),
             boundary: role
                 .permissions_boundary()
                 .and_then(|b| b.permissions_boundary_arn())
                 .and_then(|a| PolicyArn::parse(a, "PermissionsBoundary").ok()),
-            tags: role
-                .tags()
-                .iter()
-                .map(|t| (t.key.clone(), t.value.clone()))
-                .collect(),
+            tags: role.tags().iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
             attached: attached
                 .iter()
                 .filter_map(|p| p.policy_arn())
@@ -193,30 +154,17 @@ impl NodeRoleIam for SdkIam {
                 .collect::<BTreeSet<_>>(),
             instance_profiles: profiles
                 .iter()
-                .map(|p| LiveInstanceProfile {
-                    name: p.instance_profile_name.clone(),
-                    arn: p.arn.clone(),
-                })
+                .map(|p| LiveInstanceProfile { name: p.instance_profile_name.clone(), arn: p.arn.clone() })
                 .collect(),
         }))
     }
 
     async fn read_policy(&self, arn: &PolicyArn, document: &Value) -> Result<PolicyObservation> {
-        let policy = match self
-            .client
-            .get_policy()
-            .policy_arn(arn.as_str())
-            .send()
-            .await
-        {
+        let policy = match self.client.get_policy().policy_arn(arn.as_str()).send().await {
             Ok(o) => o.policy,
             Err(e) => {
                 let e = iam_err("GetPolicy", e);
-                return if is(&e, "NoSuchEntity") {
-                    Ok(PolicyObservation::Missing)
-                } else {
-                    Err(e)
-                };
+                return if is(&e, "NoSuchEntity") { Ok(PolicyObservation::Missing) } else { Err(e) };
             }
         };
         let Some(policy) = policy else {
@@ -232,19 +180,11 @@ impl NodeRoleIam for SdkIam {
                 .send()
                 .await
                 .map_err(|e| iam_err("GetPolicyVersion", e))?;
-            Ok::<_, Error>(
-                v.policy_version
-                    .and_then(|v| v.document)
-                    .and_then(|d| policies::parse_document(&d)),
-            )
+            Ok::<_, Error>(v.policy_version.and_then(|v| v.document).and_then(|d| policies::parse_document(&d)))
         };
-        let default_matches = doc_of(default_version.clone())
-            .await?
-            .is_some_and(|d| policies::same_policy(&d, document));
-        let created_by_us = policy
-            .tags()
-            .iter()
-            .any(|t| t.key == spec::tag::POLICY_CREATED);
+        let default_matches =
+            doc_of(default_version.clone()).await?.is_some_and(|d| policies::same_policy(&d, document));
+        let created_by_us = policy.tags().iter().any(|t| t.key == spec::tag::POLICY_CREATED);
         let mut other_versions = Vec::new();
         let mut matching_version = None;
         if !default_matches || created_by_us {
@@ -261,11 +201,7 @@ impl NodeRoleIam for SdkIam {
             for v in versions.iter().filter(|v| !v.is_default_version) {
                 let id = v.version_id().unwrap_or_default().to_string();
                 let wanted = !default_matches && matching_version.is_none();
-                if wanted
-                    && doc_of(id.clone())
-                        .await?
-                        .is_some_and(|d| policies::same_policy(&d, document))
-                {
+                if wanted && doc_of(id.clone()).await?.is_some_and(|d| policies::same_policy(&d, document)) {
                     matching_version = Some(id.clone());
                 }
                 other_versions.push(id);
@@ -284,12 +220,7 @@ impl NodeRoleIam for SdkIam {
 
     async fn role_tags(&self, name: &RoleName) -> Result<Option<BTreeMap<String, String>>> {
         match self.client.get_role().role_name(name.as_str()).send().await {
-            Ok(o) => Ok(o.role.map(|r| {
-                r.tags()
-                    .iter()
-                    .map(|t| (t.key.clone(), t.value.clone()))
-                    .collect()
-            })),
+            Ok(o) => Ok(o.role.map(|r| r.tags().iter().map(|t| (t.key.clone(), t.value.clone())).collect())),
             Err(e) => {
                 let e = iam_err("GetRole", e);
                 if is(&e, "NoSuchEntity") {
@@ -302,19 +233,10 @@ impl NodeRoleIam for SdkIam {
     }
 
     async fn instance_profile_tags(&self, name: &str) -> Result<Option<BTreeMap<String, String>>> {
-        match self
-            .client
-            .get_instance_profile()
-            .instance_profile_name(name)
-            .send()
-            .await
-        {
-            Ok(o) => Ok(o.instance_profile.map(|p| {
-                p.tags()
-                    .iter()
-                    .map(|t| (t.key.clone(), t.value.clone()))
-                    .collect()
-            })),
+        match self.client.get_instance_profile().instance_profile_name(name).send().await {
+            Ok(o) => {
+                Ok(o.instance_profile.map(|p| p.tags().iter().map(|t| (t.key.clone(), t.value.clone())).collect()))
+            }
             Err(e) => {
                 let e = iam_err("GetInstanceProfile", e);
                 if is(&e, "NoSuchEntity") {
@@ -327,18 +249,11 @@ impl NodeRoleIam for SdkIam {
     }
 
     async fn policy_attachments(&self, arn: &PolicyArn) -> Result<usize> {
-        let mut pages = self
-            .client
-            .list_entities_for_policy()
-            .policy_arn(arn.as_str())
-            .into_paginator()
-            .send();
+        let mut pages = self.client.list_entities_for_policy().policy_arn(arn.as_str()).into_paginator().send();
         let mut n = 0;
         while let Some(page) = pages.next().await {
             match page.map_err(|e| iam_err("ListEntitiesForPolicy", e)) {
-                Ok(p) => {
-                    n += p.policy_roles().len() + p.policy_users().len() + p.policy_groups().len()
-                }
+                Ok(p) => n += p.policy_roles().len() + p.policy_users().len() + p.policy_groups().len(),
                 Err(e) if is(&e, "NoSuchEntity") => return Ok(0),
                 Err(e) => return Err(e),
             }
@@ -374,26 +289,14 @@ impl NodeRoleIam for SdkIam {
             .try_collect()
             .await
             .map_err(|e| iam_err("ListRoles", e))?;
-        Ok(roles
-            .into_iter()
-            .map(|r| RoleSummary {
-                name: r.role_name,
-                path: r.path,
-            })
-            .collect())
+        Ok(roles.into_iter().map(|r| RoleSummary { name: r.role_name, path: r.path }).collect())
     }
 
     async fn apply(&self, role: &RoleName, action: &Action) -> Result<()> {
         let c = &self.client;
         let name = role.as_str();
         match action {
-            Action::CreateRole {
-                path,
-                trust,
-                description,
-                boundary,
-                tags: t,
-            } => c
+            Action::CreateRole { path, trust, description, boundary, tags: t } => c
                 .create_role()
                 .role_name(name)
                 .path(path)
@@ -406,8 +309,7 @@ impl NodeRoleIam for SdkIam {
                 .map(drop)
                 .map_err(|e| iam_err("CreateRole", e)),
             Action::CreateCniIpv6Policy { arn, document } => {
-                let created =
-                    BTreeMap::from([(spec::tag::POLICY_CREATED.to_string(), "true".to_string())]);
+                let created = BTreeMap::from([(spec::tag::POLICY_CREATED.to_string(), "true".to_string())]);
                 let r = c
                     .create_policy()
                     .policy_name(arn.name())
@@ -431,11 +333,7 @@ impl NodeRoleIam for SdkIam {
                 .await
                 .map(drop)
                 .map_err(|e| iam_err("SetDefaultPolicyVersion", e)),
-            Action::CreatePolicyVersion {
-                arn,
-                document,
-                prune,
-            } => {
+            Action::CreatePolicyVersion { arn, document, prune } => {
                 if let Some(v) = prune {
                     gone_ok(
                         c.delete_policy_version()
@@ -530,10 +428,9 @@ impl NodeRoleIam for SdkIam {
                     .map(drop)
                     .map_err(|e| iam_err("DetachRolePolicy", e)),
             ),
-            Action::EnsureInstanceProfile {
-                name: profile,
-                path,
-            } => self.ensure_instance_profile(role, profile, path).await,
+            Action::EnsureInstanceProfile { name: profile, path } => {
+                self.ensure_instance_profile(role, profile, path).await
+            }
             Action::RemoveFromInstanceProfile(profile) => gone_ok(
                 c.remove_role_from_instance_profile()
                     .instance_profile_name(profile)
@@ -560,14 +457,9 @@ impl NodeRoleIam for SdkIam {
                     .map(drop)
                     .map_err(|e| iam_err("DeleteRolePolicy", e)),
             ),
-            Action::DeleteRole => gone_ok(
-                c.delete_role()
-                    .role_name(name)
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| iam_err("DeleteRole", e)),
-            ),
+            Action::DeleteRole => {
+                gone_ok(c.delete_role().role_name(name).send().await.map(drop).map_err(|e| iam_err("DeleteRole", e)))
+            }
             Action::DeletePolicy { arn, versions } => {
                 for v in versions {
                     gone_ok(
@@ -580,13 +472,7 @@ impl NodeRoleIam for SdkIam {
                             .map_err(|e| iam_err("DeletePolicyVersion", e)),
                     )?;
                 }
-                match c
-                    .delete_policy()
-                    .policy_arn(arn.as_str())
-                    .send()
-                    .await
-                    .map_err(|e| iam_err("DeletePolicy", e))
-                {
+                match c.delete_policy().policy_arn(arn.as_str()).send().await.map_err(|e| iam_err("DeletePolicy", e)) {
                     Ok(_) => Ok(()),
                     // Attached elsewhere meanwhile: it is still in use, so it stays.
                     Err(e) if is(&e, "DeleteConflict") || is(&e, "NoSuchEntity") => Ok(()),
@@ -598,17 +484,9 @@ impl NodeRoleIam for SdkIam {
 }
 
 impl SdkIam {
-    async fn ensure_instance_profile(
-        &self,
-        role: &RoleName,
-        profile: &str,
-        path: &str,
-    ) -> Result<()> {
+    async fn ensure_instance_profile(&self, role: &RoleName, profile: &str, path: &str) -> Result<()> {
         let c = &self.client;
-        let managed = BTreeMap::from([(
-            spec::tag::MANAGED.to_string(),
-            spec::MANAGED_TRUE.to_string(),
-        )]);
+        let managed = BTreeMap::from([(spec::tag::MANAGED.to_string(), spec::MANAGED_TRUE.to_string())]);
         let created = c
             .create_instance_profile()
             .instance_profile_name(profile)

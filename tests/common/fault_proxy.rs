@@ -103,11 +103,8 @@ async fn read_request(sock: &mut TcpStream) -> Option<Vec<u8>> {
         }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-    let len: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
+    let len: usize =
+        head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
     while buf.len() < head_end + len {
         let n = sock.read(&mut tmp).await.ok()?;
         if n == 0 {
@@ -122,20 +119,19 @@ fn iam_error(status: u16, code: &str, message: &str) -> Vec<u8> {
     let body = format!(
         "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
     );
-    format!("HTTP/1.1 {status} X\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).into_bytes()
+    format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 async fn forward(request: &[u8], upstream_port: u16) -> Option<Vec<u8>> {
-    let mut up = TcpStream::connect(("127.0.0.1", upstream_port))
-        .await
-        .ok()?;
+    let mut up = TcpStream::connect(("127.0.0.1", upstream_port)).await.ok()?;
     up.write_all(request).await.ok()?;
     let mut resp = Vec::new();
     // moto closes the connection after each response.
-    tokio::time::timeout(Duration::from_secs(30), up.read_to_end(&mut resp))
-        .await
-        .ok()?
-        .ok()?;
+    tokio::time::timeout(Duration::from_secs(30), up.read_to_end(&mut resp)).await.ok()?.ok()?;
     Some(resp)
 }
 
@@ -146,12 +142,7 @@ fn reset(sock: TcpStream) {
     drop(sock);
 }
 
-async fn serve(
-    mut sock: TcpStream,
-    upstream_port: u16,
-    state: Arc<Mutex<State>>,
-    held: Arc<Mutex<Vec<TcpStream>>>,
-) {
+async fn serve(mut sock: TcpStream, upstream_port: u16, state: Arc<Mutex<State>>, held: Arc<Mutex<Vec<TcpStream>>>) {
     let Some(mut request) = read_request(&mut sock).await else {
         return;
     };
@@ -178,19 +169,11 @@ async fn serve(
             }
         }
         Some(Fault::Throttle) => {
-            let _ = sock
-                .write_all(&iam_error(400, "Throttling", "Rate exceeded"))
-                .await;
+            let _ = sock.write_all(&iam_error(400, "Throttling", "Rate exceeded")).await;
         }
         Some(Fault::Status(code)) => {
-            let name = if code == 503 {
-                "ServiceUnavailable"
-            } else {
-                "ServiceFailure"
-            };
-            let _ = sock
-                .write_all(&iam_error(code, name, "injected failure"))
-                .await;
+            let name = if code == 503 { "ServiceUnavailable" } else { "ServiceFailure" };
+            let _ = sock.write_all(&iam_error(code, name, "injected failure")).await;
         }
         Some(Fault::Latency(d)) => {
             tokio::time::sleep(d).await;

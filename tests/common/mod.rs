@@ -24,7 +24,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 pub const ACCOUNT: &str = "123456789012";
-pub const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/prod-eks/5b6e4a40-0e1c-11ef-9d2b-0a1b2c3d4e5f";
+pub const STACK_ID: &str =
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/prod-eks/5b6e4a40-0e1c-11ef-9d2b-0a1b2c3d4e5f";
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -32,20 +33,12 @@ pub fn repo() -> PathBuf {
 
 pub fn venv_bin(name: &str) -> PathBuf {
     let p = repo().join(".venv/bin").join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/setup.sh first",
-        p.display()
-    );
+    assert!(p.exists(), "{} is missing: run scripts/setup.sh first", p.display());
     p
 }
 
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .expect("bind a free port")
-        .local_addr()
-        .unwrap()
-        .port()
+    StdListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().unwrap().port()
 }
 
 /// A child process killed (by pid) and reaped when dropped.
@@ -82,10 +75,7 @@ impl Moto {
                     break; // port taken meanwhile: try another
                 }
                 if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Moto {
-                        port,
-                        _child: guard,
-                    };
+                    return Moto { port, _child: guard };
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -102,11 +92,7 @@ impl Moto {
     }
 }
 
-pub fn client_for(
-    endpoint: &str,
-    settings: &IamSettings,
-    counter: Option<CallCounter>,
-) -> aws_sdk_iam::Client {
+pub fn client_for(endpoint: &str, settings: &IamSettings, counter: Option<CallCounter>) -> aws_sdk_iam::Client {
     let mut b = aws_sdk_iam::Config::builder()
         .behavior_version_latest()
         .endpoint_url(endpoint)
@@ -191,10 +177,7 @@ impl ResponseListener {
                         .filter_map(|l| l.split_once(':'))
                         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
                         .collect();
-                    let len: usize = headers
-                        .get("content-length")
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
+                    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
                     while buf.len() < head_end + len {
                         let Ok(n) = sock.read(&mut tmp).await else {
                             return;
@@ -222,21 +205,13 @@ impl ResponseListener {
                         body: buf[head_end..].to_vec(),
                         at: Instant::now(),
                     });
-                    let reply = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                    );
+                    let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
                     let _ = sock.write_all(reply.as_bytes()).await;
                     let _ = sock.shutdown().await;
                 });
             }
         });
-        ResponseListener {
-            port,
-            received,
-            script,
-            delay,
-            task: Arc::new(task),
-        }
+        ResponseListener { port, received, script, delay, task: Arc::new(task) }
     }
 
     /// Answers every later request only after `d`.
@@ -255,10 +230,7 @@ impl ResponseListener {
     }
 
     pub fn url(&self) -> String {
-        format!(
-            "http://127.0.0.1:{}/cfn-response?X-Amz-Signature=secret-signature",
-            self.port
-        )
+        format!("http://127.0.0.1:{}/cfn-response?X-Amz-Signature=secret-signature", self.port)
     }
 
     pub fn all(&self) -> Vec<Received> {
@@ -286,8 +258,7 @@ impl Drop for ResponseListener {
 /// A CloudFormation request as the service sends it.
 pub fn request(kind: &str, logical_id: &str, props: Value, url: &str) -> Value {
     let mut props = props;
-    props["ServiceToken"] =
-        json!("arn:aws:lambda:us-east-1:123456789012:function:eks-node-role-guard");
+    props["ServiceToken"] = json!("arn:aws:lambda:us-east-1:123456789012:function:eks-node-role-guard");
     json!({
         "RequestType": kind,
         "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:eks-node-role-guard",
@@ -318,11 +289,7 @@ pub fn delete(logical_id: &str, physical: &str, props: Value, url: &str) -> Valu
 fn uuidish() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{:x}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{:x}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The custom-resource handler wired to moto and a local ResponseURL, as `main` wires it to AWS.
@@ -342,18 +309,11 @@ impl Harness {
     pub async fn new() -> Harness {
         // TEST_LOG=1 shows the tool's logs (text) while investigating a test.
         if std::env::var("TEST_LOG").is_ok() {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter("info")
-                .with_test_writer()
-                .try_init();
+            let _ = tracing_subscriber::fmt().with_env_filter("info").with_test_writer().try_init();
         }
         let moto = Moto::start();
         let calls = CallCounter::default();
-        let client = client_for(
-            &moto.endpoint(),
-            &IamSettings::default(),
-            Some(calls.clone()),
-        );
+        let client = client_for(&moto.endpoint(), &IamSettings::default(), Some(calls.clone()));
         Harness {
             iam: moto.client(),
             reconciler: Reconciler::new(SdkIam::new(client)),
@@ -361,10 +321,7 @@ impl Harness {
                 initial_backoff: Duration::from_millis(20),
                 ..SendPolicy::default()
             }),
-            settings: CfnSettings {
-                margin: Duration::from_secs(2),
-                allow_insecure_response_url: true,
-            },
+            settings: CfnSettings { margin: Duration::from_secs(2), allow_insecure_response_url: true },
             listener: ResponseListener::start().await,
             calls,
             drift: DriftSettings {
@@ -403,33 +360,16 @@ impl Harness {
     }
 
     pub async fn detach(&self, role: &str, policy_arn: &str) {
-        self.iam
-            .detach_role_policy()
-            .role_name(role)
-            .policy_arn(policy_arn)
-            .send()
-            .await
-            .unwrap();
+        self.iam.detach_role_policy().role_name(role).policy_arn(policy_arn).send().await.unwrap();
     }
 
     /// Sends a request through the handler and returns the response CloudFormation would have received.
     pub async fn send(&self, req: &Value) -> Value {
         let before = self.listener.accepted().len();
-        cfn::handle(
-            req,
-            &self.reconciler,
-            &self.sender,
-            &self.settings,
-            Duration::from_secs(60),
-            "test-log-stream",
-        )
-        .await;
+        cfn::handle(req, &self.reconciler, &self.sender, &self.settings, Duration::from_secs(60), "test-log-stream")
+            .await;
         let accepted = self.listener.accepted();
-        assert_eq!(
-            accepted.len(),
-            before + 1,
-            "exactly one accepted response per request"
-        );
+        assert_eq!(accepted.len(), before + 1, "exactly one accepted response per request");
         accepted.last().unwrap().json()
     }
 
@@ -438,8 +378,7 @@ impl Harness {
     }
 
     pub async fn create(&self, logical: &str, props: Value) -> Value {
-        self.send(&request("Create", logical, props, &self.url()))
-            .await
+        self.send(&request("Create", logical, props, &self.url())).await
     }
 
     pub async fn attached(&self, role: &str) -> BTreeSet<String> {
@@ -458,12 +397,7 @@ impl Harness {
     pub async fn role(&self, role: &str) -> Option<aws_sdk_iam::types::Role> {
         match self.iam.get_role().role_name(role).send().await {
             Ok(o) => o.role,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
-            {
-                None
-            }
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => None,
             Err(e) => panic!("GetRole {role}: {e:?}"),
         }
     }
@@ -471,22 +405,12 @@ impl Harness {
     pub async fn tags(&self, role: &str) -> BTreeMap<String, String> {
         self.role(role)
             .await
-            .map(|r| {
-                r.tags()
-                    .iter()
-                    .map(|t| (t.key.clone(), t.value.clone()))
-                    .collect()
-            })
+            .map(|r| r.tags().iter().map(|t| (t.key.clone(), t.value.clone())).collect())
             .unwrap_or_default()
     }
 
     pub async fn trust(&self, role: &str) -> Value {
-        let doc = self
-            .role(role)
-            .await
-            .unwrap()
-            .assume_role_policy_document
-            .unwrap();
+        let doc = self.role(role).await.unwrap().assume_role_policy_document.unwrap();
         eks_node_role_guard::domain::policies::parse_document(&doc).unwrap()
     }
 
@@ -496,22 +420,12 @@ impl Harness {
             .role_name(role)
             .send()
             .await
-            .map(|o| {
-                o.instance_profiles
-                    .into_iter()
-                    .map(|p| p.instance_profile_name)
-                    .collect()
-            })
+            .map(|o| o.instance_profiles.into_iter().map(|p| p.instance_profile_name).collect())
             .unwrap_or_default()
     }
 
     pub async fn profile_exists(&self, name: &str) -> bool {
-        self.iam
-            .get_instance_profile()
-            .instance_profile_name(name)
-            .send()
-            .await
-            .is_ok()
+        self.iam.get_instance_profile().instance_profile_name(name).send().await.is_ok()
     }
 
     pub async fn policy_exists(&self, arn: &str) -> bool {
@@ -521,21 +435,9 @@ impl Harness {
     /// A role made outside the tool, with a trust policy and attached policies.
     pub async fn make_role(&self, name: &str, trusted_service: &str, policies: &[&str]) {
         let trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":trusted_service},"Action":"sts:AssumeRole"}]});
-        self.iam
-            .create_role()
-            .role_name(name)
-            .assume_role_policy_document(trust.to_string())
-            .send()
-            .await
-            .unwrap();
+        self.iam.create_role().role_name(name).assume_role_policy_document(trust.to_string()).send().await.unwrap();
         for p in policies {
-            self.iam
-                .attach_role_policy()
-                .role_name(name)
-                .policy_arn(*p)
-                .send()
-                .await
-                .unwrap();
+            self.iam.attach_role_policy().role_name(name).policy_arn(*p).send().await.unwrap();
         }
     }
 }
@@ -613,15 +515,7 @@ impl Emulator {
         for _ in 0..5 {
             let port = free_port();
             let child = Command::new(venv_bin("cargo-lambda"))
-                .args([
-                    "lambda",
-                    "watch",
-                    "--only-lambda-apis",
-                    "-A",
-                    "127.0.0.1",
-                    "-P",
-                    &port.to_string(),
-                ])
+                .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
                 .current_dir(repo())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -634,10 +528,7 @@ impl Emulator {
                     break;
                 }
                 if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Emulator {
-                        port,
-                        _child: guard,
-                    };
+                    return Emulator { port, _child: guard };
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -658,23 +549,26 @@ pub struct Function {
 
 impl Function {
     pub fn start(runtime_api: &str, iam_endpoint: &str, extra_env: &[(&str, &str)]) -> Function {
-        let log = std::env::temp_dir().join(format!(
-            "eks-node-role-guard-{}-{}.log",
-            std::process::id(),
-            uuidish()
-        ));
+        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_eks-node-role-guard"));
+        Self::start_binary(binary, runtime_api, iam_endpoint, extra_env)
+    }
+
+    pub fn start_binary(
+        binary: &std::path::Path,
+        runtime_api: &str,
+        iam_endpoint: &str,
+        extra_env: &[(&str, &str)],
+    ) -> Function {
+        let log = std::env::temp_dir().join(format!("eks-node-role-guard-{}-{}.log", std::process::id(), uuidish()));
         let out = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_eks-node-role-guard"));
+        let mut cmd = Command::new(binary);
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
             .env("AWS_LAMBDA_FUNCTION_NAME", "_")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env(
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                "/aws/lambda/eks-node-role-guard",
-            )
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/eks-node-role-guard")
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/29/[$LATEST]local")
             .env("AWS_ENDPOINT_URL", iam_endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")
@@ -686,14 +580,15 @@ impl Function {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        Function {
-            log,
-            _child: Guarded(cmd.spawn().expect("start the function binary")),
-        }
+        Function { log, _child: Guarded(cmd.spawn().expect("start the function binary")) }
     }
 
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self._child.0.id()
     }
 
     pub fn is_running(&mut self) -> bool {
@@ -712,24 +607,18 @@ pub async fn invoke(port: u16, payload: &[u8]) -> Value {
     use http_body_util::{BodyExt, Full};
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Full<bytes::Bytes>>();
-    let req = hyper::Request::post(format!(
-        "http://127.0.0.1:{port}/2015-03-31/functions/_/invocations"
-    ))
-    .header("content-type", "application/json")
-    .body(Full::new(bytes::Bytes::copy_from_slice(payload)))
-    .unwrap();
-    let resp = tokio::time::timeout(Duration::from_secs(120), client.request(req))
-        .await
-        .expect("invoke answered")
+    let req = hyper::Request::post(format!("http://127.0.0.1:{port}/2015-03-31/functions/_/invocations"))
+        .header("content-type", "application/json")
+        .body(Full::new(bytes::Bytes::copy_from_slice(payload)))
         .unwrap();
+    let resp =
+        tokio::time::timeout(Duration::from_secs(120), client.request(req)).await.expect("invoke answered").unwrap();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
-    serde_json::from_slice(&body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).to_string()))
+    serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).to_string()))
 }
 
 /// An event file from events/, its ResponseURL pointed at `listener`.
 pub fn event_file(name: &str, listener: &ResponseListener) -> Value {
     let text = std::fs::read_to_string(repo().join("events").join(name)).unwrap();
-    serde_json::from_str(&text.replace("127.0.0.1:8765", &format!("127.0.0.1:{}", listener.port)))
-        .unwrap()
+    serde_json::from_str(&text.replace("127.0.0.1:8765", &format!("127.0.0.1:{}", listener.port))).unwrap()
 }

@@ -49,14 +49,7 @@ impl RuntimeStub {
                 tokio::spawn(async move { serve(sock, rx, w, fp).await });
             }
         });
-        RuntimeStub {
-            port,
-            queue: tx,
-            waiting,
-            first_poll,
-            task,
-            counter: Mutex::new(0),
-        }
+        RuntimeStub { port, queue: tx, waiting, first_poll, task, counter: Mutex::new(0) }
     }
 
     /// `host:port`, as real Lambda sets `AWS_LAMBDA_RUNTIME_API` (no scheme).
@@ -71,19 +64,10 @@ impl RuntimeStub {
             *c += 1;
             format!("req-{c}")
         };
-        let deadline_ms = (SystemTime::now() + deadline_in)
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
+        let deadline_ms = (SystemTime::now() + deadline_in).duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
         let (tx, rx) = oneshot::channel();
         self.waiting.lock().unwrap().insert(id.clone(), tx);
-        self.queue
-            .send(Pending {
-                id,
-                payload: payload.to_vec(),
-                deadline_ms,
-            })
-            .unwrap();
+        self.queue.send(Pending { id, payload: payload.to_vec(), deadline_ms }).unwrap();
         rx
     }
 }
@@ -117,11 +101,7 @@ async fn serve(
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
     let len: usize = head
         .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().to_string())
-        })
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     while buf.len() < head_end + len {
@@ -154,14 +134,8 @@ async fn serve(
     // /2018-06-01/runtime/invocation/{id}/response|error
     if method == "POST" && parts.len() >= 6 && parts[3] == "invocation" {
         if let Some(tx) = waiting.lock().unwrap().remove(parts[4]) {
-            let _ = tx.send(Answer {
-                kind: parts[5].to_string(),
-                body,
-                at: Instant::now(),
-            });
+            let _ = tx.send(Answer { kind: parts[5].to_string(), body, at: Instant::now() });
         }
     }
-    let _ = sock
-        .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-        .await;
+    let _ = sock.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
 }

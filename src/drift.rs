@@ -175,8 +175,32 @@ pub async fn repair<I: NodeRoleIam>(
     metrics: &Metrics,
     now: SystemTime,
 ) -> RepairReport {
+    match rec.iam.get_role(name).await {
+        Ok(Some(head)) => repair_role(rec, head, settings, metrics, now).await,
+        Ok(None) => RepairReport::new(name.as_str(), Outcome::Ignored("role does not exist".into())),
+        Err(e) => failed(name.as_str(), e, metrics, false),
+    }
+}
+
+/// Repairs a role read with `get_role` (its tags decide whether it is managed at all).
+async fn repair_role<I: NodeRoleIam>(
+    rec: &Reconciler<I>,
+    head: crate::domain::LiveRole,
+    settings: &DriftSettings,
+    metrics: &Metrics,
+    now: SystemTime,
+) -> RepairReport {
+    let name = head.name.clone();
+    let name = &name;
     let role = name.as_str();
-    let live = match rec.iam.read_role(name).await {
+    if !matches!(Management::of(&head.tags), Management::Managed(_)) {
+        let why = match Management::of(&head.tags) {
+            Management::Deleting(_) => "its stack is deleting it",
+            _ => "not managed by eks-node-role-guard",
+        };
+        return RepairReport::new(role, Outcome::Ignored(why.into()));
+    }
+    let live = match rec.iam.read_attachments(head).await {
         Ok(Some(live)) => live,
         Ok(None) => return RepairReport::new(role, Outcome::Ignored("role does not exist".into())),
         Err(e) => return failed(role, e, metrics, false),
@@ -262,7 +286,12 @@ pub async fn sweep<I: NodeRoleIam>(
     metrics: &Metrics,
     deadline: Instant,
 ) -> Result<Vec<RepairReport>, Error> {
-    let roles = rec.iam.list_roles(settings.sweep_path_prefix.as_deref()).await?;
+    let mut roles = rec.iam.list_roles(settings.sweep_path_prefix.as_deref()).await?;
+    // A sweep cut short by the deadline must not always skip the same roles: start somewhere else each minute.
+    if !roles.is_empty() {
+        let offset = (unix(SystemTime::now()) / 60) as usize % roles.len();
+        roles.rotate_left(offset);
+    }
     let started = Instant::now();
     let reports: Vec<Option<RepairReport>> = stream::iter(roles)
         .map(|summary| async move {
@@ -270,13 +299,14 @@ pub async fn sweep<I: NodeRoleIam>(
                 return Some(RepairReport::new(&summary.name, Outcome::Ignored("sweep ran out of time".into())));
             }
             let name = RoleName::parse(&summary.name).ok()?;
-            // One cheap read decides whether the role is ours at all.
-            match rec.iam.role_tags(&name).await {
-                Ok(Some(tags)) if tags.keys().any(|k| k.starts_with(TAG_PREFIX)) => {}
-                Ok(_) => return None,
-                Err(e) => return Some(failed(name.as_str(), e, metrics, false)),
+            // One read decides whether the role is ours at all; the same read starts the repair.
+            match rec.iam.get_role(&name).await {
+                Ok(Some(head)) if head.tags.keys().any(|k| k.starts_with(TAG_PREFIX)) => {
+                    Some(repair_role(rec, head, settings, metrics, SystemTime::now()).await)
+                }
+                Ok(_) => None,
+                Err(e) => Some(failed(name.as_str(), e, metrics, false)),
             }
-            Some(repair(rec, &name, settings, metrics, SystemTime::now()).await)
         })
         .buffer_unordered(settings.sweep_concurrency)
         .collect()

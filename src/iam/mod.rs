@@ -23,12 +23,22 @@ pub struct RoleSummary {
 }
 
 pub trait NodeRoleIam: Send + Sync {
-    /// The role with its trust policy, boundary, tags, attached policies and instance profiles; `None` if gone.
-    fn read_role(&self, name: &RoleName) -> impl Future<Output = Result<Option<LiveRole>>> + Send;
+    /// The role with its trust policy, boundary and tags (one call); `attached` and `instance_profiles` are
+    /// left empty. `None` if it does not exist.
+    fn get_role(&self, name: &RoleName) -> impl Future<Output = Result<Option<LiveRole>>> + Send;
+    /// Completes a role from `get_role` with its attached policies and instance profiles. `None` if it went.
+    fn read_attachments(&self, role: LiveRole) -> impl Future<Output = Result<Option<LiveRole>>> + Send;
+    /// The whole role: `get_role` then `read_attachments`. `None` if it does not exist.
+    fn read_role(&self, name: &RoleName) -> impl Future<Output = Result<Option<LiveRole>>> + Send {
+        async move {
+            match self.get_role(name).await? {
+                Some(role) => self.read_attachments(role).await,
+                None => Ok(None),
+            }
+        }
+    }
     /// The IPv6 CNI policy, compared against `document`.
     fn read_policy(&self, arn: &PolicyArn, document: &Value) -> impl Future<Output = Result<PolicyObservation>> + Send;
-    /// Just the role's tags (one call): enough to tell whether the tool manages it. `None` if gone.
-    fn role_tags(&self, name: &RoleName) -> impl Future<Output = Result<Option<BTreeMap<String, String>>>> + Send;
     /// An instance profile's tags; `None` if it does not exist.
     fn instance_profile_tags(
         &self,

@@ -104,7 +104,7 @@ fn mentions_new_entity(e: &Error) -> bool {
 }
 
 impl NodeRoleIam for SdkIam {
-    async fn read_role(&self, name: &RoleName) -> Result<Option<LiveRole>> {
+    async fn get_role(&self, name: &RoleName) -> Result<Option<LiveRole>> {
         let out = match self.client.get_role().role_name(name.as_str()).send().await {
             Ok(o) => o,
             Err(e) => {
@@ -115,26 +115,6 @@ impl NodeRoleIam for SdkIam {
         let Some(role) = out.role else {
             return Ok(None);
         };
-        let attached = self
-            .client
-            .list_attached_role_policies()
-            .role_name(name.as_str())
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| iam_err("ListAttachedRolePolicies", e))?;
-        let profiles = self
-            .client
-            .list_instance_profiles_for_role()
-            .role_name(name.as_str())
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| iam_err("ListInstanceProfilesForRole", e))?;
         Ok(Some(LiveRole {
             name: name.clone(),
             path: role.path.clone(),
@@ -147,16 +127,50 @@ impl NodeRoleIam for SdkIam {
                 .and_then(|b| b.permissions_boundary_arn())
                 .and_then(|a| PolicyArn::parse(a, "PermissionsBoundary").ok()),
             tags: role.tags().iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
-            attached: attached
-                .iter()
-                .filter_map(|p| p.policy_arn())
-                .filter_map(|a| PolicyArn::parse(a, "policy").ok())
-                .collect::<BTreeSet<_>>(),
-            instance_profiles: profiles
-                .iter()
-                .map(|p| LiveInstanceProfile { name: p.instance_profile_name.clone(), arn: p.arn.clone() })
-                .collect(),
+            attached: BTreeSet::new(),
+            instance_profiles: Vec::new(),
         }))
+    }
+
+    async fn read_attachments(&self, mut role: LiveRole) -> Result<Option<LiveRole>> {
+        let name = role.name.as_str();
+        let vanished = |e: Error| if is(&e, "NoSuchEntity") { Ok(None) } else { Err(e) };
+        let attached = match self
+            .client
+            .list_attached_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| iam_err("ListAttachedRolePolicies", e))
+        {
+            Ok(a) => a,
+            // Deleted between the reads.
+            Err(e) => return vanished(e),
+        };
+        let profiles = match self
+            .client
+            .list_instance_profiles_for_role()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| iam_err("ListInstanceProfilesForRole", e))
+        {
+            Ok(p) => p,
+            Err(e) => return vanished(e),
+        };
+        role.attached =
+            attached.iter().filter_map(|p| p.policy_arn()).filter_map(|a| PolicyArn::parse(a, "policy").ok()).collect();
+        role.instance_profiles = profiles
+            .iter()
+            .map(|p| LiveInstanceProfile { name: p.instance_profile_name.clone(), arn: p.arn.clone() })
+            .collect();
+        Ok(Some(role))
     }
 
     async fn read_policy(&self, arn: &PolicyArn, document: &Value) -> Result<PolicyObservation> {
@@ -216,20 +230,6 @@ impl NodeRoleIam for SdkIam {
             matching_version,
             other_versions,
         }))
-    }
-
-    async fn role_tags(&self, name: &RoleName) -> Result<Option<BTreeMap<String, String>>> {
-        match self.client.get_role().role_name(name.as_str()).send().await {
-            Ok(o) => Ok(o.role.map(|r| r.tags().iter().map(|t| (t.key.clone(), t.value.clone())).collect())),
-            Err(e) => {
-                let e = iam_err("GetRole", e);
-                if is(&e, "NoSuchEntity") {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
-        }
     }
 
     async fn instance_profile_tags(&self, name: &str) -> Result<Option<BTreeMap<String, String>>> {

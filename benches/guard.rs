@@ -3,7 +3,7 @@
 //! time. Run with `scripts/bench.sh` (it builds the release binary and the arm64 zip first).
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,7 +30,9 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn binary() -> PathBuf {
-    let p = std::env::var("BENCH_BINARY").map(PathBuf::from).unwrap_or_else(|_| repo().join("target/release/eks-node-role-guard"));
+    let p = std::env::var("BENCH_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo().join("target/release/eks-node-role-guard"));
     assert!(p.exists(), "{} missing: run scripts/bench.sh (it builds the release binary)", p.display());
     p
 }
@@ -115,7 +117,10 @@ async fn main() {
     let b = Bench { moto, proxy, listener };
     let iam = b.moto.client();
     let mut peak = 0u64;
-    println!("eks-node-role-guard benchmark — binary {}, IAM = moto on loopback, {RUNS} runs, medians", binary().display());
+    println!(
+        "eks-node-role-guard benchmark — binary {}, IAM = moto on loopback, {RUNS} runs, medians",
+        binary().display()
+    );
 
     // 1. Cold start: process start → first event handled (a Delete of a role that is not there: one read, one PUT).
     let mut cold = Vec::new();
@@ -134,7 +139,11 @@ async fn main() {
         init.push(ms(stub.first_poll.lock().unwrap().unwrap() - started));
         peak = peak.max(peak_rss_kib(f.pid()));
     }
-    println!("cold start → first event handled (response PUT received): {:.1} ms (process ready for work: {:.1} ms)", median(cold), median(init));
+    println!(
+        "cold start → first event handled (response PUT received): {:.1} ms (process ready for work: {:.1} ms)",
+        median(cold),
+        median(init)
+    );
 
     // One warm process for the rest.
     let stub = RuntimeStub::start().await;
@@ -153,14 +162,30 @@ async fn main() {
         create.push(ms(got.at - started));
         create_calls = calls;
         let (_, calls) = b
-            .invoke(&stub, &update(&format!("N{i}"), &name, json!({"RoleName": name, "IpFamily": "ipv6"}), json!({"RoleName": name}), &b.listener.url()))
+            .invoke(
+                &stub,
+                &update(
+                    &format!("N{i}"),
+                    &name,
+                    json!({"RoleName": name, "IpFamily": "ipv6"}),
+                    json!({"RoleName": name}),
+                    &b.listener.url(),
+                ),
+            )
             .await;
         update_calls = calls;
-        let (_, calls) = b.invoke(&stub, &delete(&format!("N{i}"), &name, json!({"RoleName": name, "IpFamily": "ipv6"}), &b.listener.url())).await;
+        let (_, calls) = b
+            .invoke(
+                &stub,
+                &delete(&format!("N{i}"), &name, json!({"RoleName": name, "IpFamily": "ipv6"}), &b.listener.url()),
+            )
+            .await;
         delete_calls = calls;
     }
     println!("Create end to end (request in → response PUT received): {:.1} ms", median(create));
-    println!("IAM calls: Create {create_calls}, Update ipv4→ipv6 {update_calls}, Delete {delete_calls} (reads included)");
+    println!(
+        "IAM calls: Create {create_calls}, Update ipv4→ipv6 {update_calls}, Delete {delete_calls} (reads included)"
+    );
 
     // 3. Detach event → policy attached.
     let name = "bench-drift";
@@ -174,12 +199,20 @@ async fn main() {
             .send()
             .await
             .unwrap();
-        iam.detach_role_policy().role_name(name).policy_arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy").send().await.unwrap();
+        iam.detach_role_policy()
+            .role_name(name)
+            .policy_arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
+            .send()
+            .await
+            .unwrap();
         let (d, calls) = b.invoke(&stub, &drift_event("drift-detach-role-policy.json", name)).await;
         repair.push(ms(d));
         repair_calls = calls;
     }
-    println!("detach event → policy attached: {:.1} ms, {repair_calls} IAM calls (3 reads, attach, breaker record)", median(repair));
+    println!(
+        "detach event → policy attached: {:.1} ms, {repair_calls} IAM calls (3 reads, attach, breaker record)",
+        median(repair)
+    );
 
     // 4. Sweeps: 100 and 1,000 managed roles (10% broken), bounded concurrency 4.
     let mut made = 0;
@@ -204,7 +237,9 @@ async fn main() {
                         .await;
                 }
             }
-            let (d, c) = b.invoke(&stub, &json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep"})).await;
+            let (d, c) = b
+                .invoke(&stub, &json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep"}))
+                .await;
             times.push(ms(d));
             calls = c;
         }
@@ -223,7 +258,9 @@ async fn main() {
     let native = std::fs::metadata(binary()).map(|m| m.len()).unwrap_or(0);
     println!("stripped release binary ({}): {:.2} MiB", std::env::consts::ARCH, native as f64 / 1048576.0);
     match std::fs::metadata(repo().join("target/lambda/eks-node-role-guard/bootstrap.zip")) {
-        Ok(m) => println!("arm64 Lambda zip (cargo lambda build --release --arm64): {:.2} MiB", m.len() as f64 / 1048576.0),
+        Ok(m) => {
+            println!("arm64 Lambda zip (cargo lambda build --release --arm64): {:.2} MiB", m.len() as f64 / 1048576.0)
+        }
         Err(_) => println!("arm64 Lambda zip: not built (scripts/bench.sh builds it)"),
     }
     drop(f);

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh main
-exec cargo nextest run --all-targets --no-fail-fast "$@"
+exec cargo nextest run --lib --bins --tests --no-fail-fast "$@"

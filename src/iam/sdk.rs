@@ -29,6 +29,25 @@ impl SdkIam {
     }
 }
 
+/// IAM results in the crate's terms: `.iam("Operation")` maps the error, `.done("Operation")` also drops the
+/// output.
+trait IamResult<T> {
+    fn iam(self, operation: &'static str) -> Result<T>;
+    fn done(self, operation: &'static str) -> Result<()>;
+}
+
+impl<T, E> IamResult<T> for std::result::Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    fn iam(self, operation: &'static str) -> Result<T> {
+        self.map_err(|e| iam_err(operation, e))
+    }
+    fn done(self, operation: &'static str) -> Result<()> {
+        self.map(drop).map_err(|e| iam_err(operation, e))
+    }
+}
+
 fn iam_err<E>(operation: &'static str, err: SdkError<E, aws_smithy_runtime_api::http::Response>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -144,7 +163,7 @@ impl NodeRoleIam for SdkIam {
             .send()
             .try_collect()
             .await
-            .map_err(|e| iam_err("ListAttachedRolePolicies", e))
+            .iam("ListAttachedRolePolicies")
         {
             Ok(a) => a,
             // Deleted between the reads.
@@ -159,7 +178,7 @@ impl NodeRoleIam for SdkIam {
             .send()
             .try_collect()
             .await
-            .map_err(|e| iam_err("ListInstanceProfilesForRole", e))
+            .iam("ListInstanceProfilesForRole")
         {
             Ok(p) => p,
             Err(e) => return vanished(e),
@@ -193,7 +212,7 @@ impl NodeRoleIam for SdkIam {
                 .version_id(version)
                 .send()
                 .await
-                .map_err(|e| iam_err("GetPolicyVersion", e))?;
+                .iam("GetPolicyVersion")?;
             Ok::<_, Error>(v.policy_version.and_then(|v| v.document).and_then(|d| policies::parse_document(&d)))
         };
         let default_matches =
@@ -208,7 +227,7 @@ impl NodeRoleIam for SdkIam {
                 .policy_arn(arn.as_str())
                 .send()
                 .await
-                .map_err(|e| iam_err("ListPolicyVersions", e))?
+                .iam("ListPolicyVersions")?
                 .versions
                 .unwrap_or_default();
             versions.sort_by_key(|v| v.create_date.map(|d| (d.secs(), d.subsec_nanos())));
@@ -252,7 +271,7 @@ impl NodeRoleIam for SdkIam {
         let mut pages = self.client.list_entities_for_policy().policy_arn(arn.as_str()).into_paginator().send();
         let mut n = 0;
         while let Some(page) = pages.next().await {
-            match page.map_err(|e| iam_err("ListEntitiesForPolicy", e)) {
+            match page.iam("ListEntitiesForPolicy") {
                 Ok(p) => n += p.policy_roles().len() + p.policy_users().len() + p.policy_groups().len(),
                 Err(e) if is(&e, "NoSuchEntity") => return Ok(0),
                 Err(e) => return Err(e),
@@ -271,7 +290,7 @@ impl NodeRoleIam for SdkIam {
             .send()
             .try_collect()
             .await;
-        match r.map_err(|e| iam_err("ListRolePolicies", e)) {
+        match r.iam("ListRolePolicies") {
             Ok(v) => Ok(v),
             Err(e) if is(&e, "NoSuchEntity") => Ok(Vec::new()),
             Err(e) => Err(e),
@@ -288,7 +307,7 @@ impl NodeRoleIam for SdkIam {
             .send()
             .try_collect()
             .await
-            .map_err(|e| iam_err("ListRoles", e))?;
+            .iam("ListRoles")?;
         Ok(roles.into_iter().map(|r| RoleSummary { name: r.role_name, path: r.path }).collect())
     }
 
@@ -306,8 +325,7 @@ impl NodeRoleIam for SdkIam {
                 .set_tags(Some(tags(t)))
                 .send()
                 .await
-                .map(drop)
-                .map_err(|e| iam_err("CreateRole", e)),
+                .done("CreateRole"),
             Action::CreateCniIpv6Policy { arn, document } => {
                 let created = BTreeMap::from([(spec::tag::POLICY_CREATED.to_string(), "true".to_string())]);
                 let r = c
@@ -318,8 +336,7 @@ impl NodeRoleIam for SdkIam {
                     .set_tags(Some(tags(&created)))
                     .send()
                     .await
-                    .map(drop)
-                    .map_err(|e| iam_err("CreatePolicy", e));
+                    .done("CreatePolicy");
                 match r {
                     Err(e) if is(&e, "EntityAlreadyExists") => Ok(()),
                     other => other,
@@ -331,8 +348,7 @@ impl NodeRoleIam for SdkIam {
                 .version_id(version)
                 .send()
                 .await
-                .map(drop)
-                .map_err(|e| iam_err("SetDefaultPolicyVersion", e)),
+                .done("SetDefaultPolicyVersion"),
             Action::CreatePolicyVersion { arn, document, prune } => {
                 if let Some(v) = prune {
                     gone_ok(
@@ -341,8 +357,7 @@ impl NodeRoleIam for SdkIam {
                             .version_id(v)
                             .send()
                             .await
-                            .map(drop)
-                            .map_err(|e| iam_err("DeletePolicyVersion", e)),
+                            .done("DeletePolicyVersion"),
                     )?;
                 }
                 c.create_policy_version()
@@ -351,8 +366,7 @@ impl NodeRoleIam for SdkIam {
                     .set_as_default(true)
                     .send()
                     .await
-                    .map(drop)
-                    .map_err(|e| iam_err("CreatePolicyVersion", e))
+                    .done("CreatePolicyVersion")
             }
             Action::UpdateTrust(doc) => c
                 .update_assume_role_policy()
@@ -360,41 +374,23 @@ impl NodeRoleIam for SdkIam {
                 .policy_document(doc.to_string())
                 .send()
                 .await
-                .map(drop)
-                .map_err(|e| iam_err("UpdateAssumeRolePolicy", e)),
+                .done("UpdateAssumeRolePolicy"),
             Action::PutBoundary(arn) => c
                 .put_role_permissions_boundary()
                 .role_name(name)
                 .permissions_boundary(arn.as_str())
                 .send()
                 .await
-                .map(drop)
-                .map_err(|e| iam_err("PutRolePermissionsBoundary", e)),
+                .done("PutRolePermissionsBoundary"),
             Action::DeleteBoundary => gone_ok(
-                c.delete_role_permissions_boundary()
-                    .role_name(name)
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| iam_err("DeleteRolePermissionsBoundary", e)),
+                c.delete_role_permissions_boundary().role_name(name).send().await.done("DeleteRolePermissionsBoundary"),
             ),
-            Action::UpdateDescription(d) => c
-                .update_role()
-                .role_name(name)
-                .description(d)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| iam_err("UpdateRole", e)),
+            Action::UpdateDescription(d) => {
+                c.update_role().role_name(name).description(d).send().await.done("UpdateRole")
+            }
             Action::TagRole(t) => {
                 propagated(|| async {
-                    c.tag_role()
-                        .role_name(name)
-                        .set_tags(Some(tags(t)))
-                        .send()
-                        .await
-                        .map(drop)
-                        .map_err(|e| iam_err("TagRole", e))
+                    c.tag_role().role_name(name).set_tags(Some(tags(t))).send().await.done("TagRole")
                 })
                 .await
             }
@@ -404,8 +400,7 @@ impl NodeRoleIam for SdkIam {
                     .set_tag_keys(Some(keys.iter().cloned().collect()))
                     .send()
                     .await
-                    .map(drop)
-                    .map_err(|e| iam_err("UntagRole", e)),
+                    .done("UntagRole"),
             ),
             Action::AttachPolicy(arn) => {
                 propagated(|| async {
@@ -414,19 +409,12 @@ impl NodeRoleIam for SdkIam {
                         .policy_arn(arn.as_str())
                         .send()
                         .await
-                        .map(drop)
-                        .map_err(|e| iam_err("AttachRolePolicy", e))
+                        .done("AttachRolePolicy")
                 })
                 .await
             }
             Action::DetachPolicy(arn) => gone_ok(
-                c.detach_role_policy()
-                    .role_name(name)
-                    .policy_arn(arn.as_str())
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| iam_err("DetachRolePolicy", e)),
+                c.detach_role_policy().role_name(name).policy_arn(arn.as_str()).send().await.done("DetachRolePolicy"),
             ),
             Action::EnsureInstanceProfile { name: profile, path } => {
                 self.ensure_instance_profile(role, profile, path).await
@@ -437,29 +425,15 @@ impl NodeRoleIam for SdkIam {
                     .role_name(name)
                     .send()
                     .await
-                    .map(drop)
-                    .map_err(|e| iam_err("RemoveRoleFromInstanceProfile", e)),
+                    .done("RemoveRoleFromInstanceProfile"),
             ),
             Action::DeleteInstanceProfile(profile) => gone_ok(
-                c.delete_instance_profile()
-                    .instance_profile_name(profile)
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| iam_err("DeleteInstanceProfile", e)),
+                c.delete_instance_profile().instance_profile_name(profile).send().await.done("DeleteInstanceProfile"),
             ),
             Action::DeleteInlinePolicy(policy) => gone_ok(
-                c.delete_role_policy()
-                    .role_name(name)
-                    .policy_name(policy)
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| iam_err("DeleteRolePolicy", e)),
+                c.delete_role_policy().role_name(name).policy_name(policy).send().await.done("DeleteRolePolicy"),
             ),
-            Action::DeleteRole => {
-                gone_ok(c.delete_role().role_name(name).send().await.map(drop).map_err(|e| iam_err("DeleteRole", e)))
-            }
+            Action::DeleteRole => gone_ok(c.delete_role().role_name(name).send().await.done("DeleteRole")),
             Action::DeletePolicy { arn, versions } => {
                 for v in versions {
                     gone_ok(
@@ -468,11 +442,10 @@ impl NodeRoleIam for SdkIam {
                             .version_id(v)
                             .send()
                             .await
-                            .map(drop)
-                            .map_err(|e| iam_err("DeletePolicyVersion", e)),
+                            .done("DeletePolicyVersion"),
                     )?;
                 }
-                match c.delete_policy().policy_arn(arn.as_str()).send().await.map_err(|e| iam_err("DeletePolicy", e)) {
+                match c.delete_policy().policy_arn(arn.as_str()).send().await.iam("DeletePolicy") {
                     Ok(_) => Ok(()),
                     // Attached elsewhere meanwhile: it is still in use, so it stays.
                     Err(e) if is(&e, "DeleteConflict") || is(&e, "NoSuchEntity") => Ok(()),
@@ -494,8 +467,7 @@ impl SdkIam {
             .set_tags(Some(tags(&managed)))
             .send()
             .await
-            .map(drop)
-            .map_err(|e| iam_err("CreateInstanceProfile", e));
+            .done("CreateInstanceProfile");
         match created {
             Err(e) if is(&e, "EntityAlreadyExists") => {}
             other => other?,
@@ -506,8 +478,7 @@ impl SdkIam {
                 .role_name(role.as_str())
                 .send()
                 .await
-                .map(drop)
-                .map_err(|e| iam_err("AddRoleToInstanceProfile", e))
+                .done("AddRoleToInstanceProfile")
         })
         .await;
         match added {
@@ -518,7 +489,7 @@ impl SdkIam {
                     .instance_profile_name(profile)
                     .send()
                     .await
-                    .map_err(|e| iam_err("GetInstanceProfile", e))?
+                    .iam("GetInstanceProfile")?
                     .instance_profile
                     .map(|p| p.roles.into_iter().map(|r| r.role_name).collect::<Vec<_>>())
                     .unwrap_or_default();

@@ -89,32 +89,6 @@ impl Drop for FaultProxy {
     }
 }
 
-async fn read_request(sock: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut buf = Vec::new();
-    let mut tmp = [0u8; 8192];
-    let head_end = loop {
-        let n = sock.read(&mut tmp).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&tmp[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-    let len: usize =
-        head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
-    while buf.len() < head_end + len {
-        let n = sock.read(&mut tmp).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&tmp[..n]);
-    }
-    Some(buf)
-}
-
 fn iam_error(status: u16, code: &str, message: &str) -> Vec<u8> {
     let body = format!(
         "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
@@ -143,9 +117,8 @@ fn reset(sock: TcpStream) {
 }
 
 async fn serve(mut sock: TcpStream, upstream_port: u16, state: Arc<Mutex<State>>, held: Arc<Mutex<Vec<TcpStream>>>) {
-    let Some(mut request) = read_request(&mut sock).await else {
-        return;
-    };
+    let Some(request) = super::http::read_request(&mut sock).await else { return };
+    let mut request = request.raw;
     // One request per connection keeps the proxy simple; the SDK opens another.
     if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
         request.splice(i + 2..i + 2, b"connection: close\r\n".iter().copied());

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod http;
 pub mod runtime_stub;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,7 +21,7 @@ use eks_node_role_guard::iam::{http_client, CallCounter, IamSettings, SdkIam};
 use eks_node_role_guard::metrics::Metrics;
 use eks_node_role_guard::reconcile::Reconciler;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 pub const ACCOUNT: &str = "123456789012";
@@ -51,6 +52,27 @@ impl Drop for Guarded {
     }
 }
 
+/// Starts a server on a free loopback port and waits until it accepts connections; another port is tried if it
+/// exits first (the port was taken meanwhile).
+fn spawn_listening(what: &str, wait: Duration, command: impl Fn(u16) -> Command) -> (u16, Guarded) {
+    for _ in 0..5 {
+        let port = free_port();
+        let child = command(port).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+        let mut guard = Guarded(child.unwrap_or_else(|e| panic!("start {what}: {e}")));
+        let started = Instant::now();
+        while started.elapsed() < wait {
+            if let Ok(Some(_)) = guard.0.try_wait() {
+                break;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return (port, guard);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    panic!("{what} did not start");
+}
+
 /// A moto server with the AWS managed policies loaded, on a free loopback port.
 pub struct Moto {
     pub port: u16,
@@ -59,28 +81,12 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
-        for _ in 0..5 {
-            let port = free_port();
-            let child = Command::new(venv_bin("moto_server"))
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start moto_server");
-            let mut guard = Guarded(child);
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(20) {
-                if let Ok(Some(_)) = guard.0.try_wait() {
-                    break; // port taken meanwhile: try another
-                }
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Moto { port, _child: guard };
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        panic!("moto_server did not start");
+        let (port, child) = spawn_listening("moto_server", Duration::from_secs(20), |port| {
+            let mut c = Command::new(venv_bin("moto_server"));
+            c.args(["-H", "127.0.0.1", "-p", &port.to_string()]).env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true");
+            c
+        });
+        Moto { port, _child: child }
     }
 
     pub fn endpoint(&self) -> String {
@@ -156,37 +162,7 @@ impl ResponseListener {
                 };
                 let (r, s, d) = (r.clone(), s.clone(), d.clone());
                 tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut tmp = [0u8; 4096];
-                    let head_end = loop {
-                        let Ok(n) = sock.read(&mut tmp).await else {
-                            return;
-                        };
-                        if n == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&tmp[..n]);
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i + 4;
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                    let mut lines = head.split("\r\n");
-                    let first: Vec<&str> = lines.next().unwrap_or("").split(' ').collect();
-                    let headers: BTreeMap<String, String> = lines
-                        .filter_map(|l| l.split_once(':'))
-                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-                        .collect();
-                    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-                    while buf.len() < head_end + len {
-                        let Ok(n) = sock.read(&mut tmp).await else {
-                            return;
-                        };
-                        if n == 0 {
-                            break;
-                        }
-                        buf.extend_from_slice(&tmp[..n]);
-                    }
+                    let Some(req) = http::read_request(&mut sock).await else { return };
                     let pause = *d.lock().unwrap();
                     tokio::time::sleep(pause).await;
                     let status = {
@@ -197,12 +173,13 @@ impl ResponseListener {
                             s.remove(0)
                         }
                     };
+                    let (method, path) = req.method_and_path();
                     r.lock().unwrap().push(Received {
                         status,
-                        method: first.first().unwrap_or(&"").to_string(),
-                        path: first.get(1).unwrap_or(&"").to_string(),
-                        headers,
-                        body: buf[head_end..].to_vec(),
+                        method: method.to_string(),
+                        path: path.to_string(),
+                        headers: req.headers(),
+                        body: req.body.clone(),
                         at: Instant::now(),
                     });
                     let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
@@ -512,28 +489,13 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start() -> Emulator {
-        for _ in 0..5 {
-            let port = free_port();
-            let child = Command::new(venv_bin("cargo-lambda"))
-                .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
-                .current_dir(repo())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start cargo lambda watch");
-            let mut guard = Guarded(child);
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(30) {
-                if let Ok(Some(_)) = guard.0.try_wait() {
-                    break;
-                }
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Emulator { port, _child: guard };
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        panic!("cargo lambda watch did not start");
+        let (port, child) = spawn_listening("cargo lambda watch", Duration::from_secs(30), |port| {
+            let mut c = Command::new(venv_bin("cargo-lambda"));
+            c.args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
+                .current_dir(repo());
+            c
+        });
+        Emulator { port, _child: child }
     }
 
     pub fn runtime_api(&self) -> String {

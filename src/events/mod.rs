@@ -42,7 +42,7 @@ pub fn is_event(payload: &Value) -> bool {
 pub enum Route {
     /// Re-check this role.
     Role(String),
-    /// Re-check the role held by this instance profile (same name), or sweep when that is not it.
+    /// Re-check the role the tool named this instance profile after.
     InstanceProfile(String),
     /// The IPv6 CNI policy changed: every managed role that uses it is re-checked.
     CniPolicy,
@@ -120,18 +120,9 @@ pub async fn handle<I: NodeRoleIam>(
             return Ok(json!({"handled": "eventbridge", "outcome": "ignored", "reason": why}));
         }
         Route::Role(name) => vec![repair_named(rec, &name, settings, metrics).await],
-        Route::InstanceProfile(profile) => {
-            let report = repair_named(rec, &profile, settings, metrics).await;
-            let holds_it = matches!(
-                report.outcome,
-                Outcome::InSync | Outcome::Repaired | Outcome::WouldRepair | Outcome::CircuitOpen
-            );
-            if holds_it {
-                vec![report]
-            } else {
-                drift::sweep(rec, settings, metrics, deadline).await?
-            }
-        }
+        // The tool names the profiles it creates after their role. (An adopted role's differently named profile
+        // is put back by the scheduled sweep: a sweep per deleted profile in the account would cost too much.)
+        Route::InstanceProfile(profile) => vec![repair_named(rec, &profile, settings, metrics).await],
         Route::CniPolicy | Route::Sweep => drift::sweep(rec, settings, metrics, deadline).await?,
         Route::RoleDeleted(name) => {
             // The role is gone, and its tags with it; the instance profile of the same name the tool

@@ -327,6 +327,20 @@ async fn a_new_role_name_replaces_the_role_and_a_rollback_returns_to_the_old_one
 }
 
 #[tokio::test]
+async fn a_replacement_that_fails_is_removed_and_the_old_role_stays() {
+    let h = Harness::new().await;
+    let old = json!({"RoleName": "nodes-blue"});
+    let new = json!({"RoleName": "nodes-green", "AdditionalPolicyArns": ["arn:aws:iam::aws:policy/DoesNotExist"]});
+    assert_eq!(h.create("Nodes", old.clone()).await["Status"], "SUCCESS");
+    let r = h.send(&update("Nodes", "nodes-blue", new, old, &h.url())).await;
+    assert_eq!(r["Status"], "FAILED", "{r}");
+    assert_eq!(r["PhysicalResourceId"], "nodes-blue", "a failed Update keeps its physical id");
+    assert!(h.role("nodes-green").await.is_none(), "the half-made replacement is gone");
+    assert!(!h.profile_exists("nodes-green").await);
+    assert_eq!(h.attached("nodes-blue").await, names(&[WORKER, ECR, CNI]));
+}
+
+#[tokio::test]
 async fn a_new_path_with_a_generated_name_replaces_the_role_and_rolls_back_to_the_original() {
     let h = Harness::new().await;
     let old = json!({});

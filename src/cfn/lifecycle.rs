@@ -26,14 +26,21 @@ pub struct Outcome {
 /// The role a request is working on, recorded as soon as it is known: a request cut short by the deadline
 /// still reports it as the PhysicalResourceId, so the stack's rollback Delete can clean up.
 #[derive(Debug, Default)]
-pub struct Progress(Mutex<Option<String>>);
+pub struct Progress(Mutex<(Option<String>, bool)>);
 
 impl Progress {
     fn set(&self, name: &RoleName) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(name.to_string());
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).0 = Some(name.to_string());
+    }
+    /// The role did not exist before this request: it is this request's to remove if the request fails.
+    fn created_here(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
     }
     pub fn role(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).0.clone()
+    }
+    fn is_new(&self) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).1
     }
 }
 
@@ -149,6 +156,9 @@ async fn create<I: NodeRoleIam>(
 ) -> Result<Outcome> {
     let (name, existing) = resolve_target(req, props, rec, replacing).await?;
     progress.set(&name);
+    if matches!(existing, Existing::None) {
+        progress.created_here();
+    }
     let adoption = match &existing {
         Existing::None => Adoption::none(),
         Existing::Ours(live) => Adoption::recorded(live),
@@ -309,7 +319,15 @@ async fn update<I: NodeRoleIam>(
             )));
         }
         info!(old_role = physical_id, "RoleName or Path changed: replacing the role");
-        return create(req, props, rec, progress, Some(physical_id)).await;
+        let created = create(req, props, rec, progress, Some(physical_id)).await;
+        if created.is_err() && progress.is_new() {
+            // A failed Update keeps the old PhysicalResourceId, so CloudFormation will never delete the half-made
+            // replacement: remove it now (best effort; what is left is still tagged as this resource's).
+            if let Some(new) = progress.role().and_then(|n| RoleName::parse(&n).ok()) {
+                remove_failed_replacement(req, &new, rec).await;
+            }
+        }
+        return created;
     }
     let name = RoleName::parse(physical_id).map_err(|_| {
         Error::invalid(format!("PhysicalResourceId '{physical_id}' is not a role this resource manages"))
@@ -333,6 +351,17 @@ async fn update<I: NodeRoleIam>(
     let desired = spec_for(req, props, &name, &adoption);
     let retired = old.map(|o| desired.retired_since(&spec_for(req, o, &name, &adoption))).unwrap_or_default();
     converge(rec, &desired, &retired).await
+}
+
+async fn remove_failed_replacement<I: NodeRoleIam>(req: &Request, name: &RoleName, rec: &Reconciler<I>) {
+    match rec.iam.read_role(name).await {
+        Ok(Some(live)) if Management::of(&live.tags).owner() == Some(&req.owner) => match rec.teardown(&live).await {
+            Ok(_) => info!(role = %name, "removed the replacement role of a failed update"),
+            Err(e) => warn!(role = %name, error = %e, "could not remove the replacement role of a failed update"),
+        },
+        Ok(_) => {}
+        Err(e) => warn!(role = %name, error = %e, "could not check the replacement role of a failed update"),
+    }
 }
 
 async fn delete<I: NodeRoleIam>(req: &Request, physical_id: &str, rec: &Reconciler<I>) -> Result<Outcome> {

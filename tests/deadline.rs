@@ -46,3 +46,26 @@ async fn the_binary_answers_failed_before_a_real_deadline_when_iam_hangs() {
     assert_eq!(listener.last()["Status"], "FAILED");
     assert!(listener.last()["Reason"].as_str().unwrap().contains("RoleName 'not valid!' is invalid"));
 }
+
+#[tokio::test]
+async fn outside_us_east_1_the_binary_warns_that_iam_events_need_forwarding() {
+    let moto = Moto::start();
+    for (forwarded, warned) in [("false", true), ("true", false)] {
+        let stub = RuntimeStub::start().await;
+        let f = Function::start(
+            &stub.address(),
+            &moto.endpoint(),
+            &[("AWS_REGION", "eu-west-1"), ("EVENTS_FORWARDED", forwarded)],
+        );
+        let started = Instant::now();
+        while stub.first_poll.lock().unwrap().is_none() && started.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let logs = f.logs();
+        assert_eq!(
+            logs.contains("IAM events are delivered only in us-east-1"),
+            warned,
+            "EVENTS_FORWARDED={forwarded}: {logs}"
+        );
+    }
+}

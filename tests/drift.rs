@@ -339,3 +339,47 @@ async fn garbage_events_are_logged_and_ignored() {
         assert!(out["handled"] == "eventbridge", "{out}");
     }
 }
+
+async fn faulty(
+    h: &Harness,
+) -> (common::fault_proxy::FaultProxy, eks_node_role_guard::reconcile::Reconciler<eks_node_role_guard::iam::SdkIam>) {
+    let proxy = common::fault_proxy::FaultProxy::start(h.moto.port).await;
+    let settings = eks_node_role_guard::iam::IamSettings {
+        max_attempts: 3,
+        initial_backoff: std::time::Duration::from_millis(5),
+        attempt_timeout: std::time::Duration::from_secs(2),
+    };
+    let rec = eks_node_role_guard::reconcile::Reconciler::new(eks_node_role_guard::iam::SdkIam::new(client_for(
+        &proxy.endpoint(),
+        &settings,
+        None,
+    )));
+    (proxy, rec)
+}
+
+#[tokio::test]
+async fn access_denied_is_reported_and_not_retried_while_persistent_throttling_asks_for_a_retry() {
+    use common::fault_proxy::Fault;
+    let h = Harness::new().await;
+    managed(&h, "nodes", json!({})).await;
+    let (proxy, rec) = faulty(&h).await;
+    let event = drift_event("drift-detach-role-policy.json", "nodes");
+    let deliver = |rec| {
+        eks_node_role_guard::events::handle(&event, rec, &h.drift, &h.metrics, std::time::Duration::from_secs(30))
+    };
+
+    // The three reads pass, the attach is denied: reported once, no retry asked for.
+    h.detach("nodes", WORKER_ARN).await;
+    proxy.script(vec![None, None, None, Some(Fault::Deny)]);
+    let out = deliver(&rec).await.expect("not retryable: no error for the runtime");
+    assert_eq!(out["outcomes"][0]["outcome"], "failed", "{out}");
+    assert!(out["outcomes"][0]["reason"].as_str().unwrap().contains("AccessDenied"), "{out}");
+    assert_eq!(h.metrics.count(Metric::RepairFailed, "nodes"), 1);
+
+    // IAM keeps throttling: the SDK retries, then the handler returns an error so the event is delivered again.
+    proxy.always(Some(Fault::Throttle));
+    let err = deliver(&rec).await.expect_err("retryable");
+    assert!(err.to_string().contains("Throttling"), "{err}");
+    proxy.clear();
+    assert_eq!(deliver(&rec).await.unwrap()["outcomes"][0]["outcome"], "repaired");
+}

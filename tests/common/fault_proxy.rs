@@ -14,6 +14,8 @@ pub enum Fault {
     Throttle,
     /// HTTP 500 `ServiceFailure` or 503 `ServiceUnavailable`.
     Status(u16),
+    /// HTTP 403 `AccessDenied`: a permission the function lacks.
+    Deny,
     /// Forwarded after a delay.
     Latency(Duration),
     /// The connection is reset before the request reaches IAM.
@@ -147,6 +149,10 @@ async fn serve(mut sock: TcpStream, upstream_port: u16, state: Arc<Mutex<State>>
         Some(Fault::Status(code)) => {
             let name = if code == 503 { "ServiceUnavailable" } else { "ServiceFailure" };
             let _ = sock.write_all(&iam_error(code, name, "injected failure")).await;
+        }
+        Some(Fault::Deny) => {
+            let msg = "User: arn:aws:sts::123456789012:assumed-role/guard/fn is not authorized to perform this action";
+            let _ = sock.write_all(&iam_error(403, "AccessDenied", msg)).await;
         }
         Some(Fault::Latency(d)) => {
             tokio::time::sleep(d).await;

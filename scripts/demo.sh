@@ -72,6 +72,15 @@ replay() { # event-file role-to-show
 
 replay cfn-create-ipv4 demo-eks-node-role
 replay cfn-update-ipv6 demo-eks-node-role
+
+echo
+echo "━━ drift: someone detaches AmazonEKSWorkerNodePolicy in the console; CloudTrail's event arrives"
+$PY -c 'import boto3; boto3.client("iam").detach_role_policy(RoleName="demo-eks-node-role", PolicyArn="arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")'
+$PY scripts/demo_tools.py show demo-eks-node-role | grep '    policies:'
+echo "  function answered: $(.venv/bin/cargo-lambda lambda invoke --invoke-address 127.0.0.1 -P "$emu_port" --data-file events/drift-detach-role-policy.json)"
+$PY scripts/demo_tools.py show demo-eks-node-role | grep '    policies:'
+echo "  decision log: $(grep '"message":"decision"' "$work/function.log" | tail -n 1 | cut -c1-300)"
+
 replay cfn-delete demo-eks-node-role
 echo
 echo "━━ adoption: a node role made by hand before the tool existed"

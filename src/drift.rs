@@ -15,6 +15,8 @@ use crate::iam::NodeRoleIam;
 use crate::metrics::{Metric, Metrics};
 use crate::reconcile::Reconciler;
 
+const NOT_MANAGED: &str = "not managed by eks-node-role-guard";
+
 /// Recent repair times (unix seconds), space-separated: the circuit breaker's state, kept on the role.
 pub const REPAIRS_TAG: &str = "eks-node-role-guard:repairs";
 
@@ -191,29 +193,20 @@ async fn repair_role<I: NodeRoleIam>(
     now: SystemTime,
 ) -> RepairReport {
     let name = head.name.clone();
-    let name = &name;
     let role = name.as_str();
-    if !matches!(Management::of(&head.tags), Management::Managed(_)) {
-        let why = match Management::of(&head.tags) {
-            Management::Deleting(_) => "its stack is deleting it",
-            _ => "not managed by eks-node-role-guard",
-        };
-        return RepairReport::new(role, Outcome::Ignored(why.into()));
+    match Management::of(&head.tags) {
+        Management::Managed(_) => {}
+        Management::Deleting(_) => return RepairReport::new(role, Outcome::Ignored("its stack is deleting it".into())),
+        Management::Unmanaged => return RepairReport::new(role, Outcome::Ignored(NOT_MANAGED.into())),
     }
     let live = match rec.iam.read_attachments(head).await {
         Ok(Some(live)) => live,
         Ok(None) => return RepairReport::new(role, Outcome::Ignored("role does not exist".into())),
         Err(e) => return failed(role, e, metrics, false),
     };
-    let spec = match NodeRoleSpec::from_tags(name, &live.path, &live.arn, &live.tags) {
+    let spec = match NodeRoleSpec::from_tags(&name, &live.path, &live.arn, &live.tags) {
         Ok(Some(spec)) => spec,
-        Ok(None) => {
-            let why = match Management::of(&live.tags) {
-                Management::Deleting(_) => "its stack is deleting it",
-                _ => "not managed by eks-node-role-guard",
-            };
-            return RepairReport::new(role, Outcome::Ignored(why.into()));
-        }
+        Ok(None) => return RepairReport::new(role, Outcome::Ignored(NOT_MANAGED.into())),
         Err(e) => return failed(role, e, metrics, false),
     };
     let mode = spec.remediation.max(settings.global_mode);
@@ -255,7 +248,7 @@ async fn repair_role<I: NodeRoleIam>(
         report.outcome = Outcome::CircuitOpen;
         return report;
     }
-    if let Err(e) = rec.execute(name, &plan).await {
+    if let Err(e) = rec.execute(&name, &plan).await {
         report.outcome = failed(role, e, metrics, true).outcome;
         return report;
     }
@@ -264,7 +257,7 @@ async fn repair_role<I: NodeRoleIam>(
         REPAIRS_TAG.to_string(),
         history.record(now, settings.window, settings.max_repairs),
     )]));
-    if let Err(e) = rec.execute(name, &Plan { actions: vec![record] }).await {
+    if let Err(e) = rec.execute(&name, &Plan { actions: vec![record] }).await {
         warn!(role, error = %e, "repair applied but not recorded for the circuit breaker");
     }
     report.outcome = Outcome::Repaired;

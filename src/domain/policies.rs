@@ -41,7 +41,7 @@ pub fn ec2_trust_policy(p: Partition) -> Value {
     })
 }
 
-/// The IPv6 CNI policy exactly as AWS publishes it (the scraped seed lost its `*`s), partition-aware.
+/// The IPv6 CNI policy exactly as AWS publishes it (both wildcards included), partition-aware.
 pub fn cni_ipv6_policy_document(p: Partition) -> Value {
     json!({
         "Version": "2012-10-17",

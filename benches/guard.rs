@@ -80,6 +80,7 @@ async fn seed_role(iam: &aws_sdk_iam::Client, name: &str, broken: bool) {
         extra_policies: BTreeSet::new(),
         boundary: Boundary::Absent,
         instance_profile: Some(name.to_string()),
+        external_profile: false,
         remediation: RemediationMode::Enforce,
         owner: Owner { stack_id: STACK_ID.into(), logical_id: name.into() },
         adopted: false,

@@ -99,7 +99,14 @@ impl<I: NodeRoleIam> Reconciler<I> {
         if live.tags.get(spec::tag::MANAGED).map(String::as_str) != Some(spec::MANAGED_DELETING) {
             self.execute(&live.name, &Plan { actions: vec![mark] }).await?;
         }
-        let own_profile = live.tags.get(spec::tag::INSTANCE_PROFILE).filter(|p| p.as_str() != "none").cloned();
+        // Only a profile the tool made (tagged managed=true) is deleted; any other just loses the role.
+        let mut own_profile = None;
+        if let Some(name) = live.tags.get(spec::tag::INSTANCE_PROFILE) {
+            let tags = self.iam.instance_profile_tags(name).await?.unwrap_or_default();
+            if tags.get(spec::tag::MANAGED).map(String::as_str) == Some(spec::MANAGED_TRUE) {
+                own_profile = Some(name.clone());
+            }
+        }
         let mut current = live.clone();
         let mut attempt = 1;
         let teardown = loop {

@@ -467,3 +467,71 @@ async fn cfn_handle(h: &Harness, req: &serde_json::Value) -> eks_node_role_guard
     )
     .await
 }
+
+#[tokio::test]
+async fn a_role_name_that_changes_only_in_case_is_the_same_role_not_a_replacement() {
+    let h = Harness::new().await;
+    let old = json!({"RoleName": "NodeRole"});
+    assert_eq!(h.create("Nodes", old.clone()).await["Status"], "SUCCESS");
+    let r = h.send(&update("Nodes", "NodeRole", json!({"RoleName": "noderole"}), old, &h.url())).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert_eq!(r["PhysicalResourceId"], "NodeRole", "no new physical id: no cleanup Delete will follow");
+    assert_eq!(h.attached("NodeRole").await, names(&[WORKER, ECR, CNI]));
+}
+
+#[tokio::test]
+async fn writing_the_generated_name_into_role_name_changes_nothing() {
+    let h = Harness::new().await;
+    let c = h.create("Nodes", json!({})).await;
+    let name = c["PhysicalResourceId"].as_str().unwrap().to_string();
+    let r = h.send(&update("Nodes", &name, json!({"RoleName": name}), json!({}), &h.url())).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert_eq!(r["PhysicalResourceId"], name.as_str());
+}
+
+#[tokio::test]
+async fn an_adopted_role_keeps_the_instance_profile_it_already_had_and_the_tool_makes_none() {
+    let h = Harness::new().await;
+    h.make_role("eks-managed-nodes", "ec2.amazonaws.com", &[]).await;
+    h.iam.create_instance_profile().instance_profile_name("eks-1a2b3c").send().await.unwrap();
+    h.iam
+        .add_role_to_instance_profile()
+        .instance_profile_name("eks-1a2b3c")
+        .role_name("eks-managed-nodes")
+        .send()
+        .await
+        .unwrap();
+    let props = json!({"RoleName": "eks-managed-nodes", "AdoptExistingRole": "true"});
+    let r = h.create("Nodes", props.clone()).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert_eq!(r["Data"]["InstanceProfileName"], "eks-1a2b3c");
+    assert_eq!(h.profiles_of("eks-managed-nodes").await, vec!["eks-1a2b3c".to_string()], "no second profile");
+    assert_eq!(h.tags("eks-managed-nodes").await["eks-node-role-guard:instance-profile"], "external");
+    // EKS deletes its profile with the node group: not drift, nothing recreated.
+    h.iam
+        .remove_role_from_instance_profile()
+        .instance_profile_name("eks-1a2b3c")
+        .role_name("eks-managed-nodes")
+        .send()
+        .await
+        .unwrap();
+    h.iam.delete_instance_profile().instance_profile_name("eks-1a2b3c").send().await.unwrap();
+    let out =
+        h.deliver(&drift_event("drift-remove-role-from-instance-profile.json", "eks-managed-nodes")).await.unwrap();
+    assert_eq!(out["outcomes"][0]["outcome"], "in-sync", "{out}");
+    assert!(h.profiles_of("eks-managed-nodes").await.is_empty());
+    assert!(!h.profile_exists("eks-1a2b3c").await);
+}
+
+#[tokio::test]
+async fn delete_never_deletes_an_instance_profile_the_tool_did_not_create() {
+    let h = Harness::new().await;
+    h.iam.create_instance_profile().instance_profile_name("nodes").send().await.unwrap();
+    let r = h.create("Nodes", json!({"RoleName": "nodes"})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert_eq!(h.profiles_of("nodes").await, vec!["nodes".to_string()], "the empty profile of that name was used");
+    let d = h.send(&delete("Nodes", "nodes", json!({"RoleName": "nodes"}), &h.url())).await;
+    assert_eq!(d["Status"], "SUCCESS", "{d}");
+    assert!(h.role("nodes").await.is_none());
+    assert!(h.profile_exists("nodes").await, "someone else's profile stays");
+}

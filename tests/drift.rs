@@ -383,3 +383,23 @@ async fn access_denied_is_reported_and_not_retried_while_persistent_throttling_a
     proxy.clear();
     assert_eq!(deliver(&rec).await.unwrap()["outcomes"][0]["outcome"], "repaired");
 }
+
+#[tokio::test]
+async fn a_missing_management_tag_stops_repair_instead_of_guessing() {
+    let h = Harness::new().await;
+    managed(
+        &h,
+        "nodes",
+        json!({"AttachCniPolicy": "false", "PermissionsBoundary": "arn:aws:iam::aws:policy/PowerUserAccess"}),
+    )
+    .await;
+    h.iam.untag_role().role_name("nodes").tag_keys("eks-node-role-guard:cni").send().await.unwrap();
+    h.iam.untag_role().role_name("nodes").tag_keys("eks-node-role-guard:boundary").send().await.unwrap();
+    h.detach("nodes", WORKER_ARN).await;
+    let out = h.deliver(&drift_event("drift-detach-role-policy.json", "nodes")).await.unwrap();
+    assert_eq!(out["outcomes"][0]["outcome"], "failed", "{out}");
+    assert!(out["outcomes"][0]["reason"].as_str().unwrap().contains("is missing or invalid"), "{out}");
+    assert!(!h.attached("nodes").await.contains("AmazonEKS_CNI_Policy"), "no default filled in");
+    assert!(h.role("nodes").await.unwrap().permissions_boundary().is_some(), "boundary kept");
+    assert_eq!(h.metrics.count(Metric::RepairFailed, "nodes"), 1);
+}

@@ -52,3 +52,24 @@ async fn a_deadline_already_past_still_gets_an_immediate_answer() {
     assert_eq!(got.len(), 1);
     assert!(got[0].json()["Reason"].as_str().unwrap().starts_with("timed out"));
 }
+
+#[tokio::test]
+async fn a_replacement_cut_short_by_the_deadline_is_removed_after_the_answer() {
+    use common::fault_proxy::{Fault, FaultProxy};
+    let h = Harness::new().await;
+    let old = json!({"RoleName": "nodes-blue"});
+    assert_eq!(h.create("Nodes", old.clone()).await["Status"], "SUCCESS");
+    let proxy = FaultProxy::start(h.moto.port).await;
+    let settings = IamSettings { attempt_timeout: Duration::from_secs(60), ..IamSettings::default() };
+    let rec = Reconciler::new(SdkIam::new(client_for(&proxy.endpoint(), &settings, None)));
+    // GetRole, GetRole, CreateRole pass; the first attach hangs until the watchdog answers.
+    proxy.script(vec![None, None, None, Some(Fault::Hang)]);
+    let cfn_settings = CfnSettings { margin: Duration::from_millis(1500), allow_insecure_response_url: true };
+    let req = update("Nodes", "nodes-blue", json!({"RoleName": "nodes-green"}), old, &h.url());
+    cfn::handle(&req, &rec, &h.sender, &cfn_settings, Duration::from_secs(4), "s").await;
+    let body = h.listener.last();
+    assert_eq!(body["Status"], "FAILED");
+    assert_eq!(body["PhysicalResourceId"], "nodes-blue");
+    assert!(h.role("nodes-green").await.is_none(), "the half-made replacement was removed");
+    assert!(h.role("nodes-blue").await.is_some());
+}

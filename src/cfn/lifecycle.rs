@@ -86,37 +86,32 @@ fn classify(req: &Request, live: Option<LiveRole>) -> Result<Existing> {
 struct Adoption {
     adopted: bool,
     preexisting: BTreeSet<PolicyArn>,
-    profile: Option<String>,
+    /// The role was already in an instance profile when adopted: profiles are not the tool's business.
+    external_profile: bool,
 }
 
 impl Adoption {
     fn none() -> Self {
-        Adoption { adopted: false, preexisting: BTreeSet::new(), profile: None }
+        Adoption { adopted: false, preexisting: BTreeSet::new(), external_profile: false }
     }
 
-    /// Taking over a role that exists: what it had stays (never detached), its own profile is kept.
+    /// Taking over a role that exists: what it had stays (never detached); a profile it is already in (such as
+    /// the one EKS makes for a managed node group) stays someone else's.
     fn fresh(live: &LiveRole) -> Self {
         Adoption {
             adopted: true,
             preexisting: live.attached.clone(),
-            profile: live.instance_profiles.first().map(|p| p.name.clone()),
+            external_profile: !live.instance_profiles.is_empty(),
         }
     }
 
     /// What the role's tags recorded when it was created or adopted.
     fn recorded(live: &LiveRole) -> Self {
-        let adopted = live.tags.get(tag::ADOPTED).map(String::as_str) == Some("true");
-        let preexisting = spec::recorded_list(&live.tags, tag::PREEXISTING);
-        let profile = adopted
-            .then(|| {
-                live.tags
-                    .get(tag::INSTANCE_PROFILE)
-                    .filter(|p| p.as_str() != "none")
-                    .cloned()
-                    .or_else(|| live.instance_profiles.first().map(|p| p.name.clone()))
-            })
-            .flatten();
-        Adoption { adopted, preexisting, profile }
+        Adoption {
+            adopted: live.tags.get(tag::ADOPTED).map(String::as_str) == Some("true"),
+            preexisting: spec::recorded_list(&live.tags, tag::PREEXISTING),
+            external_profile: live.tags.get(tag::INSTANCE_PROFILE).map(String::as_str) == Some(spec::EXTERNAL_PROFILE),
+        }
     }
 }
 
@@ -135,9 +130,8 @@ fn spec_for(req: &Request, props: &Properties, name: &RoleName, adoption: &Adopt
             (None, true) => Boundary::Keep,
             (None, false) => Boundary::Absent,
         },
-        instance_profile: props
-            .create_instance_profile
-            .then(|| adoption.profile.clone().unwrap_or_else(|| name.to_string())),
+        instance_profile: (props.create_instance_profile && !adoption.external_profile).then(|| name.to_string()),
+        external_profile: adoption.external_profile,
         remediation: props.remediation,
         owner: req.owner.clone(),
         adopted: adoption.adopted,
@@ -193,13 +187,14 @@ async fn resolve_target<I: NodeRoleIam>(
         let live = rec.iam.read_role(name).await?;
         return Ok((name.clone(), classify(req, live)?));
     }
-    if props.adopt_existing {
+    // The search is the procedure's first step of a Create; a replacement never adopts by search.
+    if props.adopt_existing && replacing.is_none() {
         if let Some(found) = search_existing(req, rec).await? {
             return Ok(found);
         }
     }
     let base_seed = format!("{}{}", req.owner.stack_id, req.owner.logical_id);
-    let base = RoleName::generate(&req.stack.name, &req.owner.logical_id, &base_seed);
+    let base = generated_name(req);
     if replacing.is_none() {
         let live = rec.iam.read_role(&base).await?;
         return Ok((base, classify(req, live)?));
@@ -215,6 +210,15 @@ async fn resolve_target<I: NodeRoleIam>(
     let name = RoleName::generate(&req.stack.name, &req.owner.logical_id, &format!("{base_seed}{}", req.request_id));
     let live = rec.iam.read_role(&name).await?;
     Ok((name, classify(req, live)?))
+}
+
+/// The name a Create without RoleName gives the role: stable for StackId + LogicalResourceId.
+fn generated_name(req: &Request) -> RoleName {
+    RoleName::generate(
+        &req.stack.name,
+        &req.owner.logical_id,
+        &format!("{}{}", req.owner.stack_id, req.owner.logical_id),
+    )
 }
 
 /// The procedure's check for an existing node role: exact names first, then names that contain them.
@@ -281,7 +285,13 @@ fn outcome(desired: &NodeRoleSpec, live: &LiveRole) -> Outcome {
         ("RoleId".to_string(), live.role_id.clone()),
         ("Adopted".to_string(), desired.adopted.to_string()),
     ]);
-    if let Some(p) = desired.instance_profile.as_deref().and_then(|n| live.in_instance_profile(n)) {
+    let profile = match desired.instance_profile.as_deref() {
+        Some(own) => live.in_instance_profile(own),
+        // An adopted role's own profile, when there is exactly one.
+        None if desired.external_profile && live.instance_profiles.len() == 1 => live.instance_profiles.first(),
+        None => None,
+    };
+    if let Some(p) = profile {
         data.insert("InstanceProfileName".into(), p.name.clone());
         data.insert("InstanceProfileArn".into(), p.arn.clone());
     }
@@ -308,24 +318,26 @@ async fn update<I: NodeRoleIam>(
     rec: &Reconciler<I>,
     progress: &Progress,
 ) -> Result<Outcome> {
-    let replace = match old {
-        Some(o) => o.role_name != props.role_name || o.path != props.path,
-        None => props.role_name.as_ref().is_some_and(|n| n.as_str() != physical_id),
+    // IAM role names are case-insensitive: `NodeRole` → `noderole` names the same role, no replacement.
+    let same = |n: &RoleName| n.as_str().eq_ignore_ascii_case(physical_id);
+    let name_changed = match (&props.role_name, old.map(|o| &o.role_name)) {
+        (Some(n), _) => !same(n),
+        // Generated before and now: the same role.
+        (None, Some(None)) => false,
+        // From a given name to a generated one (or old properties unreadable): a new name unless it is this one.
+        (None, _) => !same(&generated_name(req)),
     };
-    if replace {
-        if props.role_name.as_ref().is_some_and(|n| n.as_str() == physical_id) {
+    let path_changed = old.is_some_and(|o| o.path != props.path);
+    if name_changed || path_changed {
+        if !name_changed && props.role_name.is_some() {
             return Err(Error::invalid(format!(
                 "Path cannot change while RoleName stays '{physical_id}': IAM role names are unique per account, so a new Path needs a new RoleName (or no RoleName, for a generated one)"
             )));
         }
         info!(old_role = physical_id, "RoleName or Path changed: replacing the role");
         let created = create(req, props, rec, progress, Some(physical_id)).await;
-        if created.is_err() && progress.is_new() {
-            // A failed Update keeps the old PhysicalResourceId, so CloudFormation will never delete the half-made
-            // replacement: remove it now (best effort; what is left is still tagged as this resource's).
-            if let Some(new) = progress.role().and_then(|n| RoleName::parse(&n).ok()) {
-                remove_failed_replacement(req, &new, rec).await;
-            }
+        if created.is_err() {
+            remove_failed_replacement(req, physical_id, rec, progress).await;
         }
         return created;
     }
@@ -353,14 +365,25 @@ async fn update<I: NodeRoleIam>(
     converge(rec, &desired, &retired).await
 }
 
-async fn remove_failed_replacement<I: NodeRoleIam>(req: &Request, name: &RoleName, rec: &Reconciler<I>) {
-    match rec.iam.read_role(name).await {
+/// A failed Update keeps the old PhysicalResourceId, so CloudFormation will never delete a replacement this
+/// request created: remove it (best effort; what is left is still tagged as this resource's).
+async fn remove_failed_replacement<I: NodeRoleIam>(req: &Request, old: &str, rec: &Reconciler<I>, progress: &Progress) {
+    let Some(name) = progress.role().filter(|n| progress.is_new() && !n.eq_ignore_ascii_case(old)) else { return };
+    let Ok(name) = RoleName::parse(&name) else { return };
+    match rec.iam.read_role(&name).await {
         Ok(Some(live)) if Management::of(&live.tags).owner() == Some(&req.owner) => match rec.teardown(&live).await {
             Ok(_) => info!(role = %name, "removed the replacement role of a failed update"),
             Err(e) => warn!(role = %name, error = %e, "could not remove the replacement role of a failed update"),
         },
         Ok(_) => {}
         Err(e) => warn!(role = %name, error = %e, "could not check the replacement role of a failed update"),
+    }
+}
+
+/// After the watchdog answered FAILED: an Update cut short may have left a half-made replacement.
+pub(crate) async fn after_timeout<I: NodeRoleIam>(req: &Request, rec: &Reconciler<I>, progress: &Progress) {
+    if let Kind::Update { physical_id, .. } = &req.kind {
+        remove_failed_replacement(req, physical_id, rec, progress).await;
     }
 }
 

@@ -82,11 +82,15 @@ pub async fn handle<I: NodeRoleIam>(
 
     let progress = Progress::default();
     let budget = watchdog::work_budget(time_left, settings.margin);
+    let mut cut_short = None;
     let result = match Request::parse(payload) {
         Err(e) => Err(e),
         Ok(req) => match tokio::time::timeout(budget, lifecycle::run(&req, rec, &progress)).await {
             Ok(r) => r,
-            Err(_) => Err(Error::TimedOut(format!("within {} ms", budget.as_millis()))),
+            Err(_) => {
+                cut_short = Some(req);
+                Err(Error::TimedOut(format!("within {} ms", budget.as_millis())))
+            }
         },
     };
 
@@ -134,6 +138,11 @@ pub async fn handle<I: NodeRoleIam>(
         Err(e) => {
             error!(request_type = %envelope.request_type, logical_id = %envelope.logical_id, error = %e, "response not delivered")
         }
+    }
+    // The answer is out; what time is left goes to removing a replacement the deadline cut short.
+    if let Some(req) = cut_short {
+        let left = lambda_deadline.saturating_duration_since(Instant::now()).saturating_sub(Duration::from_millis(200));
+        let _ = tokio::time::timeout(left, lifecycle::after_timeout(&req, rec, &progress)).await;
     }
     status
 }

@@ -196,6 +196,13 @@ fn list(props: &Map<String, Value>, key: &str) -> Result<Vec<String>> {
 
 fn policy_in(s: &str, property: &str, partition: Partition) -> Result<PolicyArn> {
     let arn = PolicyArn::parse(s, property)?;
+    // The ARN is recorded in a management tag: tag values allow no ',' and at most 256 characters.
+    if s.contains(',') || s.chars().count() > 256 {
+        return Err(Error::invalid(format!(
+            "{property} '{}' cannot be recorded on the role: policy ARNs with ',' or over 256 characters are not supported",
+            truncate_for_message(s)
+        )));
+    }
     if arn.partition() != partition {
         return Err(Error::invalid(format!(
             "{property} '{}' is in partition {} but the stack is in {partition}: use arn:{partition}:iam::…",
@@ -230,7 +237,10 @@ fn parse_tags(v: Option<&Value>) -> Result<BTreeMap<String, String>> {
         let (Some(key), Some(value)) = (key, value) else {
             return Err(Error::invalid(format!("Tags[{i}] must be an object with string Key and Value")));
         };
-        if !is_valid_tag_key(key) || key.to_ascii_lowercase().starts_with("aws:") || key.starts_with(TAG_PREFIX) {
+        if !is_valid_tag_key(key)
+            || key.to_ascii_lowercase().starts_with("aws:")
+            || key.to_ascii_lowercase().starts_with(TAG_PREFIX)
+        {
             return Err(Error::invalid(format!(
                 "Tags[{i}].Key '{}' is invalid: 1–128 letters, digits, spaces and _.:/=+-@, not starting with aws: or {TAG_PREFIX}",
                 truncate_for_message(key)
@@ -389,6 +399,14 @@ mod tests {
                 json!({"Tags": [{"Key": "eks-node-role-guard:managed", "Value": "v"}]}),
                 "Tags[0].Key 'eks-node-role-guard:managed' is invalid",
             ),
+            (
+                json!({"Tags": [{"Key": "EKS-Node-Role-Guard:managed", "Value": "v"}]}),
+                "Tags[0].Key 'EKS-Node-Role-Guard:managed' is invalid",
+            ),
+            (
+                json!({"AdditionalPolicyArns": ["arn:aws:iam::123456789012:policy/a,b"]}),
+                "cannot be recorded on the role",
+            ),
             (json!({"Tags": [{"Key": "a", "Value": "x*"}]}), "Tags[0].Value for 'a' is invalid"),
             (json!({"Tags": [{"Key": "a", "Value": "1"}, {"Key": "A", "Value": "2"}]}), "Tags has the key 'A' twice"),
             (json!({"RoleName": ["a"]}), "RoleName must be a string, not a list or object"),
@@ -400,7 +418,7 @@ mod tests {
         let many: Vec<String> = (0..18).map(|i| format!("arn:aws:iam::aws:policy/P{i}")).collect();
         assert!(err(json!({"AdditionalPolicyArns": many})).contains("a role holds at most 20 managed policies"));
         let tags: Vec<Value> = (0..35).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect();
-        assert!(err(json!({"Tags": tags})).contains("Tags has 35 tags: at most 34"));
+        assert!(err(json!({"Tags": tags})).contains("Tags has 35 tags: at most 30"));
     }
 
     #[test]

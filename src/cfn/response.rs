@@ -99,8 +99,10 @@ impl ResponseUrl {
     pub fn parse(s: &str, allow_insecure: bool) -> Result<Self> {
         let uri: hyper::Uri = s.parse().map_err(|_| Error::Response("ResponseURL is not a valid URL".into()))?;
         let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-        let aws_host =
-            ["amazonaws.com", "amazonaws.com.cn"].iter().any(|d| host == *d || host.ends_with(&format!(".{d}")));
+        // The commercial, China and GovCloud partitions, and the ISO partitions' own domains.
+        let aws_host = ["amazonaws.com", "amazonaws.com.cn", "c2s.ic.gov", "sc2s.sgov.gov"]
+            .iter()
+            .any(|d| host == *d || host.ends_with(&format!(".{d}")));
         let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
         let ok = match uri.scheme_str() {
             Some("https") => aws_host || (allow_insecure && loopback),
@@ -264,6 +266,7 @@ mod tests {
         let ok = "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/a?X-Amz-Signature=x";
         assert!(ResponseUrl::parse(ok, false).is_ok());
         assert!(ResponseUrl::parse("https://x.s3.cn-north-1.amazonaws.com.cn/a", false).is_ok());
+        assert!(ResponseUrl::parse("https://x.s3.us-iso-east-1.c2s.ic.gov/a", false).is_ok());
         for bad in [
             "http://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/a",
             "https://evilamazonaws.com/a",

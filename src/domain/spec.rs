@@ -33,10 +33,12 @@ pub mod tag {
 }
 
 pub const MANAGED_TRUE: &str = "true";
+/// `instance-profile` tag value of an adopted role that already had a profile: its profiles are not the tool's.
+pub const EXTERNAL_PROFILE: &str = "external";
 pub const MANAGED_DELETING: &str = "deleting";
 
 /// IAM allows 50 tags per role; this many are kept free for management tags.
-pub const RESERVED_TAGS: usize = 16;
+pub const RESERVED_TAGS: usize = 20;
 const TAG_VALUE_MAX: usize = 256;
 
 /// The permissions boundary the role must have.
@@ -63,6 +65,9 @@ pub struct NodeRoleSpec {
     pub extra_policies: BTreeSet<PolicyArn>,
     pub boundary: Boundary,
     pub instance_profile: Option<String>,
+    /// Adopted while already in an instance profile (e.g. one EKS made for a managed node group): the tool
+    /// creates, restores and deletes no profile for this role.
+    pub external_profile: bool,
     pub remediation: RemediationMode,
     pub owner: Owner,
     pub adopted: bool,
@@ -151,7 +156,12 @@ impl NodeRoleSpec {
             },
         );
         t.insert(tag::REMEDIATION.into(), self.remediation.as_str().into());
-        t.insert(tag::INSTANCE_PROFILE.into(), self.instance_profile.clone().unwrap_or_else(|| "none".into()));
+        let profile = match (&self.instance_profile, self.external_profile) {
+            (Some(p), _) => p.clone(),
+            (None, true) => EXTERNAL_PROFILE.into(),
+            (None, false) => "none".into(),
+        };
+        t.insert(tag::INSTANCE_PROFILE.into(), profile);
         t.insert(tag::ADOPTED.into(), self.adopted.to_string());
         if !self.preexisting.is_empty() {
             put_list(&mut t, tag::PREEXISTING, &self.preexisting);
@@ -179,23 +189,29 @@ impl NodeRoleSpec {
         let corrupt = |what: &str| Error::invalid(format!("role {name}: management tag {what} is missing or invalid"));
         let get = |k: &str| tags.get(k).map(String::as_str);
         let (partition, account) = partition_and_account(role_arn).ok_or_else(|| corrupt("(role ARN)"))?;
-        let ip_family = IpFamily::parse(get(tag::IP_FAMILY).unwrap_or("ipv4")).map_err(|_| corrupt(tag::IP_FAMILY))?;
-        let attach_cni =
-            super::names::parse_bool(get(tag::CNI).unwrap_or("true"), tag::CNI).map_err(|_| corrupt(tag::CNI))?;
+        // Every tag the tool writes must be there: a missing one is not filled with a default (that would, say,
+        // attach the CNI policy the owner turned off, or remove a boundary).
+        let need = |k: &'static str| get(k).ok_or_else(|| corrupt(k));
+        if !tags.contains_key(tag::EXTRA_POLICIES) {
+            return Err(corrupt(tag::EXTRA_POLICIES));
+        }
+        let ip_family = IpFamily::parse(need(tag::IP_FAMILY)?).map_err(|_| corrupt(tag::IP_FAMILY))?;
+        let attach_cni = super::names::parse_bool(need(tag::CNI)?, tag::CNI).map_err(|_| corrupt(tag::CNI))?;
         let extra_policies = get_list(tags, tag::EXTRA_POLICIES).map_err(|_| corrupt(tag::EXTRA_POLICIES))?;
         let preexisting = get_list(tags, tag::PREEXISTING).map_err(|_| corrupt(tag::PREEXISTING))?;
-        let boundary = match get(tag::BOUNDARY).unwrap_or("none") {
+        let boundary = match need(tag::BOUNDARY)? {
             "none" => Boundary::Absent,
             "keep" => Boundary::Keep,
             arn => Boundary::Set(PolicyArn::parse(arn, tag::BOUNDARY).map_err(|_| corrupt(tag::BOUNDARY))?),
         };
-        let remediation = RemediationMode::parse(get(tag::REMEDIATION).unwrap_or("enforce"), tag::REMEDIATION)
-            .map_err(|_| corrupt(tag::REMEDIATION))?;
-        let instance_profile = match get(tag::INSTANCE_PROFILE) {
-            None | Some("none") => None,
-            Some(p) => Some(p.to_string()),
+        let remediation =
+            RemediationMode::parse(need(tag::REMEDIATION)?, tag::REMEDIATION).map_err(|_| corrupt(tag::REMEDIATION))?;
+        let instance_profile = match need(tag::INSTANCE_PROFILE)? {
+            "none" | EXTERNAL_PROFILE => None,
+            p => Some(p.to_string()),
         };
-        let adopted = get(tag::ADOPTED) == Some("true");
+        let external_profile = get(tag::INSTANCE_PROFILE) == Some(EXTERNAL_PROFILE);
+        let adopted = super::names::parse_bool(need(tag::ADOPTED)?, tag::ADOPTED).map_err(|_| corrupt(tag::ADOPTED))?;
         let path = RolePath::parse(path).unwrap_or_else(|_| RolePath::root());
         Ok(Some(NodeRoleSpec {
             name: name.clone(),
@@ -208,6 +224,7 @@ impl NodeRoleSpec {
             extra_policies,
             boundary,
             instance_profile,
+            external_profile,
             remediation,
             owner,
             adopted,
@@ -313,6 +330,7 @@ pub(crate) mod tests {
             extra_policies: BTreeSet::new(),
             boundary: Boundary::Absent,
             instance_profile: Some("NodeRole".into()),
+            external_profile: false,
             remediation: RemediationMode::Enforce,
             owner: Owner {
                 stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/prod/uuid".into(),
@@ -371,6 +389,7 @@ pub(crate) mod tests {
             adopted: true,
             preexisting: many,
             instance_profile: None,
+            external_profile: true,
             description: None,
             path: RolePath::parse("/eks/").unwrap(),
             ..spec()

@@ -216,14 +216,9 @@ async fn repair_role<I: NodeRoleIam>(
         report.outcome = Outcome::Ignored("remediation is off".into());
         return report;
     }
-    let cni = match spec.cni_ipv6_policy() {
-        Some(arn) => {
-            match rec.iam.read_policy(&arn, &crate::domain::policies::cni_ipv6_policy_document(spec.partition)).await {
-                Ok(o) => o,
-                Err(e) => return failed(role, e, metrics, false),
-            }
-        }
-        None => crate::domain::PolicyObservation::NotNeeded,
+    let cni = match rec.observe_cni_policy(&spec).await {
+        Ok(o) => o,
+        Err(e) => return failed(role, e, metrics, false),
     };
     let plan = plan(&spec, Some(&live), &cni, &Retired::default());
     if plan.is_empty() {

@@ -31,11 +31,16 @@ impl<I: NodeRoleIam> Reconciler<I> {
 
     pub async fn observe(&self, desired: &NodeRoleSpec) -> Result<Observed> {
         let role = self.iam.read_role(&desired.name).await?;
-        let cni = match desired.cni_ipv6_policy() {
-            Some(arn) => self.iam.read_policy(&arn, &policies::cni_ipv6_policy_document(desired.partition)).await?,
-            None => PolicyObservation::NotNeeded,
-        };
+        let cni = self.observe_cni_policy(desired).await?;
         Ok(Observed { role, cni })
+    }
+
+    /// The IPv6 CNI policy the desired state depends on, if any, compared with the AWS document.
+    pub async fn observe_cni_policy(&self, desired: &NodeRoleSpec) -> Result<PolicyObservation> {
+        match desired.cni_ipv6_policy() {
+            Some(arn) => self.iam.read_policy(&arn, &policies::cni_ipv6_policy_document(desired.partition)).await,
+            None => Ok(PolicyObservation::NotNeeded),
+        }
     }
 
     /// Carries out a plan in order, one log event per action.
@@ -61,9 +66,9 @@ impl<I: NodeRoleIam> Reconciler<I> {
     /// observe → plan → execute → re-read. Returns the plan carried out and the resulting role.
     pub async fn converge(&self, desired: &NodeRoleSpec, retired: &Retired) -> Result<(Plan, LiveRole)> {
         let mut observed = self.observe(desired).await?;
-        let mut plan = plan(desired, observed.role.as_ref(), &observed.cni, retired);
-        info!(role = %desired.name, plan = ?plan.summary(), "converging");
-        if let Err(e) = self.execute(&desired.name, &plan).await {
+        let mut planned = plan(desired, observed.role.as_ref(), &observed.cni, retired);
+        info!(role = %desired.name, plan = ?planned.summary(), "converging");
+        if let Err(e) = self.execute(&desired.name, &planned).await {
             // A create whose response was lost (and retried) finds its own work done: look again, go on.
             if e.iam_code() != Some("EntityAlreadyExists") {
                 return Err(e);
@@ -75,20 +80,20 @@ impl<I: NodeRoleIam> Reconciler<I> {
                     return Err(e);
                 }
             }
-            plan = crate::domain::plan(desired, observed.role.as_ref(), &observed.cni, retired);
-            self.execute(&desired.name, &plan).await?;
+            planned = plan(desired, observed.role.as_ref(), &observed.cni, retired);
+            self.execute(&desired.name, &planned).await?;
         }
         // A retired IPv6 CNI policy may now be unused.
         for arn in retired.policies.iter().filter(|p| p.name() == policies::CNI_IPV6_POLICY) {
             self.delete_policy_if_unused(&desired.name, arn).await?;
         }
-        let role = match (&observed.role, plan.is_empty()) {
+        let role = match (&observed.role, planned.is_empty()) {
             (Some(live), true) => live.clone(),
             _ => self.iam.read_role(&desired.name).await?.ok_or_else(|| {
                 Error::conflict(format!("role {} disappeared while it was being configured", desired.name))
             })?,
         };
-        Ok((plan, role))
+        Ok((planned, role))
     }
 
     /// Removes a role the tool created. First marks it as being deleted so drift repair stands down; if a
@@ -101,7 +106,9 @@ impl<I: NodeRoleIam> Reconciler<I> {
         }
         // Only a profile the tool made (tagged managed=true) is deleted; any other just loses the role.
         let mut own_profile = None;
-        if let Some(name) = live.tags.get(spec::tag::INSTANCE_PROFILE) {
+        let recorded =
+            live.tags.get(spec::tag::INSTANCE_PROFILE).filter(|p| *p != "none" && *p != spec::EXTERNAL_PROFILE);
+        if let Some(name) = recorded {
             let tags = self.iam.instance_profile_tags(name).await?.unwrap_or_default();
             if tags.get(spec::tag::MANAGED).map(String::as_str) == Some(spec::MANAGED_TRUE) {
                 own_profile = Some(name.clone());

@@ -1,27 +1,26 @@
-//! Drift repair: re-read the role, rebuild its desired state from its tags, and restore what that state
-//! requires — within the role's mode and circuit breaker. The event that woke us is only a trigger.
+//! Drift repair: read the role and its state item, and restore what the item's desired state requires —
+//! within the role's mode and circuit breaker. The event that woke us is only a trigger; the role's tags decide
+//! nothing (a label without an item is reported, never obeyed).
 
-use std::collections::BTreeMap;
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::stream::{self, StreamExt};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
-use crate::domain::spec::TAG_PREFIX;
-use crate::domain::{plan, Action, Management, NodeRoleSpec, Plan, RemediationMode, Retired, RoleName};
+use crate::domain::{plan, CniCheck, Label, LiveRole, RemediationMode, Retired, RoleName, Scope};
 use crate::error::Error;
 use crate::iam::NodeRoleIam;
 use crate::metrics::{Metric, Metrics};
-use crate::reconcile::Reconciler;
+use crate::reconcile::{Observed, Reconciler};
+use crate::state::{Phase, Record, StateStore};
 
-const NOT_MANAGED: &str = "not managed by eks-node-role-guard";
-
-/// Recent repair times (unix seconds), space-separated: the circuit breaker's state, kept on the role.
-pub const REPAIRS_TAG: &str = "eks-node-role-guard:repairs";
+const NOT_MANAGED: &str = "not managed by eks-node-role-guard (no state item)";
 
 /// Settings of drift repair (env: `REMEDIATION_MODE`, `CIRCUIT_MAX_REPAIRS`, `CIRCUIT_WINDOW_SECONDS`,
-/// `SWEEP_CONCURRENCY`, `SWEEP_PATH_PREFIX`, `GUARD_EXECUTION_ROLE_NAME`).
+/// `SWEEP_CONCURRENCY`, `GUARD_EXECUTION_ROLE_NAME`, `AWS_LAMBDA_FUNCTION_NAME`, `AWS_REGION`).
 #[derive(Debug, Clone)]
 pub struct DriftSettings {
     /// The account-wide mode; the stricter of it and the role's own wins.
@@ -29,10 +28,11 @@ pub struct DriftSettings {
     pub max_repairs: usize,
     pub window: Duration,
     pub sweep_concurrency: usize,
-    pub sweep_path_prefix: Option<String>,
     /// This function's execution role name: events from it are the tool's own calls.
     pub own_role: Option<String>,
     pub function_name: Option<String>,
+    /// The installation's region: a copied label is reported only when it names this region.
+    pub region: String,
 }
 
 impl Default for DriftSettings {
@@ -41,10 +41,10 @@ impl Default for DriftSettings {
             global_mode: RemediationMode::Enforce,
             max_repairs: 5,
             window: Duration::from_secs(3600),
-            sweep_concurrency: 4,
-            sweep_path_prefix: None,
+            sweep_concurrency: 8,
             own_role: None,
             function_name: None,
+            region: "us-east-1".into(),
         }
     }
 }
@@ -73,39 +73,12 @@ impl DriftSettings {
                 .unwrap_or(d.window),
             sweep_concurrency: var("SWEEP_CONCURRENCY")
                 .and_then(|v| v.parse().ok())
-                .map(|n: usize| n.clamp(1, 16))
+                .map(|n: usize| n.clamp(1, 32))
                 .unwrap_or(d.sweep_concurrency),
-            sweep_path_prefix: var("SWEEP_PATH_PREFIX"),
             own_role: var("GUARD_EXECUTION_ROLE_NAME"),
             function_name: var("AWS_LAMBDA_FUNCTION_NAME"),
+            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).unwrap_or(d.region),
         }
-    }
-}
-
-/// The circuit breaker's record of recent repairs.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RepairHistory(Vec<u64>);
-
-impl RepairHistory {
-    pub fn parse(tag: Option<&str>) -> Self {
-        RepairHistory(tag.unwrap_or("").split_whitespace().filter_map(|t| t.parse().ok()).collect())
-    }
-
-    /// Repairs within `window` before `now`.
-    pub fn recent(&self, now: u64, window: Duration) -> usize {
-        self.0.iter().filter(|t| now.saturating_sub(**t) < window.as_secs()).count()
-    }
-
-    pub fn is_open(&self, now: u64, window: Duration, max: usize) -> bool {
-        self.recent(now, window) >= max
-    }
-
-    /// The tag value after one more repair at `now`: only repairs inside the window are kept.
-    pub fn record(&self, now: u64, window: Duration, max: usize) -> String {
-        let mut kept: Vec<u64> = self.0.iter().copied().filter(|t| now.saturating_sub(*t) < window.as_secs()).collect();
-        kept.push(now);
-        let skip = kept.len().saturating_sub(max.max(1));
-        kept[skip..].iter().map(u64::to_string).collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -165,98 +138,189 @@ impl RepairReport {
     }
 }
 
+/// What one invocation has already reported (a copied label is reported once per role per invocation).
+#[derive(Debug, Default)]
+pub struct Invocation {
+    unverified: Mutex<HashSet<String>>,
+}
+
 fn unix(now: SystemTime) -> u64 {
     now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
 }
 
-/// Repairs one role, deciding from its live state alone.
-pub async fn repair<I: NodeRoleIam>(
-    rec: &Reconciler<I>,
+/// Repairs one role: its item and the live role are read at once, then the item decides.
+pub async fn repair<I: NodeRoleIam, S: StateStore>(
+    rec: &Reconciler<I, S>,
     name: &RoleName,
     settings: &DriftSettings,
     metrics: &Metrics,
+    inv: &Invocation,
     now: SystemTime,
 ) -> RepairReport {
-    match rec.iam.get_role(name).await {
-        Ok(Some(head)) => repair_role(rec, head, settings, metrics, now).await,
-        Ok(None) => RepairReport::new(name.as_str(), Outcome::Ignored("role does not exist".into())),
+    match rec.observe(name).await {
+        Ok(observed) => repair_observed(rec, name, observed, settings, metrics, inv, now).await,
         Err(e) => failed(name.as_str(), e, metrics, false),
     }
 }
 
-/// Repairs a role read with `get_role` (its tags decide whether it is managed at all).
-async fn repair_role<I: NodeRoleIam>(
-    rec: &Reconciler<I>,
-    head: crate::domain::LiveRole,
+async fn repair_observed<I: NodeRoleIam, S: StateStore>(
+    rec: &Reconciler<I, S>,
+    name: &RoleName,
+    observed: Observed,
     settings: &DriftSettings,
     metrics: &Metrics,
+    inv: &Invocation,
     now: SystemTime,
 ) -> RepairReport {
-    let name = head.name.clone();
     let role = name.as_str();
-    match Management::of(&head.tags) {
-        Management::Managed(_) => {}
-        Management::Deleting(_) => return RepairReport::new(role, Outcome::Ignored("its stack is deleting it".into())),
-        Management::Unmanaged => return RepairReport::new(role, Outcome::Ignored(NOT_MANAGED.into())),
+    let (record, live) = match (observed.record, observed.role) {
+        (None, Some(live)) => {
+            report_unverified_label(&live, settings, metrics, inv);
+            return RepairReport::new(role, Outcome::Ignored(NOT_MANAGED.into()));
+        }
+        (None, None) => return RepairReport::new(role, Outcome::Ignored("no such role and no state item".into())),
+        (Some(r), _) if r.phase == Phase::Deleting => {
+            return RepairReport::new(role, Outcome::Ignored("its stack is deleting it".into()))
+        }
+        (Some(_), None) => {
+            error!(role, "a managed role was deleted outside its stack");
+            metrics.emit(Metric::RoleDeleted, role);
+            return RepairReport { drift: vec!["DeleteRole".into()], ..RepairReport::new(role, Outcome::RoleDeleted) };
+        }
+        (Some(r), Some(live)) if r.role_id.as_deref() != Some(live.role_id.as_str()) => {
+            warn!(role, live_role_id = %live.role_id, recorded = ?r.role_id, "RoleId differs from the state item: not ours, left alone");
+            return RepairReport::new(
+                role,
+                Outcome::Ignored("the role's RoleId is not the one its state item records (re-created outside its stack, or not created yet)".into()),
+            );
+        }
+        (Some(r), Some(live)) => (r, live),
+    };
+    repair_role(rec, record, live, settings, metrics, unix(now)).await
+}
+
+/// A label on a role without an item: copied or forged. Reported (once per role per invocation) when it names
+/// this installation's region; a label of another region's installation is that installation's business.
+fn report_unverified_label(live: &LiveRole, settings: &DriftSettings, metrics: &Metrics, inv: &Invocation) {
+    let Some(label) = Label::of(&live.tags) else { return };
+    if label.region.as_deref() != Some(settings.region.as_str()) {
+        return;
     }
-    let live = match rec.iam.read_attachments(head).await {
-        Ok(Some(live)) => live,
-        Ok(None) => return RepairReport::new(role, Outcome::Ignored("role does not exist".into())),
-        Err(e) => return failed(role, e, metrics, false),
-    };
-    let spec = match NodeRoleSpec::from_tags(&name, &live.path, &live.arn, &live.tags) {
-        Ok(Some(spec)) => spec,
-        Ok(None) => return RepairReport::new(role, Outcome::Ignored(NOT_MANAGED.into())),
-        Err(e) => return failed(role, e, metrics, false),
-    };
+    if !inv.unverified.lock().unwrap_or_else(|e| e.into_inner()).insert(live.name.as_str().to_ascii_lowercase()) {
+        return;
+    }
+    warn!(
+        role = %live.name,
+        claimed_stack = label.owner.as_ref().map(|o| o.stack_id.as_str()).unwrap_or("-"),
+        "UnverifiedManagementTag: the role carries this installation's label but has no state item; nothing is enforced on it"
+    );
+    metrics.emit(Metric::UnverifiedManagementTag, live.name.as_str());
+}
+
+async fn repair_role<I: NodeRoleIam, S: StateStore>(
+    rec: &Reconciler<I, S>,
+    record: Record,
+    live: LiveRole,
+    settings: &DriftSettings,
+    metrics: &Metrics,
+    now: u64,
+) -> RepairReport {
+    let spec = &record.desired;
+    let role = live.name.as_str().to_string();
     let mode = spec.remediation.max(settings.global_mode);
-    let mut report =
-        RepairReport { role: role.to_string(), drift: Vec::new(), mode: Some(mode), outcome: Outcome::InSync };
+    let mut report = RepairReport { role: role.clone(), drift: Vec::new(), mode: Some(mode), outcome: Outcome::InSync };
     if mode == RemediationMode::Off {
         report.outcome = Outcome::Ignored("remediation is off".into());
         return report;
     }
-    let cni = match rec.observe_cni_policy(&spec).await {
-        Ok(o) => o,
-        Err(e) => return failed(role, e, metrics, false),
+    let cni = match rec.check_cni(spec).await {
+        Ok(c) => c,
+        Err(e) => return failed(&role, e, metrics, false),
     };
-    let plan = plan(&spec, Some(&live), &cni, &Retired::default());
-    if plan.is_empty() {
-        return report;
+    let tampered = match &cni {
+        CniCheck::Tampered(arn) | CniCheck::Missing(arn) => Some(arn.clone()),
+        _ => None,
+    };
+    if let Some(arn) = &tampered {
+        error!(role, policy = %arn, "CniPolicyTampered: the IPv6 CNI policy is missing or no longer AWS's document; it stays attached (detaching it would cut pod networking) and is not attached anywhere new");
+        metrics.emit(Metric::CniPolicyTampered, arn.as_str());
     }
-    report.drift = plan.summary();
-    metrics.emit(Metric::DriftDetected, role);
-    if mode == RemediationMode::DryRun {
-        report.outcome = Outcome::WouldRepair;
-        return report;
+    let planned = plan(spec, Some(&live), &cni, &Retired::default(), Scope::Repair);
+    report.drift = planned.summary();
+    if !planned.is_empty() {
+        metrics.emit(Metric::DriftDetected, &role);
+        if mode == RemediationMode::DryRun {
+            report.outcome = Outcome::WouldRepair;
+            return report;
+        }
+        match apply_repair(rec, record, &planned, settings, now).await {
+            Ok(true) => metrics.emit(Metric::DriftRepaired, &role),
+            Ok(false) => {
+                error!(
+                    role,
+                    window_s = settings.window.as_secs(),
+                    max = settings.max_repairs,
+                    "circuit open: this role keeps drifting; repairs stop until the window passes (see who changes it)"
+                );
+                metrics.emit(Metric::CircuitOpen, &role);
+                report.outcome = Outcome::CircuitOpen;
+                return report;
+            }
+            Err(e) => {
+                report.outcome = failed(&role, e, metrics, true).outcome;
+                return report;
+            }
+        }
+        report.outcome = Outcome::Repaired;
     }
-    let history = RepairHistory::parse(live.tags.get(REPAIRS_TAG).map(String::as_str));
-    let now = unix(now);
-    if history.is_open(now, settings.window, settings.max_repairs) {
-        error!(
-            role,
-            repairs = history.recent(now, settings.window),
-            window_s = settings.window.as_secs(),
-            "circuit open: this role keeps drifting; repairs stop until the window passes (see who changes it)"
-        );
-        metrics.emit(Metric::CircuitOpen, role);
-        report.outcome = Outcome::CircuitOpen;
-        return report;
+    if let Some(arn) = tampered {
+        metrics.emit(Metric::RepairFailed, &role);
+        report.outcome = Outcome::Failed {
+            error: format!("the IPv6 CNI policy {arn} is missing or is not the document AWS publishes: restore it (the template's CreateIpv6CniPolicy owns it)"),
+            retryable: false,
+        };
     }
-    if let Err(e) = rec.execute(&name, &plan).await {
-        report.outcome = failed(role, e, metrics, true).outcome;
-        return report;
-    }
-    metrics.emit(Metric::DriftRepaired, role);
-    let record = Action::TagRole(BTreeMap::from([(
-        REPAIRS_TAG.to_string(),
-        history.record(now, settings.window, settings.max_repairs),
-    )]));
-    if let Err(e) = rec.execute(&name, &Plan { actions: vec![record] }).await {
-        warn!(role, error = %e, "repair applied but not recorded for the circuit breaker");
-    }
-    report.outcome = Outcome::Repaired;
     report
+}
+
+/// The breaker's record and the repair go out at once. The record is a conditional write on the item's
+/// version; when another invocation wrote first, it is read again and counted again. Concurrent invocations
+/// may therefore overrun the limit by at most their number minus one. `Ok(false)`: the breaker is open.
+async fn apply_repair<I: NodeRoleIam, S: StateStore>(
+    rec: &Reconciler<I, S>,
+    record: Record,
+    planned: &crate::domain::Plan,
+    settings: &DriftSettings,
+    now: u64,
+) -> Result<bool, Error> {
+    let note = format!("repaired {}", planned.summary().join(", "));
+    let admit = |r: &Record| {
+        r.admit_repair(now, settings.window, settings.max_repairs).map(|mut next| {
+            next.note(now, &note);
+            next
+        })
+    };
+    let Some(first) = admit(&record) else { return Ok(false) };
+    let name = record.role_name.clone();
+    let (applied, recorded) = tokio::join!(rec.execute(&name, planned), rec.store().put(&first, record.expect()));
+    applied?;
+    let mut recorded = recorded;
+    for _ in 0..3 {
+        match recorded {
+            Ok(_) => return Ok(true),
+            Err(Error::RecordChanged(_)) => {
+                let Some(current) = rec.store().get(&name).await? else { return Ok(true) };
+                // Full meanwhile: the repair is done, the history already at its limit.
+                let Some(next) = admit(&current) else { return Ok(true) };
+                recorded = rec.store().put(&next, current.expect()).await;
+            }
+            Err(e) => {
+                warn!(role = %name, error = %e, "repair applied but not recorded for the circuit breaker");
+                return Ok(true);
+            }
+        }
+    }
+    Ok(true)
 }
 
 fn failed(role: &str, e: Error, metrics: &Metrics, attempted: bool) -> RepairReport {
@@ -266,40 +330,40 @@ fn failed(role: &str, e: Error, metrics: &Metrics, attempted: bool) -> RepairRep
     RepairReport::new(role, Outcome::Failed { error: e.to_string(), retryable: e.is_retryable() })
 }
 
-/// Sweeps every managed role (under `SWEEP_PATH_PREFIX`, if set) with bounded concurrency, stopping to start
-/// new roles once `deadline` has passed.
-pub async fn sweep<I: NodeRoleIam>(
-    rec: &Reconciler<I>,
+/// Sweeps every managed role — the state table's items, not the account's roles, so its cost grows with the
+/// managed roles only — with bounded concurrency, starting no new role once `deadline` has passed.
+pub async fn sweep<I: NodeRoleIam, S: StateStore>(
+    rec: &Reconciler<I, S>,
     settings: &DriftSettings,
     metrics: &Metrics,
     deadline: Instant,
 ) -> Result<Vec<RepairReport>, Error> {
-    let mut roles = rec.iam.list_roles(settings.sweep_path_prefix.as_deref()).await?;
+    let mut records: Vec<Record> = rec.store().list().await?.into_iter().filter(|r| r.phase == Phase::Active).collect();
     // A sweep cut short by the deadline must not always skip the same roles: start somewhere else each minute.
-    if !roles.is_empty() {
-        let offset = (unix(SystemTime::now()) / 60) as usize % roles.len();
-        roles.rotate_left(offset);
+    if !records.is_empty() {
+        let offset = (unix(SystemTime::now()) / 60) as usize % records.len();
+        records.rotate_left(offset);
     }
     let started = Instant::now();
-    let reports: Vec<Option<RepairReport>> = stream::iter(roles)
-        .map(|summary| async move {
+    let inv = Invocation::default();
+    let inv = &inv;
+    let reports: Vec<RepairReport> = stream::iter(records)
+        .map(|record| async move {
+            let name = record.role_name.clone();
             if Instant::now() >= deadline {
-                return Some(RepairReport::new(&summary.name, Outcome::Ignored("sweep ran out of time".into())));
+                return RepairReport::new(name.as_str(), Outcome::Ignored("sweep ran out of time".into()));
             }
-            let name = RoleName::parse(&summary.name).ok()?;
-            // One read decides whether the role is ours at all; the same read starts the repair.
-            match rec.iam.get_role(&name).await {
-                Ok(Some(head)) if head.tags.keys().any(|k| k.starts_with(TAG_PREFIX)) => {
-                    Some(repair_role(rec, head, settings, metrics, SystemTime::now()).await)
+            match rec.iam().read_role(&name).await {
+                Ok(role) => {
+                    let observed = Observed { role, record: Some(record) };
+                    repair_observed(rec, &name, observed, settings, metrics, inv, SystemTime::now()).await
                 }
-                Ok(_) => None,
-                Err(e) => Some(failed(name.as_str(), e, metrics, false)),
+                Err(e) => failed(name.as_str(), e, metrics, false),
             }
         })
         .buffer_unordered(settings.sweep_concurrency)
         .collect()
         .await;
-    let reports: Vec<RepairReport> = reports.into_iter().flatten().collect();
     info!(
         managed = reports.len(),
         repaired = reports.iter().filter(|r| r.outcome == Outcome::Repaired).count(),
@@ -312,29 +376,6 @@ pub async fn sweep<I: NodeRoleIam>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const H: Duration = Duration::from_secs(3600);
-
-    #[test]
-    fn the_breaker_counts_only_repairs_inside_the_window() {
-        let h = RepairHistory::parse(Some("100 4000 4100 junk"));
-        assert_eq!(h.recent(4200, H), 2);
-        assert!(!h.is_open(4200, H, 3));
-        assert!(h.is_open(4200, H, 2));
-        assert_eq!(RepairHistory::parse(None).recent(10, H), 0);
-    }
-
-    #[test]
-    fn recording_drops_old_repairs_and_keeps_at_most_max() {
-        let h = RepairHistory::parse(Some("100 4000 4100"));
-        assert_eq!(h.record(4200, H, 5), "4000 4100 4200");
-        assert_eq!(h.record(4200, H, 2), "4100 4200");
-        let full = RepairHistory::parse(Some(
-            &(0..20).map(|i| (1_800_000_000u64 + i).to_string()).collect::<Vec<_>>().join(" "),
-        ));
-        let v = full.record(1_800_000_100, H, 20);
-        assert!(v.len() <= 256, "fits a tag value: {}", v.len());
-    }
 
     #[test]
     fn the_stricter_mode_wins() {

@@ -18,6 +18,18 @@ pub enum Error {
     #[error("IAM {operation} failed{}: {message}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
     Iam { operation: &'static str, code: Option<String>, message: String, retryable: bool },
 
+    /// A call to another AWS service (the state store, CloudFormation, STS) failed.
+    #[error("{service} {operation} failed{}: {message}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Aws { service: &'static str, operation: &'static str, code: Option<String>, message: String, retryable: bool },
+
+    /// The state item changed between its read and a conditional write (another invocation wrote it).
+    #[error("the state of role {0} changed while this request ran; retry")]
+    RecordChanged(String),
+
+    /// CloudFormation did not confirm the request: nothing was changed.
+    #[error("the request was not confirmed by CloudFormation: {0}")]
+    NotConfirmed(String),
+
     /// The work did not finish before the Lambda deadline.
     #[error("timed out: the operation did not finish {0} before the Lambda deadline")]
     TimedOut(String),
@@ -38,7 +50,13 @@ impl Error {
 
     /// Whether a later retry of the whole operation could help (throttling, 5xx, timeouts).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Iam { retryable: true, .. } | Error::TimedOut(_))
+        matches!(
+            self,
+            Error::Iam { retryable: true, .. }
+                | Error::Aws { retryable: true, .. }
+                | Error::TimedOut(_)
+                | Error::RecordChanged(_)
+        )
     }
 
     /// The IAM error code, when this is an IAM error.

@@ -2,6 +2,7 @@
 //! drift repair. One reconcile core (desired state → plan → IAM), two triggers (`cfn`, `events`).
 
 pub mod app;
+pub mod aws;
 pub mod cfn;
 pub mod domain;
 pub mod drift;
@@ -11,5 +12,6 @@ pub mod iam;
 pub mod logging;
 pub mod metrics;
 pub mod reconcile;
+pub mod state;
 
 pub use error::{Error, Result};

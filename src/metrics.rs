@@ -17,6 +17,10 @@ pub enum Metric {
     CircuitOpen,
     /// A managed role was deleted outside its stack.
     RoleDeleted,
+    /// A role carries this installation's label but has no state item (copied or forged): nothing is enforced.
+    UnverifiedManagementTag,
+    /// The IPv6 CNI policy is missing or its document is no longer AWS's.
+    CniPolicyTampered,
 }
 
 impl Metric {
@@ -27,6 +31,8 @@ impl Metric {
             Metric::RepairFailed => "RepairFailed",
             Metric::CircuitOpen => "CircuitOpen",
             Metric::RoleDeleted => "RoleDeleted",
+            Metric::UnverifiedManagementTag => "UnverifiedManagementTag",
+            Metric::CniPolicyTampered => "CniPolicyTampered",
         }
     }
 }

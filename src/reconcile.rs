@@ -1,170 +1,200 @@
 //! The one act at the centre: make the live role match the desired role. Custom-resource Create/Update,
-//! adoption, drift repair and the sweep all end here.
+//! adoption, drift repair and the sweep all observe, plan and execute here, against the state store's item.
 
-use std::collections::BTreeSet;
 use std::time::Instant;
 
+use futures_util::future::join_all;
 use tracing::{info, warn};
 
+use crate::domain::adoption::AdoptionRules;
 use crate::domain::{
-    plan, plan_policy_cleanup, plan_teardown, policies, spec, Action, LiveRole, Management, NodeRoleSpec, Plan,
-    PolicyArn, PolicyObservation, Retired, RoleName,
+    plan, plan_release, plan_teardown, policies, Action, AccountId, CniCheck, LiveRole, NodeRoleSpec, Partition,
+    Plan, PolicyArn, Retired, RoleName, Scope,
 };
 use crate::error::{Error, Result};
 use crate::iam::NodeRoleIam;
+use crate::state::{Record, StateStore};
 
-/// The role and the IPv6 CNI policy as IAM reports them.
+/// The role and its state item, read at once.
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub role: Option<LiveRole>,
-    pub cni: PolicyObservation,
+    pub record: Option<Record>,
 }
 
-pub struct Reconciler<I> {
-    pub iam: I,
+/// The clients and the operator's declarations every trigger works with.
+pub struct Reconciler<I, S> {
+    iam: I,
+    store: S,
+    pub rules: AdoptionRules,
+    /// `IPV6_CNI_POLICY_ARN`: the IPv6 CNI policy the template created, if any.
+    pub ipv6_cni_policy: Option<PolicyArn>,
 }
 
-impl<I: NodeRoleIam> Reconciler<I> {
-    pub fn new(iam: I) -> Self {
-        Reconciler { iam }
+impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
+    pub fn new(iam: I, store: S, rules: AdoptionRules, ipv6_cni_policy: Option<PolicyArn>) -> Self {
+        Reconciler { iam, store, rules, ipv6_cni_policy }
     }
 
-    pub async fn observe(&self, desired: &NodeRoleSpec) -> Result<Observed> {
-        let role = self.iam.read_role(&desired.name).await?;
-        let cni = self.observe_cni_policy(desired).await?;
-        Ok(Observed { role, cni })
+    pub fn iam(&self) -> &I {
+        &self.iam
     }
 
-    /// The IPv6 CNI policy the desired state depends on, if any, compared with the AWS document.
-    pub async fn observe_cni_policy(&self, desired: &NodeRoleSpec) -> Result<PolicyObservation> {
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The role (with its policies and profiles) and its item, in one round trip.
+    pub async fn observe(&self, name: &RoleName) -> Result<Observed> {
+        let (role, record) = tokio::join!(self.iam.read_role(name), self.store.get(name));
+        Ok(Observed { role: role?, record: record? })
+    }
+
+    /// The IPv6 CNI policy a new desired state would use: the template's, or the account's own
+    /// `AmazonEKS_CNI_IPv6_Policy`, verified against AWS's document either way.
+    pub async fn resolve_cni(&self, partition: Partition, account: &AccountId) -> Result<CniCheck> {
+        let arn =
+            self.ipv6_cni_policy.clone().unwrap_or_else(|| policies::cni_ipv6_policy(partition, account));
+        self.verify_cni(&arn).await
+    }
+
+    /// Whether `arn`'s default version means exactly AWS's IPv6 CNI document.
+    pub async fn verify_cni(&self, arn: &PolicyArn) -> Result<CniCheck> {
+        Ok(match self.iam.policy_document(arn).await? {
+            None => CniCheck::Missing(arn.clone()),
+            Some(doc) if policies::same_policy(&doc, &policies::cni_ipv6_policy_document(arn.partition())) => {
+                CniCheck::Verified(arn.clone())
+            }
+            Some(_) => CniCheck::Tampered(arn.clone()),
+        })
+    }
+
+    /// What the desired state's IPv6 CNI policy looks like now (NotNeeded without one).
+    pub async fn check_cni(&self, desired: &NodeRoleSpec) -> Result<CniCheck> {
         match desired.cni_ipv6_policy() {
-            Some(arn) => self.iam.read_policy(&arn, &policies::cni_ipv6_policy_document(desired.partition)).await,
-            None => Ok(PolicyObservation::NotNeeded),
+            Some(arn) => self.verify_cni(&arn).await,
+            None => Ok(CniCheck::NotNeeded),
         }
     }
 
-    /// Carries out a plan in order, one log event per action.
+    /// Carries out a plan. Actions run in order, except that a run of independent ones (attachments, the
+    /// instance profile) goes out at once: IAM needs the role before its attachments, not one attachment
+    /// before another. One log event per action.
     pub async fn execute(&self, role: &RoleName, plan: &Plan) -> Result<()> {
-        for action in &plan.actions {
-            let started = Instant::now();
-            match self.iam.apply(role, action).await {
-                Ok(()) => info!(
-                    role = %role,
-                    action = %action,
-                    latency_ms = started.elapsed().as_millis() as u64,
-                    "applied"
-                ),
-                Err(e) => {
-                    warn!(role = %role, action = %action, error = %e, "action failed");
-                    return Err(e);
-                }
-            }
+        let mut i = 0;
+        while i < plan.actions.len() {
+            let run = plan.actions[i..].iter().take_while(|a| a.is_independent()).count().max(1);
+            let results = join_all(plan.actions[i..i + run].iter().map(|a| self.apply_one(role, a))).await;
+            results.into_iter().collect::<Result<Vec<()>>>()?;
+            i += run;
         }
         Ok(())
     }
 
-    /// observe → plan → execute → re-read. Returns the plan carried out and the resulting role.
-    pub async fn converge(&self, desired: &NodeRoleSpec, retired: &Retired) -> Result<(Plan, LiveRole)> {
-        let mut observed = self.observe(desired).await?;
-        let mut planned = plan(desired, observed.role.as_ref(), &observed.cni, retired);
+    async fn apply_one(&self, role: &RoleName, action: &Action) -> Result<()> {
+        let started = Instant::now();
+        match self.iam.apply(role, action).await {
+            Ok(()) => {
+                info!(role = %role, action = %action, latency_ms = started.elapsed().as_millis() as u64, "applied");
+                Ok(())
+            }
+            Err(e) => {
+                warn!(role = %role, action = %action, error = %e, "action failed");
+                Err(e)
+            }
+        }
+    }
+
+    /// plan → execute for Create and Update (everything the stack declares). Returns the plan carried out and
+    /// the role as it now is (re-read only when it was created, for its ARN and RoleId).
+    pub async fn converge(
+        &self,
+        desired: &NodeRoleSpec,
+        live: Option<LiveRole>,
+        cni: &CniCheck,
+        retired: &Retired,
+    ) -> Result<(Plan, LiveRole)> {
+        let planned = plan(desired, live.as_ref(), cni, retired, Scope::Lifecycle);
         info!(role = %desired.name, plan = ?planned.summary(), "converging");
         if let Err(e) = self.execute(&desired.name, &planned).await {
-            // A create whose response was lost (and retried) finds its own work done: look again, go on.
-            if e.iam_code() != Some("EntityAlreadyExists") {
+            // A CreateRole whose response was lost and retried by the SDK finds its own role: plan again.
+            if e.iam_code() != Some("EntityAlreadyExists") || live.is_some() {
                 return Err(e);
             }
             warn!(role = %desired.name, error = %e, "already exists: observing again");
-            observed = self.observe(desired).await?;
-            if let Some(role) = &observed.role {
-                if Management::of(&role.tags).owner() != Some(&desired.owner) {
-                    return Err(e);
-                }
+            let again = self.iam.read_role(&desired.name).await?;
+            let ours = again.as_ref().and_then(|r| crate::domain::Label::of(&r.tags)).and_then(|l| l.owner);
+            if ours.as_ref() != Some(&desired.owner) {
+                return Err(e);
             }
-            planned = plan(desired, observed.role.as_ref(), &observed.cni, retired);
-            self.execute(&desired.name, &planned).await?;
+            let replanned = plan(desired, again.as_ref(), cni, retired, Scope::Lifecycle);
+            self.execute(&desired.name, &replanned).await?;
+            let role = self.reread(&desired.name).await?;
+            return Ok((replanned, applied(desired, role)));
         }
-        // A retired IPv6 CNI policy may now be unused.
-        for arn in retired.policies.iter().filter(|p| p.name() == policies::CNI_IPV6_POLICY) {
-            self.delete_policy_if_unused(&desired.name, arn).await?;
-        }
-        let role = match (&observed.role, planned.is_empty()) {
-            (Some(live), true) => live.clone(),
-            _ => self.iam.read_role(&desired.name).await?.ok_or_else(|| {
-                Error::conflict(format!("role {} disappeared while it was being configured", desired.name))
-            })?,
+        let role = match live {
+            Some(live) => live,
+            None => self.reread(&desired.name).await?,
         };
-        Ok((planned, role))
+        Ok((planned.clone(), applied(desired, role)))
     }
 
-    /// Removes a role the tool created. First marks it as being deleted so drift repair stands down; if a
-    /// repair that was already under way re-attached something meanwhile (DeleteConflict), it empties the
-    /// role again.
-    pub async fn teardown(&self, live: &LiveRole) -> Result<Plan> {
-        let mark = Action::TagRole([(spec::tag::MANAGED.to_string(), spec::MANAGED_DELETING.to_string())].into());
-        if live.tags.get(spec::tag::MANAGED).map(String::as_str) != Some(spec::MANAGED_DELETING) {
-            self.execute(&live.name, &Plan { actions: vec![mark] }).await?;
-        }
-        // Only a profile the tool made (tagged managed=true) is deleted; any other just loses the role.
-        let mut own_profile = None;
-        let recorded =
-            live.tags.get(spec::tag::INSTANCE_PROFILE).filter(|p| *p != "none" && *p != spec::EXTERNAL_PROFILE);
-        if let Some(name) = recorded {
-            let tags = self.iam.instance_profile_tags(name).await?.unwrap_or_default();
-            if tags.get(spec::tag::MANAGED).map(String::as_str) == Some(spec::MANAGED_TRUE) {
-                own_profile = Some(name.clone());
-            }
-        }
+    async fn reread(&self, name: &RoleName) -> Result<LiveRole> {
+        self.iam
+            .get_role(name)
+            .await?
+            .ok_or_else(|| Error::conflict(format!("role {name} disappeared while it was being configured")))
+    }
+
+    /// Removes a role the tool created: out of its instance profiles (deleting only the one the item says the
+    /// tool made), policies detached, inline policies deleted, role deleted. A repair already under way may
+    /// re-attach something meanwhile (DeleteConflict): then it empties the role again.
+    pub async fn teardown(&self, live: &LiveRole, own_profile: Option<&str>) -> Result<Plan> {
         let mut current = live.clone();
         let mut attempt = 1;
-        let teardown = loop {
+        loop {
             let inline = self.iam.inline_policy_names(&current.name).await?;
-            let teardown = plan_teardown(&current, own_profile.as_deref(), &inline);
+            let teardown = plan_teardown(&current, own_profile, &inline);
             info!(role = %current.name, plan = ?teardown.summary(), "deleting role");
             match self.execute(&current.name, &teardown).await {
-                Ok(()) => break teardown,
+                Ok(()) => return Ok(teardown),
                 Err(e) if e.iam_code() == Some("DeleteConflict") && attempt < 3 => {
                     attempt += 1;
                     match self.iam.read_role(&current.name).await? {
                         Some(again) => current = again,
-                        None => break teardown,
+                        None => return Ok(teardown),
                     }
                 }
                 Err(e) => return Err(e),
             }
-        };
-        // The IPv6 CNI policy the role used — or was about to use, when its Create stopped half-way.
-        let mut cni: BTreeSet<PolicyArn> =
-            live.attached.iter().filter(|p| p.name() == policies::CNI_IPV6_POLICY).cloned().collect();
-        let wants_ipv6 = live.tags.get(spec::tag::IP_FAMILY).map(String::as_str) == Some("ipv6")
-            && live.tags.get(spec::tag::CNI).map(String::as_str) != Some("false");
-        if let (true, Some((partition, account))) = (wants_ipv6, spec::partition_and_account(&live.arn)) {
-            cni.insert(policies::cni_ipv6_policy(partition, &account));
         }
-        for arn in &cni {
-            self.delete_policy_if_unused(&live.name, arn).await?;
-        }
-        Ok(teardown)
     }
 
-    /// Gives an adopted role back: management tags removed, everything else left as it is.
-    pub async fn release(&self, live: &LiveRole) -> Result<()> {
-        let keys = live.tags.keys().filter(|k| k.starts_with(spec::TAG_PREFIX)).cloned().collect();
-        info!(role = %live.name, "releasing adopted role (management tags removed, role kept)");
-        self.execute(&live.name, &Plan { actions: vec![Action::UntagRole(keys)] }).await
+    /// Gives an adopted role back: its original trust policy, no profile of the tool's, no label.
+    pub async fn release(&self, live: &LiveRole, record: &Record) -> Result<Plan> {
+        let plan = plan_release(live, record.original_trust.as_ref(), record.own_profile.as_deref());
+        info!(role = %live.name, plan = ?plan.summary(), "releasing adopted role (role kept)");
+        self.execute(&live.name, &plan).await?;
+        Ok(plan)
     }
+}
 
-    pub async fn delete_policy_if_unused(&self, role: &RoleName, arn: &PolicyArn) -> Result<()> {
-        let doc = policies::cni_ipv6_policy_document(arn.partition());
-        let mut observed = self.iam.read_policy(arn, &doc).await?;
-        if let PolicyObservation::Present(p) = &mut observed {
-            if !p.created_by_us {
-                return Ok(());
-            }
-            p.attachment_count = i32::try_from(self.iam.policy_attachments(arn).await?).unwrap_or(i32::MAX);
+/// The role as the applied desired state makes it: IAM's eventual consistency may not show the new
+/// attachments or profile yet, so they are taken from what was applied, not from a re-read.
+fn applied(desired: &NodeRoleSpec, mut role: LiveRole) -> LiveRole {
+    role.attached.extend(desired.required_policies());
+    if let Some(p) = &desired.instance_profile {
+        if role.in_instance_profile(p).is_none() {
+            role.instance_profiles.push(crate::domain::LiveInstanceProfile {
+                name: p.clone(),
+                arn: format!(
+                    "arn:{}:iam::{}:instance-profile{}{p}",
+                    desired.partition,
+                    desired.account.as_str(),
+                    desired.path.as_str()
+                ),
+            });
         }
-        if let Some(action) = plan_policy_cleanup(&observed) {
-            self.execute(role, &Plan { actions: vec![action] }).await?;
-        }
-        Ok(())
     }
+    role
 }

@@ -1,20 +1,19 @@
-//! Create, Update and Delete of `Custom::EksNodeRole`, in the procedure's terms, on top of the reconciler.
+//! Create, Update and Delete of `Custom::EksNodeRole`, in the procedure's terms, on top of the reconciler and
+//! the state item (see `crate::state` for the protocol).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{info, warn};
 
 use super::properties::{Properties, DEFAULT_DESCRIPTION};
 use super::request::{Kind, Request};
-use crate::domain::spec::{self, tag};
-use crate::domain::{policies, Boundary, LiveRole, Management, NodeRoleSpec, PolicyArn, Retired, RoleName};
+use crate::domain::{policies, Boundary, CniCheck, IpFamily, Label, LiveRole, NodeRoleSpec, PolicyArn, RoleName};
 use crate::error::{Error, Result};
 use crate::iam::NodeRoleIam;
-use crate::reconcile::Reconciler;
-
-/// The names the procedure's "check for an existing node role" searches for.
-pub const WELL_KNOWN_NAMES: [&str; 3] = ["eksNodeRole", "AmazonEKSNodeRole", "NodeInstanceRole"];
+use crate::reconcile::{Observed, Reconciler};
+use crate::state::{self, Expect, Phase, Record, StateStore};
 
 /// What a successful request answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +31,8 @@ impl Progress {
     fn set(&self, name: &RoleName) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).0 = Some(name.to_string());
     }
-    /// The role did not exist before this request: it is this request's to remove if the request fails.
-    fn created_here(&self) {
+    /// The role was not this resource's before this request: it is this request's to undo if the request fails.
+    fn taken_here(&self) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
     }
     pub fn role(&self) -> Option<String> {
@@ -44,7 +43,15 @@ impl Progress {
     }
 }
 
-pub async fn run<I: NodeRoleIam>(req: &Request, rec: &Reconciler<I>, progress: &Progress) -> Result<Outcome> {
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+}
+
+pub async fn run<I: NodeRoleIam, S: StateStore>(
+    req: &Request,
+    rec: &Reconciler<I, S>,
+    progress: &Progress,
+) -> Result<Outcome> {
     match &req.kind {
         Kind::Create => {
             let props = Properties::parse(&req.properties, req.stack.partition)?;
@@ -59,30 +66,7 @@ pub async fn run<I: NodeRoleIam>(req: &Request, rec: &Reconciler<I>, progress: &
     }
 }
 
-/// How an existing role relates to this resource.
-enum Existing {
-    None,
-    /// Carries our tags for this StackId + LogicalResourceId: a retry, a rollback or an in-place update.
-    Ours(Box<LiveRole>),
-    /// No management tags: adoptable.
-    Foreign(Box<LiveRole>),
-}
-
-fn classify(req: &Request, live: Option<LiveRole>) -> Result<Existing> {
-    let Some(live) = live else {
-        return Ok(Existing::None);
-    };
-    match Management::of(&live.tags).owner() {
-        Some(o) if *o == req.owner => Ok(Existing::Ours(Box::new(live))),
-        Some(o) => Err(Error::conflict(format!(
-            "role {} is already managed by resource {} of stack {}: choose another RoleName",
-            live.name, o.logical_id, o.stack_id
-        ))),
-        None => Ok(Existing::Foreign(Box::new(live))),
-    }
-}
-
-/// Adoption facts that the spec needs.
+/// Adoption facts the desired state carries.
 struct Adoption {
     adopted: bool,
     preexisting: BTreeSet<PolicyArn>,
@@ -105,25 +89,30 @@ impl Adoption {
         }
     }
 
-    /// What the role's tags recorded when it was created or adopted.
-    fn recorded(live: &LiveRole) -> Self {
+    /// What the state item recorded when the role was created or adopted.
+    fn recorded(spec: &NodeRoleSpec) -> Self {
         Adoption {
-            adopted: live.tags.get(tag::ADOPTED).map(String::as_str) == Some("true"),
-            preexisting: spec::recorded_list(&live.tags, tag::PREEXISTING),
-            external_profile: live.tags.get(tag::INSTANCE_PROFILE).map(String::as_str) == Some(spec::EXTERNAL_PROFILE),
+            adopted: spec.adopted,
+            preexisting: spec.preexisting.clone(),
+            external_profile: spec.external_profile,
         }
     }
 }
 
-fn spec_for(req: &Request, props: &Properties, name: &RoleName, adoption: &Adoption) -> NodeRoleSpec {
+fn spec_for(req: &Request, props: &Properties, name: &RoleName, adoption: &Adoption, cni: &CniCheck) -> NodeRoleSpec {
     NodeRoleSpec {
         name: name.clone(),
         path: props.path.clone(),
         partition: req.stack.partition,
         account: req.stack.account.clone(),
+        region: req.stack.region.clone(),
         description: props.description.clone().or_else(|| (!adoption.adopted).then(|| DEFAULT_DESCRIPTION.to_string())),
         ip_family: props.ip_family,
         attach_cni: props.attach_cni,
+        ipv6_cni_policy: match cni {
+            CniCheck::Verified(arn) => Some(arn.clone()),
+            _ => None,
+        },
         extra_policies: props.additional_policies.clone(),
         boundary: match (&props.boundary, adoption.adopted) {
             (Some(b), _) => Boundary::Set(b.clone()),
@@ -140,76 +129,178 @@ fn spec_for(req: &Request, props: &Properties, name: &RoleName, adoption: &Adopt
     }
 }
 
-/// Create (also a replacement during Update, with `replacing` = the role being replaced).
-async fn create<I: NodeRoleIam>(
+/// Checks what needs no role at all: the additional policies are allowed, and an IPv6 role's CNI policy is
+/// there and is AWS's document. Returns the CNI check the desired state is built with.
+async fn preflight<I: NodeRoleIam, S: StateStore>(
     req: &Request,
     props: &Properties,
-    rec: &Reconciler<I>,
+    rec: &Reconciler<I, S>,
+) -> Result<CniCheck> {
+    if let Some(why) = rec.rules.disallowed_additional(&props.additional_policies) {
+        return Err(Error::invalid(why));
+    }
+    if props.ip_family != IpFamily::Ipv6 || !props.attach_cni {
+        return Ok(CniCheck::NotNeeded);
+    }
+    match rec.resolve_cni(req.stack.partition, &req.stack.account).await? {
+        ok @ CniCheck::Verified(_) => Ok(ok),
+        CniCheck::Missing(arn) => Err(Error::conflict(format!(
+            "IpFamily ipv6 needs the IPv6 CNI policy, and {arn} does not exist: set CreateIpv6CniPolicy=true in the installation (or create AWS's {} policy), or set AttachCniPolicy to false",
+            policies::CNI_IPV6_POLICY
+        ))),
+        CniCheck::Tampered(arn) => Err(Error::conflict(format!(
+            "the IPv6 CNI policy {arn} exists but its default version is not the document AWS publishes, so it is not attached: restore AWS's document or point IPV6_CNI_POLICY_ARN at the policy the installation created"
+        ))),
+        CniCheck::NotNeeded => Ok(CniCheck::NotNeeded),
+    }
+}
+
+/// Whether the live role is the one the item records: the same RoleId, or (before the RoleId was recorded) a
+/// role made for this resource.
+fn is_recorded_role(record: &Record, live: &LiveRole) -> bool {
+    match &record.role_id {
+        Some(id) => *id == live.role_id,
+        None => Label::of(&live.tags).and_then(|l| l.owner).as_ref() == Some(&record.owner),
+    }
+}
+
+/// Create (also a replacement during Update, with `replacing` = the role being replaced).
+async fn create<I: NodeRoleIam, S: StateStore>(
+    req: &Request,
+    props: &Properties,
+    rec: &Reconciler<I, S>,
     progress: &Progress,
     replacing: Option<&str>,
 ) -> Result<Outcome> {
-    let (name, existing) = resolve_target(req, props, rec, replacing).await?;
+    let cni = preflight(req, props, rec).await?;
+    let (name, observed) = resolve_target(req, props, rec, replacing).await?;
     progress.set(&name);
-    if matches!(existing, Existing::None) {
-        progress.created_here();
+    let Observed { role: live, record } = observed;
+    if let Some(r) = &record {
+        if r.owner != req.owner {
+            return Err(state::owned_elsewhere(r));
+        }
     }
-    let adoption = match &existing {
-        Existing::None => Adoption::none(),
-        Existing::Ours(live) => Adoption::recorded(live),
-        Existing::Foreign(live) => {
+    let mut original_trust = record.as_ref().and_then(|r| r.original_trust.clone());
+    let adoption = match (&record, &live) {
+        (_, None) => Adoption::none(),
+        (Some(r), Some(l)) if is_recorded_role(r, l) => {
+            info!(role = %name, "role already belongs to this resource (retried or rolled-back request): converging");
+            Adoption::recorded(&r.desired)
+        }
+        (Some(r), Some(_)) if r.role_id.is_some() => {
+            return Err(Error::conflict(format!(
+                "role {name} is not the role this resource recorded (its RoleId differs: it was deleted and re-created outside the stack); it is left alone: choose another RoleName"
+            )))
+        }
+        (_, Some(l)) => {
             if !props.adopt_existing {
                 return Err(Error::conflict(format!(
                     "role {name} already exists and is not managed by this stack: set AdoptExistingRole to true to adopt it, or choose another RoleName"
                 )));
             }
-            refuse_forbidden(live)?;
-            info!(role = %name, attached = ?live.attached.iter().map(PolicyArn::name).collect::<Vec<_>>(), "adopting existing role");
-            Adoption::fresh(live)
+            let inline = rec.iam().inline_policy_names(&name).await?;
+            let ipv6 = match &cni {
+                CniCheck::Verified(a) => Some(a.clone()),
+                _ => rec.resolve_cni(req.stack.partition, &req.stack.account).await.ok().and_then(|c| match c {
+                    CniCheck::Verified(a) => Some(a),
+                    _ => None,
+                }),
+            };
+            if let Some(why) = rec.rules.refusal(l, &inline, req.stack.partition, ipv6.as_ref()) {
+                return Err(Error::conflict(why));
+            }
+            info!(role = %name, attached = ?l.attached.iter().map(PolicyArn::name).collect::<Vec<_>>(), "adopting existing role");
+            original_trust = original_trust.or_else(|| l.trust.clone());
+            Adoption::fresh(l)
         }
     };
-    if let Existing::Ours(live) = &existing {
-        info!(role = %name, "role already belongs to this resource (retried or rolled-back request): converging");
-        refuse_forbidden(live)?;
+    // Nothing recorded before this request (or only its own unfinished start): undone if the request fails.
+    if record.as_ref().is_none_or(|r| r.role_id.is_none()) {
+        progress.taken_here();
     }
-    let desired = spec_for(req, props, &name, &adoption);
-    converge(rec, &desired, &Retired::default()).await
+    let desired = spec_for(req, props, &name, &adoption, &cni);
+    let mut item = record.clone().unwrap_or_else(|| Record::new(desired.clone()));
+    let own_profile = own_profile_after(rec, &desired, item.own_profile.as_deref(), None).await?;
+    item.desired = desired.clone();
+    item.original_trust = original_trust;
+    item.own_profile = own_profile;
+    item.phase = Phase::Active;
+    item.note(now(), if adoption.adopted { "adopted" } else { "created" });
+    let expect = record.as_ref().map(Record::expect).unwrap_or(Expect::NewOrOwn);
+    let item = rec.store().put(&item, expect).await?;
+    let (_plan, role) = rec.converge(&desired, live, &cni, &Default::default()).await?;
+    let item = record_role_id(rec, item, &role).await?;
+    Ok(outcome(&desired, &role, item.own_profile.as_deref()))
 }
 
-/// Picks the role a Create works on: the RoleName given, the one found by the procedure's search, or a
-/// generated name.
-async fn resolve_target<I: NodeRoleIam>(
+/// The instance profile the tool may delete later: the one the item already records, or the desired one when
+/// it does not exist yet (so the tool is about to make it). A profile that exists with the role's name is
+/// someone else's: reused, never deleted.
+async fn own_profile_after<I: NodeRoleIam, S: StateStore>(
+    rec: &Reconciler<I, S>,
+    desired: &NodeRoleSpec,
+    recorded: Option<&str>,
+    retired: Option<&str>,
+) -> Result<Option<String>> {
+    let recorded = recorded.filter(|r| Some(*r) != retired);
+    let Some(want) = desired.instance_profile.as_deref() else {
+        return Ok(recorded.map(str::to_string));
+    };
+    if recorded == Some(want) {
+        return Ok(Some(want.to_string()));
+    }
+    if rec.iam().instance_profile_tags(want).await?.is_none() {
+        return Ok(Some(want.to_string()));
+    }
+    Ok(recorded.map(str::to_string))
+}
+
+/// Records the RoleId of the role this item now stands for (once: it never changes).
+async fn record_role_id<I: NodeRoleIam, S: StateStore>(
+    rec: &Reconciler<I, S>,
+    item: Record,
+    role: &LiveRole,
+) -> Result<Record> {
+    if item.role_id.as_deref() == Some(role.role_id.as_str()) {
+        return Ok(item);
+    }
+    let expect = item.expect();
+    let next = Record { role_id: Some(role.role_id.clone()), ..item };
+    rec.store().put(&next, expect).await
+}
+
+/// Picks the role a Create works on: the RoleName given, the declared node role found by the procedure's
+/// check, or a generated name. Returns it with its observation.
+async fn resolve_target<I: NodeRoleIam, S: StateStore>(
     req: &Request,
     props: &Properties,
-    rec: &Reconciler<I>,
+    rec: &Reconciler<I, S>,
     replacing: Option<&str>,
-) -> Result<(RoleName, Existing)> {
+) -> Result<(RoleName, Observed)> {
     if let Some(name) = &props.role_name {
-        let live = rec.iam.read_role(name).await?;
-        return Ok((name.clone(), classify(req, live)?));
+        return Ok((name.clone(), rec.observe(name).await?));
     }
-    // The search is the procedure's first step of a Create; a replacement never adopts by search.
+    // The procedure's check for an existing node role is a Create's first step; a replacement never adopts.
     if props.adopt_existing && replacing.is_none() {
         if let Some(found) = search_existing(req, rec).await? {
             return Ok(found);
         }
     }
-    let base_seed = format!("{}{}", req.owner.stack_id, req.owner.logical_id);
     let base = generated_name(req);
     if replacing.is_none() {
-        let live = rec.iam.read_role(&base).await?;
-        return Ok((base, classify(req, live)?));
+        return Ok((base.clone(), rec.observe(&base).await?));
     }
     // A replacement needs a new name; but a rollback to the original path takes the original role back.
     if replacing != Some(base.as_str()) {
-        if let Some(live) = rec.iam.read_role(&base).await? {
-            if live.path == props.path.as_str() {
-                return Ok((base, classify(req, Some(live))?));
-            }
+        let observed = rec.observe(&base).await?;
+        if observed.role.as_ref().is_some_and(|l| l.path == props.path.as_str()) {
+            return Ok((base, observed));
         }
     }
-    let name = RoleName::generate(&req.stack.name, &req.owner.logical_id, &format!("{base_seed}{}", req.request_id));
-    let live = rec.iam.read_role(&name).await?;
-    Ok((name, classify(req, live)?))
+    let seed = format!("{}{}{}", req.owner.stack_id, req.owner.logical_id, req.request_id);
+    let name = RoleName::generate(&req.stack.name, &req.owner.logical_id, &seed);
+    Ok((name.clone(), rec.observe(&name).await?))
 }
 
 /// The name a Create without RoleName gives the role: stable for StackId + LogicalResourceId.
@@ -221,64 +312,39 @@ fn generated_name(req: &Request) -> RoleName {
     )
 }
 
-/// The procedure's check for an existing node role: exact names first, then names that contain them.
-async fn search_existing<I: NodeRoleIam>(req: &Request, rec: &Reconciler<I>) -> Result<Option<(RoleName, Existing)>> {
-    let roles = rec.iam.list_roles(None).await?;
-    let lower: Vec<String> = WELL_KNOWN_NAMES.iter().map(|n| n.to_ascii_lowercase()).collect();
-    let exact: Vec<&str> =
-        roles.iter().map(|r| r.name.as_str()).filter(|n| lower.contains(&n.to_ascii_lowercase())).collect();
-    let contains: Vec<&str> = roles
-        .iter()
-        .map(|r| r.name.as_str())
-        .filter(|n| lower.iter().any(|w| n.to_ascii_lowercase().contains(w.as_str())))
-        .collect();
-    let tiers: [&[&str]; 2] = [&exact, &contains];
-    for tier in tiers {
-        let mut candidates = Vec::new();
-        for name in tier.iter() {
-            let Ok(name) = RoleName::parse(name) else {
-                continue;
-            };
-            let live = rec.iam.read_role(&name).await?;
-            match Management::of(live.as_ref().map(|l| &l.tags).unwrap_or(&BTreeMap::new())).owner() {
-                Some(o) if *o == req.owner => return Ok(Some((name, classify(req, live)?))),
-                Some(_) => info!(role = %name, "candidate skipped: managed by another resource"),
-                None if live.is_some() => candidates.push((name, live)),
-                None => {}
-            }
-        }
-        match candidates.len() {
-            0 => continue,
-            1 => {
-                let (name, live) = candidates.pop().expect("one candidate");
-                info!(role = %name, "found an existing node role");
-                return Ok(Some((name, classify(req, live)?)));
-            }
-            _ => {
-                let names: Vec<String> = candidates.iter().map(|(n, _)| n.to_string()).collect();
-                return Err(Error::conflict(format!(
-                    "AdoptExistingRole found several candidate node roles ({}): set RoleName to the one to adopt",
-                    names.join(", ")
-                )));
-            }
+/// The procedure's check for an existing node role, limited to the names the operator declared adoptable
+/// (`AdoptableRoleNames`, exact and case-insensitive, `*` as a wildcard).
+async fn search_existing<I: NodeRoleIam, S: StateStore>(
+    req: &Request,
+    rec: &Reconciler<I, S>,
+) -> Result<Option<(RoleName, Observed)>> {
+    let roles = rec.iam().list_roles(None).await?;
+    let mut candidates = Vec::new();
+    for summary in roles.iter().filter(|r| rec.rules.is_adoptable_name(&r.name)) {
+        let Ok(name) = RoleName::parse(&summary.name) else { continue };
+        let observed = rec.observe(&name).await?;
+        match &observed.record {
+            Some(r) if r.owner == req.owner => return Ok(Some((name, observed))),
+            Some(_) => info!(role = %name, "candidate skipped: managed by another resource"),
+            None if observed.role.is_some() => candidates.push((name, observed)),
+            None => {}
         }
     }
-    Ok(None)
-}
-
-fn refuse_forbidden(live: &LiveRole) -> Result<()> {
-    if let Some(why) = live.trust.as_ref().and_then(policies::forbidden_trust) {
-        return Err(Error::conflict(format!("role {} cannot be used as a node role: {why}", live.name)));
+    match candidates.len() {
+        0 => Ok(None),
+        1 => {
+            let found = candidates.pop().expect("one candidate");
+            info!(role = %found.0, "found an existing node role");
+            Ok(Some(found))
+        }
+        _ => Err(Error::conflict(format!(
+            "AdoptExistingRole found several candidate node roles ({}): set RoleName to the one to adopt",
+            candidates.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>().join(", ")
+        ))),
     }
-    Ok(())
 }
 
-async fn converge<I: NodeRoleIam>(rec: &Reconciler<I>, desired: &NodeRoleSpec, retired: &Retired) -> Result<Outcome> {
-    let (_plan, live) = rec.converge(desired, retired).await?;
-    Ok(outcome(desired, &live))
-}
-
-fn outcome(desired: &NodeRoleSpec, live: &LiveRole) -> Outcome {
+fn outcome(desired: &NodeRoleSpec, live: &LiveRole, own_profile: Option<&str>) -> Outcome {
     let mut data = BTreeMap::from([
         ("Arn".to_string(), live.arn.clone()),
         ("RoleName".to_string(), live.name.to_string()),
@@ -286,7 +352,7 @@ fn outcome(desired: &NodeRoleSpec, live: &LiveRole) -> Outcome {
         ("Adopted".to_string(), desired.adopted.to_string()),
     ]);
     let profile = match desired.instance_profile.as_deref() {
-        Some(own) => live.in_instance_profile(own),
+        Some(p) => live.in_instance_profile(p),
         // An adopted role's own profile, when there is exactly one.
         None if desired.external_profile && live.instance_profiles.len() == 1 => live.instance_profiles.first(),
         None => None,
@@ -295,27 +361,35 @@ fn outcome(desired: &NodeRoleSpec, live: &LiveRole) -> Outcome {
         data.insert("InstanceProfileName".into(), p.name.clone());
         data.insert("InstanceProfileArn".into(), p.arn.clone());
     }
-    if let Some(cni) = desired.cni_policy().filter(|c| live.attached.contains(c)) {
+    if let Some(cni) = desired.cni_policy() {
         data.insert("CniPolicyArn".into(), cni.to_string());
     }
+    let mut warnings = Vec::new();
     let cni = policies::cni_policy(desired.partition);
     if !desired.attach_cni && live.attached.contains(&cni) {
-        let warning = format!(
+        warnings.push(format!(
             "{} is attached to role {} although AttachCniPolicy is false; it was left in place. AWS recommends attaching it to the role of the aws-node service account (IRSA or EKS Pod Identity) and removing it from the node role.",
             policies::CNI_POLICY, live.name
-        );
-        warn!(role = %live.name, "{warning}");
-        data.insert("Warnings".into(), warning);
+        ));
+    }
+    if desired.instance_profile.is_some() && own_profile != desired.instance_profile.as_deref() {
+        info!(role = %live.name, "the instance profile existed before: reused, and never deleted by the tool");
+    }
+    if !warnings.is_empty() {
+        for w in &warnings {
+            warn!(role = %live.name, "{w}");
+        }
+        data.insert("Warnings".into(), warnings.join(" "));
     }
     Outcome { physical_id: live.name.to_string(), data }
 }
 
-async fn update<I: NodeRoleIam>(
+async fn update<I: NodeRoleIam, S: StateStore>(
     req: &Request,
     props: &Properties,
     old: Option<&Properties>,
     physical_id: &str,
-    rec: &Reconciler<I>,
+    rec: &Reconciler<I, S>,
     progress: &Progress,
 ) -> Result<Outcome> {
     // IAM role names are case-insensitive: `NodeRole` → `noderole` names the same role, no replacement.
@@ -337,7 +411,7 @@ async fn update<I: NodeRoleIam>(
         info!(old_role = physical_id, "RoleName or Path changed: replacing the role");
         let created = create(req, props, rec, progress, Some(physical_id)).await;
         if created.is_err() {
-            remove_failed_replacement(req, physical_id, rec, progress).await;
+            undo_failed_replacement(req, physical_id, rec, progress).await;
         }
         return created;
     }
@@ -345,74 +419,140 @@ async fn update<I: NodeRoleIam>(
         Error::invalid(format!("PhysicalResourceId '{physical_id}' is not a role this resource manages"))
     })?;
     progress.set(&name);
-    let live = rec.iam.read_role(&name).await?;
-    let live = match classify(req, live)? {
-        Existing::Ours(live) => live,
-        Existing::None => {
-            warn!(role = %name, "role is gone: creating it again");
-            let desired = spec_for(req, props, &name, &Adoption::none());
-            return converge(rec, &desired, &Retired::default()).await;
-        }
-        Existing::Foreign(_) => {
-            return Err(Error::conflict(format!(
-                "role {name} no longer carries this tool's management tags, so it is not updated: restore the tags or replace the resource"
-            )))
-        }
+    let cni = preflight(req, props, rec).await?;
+    let Observed { role: live, record } = rec.observe(&name).await?;
+    let Some(record) = record else {
+        return Err(Error::conflict(format!(
+            "role {name} has no state item, so this resource does not manage it and it is not updated"
+        )));
     };
-    let adoption = Adoption::recorded(&live);
-    let desired = spec_for(req, props, &name, &adoption);
-    let retired = old.map(|o| desired.retired_since(&spec_for(req, o, &name, &adoption))).unwrap_or_default();
-    converge(rec, &desired, &retired).await
+    if record.owner != req.owner {
+        return Err(state::owned_elsewhere(&record));
+    }
+    if let Some(l) = &live {
+        if !is_recorded_role(&record, l) {
+            return Err(Error::conflict(format!(
+                "role {name} is not the role this resource recorded (its RoleId differs: it was deleted and re-created outside the stack), so it is not updated"
+            )));
+        }
+    } else {
+        warn!(role = %name, "role is gone: creating it again");
+    }
+    let adoption = if live.is_some() { Adoption::recorded(&record.desired) } else { Adoption::none() };
+    let desired = spec_for(req, props, &name, &adoption, &cni);
+    let mut retired = desired.retired_since(&record.desired);
+    // Only a profile the tool made is deleted when it is no longer wanted.
+    if retired.instance_profile.is_some() && retired.instance_profile != record.own_profile {
+        retired.instance_profile = None;
+    }
+    let own_profile =
+        own_profile_after(rec, &desired, record.own_profile.as_deref(), retired.instance_profile.as_deref()).await?;
+    // The new desired state is the authority before IAM changes.
+    let expect = record.expect();
+    let mut item = Record { desired: desired.clone(), own_profile, phase: Phase::Active, ..record };
+    if live.is_none() {
+        item.role_id = None;
+        item.original_trust = None;
+    }
+    item.note(now(), "updated");
+    let item = rec.store().put(&item, expect).await?;
+    let (_plan, role) = rec.converge(&desired, live, &cni, &retired).await?;
+    let item = record_role_id(rec, item, &role).await?;
+    Ok(outcome(&desired, &role, item.own_profile.as_deref()))
 }
 
-/// A failed Update keeps the old PhysicalResourceId, so CloudFormation will never delete a replacement this
-/// request created: remove it (best effort; what is left is still tagged as this resource's).
-async fn remove_failed_replacement<I: NodeRoleIam>(req: &Request, old: &str, rec: &Reconciler<I>, progress: &Progress) {
+/// A failed Update keeps the old PhysicalResourceId, so CloudFormation will never delete or release a
+/// replacement this request created or adopted: undo it (best effort).
+async fn undo_failed_replacement<I: NodeRoleIam, S: StateStore>(
+    req: &Request,
+    old: &str,
+    rec: &Reconciler<I, S>,
+    progress: &Progress,
+) {
     let Some(name) = progress.role().filter(|n| progress.is_new() && !n.eq_ignore_ascii_case(old)) else { return };
     let Ok(name) = RoleName::parse(&name) else { return };
-    match rec.iam.read_role(&name).await {
-        Ok(Some(live)) if Management::of(&live.tags).owner() == Some(&req.owner) => match rec.teardown(&live).await {
-            Ok(_) => info!(role = %name, "removed the replacement role of a failed update"),
-            Err(e) => warn!(role = %name, error = %e, "could not remove the replacement role of a failed update"),
-        },
-        Ok(_) => {}
-        Err(e) => warn!(role = %name, error = %e, "could not check the replacement role of a failed update"),
+    match remove_resource(req, &name, rec).await {
+        Ok(_) => info!(role = %name, "undid the replacement of a failed update"),
+        Err(e) => warn!(role = %name, error = %e, "could not undo the replacement of a failed update"),
     }
 }
 
 /// After the watchdog answered FAILED: an Update cut short may have left a half-made replacement.
-pub(crate) async fn after_timeout<I: NodeRoleIam>(req: &Request, rec: &Reconciler<I>, progress: &Progress) {
+pub(crate) async fn after_timeout<I: NodeRoleIam, S: StateStore>(
+    req: &Request,
+    rec: &Reconciler<I, S>,
+    progress: &Progress,
+) {
     if let Kind::Update { physical_id, .. } = &req.kind {
-        remove_failed_replacement(req, physical_id, rec, progress).await;
+        undo_failed_replacement(req, physical_id, rec, progress).await;
     }
 }
 
-async fn delete<I: NodeRoleIam>(req: &Request, physical_id: &str, rec: &Reconciler<I>) -> Result<Outcome> {
-    let done = Outcome { physical_id: physical_id.to_string(), data: BTreeMap::new() };
+async fn delete<I: NodeRoleIam, S: StateStore>(
+    req: &Request,
+    physical_id: &str,
+    rec: &Reconciler<I, S>,
+) -> Result<Outcome> {
+    let mut done = Outcome { physical_id: physical_id.to_string(), data: BTreeMap::new() };
     let Ok(name) = RoleName::parse(physical_id) else {
         info!(physical_id, "not a role name (a Create that failed early): nothing to delete");
         return Ok(done);
     };
-    let Some(live) = rec.iam.read_role(&name).await? else {
-        info!(role = %name, "role already gone");
-        // A Delete retried after the role went but before its IPv6 CNI policy did: finish that too (only a
-        // policy the tool created and nothing uses).
-        if let Ok(props) = Properties::parse(&req.properties, req.stack.partition) {
-            if props.attach_cni && props.ip_family == crate::domain::IpFamily::Ipv6 {
-                rec.delete_policy_if_unused(&name, &policies::cni_ipv6_policy(req.stack.partition, &req.stack.account))
-                    .await?;
-            }
-        }
-        return Ok(done);
-    };
-    if Management::of(&live.tags).owner() != Some(&req.owner) {
-        info!(role = %name, "role is not managed by this resource: left untouched");
-        return Ok(done);
-    }
-    if live.tags.get(tag::ADOPTED).map(String::as_str) == Some("true") {
-        rec.release(&live).await?;
-    } else {
-        rec.teardown(&live).await?;
+    if let Some(warning) = remove_resource(req, &name, rec).await? {
+        done.data.insert("Warnings".into(), warning);
     }
     Ok(done)
+}
+
+/// Delete's protocol: mark the item `deleting`, remove (or release) the role it records, remove the item last.
+/// Only the item's own role is touched: a role re-created under the same name loses nothing. Returns a warning
+/// when only the item was removed.
+async fn remove_resource<I: NodeRoleIam, S: StateStore>(
+    req: &Request,
+    name: &RoleName,
+    rec: &Reconciler<I, S>,
+) -> Result<Option<String>> {
+    let Observed { role: live, record } = rec.observe(name).await?;
+    let Some(record) = record else {
+        info!(role = %name, "no state item: nothing of this resource's to delete");
+        return Ok(None);
+    };
+    if record.owner != req.owner {
+        info!(role = %name, "role is managed by another resource: left untouched");
+        return Ok(None);
+    }
+    let record = if record.phase == Phase::Deleting {
+        record
+    } else {
+        let expect = record.expect();
+        let mut marked = Record { phase: Phase::Deleting, ..record };
+        marked.note(now(), "deleting");
+        rec.store().put(&marked, expect).await?
+    };
+    let mut warning = None;
+    match &live {
+        None => info!(role = %name, "role already gone"),
+        Some(l) if !is_recorded_role(&record, l) => {
+            let w = format!(
+                "role {name} is not the role this resource recorded (its RoleId differs): it was left in place and only this resource's state item was removed"
+            );
+            warn!(role = %name, "{w}");
+            warning = Some(w);
+        }
+        Some(l) if record.desired.adopted => {
+            rec.release(l, &record).await?;
+        }
+        Some(l) => {
+            rec.teardown(l, record.own_profile.as_deref()).await?;
+        }
+    }
+    if live.is_none() {
+        if let Some(p) = &record.own_profile {
+            // A Delete retried after the role went but before its profile did.
+            rec.execute(name, &crate::domain::Plan { actions: vec![crate::domain::Action::DeleteInstanceProfile(p.clone())] })
+                .await?;
+        }
+    }
+    rec.store().delete(name, record.version).await?;
+    Ok(warning)
 }

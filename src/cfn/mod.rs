@@ -1,6 +1,7 @@
 //! The CloudFormation trigger: a thin translation from a custom-resource request to the reconciler and back
 //! to exactly one response.
 
+pub mod confirm;
 pub mod lifecycle;
 pub mod properties;
 pub mod request;
@@ -16,6 +17,8 @@ use tracing::{error, info, warn};
 use crate::error::Error;
 use crate::iam::NodeRoleIam;
 use crate::reconcile::Reconciler;
+use crate::state::StateStore;
+use confirm::{IdentitySource, Stacks};
 use lifecycle::Progress;
 use request::{Envelope, Request};
 use response::{Response, ResponseSender, ResponseUrl, Status};
@@ -54,16 +57,25 @@ pub fn is_request(payload: &Value) -> bool {
     payload.get("RequestType").is_some() && payload.get("ResponseURL").is_some()
 }
 
-/// Handles one request end to end. Always answers exactly once when a usable ResponseURL is present; never
-/// returns an error (a retried invocation could only answer twice).
-pub async fn handle<I: NodeRoleIam>(
+/// What the CloudFormation trigger works with, built once per process.
+pub struct Trigger<'a, I, S, C> {
+    pub rec: &'a Reconciler<I, S>,
+    pub stacks: &'a C,
+    pub identity: &'a IdentitySource,
+    pub sender: &'a ResponseSender,
+    pub settings: &'a CfnSettings,
+}
+
+/// Handles one request end to end: confirmed with CloudFormation, then carried out. Always answers exactly once
+/// when a usable ResponseURL is present; never returns an error (a retried invocation could only answer twice).
+pub async fn handle<I: NodeRoleIam, S: StateStore, C: Stacks>(
     payload: &Value,
-    rec: &Reconciler<I>,
-    sender: &ResponseSender,
-    settings: &CfnSettings,
+    t: &Trigger<'_, I, S, C>,
+    invoked_function_arn: &str,
     time_left: Duration,
     log_stream: &str,
 ) -> Status {
+    let (rec, sender, settings) = (t.rec, t.sender, t.settings);
     let started = Instant::now();
     let lambda_deadline = started + time_left;
     let envelope = Envelope::from_raw(payload);
@@ -85,7 +97,7 @@ pub async fn handle<I: NodeRoleIam>(
     let mut cut_short = None;
     let result = match Request::parse(payload) {
         Err(e) => Err(e),
-        Ok(req) => match tokio::time::timeout(budget, lifecycle::run(&req, rec, &progress)).await {
+        Ok(req) => match tokio::time::timeout(budget, confirmed_run(&req, t, invoked_function_arn, &progress)).await {
             Ok(r) => r,
             Err(_) => {
                 cut_short = Some(req);
@@ -145,6 +157,18 @@ pub async fn handle<I: NodeRoleIam>(
         let _ = tokio::time::timeout(left, lifecycle::after_timeout(&req, rec, &progress)).await;
     }
     status
+}
+
+/// The request is carried out only once CloudFormation confirms it.
+async fn confirmed_run<I: NodeRoleIam, S: StateStore, C: Stacks>(
+    req: &Request,
+    t: &Trigger<'_, I, S, C>,
+    invoked_function_arn: &str,
+    progress: &Progress,
+) -> Result<lifecycle::Outcome, Error> {
+    let me = t.identity.resolve(invoked_function_arn).await?;
+    confirm::confirm(req, &me, t.stacks).await?;
+    lifecycle::run(req, t.rec, progress).await
 }
 
 fn short(s: &str) -> String {

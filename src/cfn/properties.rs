@@ -196,13 +196,6 @@ fn list(props: &Map<String, Value>, key: &str) -> Result<Vec<String>> {
 
 fn policy_in(s: &str, property: &str, partition: Partition) -> Result<PolicyArn> {
     let arn = PolicyArn::parse(s, property)?;
-    // The ARN is recorded in a management tag: tag values allow no ',' and at most 256 characters.
-    if s.contains(',') || s.chars().count() > 256 {
-        return Err(Error::invalid(format!(
-            "{property} '{}' cannot be recorded on the role: policy ARNs with ',' or over 256 characters are not supported",
-            truncate_for_message(s)
-        )));
-    }
     if arn.partition() != partition {
         return Err(Error::invalid(format!(
             "{property} '{}' is in partition {} but the stack is in {partition}: use arn:{partition}:iam::…",
@@ -403,10 +396,7 @@ mod tests {
                 json!({"Tags": [{"Key": "EKS-Node-Role-Guard:managed", "Value": "v"}]}),
                 "Tags[0].Key 'EKS-Node-Role-Guard:managed' is invalid",
             ),
-            (
-                json!({"AdditionalPolicyArns": ["arn:aws:iam::123456789012:policy/a,b"]}),
-                "cannot be recorded on the role",
-            ),
+            (json!({"Tags": [{"Key": "a", "Value": "line\nbreak"}]}), "Tags[0].Value for 'a' is invalid"),
             (json!({"Tags": [{"Key": "a", "Value": "x*"}]}), "Tags[0].Value for 'a' is invalid"),
             (json!({"Tags": [{"Key": "a", "Value": "1"}, {"Key": "A", "Value": "2"}]}), "Tags has the key 'A' twice"),
             (json!({"RoleName": ["a"]}), "RoleName must be a string, not a list or object"),

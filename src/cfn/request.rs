@@ -47,6 +47,8 @@ pub struct Request {
     pub stack: StackRef,
     pub owner: Owner,
     pub request_id: String,
+    /// The function ARN the stack invoked (checked against this function's region).
+    pub service_token: String,
     pub properties: Map<String, Value>,
 }
 
@@ -64,6 +66,7 @@ impl Request {
             }
             None => return Err(Error::invalid("RequestType is missing or not a string")),
         }
+        let service_token = raw.get("ServiceToken").and_then(Value::as_str).unwrap_or_default().to_string();
         let mut raw = raw.clone();
         if let Some(obj) = raw.as_object_mut() {
             // Properties are optional in practice (a resource with only ServiceToken still sends an object).
@@ -97,7 +100,7 @@ impl Request {
             return Err(Error::invalid("LogicalResourceId and RequestId must not be empty"));
         }
         let stack = StackRef::parse(&stack_id)?;
-        Ok(Request { kind, stack, owner: Owner { stack_id, logical_id }, request_id, properties })
+        Ok(Request { kind, stack, owner: Owner { stack_id, logical_id }, request_id, service_token, properties })
     }
 }
 

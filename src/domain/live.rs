@@ -33,25 +33,21 @@ impl LiveRole {
     }
 }
 
-/// The IPv6 CNI customer managed policy as IAM reports it.
+/// The IPv6 CNI policy a role depends on, judged against the document AWS publishes. The function never writes
+/// this policy: a template owns it (or the account made it); the function only verifies it before attaching.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LivePolicy {
-    pub arn: PolicyArn,
-    /// Tagged as created by this tool (so its document is ours to restore and it is ours to delete).
-    pub created_by_us: bool,
-    pub attachment_count: i32,
-    pub default_version: String,
-    pub default_matches: bool,
-    /// A non-default version whose document is the right one (restoring it is one call).
-    pub matching_version: Option<String>,
-    /// Non-default version ids, oldest first (IAM keeps at most five versions).
-    pub other_versions: Vec<String>,
+pub enum CniCheck {
+    /// The role needs no IPv6 CNI policy.
+    NotNeeded,
+    /// The policy exists and its default version means exactly AWS's document.
+    Verified(PolicyArn),
+    Missing(PolicyArn),
+    /// The policy exists but its default version is not AWS's document: never attached.
+    Tampered(PolicyArn),
 }
 
-/// What is known about the IPv6 CNI policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PolicyObservation {
-    NotNeeded,
-    Missing,
-    Present(LivePolicy),
+impl CniCheck {
+    pub fn is_usable(&self) -> bool {
+        matches!(self, CniCheck::NotNeeded | CniCheck::Verified(_))
+    }
 }

@@ -67,7 +67,7 @@ impl AccountId {
 }
 
 /// The stack and resource a role belongs to: `StackId` + `LogicalResourceId`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Owner {
     pub stack_id: String,
     pub logical_id: String,
@@ -330,8 +330,9 @@ pub fn is_valid_tag_value(v: &str) -> bool {
     v.chars().count() <= 256 && v.chars().all(is_tag_char)
 }
 
+/// IAM allows letters, numbers, `\p{Z}` separators (no tab or newline) and `_.:/=+-@` in tags.
 fn is_tag_char(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
+    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
 }
 
 /// Keeps user-supplied strings in messages short and printable.
@@ -361,6 +362,36 @@ fn short_hash(seed: &str, len: usize) -> String {
     }
     out
 }
+
+
+/// The state item stores these as plain strings; reading one back validates it again (the item is the
+/// authority, but a value that is not valid is reported, never guessed).
+macro_rules! string_serde {
+    ($ty:ty, $parse:expr) => {
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                #[allow(clippy::redundant_closure_call)]
+                ($parse)(text.as_str()).ok_or_else(|| {
+                    serde::de::Error::custom(format!("invalid {}: {}", stringify!($ty), truncate_for_message(&text)))
+                })
+            }
+        }
+    };
+}
+
+string_serde!(Partition, Partition::parse);
+string_serde!(AccountId, AccountId::parse);
+string_serde!(RoleName, |s: &str| RoleName::parse(s).ok());
+string_serde!(RolePath, |s: &str| RolePath::parse(s).ok());
+string_serde!(PolicyArn, PolicyArn::parse_any);
+string_serde!(IpFamily, |s: &str| IpFamily::parse(s).ok());
+string_serde!(RemediationMode, |s: &str| RemediationMode::parse(s, "remediation").ok());
 
 #[cfg(test)]
 mod tests {

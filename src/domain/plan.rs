@@ -5,13 +5,10 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::live::{LivePolicy, LiveRole, PolicyObservation};
+use super::live::{CniCheck, LiveRole};
 use super::names::PolicyArn;
 use super::policies;
-use super::spec::{Boundary, NodeRoleSpec, Retired};
-
-/// IAM keeps at most five versions of a managed policy.
-const MAX_POLICY_VERSIONS: usize = 5;
+use super::spec::{label, Boundary, NodeRoleSpec, Retired, TAG_PREFIX};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -21,22 +18,6 @@ pub enum Action {
         description: Option<String>,
         boundary: Option<PolicyArn>,
         tags: BTreeMap<String, String>,
-    },
-    /// Creates the account's IPv6 CNI policy with the AWS document, tagged as ours.
-    CreateCniIpv6Policy {
-        arn: PolicyArn,
-        document: Value,
-    },
-    /// Makes an existing, correct version the default again (undoes SetDefaultPolicyVersion).
-    SetDefaultPolicyVersion {
-        arn: PolicyArn,
-        version: String,
-    },
-    /// Writes the AWS document as a new default version, first deleting the oldest version when five exist.
-    CreatePolicyVersion {
-        arn: PolicyArn,
-        document: Value,
-        prune: Option<String>,
     },
     UpdateTrust(Value),
     PutBoundary(PolicyArn),
@@ -55,21 +36,13 @@ pub enum Action {
     DeleteInstanceProfile(String),
     DeleteInlinePolicy(String),
     DeleteRole,
-    /// Deletes the IPv6 CNI policy (and its old versions) unless something still uses it.
-    DeletePolicy {
-        arn: PolicyArn,
-        versions: Vec<String>,
-    },
 }
 
 impl Action {
-    /// Whether this action touches the role's permissions in a way that counts as a repair.
+    /// The IAM operation this action is (EnsureInstanceProfile is two).
     pub fn kind(&self) -> &'static str {
         match self {
             Action::CreateRole { .. } => "CreateRole",
-            Action::CreateCniIpv6Policy { .. } => "CreatePolicy",
-            Action::SetDefaultPolicyVersion { .. } => "SetDefaultPolicyVersion",
-            Action::CreatePolicyVersion { .. } => "CreatePolicyVersion",
             Action::UpdateTrust(_) => "UpdateAssumeRolePolicy",
             Action::PutBoundary(_) => "PutRolePermissionsBoundary",
             Action::DeleteBoundary => "DeleteRolePermissionsBoundary",
@@ -83,8 +56,13 @@ impl Action {
             Action::DeleteInstanceProfile(_) => "DeleteInstanceProfile",
             Action::DeleteInlinePolicy(_) => "DeleteRolePolicy",
             Action::DeleteRole => "DeleteRole",
-            Action::DeletePolicy { .. } => "DeletePolicy",
         }
+    }
+
+    /// Actions that only attach policies, restore an instance profile or touch nothing the role already has:
+    /// once the role exists they may run at once, in any order.
+    pub fn is_independent(&self) -> bool {
+        matches!(self, Action::AttachPolicy(_) | Action::EnsureInstanceProfile { .. })
     }
 }
 
@@ -93,12 +71,6 @@ impl fmt::Display for Action {
         match self {
             Action::AttachPolicy(p) | Action::DetachPolicy(p) | Action::PutBoundary(p) => {
                 write!(f, "{} {}", self.kind(), p.name())
-            }
-            Action::CreateCniIpv6Policy { arn, .. }
-            | Action::CreatePolicyVersion { arn, .. }
-            | Action::DeletePolicy { arn, .. } => write!(f, "{} {}", self.kind(), arn.name()),
-            Action::SetDefaultPolicyVersion { arn, version } => {
-                write!(f, "{} {} {version}", self.kind(), arn.name())
             }
             Action::EnsureInstanceProfile { name, .. }
             | Action::RemoveFromInstanceProfile(name)
@@ -127,53 +99,45 @@ impl Plan {
     }
 }
 
+/// What a plan may touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Create and Update: everything the stack declares, tags and description included.
+    Lifecycle,
+    /// Drift repair: what decides the role's permissions (trust, boundary, policies, instance profile). Tags
+    /// never count as drift, so nobody can spend the circuit breaker by editing them.
+    Repair,
+}
+
 /// diff(desired, live). `retired` holds what an Update takes away; drift repair passes the default (it only
-/// restores what the desired state requires, never removes anything).
-pub fn plan(desired: &NodeRoleSpec, live: Option<&LiveRole>, cni: &PolicyObservation, retired: &Retired) -> Plan {
+/// restores what the desired state requires, never removes anything). An IPv6 CNI policy that `cni` did not
+/// verify is never attached.
+pub fn plan(
+    desired: &NodeRoleSpec,
+    live: Option<&LiveRole>,
+    cni: &CniCheck,
+    retired: &Retired,
+    scope: Scope,
+) -> Plan {
     let mut actions = Vec::new();
     let empty = BTreeSet::new();
-
-    // The IPv6 CNI policy must exist (with the AWS document, when it is ours) before it is attached.
-    if desired.cni_ipv6_policy().is_some() {
-        actions.extend(plan_cni_policy(desired, cni));
-    }
-
     let attached = match live {
         None => {
-            actions.insert(
-                0,
-                Action::CreateRole {
-                    path: desired.path.as_str().to_string(),
-                    trust: desired.trust_policy(),
-                    description: desired.description.clone(),
-                    boundary: match &desired.boundary {
-                        Boundary::Set(arn) => Some(arn.clone()),
-                        _ => None,
-                    },
-                    tags: desired.all_tags(),
+            actions.push(Action::CreateRole {
+                path: desired.path.as_str().to_string(),
+                trust: desired.trust_policy(),
+                description: desired.description.clone(),
+                boundary: match &desired.boundary {
+                    Boundary::Set(arn) => Some(arn.clone()),
+                    _ => None,
                 },
-            );
+                tags: desired.all_tags(),
+            });
             &empty
         }
         Some(live) => {
-            // Tags first: the management tags are what the tool's own IAM permissions are conditioned on.
-            let stale: BTreeMap<String, String> =
-                desired.all_tags().into_iter().filter(|(k, v)| live.tags.get(k) != Some(v)).collect();
-            if !stale.is_empty() {
-                actions.push(Action::TagRole(stale));
-            }
-            let mut gone: BTreeSet<String> =
-                retired.tag_keys.iter().filter(|k| live.tags.contains_key(*k)).cloned().collect();
-            // Continuation tags of a list that got shorter.
-            gone.extend(
-                live.tags
-                    .keys()
-                    .filter(|k| k.starts_with(super::spec::TAG_PREFIX) && k.contains('.'))
-                    .filter(|k| !desired.management_tags().contains_key(*k))
-                    .cloned(),
-            );
-            if !gone.is_empty() {
-                actions.push(Action::UntagRole(gone));
+            if scope == Scope::Lifecycle {
+                actions.extend(plan_tags(desired, live, retired));
             }
             let trust_ok = live.trust.as_ref().is_some_and(|t| policies::same_policy(t, &desired.trust_policy()));
             if !trust_ok {
@@ -186,7 +150,7 @@ pub fn plan(desired: &NodeRoleSpec, live: Option<&LiveRole>, cni: &PolicyObserva
                 (Boundary::Absent, Some(_)) => actions.push(Action::DeleteBoundary),
                 _ => {}
             }
-            if let Some(d) = &desired.description {
+            if let (Some(d), Scope::Lifecycle) = (&desired.description, scope) {
                 if live.description.as_deref().unwrap_or("") != d {
                     actions.push(Action::UpdateDescription(d.clone()));
                 }
@@ -195,12 +159,13 @@ pub fn plan(desired: &NodeRoleSpec, live: Option<&LiveRole>, cni: &PolicyObserva
         }
     };
 
-    for arn in desired.required_policies() {
-        if !attached.contains(&arn) {
-            actions.push(Action::AttachPolicy(arn));
+    let unverified = desired.cni_ipv6_policy().filter(|arn| *cni != CniCheck::Verified(arn.clone()));
+    let required = desired.required_policies();
+    for arn in &required {
+        if !attached.contains(arn) && unverified.as_ref() != Some(arn) {
+            actions.push(Action::AttachPolicy(arn.clone()));
         }
     }
-    let required = desired.required_policies();
     for arn in &retired.policies {
         if attached.contains(arn) && !required.contains(arn) && !desired.preexisting.contains(arn) {
             actions.push(Action::DetachPolicy(arn.clone()));
@@ -224,23 +189,27 @@ pub fn plan(desired: &NodeRoleSpec, live: Option<&LiveRole>, cni: &PolicyObserva
     Plan { actions }
 }
 
-fn plan_cni_policy(desired: &NodeRoleSpec, cni: &PolicyObservation) -> Option<Action> {
-    let arn = desired.cni_ipv6_policy()?;
-    let document = policies::cni_ipv6_policy_document(desired.partition);
-    match cni {
-        PolicyObservation::NotNeeded => None,
-        PolicyObservation::Missing => Some(Action::CreateCniIpv6Policy { arn, document }),
-        // A policy of that name we did not create is the account's own: used as it is.
-        PolicyObservation::Present(p) if !p.created_by_us || p.default_matches => None,
-        PolicyObservation::Present(LivePolicy { matching_version: Some(v), .. }) => {
-            Some(Action::SetDefaultPolicyVersion { arn, version: v.clone() })
-        }
-        PolicyObservation::Present(p) => Some(Action::CreatePolicyVersion {
-            arn,
-            document,
-            prune: (p.other_versions.len() + 1 >= MAX_POLICY_VERSIONS).then(|| p.other_versions[0].clone()),
-        }),
+/// Tags of an existing role: the user's and the label brought up to date, retired user tags and label keys
+/// the tool does not write (copied, forged or stale) removed.
+fn plan_tags(desired: &NodeRoleSpec, live: &LiveRole, retired: &Retired) -> Vec<Action> {
+    let mut actions = Vec::new();
+    let stale: BTreeMap<String, String> =
+        desired.all_tags().into_iter().filter(|(k, v)| live.tags.get(k) != Some(v)).collect();
+    if !stale.is_empty() {
+        actions.push(Action::TagRole(stale));
     }
+    let wanted = desired.all_tags();
+    let gone: BTreeSet<String> = live
+        .tags
+        .keys()
+        .filter(|k| !wanted.keys().any(|w| w.eq_ignore_ascii_case(k)))
+        .filter(|k| retired.tag_keys.contains(*k) || k.starts_with(TAG_PREFIX))
+        .cloned()
+        .collect();
+    if !gone.is_empty() {
+        actions.push(Action::UntagRole(gone));
+    }
+    actions
 }
 
 /// Everything that removes a role the tool created: out of its instance profiles (deleting the one it
@@ -259,23 +228,35 @@ pub fn plan_teardown(live: &LiveRole, own_profile: Option<&str>, inline_policies
     Plan { actions }
 }
 
-/// The IPv6 CNI policy goes once nothing uses it, and only if this tool created it.
-pub fn plan_policy_cleanup(cni: &PolicyObservation) -> Option<Action> {
-    match cni {
-        PolicyObservation::Present(p) if p.created_by_us && p.attachment_count <= 0 => {
-            // Non-default versions go first; the default one goes with the policy.
-            Some(Action::DeletePolicy { arn: p.arn.clone(), versions: p.other_versions.clone() })
+/// Gives an adopted role back: the trust policy it had before adoption, the instance profile the tool made
+/// for it removed, the label removed. The policies stay: it is still a node role, now unmanaged.
+pub fn plan_release(live: &LiveRole, original_trust: Option<&Value>, own_profile: Option<&str>) -> Plan {
+    let mut actions = Vec::new();
+    if let Some(trust) = original_trust {
+        if !live.trust.as_ref().is_some_and(|t| policies::same_policy(t, trust)) {
+            actions.push(Action::UpdateTrust(trust.clone()));
         }
-        _ => None,
     }
+    if let Some(own) = own_profile {
+        if live.in_instance_profile(own).is_some() {
+            actions.push(Action::RemoveFromInstanceProfile(own.to_string()));
+        }
+        actions.push(Action::DeleteInstanceProfile(own.to_string()));
+    }
+    let labels: BTreeSet<String> =
+        live.tags.keys().filter(|k| label::ALL.contains(&k.as_str()) || k.starts_with(TAG_PREFIX)).cloned().collect();
+    if !labels.is_empty() {
+        actions.push(Action::UntagRole(labels));
+    }
+    Plan { actions }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::live::LiveInstanceProfile;
-    use crate::domain::names::{IpFamily, Partition};
-    use crate::domain::spec::tests::spec;
+    use crate::domain::names::Partition;
+    use crate::domain::spec::tests::{ipv6_spec, spec};
 
     fn live_matching(s: &NodeRoleSpec) -> LiveRole {
         LiveRole {
@@ -306,26 +287,20 @@ mod tests {
         PolicyArn::parse(s, "x").unwrap()
     }
 
-    fn ipv6_policy(created_by_us: bool, default_matches: bool) -> LivePolicy {
-        LivePolicy {
-            arn: arn("arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy"),
-            created_by_us,
-            attachment_count: 1,
-            default_version: "v2".into(),
-            default_matches,
-            matching_version: None,
-            other_versions: vec!["v1".into()],
-        }
-    }
-
     fn kinds(p: &Plan) -> Vec<String> {
         p.summary()
+    }
+
+    const NONE: CniCheck = CniCheck::NotNeeded;
+
+    fn full(s: &NodeRoleSpec, live: Option<&LiveRole>, retired: &Retired) -> Plan {
+        plan(s, live, &NONE, retired, Scope::Lifecycle)
     }
 
     #[test]
     fn creates_the_role_with_the_ec2_trust_policy_then_attaches_and_adds_the_profile() {
         let s = spec();
-        let p = plan(&s, None, &PolicyObservation::NotNeeded, &Retired::default());
+        let p = full(&s, None, &Retired::default());
         let Action::CreateRole { trust, tags, description, boundary, path } = &p.actions[0] else { panic!("{p:?}") };
         assert_eq!(trust["Statement"][0]["Principal"]["Service"], "ec2.amazonaws.com");
         assert_eq!(tags.get("eks-node-role-guard:managed").map(String::as_str), Some("true"));
@@ -340,12 +315,13 @@ mod tests {
                 "EnsureInstanceProfile NodeRole"
             ]
         );
+        assert!(p.actions[1..].iter().all(Action::is_independent));
     }
 
     #[test]
     fn a_role_that_matches_needs_nothing() {
         let s = spec();
-        assert!(plan(&s, Some(&live_matching(&s)), &PolicyObservation::NotNeeded, &Retired::default()).is_empty());
+        assert!(full(&s, Some(&live_matching(&s)), &Retired::default()).is_empty());
     }
 
     #[test]
@@ -353,8 +329,21 @@ mod tests {
         let s = spec();
         let mut live = live_matching(&s);
         live.attached.remove(&arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"));
-        let p = plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default());
+        let p = plan(&s, Some(&live), &NONE, &Retired::default(), Scope::Repair);
         assert_eq!(kinds(&p), ["AttachRolePolicy AmazonEKSWorkerNodePolicy"]);
+    }
+
+    #[test]
+    fn repair_never_touches_tags_or_the_description() {
+        let s = spec();
+        let mut live = live_matching(&s);
+        live.tags.clear();
+        live.tags.insert("eks-node-role-guard:remediation".into(), "off".into());
+        live.description = Some("changed".into());
+        assert!(plan(&s, Some(&live), &NONE, &Retired::default(), Scope::Repair).is_empty());
+        let p = full(&s, Some(&live), &Retired::default());
+        assert_eq!(p.actions.len(), 3, "{p:?}");
+        assert!(matches!(&p.actions[1], Action::UntagRole(k) if k.contains("eks-node-role-guard:remediation")));
     }
 
     #[test]
@@ -363,7 +352,7 @@ mod tests {
         for trust in [None, Some(serde_json::json!({"Version":"2012-10-17","Statement":[]}))] {
             let mut live = live_matching(&s);
             live.trust = trust;
-            let p = plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default());
+            let p = plan(&s, Some(&live), &NONE, &Retired::default(), Scope::Repair);
             assert_eq!(p.actions, [Action::UpdateTrust(s.trust_policy())]);
         }
     }
@@ -375,21 +364,15 @@ mod tests {
         let s = NodeRoleSpec { boundary: Boundary::Set(b.clone()), ..spec() };
         let mut live = live_matching(&s);
         live.boundary = Some(other.clone());
-        assert_eq!(
-            plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default()).actions,
-            [Action::PutBoundary(b)]
-        );
+        assert_eq!(full(&s, Some(&live), &Retired::default()).actions, [Action::PutBoundary(b)]);
         let s = spec();
         let mut live = live_matching(&s);
         live.boundary = Some(other.clone());
-        assert_eq!(
-            plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default()).actions,
-            [Action::DeleteBoundary]
-        );
+        assert_eq!(full(&s, Some(&live), &Retired::default()).actions, [Action::DeleteBoundary]);
         let s = NodeRoleSpec { boundary: Boundary::Keep, ..spec() };
         let mut live = live_matching(&s);
         live.boundary = Some(other);
-        assert!(plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default()).is_empty());
+        assert!(full(&s, Some(&live), &Retired::default()).is_empty());
     }
 
     #[test]
@@ -401,7 +384,7 @@ mod tests {
         s.user_tags.insert("team".into(), "x".into());
         let retired =
             Retired { tag_keys: BTreeSet::from(["env".to_string(), "absent".to_string()]), ..Default::default() };
-        let p = plan(&s, Some(&live), &PolicyObservation::NotNeeded, &retired);
+        let p = full(&s, Some(&live), &retired);
         assert_eq!(
             p.actions,
             [
@@ -413,24 +396,24 @@ mod tests {
     }
 
     #[test]
-    fn an_adopted_role_is_tagged_before_anything_else_changes() {
+    fn a_tag_whose_key_changes_case_is_rewritten_not_removed() {
+        let old = NodeRoleSpec { user_tags: BTreeMap::from([("Team".into(), "a".into())]), ..spec() };
+        let new = NodeRoleSpec { user_tags: BTreeMap::from([("team".into(), "a".into())]), ..spec() };
+        let live = live_matching(&old);
+        let p = full(&new, Some(&live), &new.retired_since(&old));
+        assert!(!p.actions.iter().any(|a| matches!(a, Action::UntagRole(_))), "{p:?}");
+    }
+
+    #[test]
+    fn an_adopted_role_is_labelled_before_anything_else_changes() {
         let s = NodeRoleSpec { adopted: true, ..spec() };
         let mut live = live_matching(&s);
         live.tags.clear();
         live.trust = None;
         live.attached.clear();
-        let p = plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default());
+        let p = full(&s, Some(&live), &Retired::default());
         assert!(matches!(&p.actions[0], Action::TagRole(t) if t.contains_key("eks-node-role-guard:managed")), "{p:?}");
         assert_eq!(p.actions[1], Action::UpdateTrust(s.trust_policy()));
-    }
-
-    #[test]
-    fn removes_continuation_tags_of_a_list_that_got_shorter() {
-        let s = spec();
-        let mut live = live_matching(&s);
-        live.tags.insert("eks-node-role-guard:extra-policies.2".into(), "arn:aws:iam::aws:policy/X".into());
-        let p = plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default());
-        assert_eq!(p.actions, [Action::UntagRole(BTreeSet::from(["eks-node-role-guard:extra-policies.2".into()]))]);
     }
 
     #[test]
@@ -443,7 +426,7 @@ mod tests {
         let mut live = live_matching(&s);
         live.attached.extend([ssm.clone(), cw.clone()]);
         let retired = Retired { policies: BTreeSet::from([ssm.clone(), cw, absent]), ..Default::default() };
-        let p = plan(&s, Some(&live), &PolicyObservation::NotNeeded, &retired);
+        let p = full(&s, Some(&live), &retired);
         assert_eq!(p.actions, [Action::DetachPolicy(ssm)]);
     }
 
@@ -453,7 +436,7 @@ mod tests {
         let mut live = live_matching(&s);
         live.attached.insert(arn("arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"));
         live.attached.insert(arn("arn:aws:iam::aws:policy/AdministratorAccess"));
-        assert!(plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default()).is_empty());
+        assert!(full(&s, Some(&live), &Retired::default()).is_empty());
     }
 
     #[test]
@@ -461,7 +444,7 @@ mod tests {
         let s = spec();
         let mut live = live_matching(&s);
         live.instance_profiles.clear();
-        let p = plan(&s, Some(&live), &PolicyObservation::NotNeeded, &Retired::default());
+        let p = plan(&s, Some(&live), &NONE, &Retired::default(), Scope::Repair);
         assert_eq!(p.actions, [Action::EnsureInstanceProfile { name: "NodeRole".into(), path: "/".into() }]);
     }
 
@@ -471,48 +454,41 @@ mod tests {
         let new = NodeRoleSpec { instance_profile: None, ..spec() };
         let retired = new.retired_since(&old);
         let live = live_matching(&old);
-        let p = plan(&new, Some(&live), &PolicyObservation::NotNeeded, &retired);
+        let p = full(&new, Some(&live), &retired);
         let tail = &kinds(&p)[p.actions.len() - 2..];
         assert_eq!(tail, ["RemoveRoleFromInstanceProfile NodeRole", "DeleteInstanceProfile NodeRole"]);
     }
 
     #[test]
-    fn ipv6_creates_the_cni_policy_once_and_reuses_it() {
-        let s = NodeRoleSpec { ip_family: IpFamily::Ipv6, ..spec() };
-        let p = plan(&s, None, &PolicyObservation::Missing, &Retired::default());
-        assert!(matches!(p.actions[1], Action::CreateCniIpv6Policy { .. }), "{p:?}");
+    fn the_ipv6_cni_policy_is_attached_only_when_verified() {
+        let s = ipv6_spec();
+        let ipv6 = s.cni_ipv6_policy().unwrap();
+        let p = plan(&s, None, &CniCheck::Verified(ipv6.clone()), &Retired::default(), Scope::Lifecycle);
         assert!(kinds(&p).contains(&"AttachRolePolicy AmazonEKS_CNI_IPv6_Policy".to_string()));
-        let p = plan(&s, None, &PolicyObservation::Present(ipv6_policy(true, true)), &Retired::default());
-        assert!(!p.actions.iter().any(|a| matches!(a, Action::CreateCniIpv6Policy { .. })));
-        // Someone else's policy of that name is used as it is, even if its document differs.
-        let p = plan(&s, None, &PolicyObservation::Present(ipv6_policy(false, false)), &Retired::default());
-        assert!(!p.actions.iter().any(|a| a.kind().contains("Policy") && !a.kind().starts_with("Attach")), "{p:?}");
-    }
-
-    #[test]
-    fn restores_the_ipv6_policy_document_we_own() {
-        let s = NodeRoleSpec { ip_family: IpFamily::Ipv6, ..spec() };
+        for check in [CniCheck::Tampered(ipv6.clone()), CniCheck::Missing(ipv6.clone()), CniCheck::NotNeeded] {
+            let p = plan(&s, None, &check, &Retired::default(), Scope::Lifecycle);
+            assert!(!kinds(&p).iter().any(|a| a.contains("IPv6")), "{check:?}: {p:?}");
+        }
+        // A tampered policy already attached stays attached: detaching it would cut pod networking.
         let live = live_matching(&s);
-        let mut pol = ipv6_policy(true, false);
-        pol.matching_version = Some("v1".into());
-        let p = plan(&s, Some(&live), &PolicyObservation::Present(pol.clone()), &Retired::default());
-        assert_eq!(p.actions, [Action::SetDefaultPolicyVersion { arn: pol.arn.clone(), version: "v1".into() }]);
-        pol.matching_version = None;
-        let p = plan(&s, Some(&live), &PolicyObservation::Present(pol.clone()), &Retired::default());
-        assert!(matches!(&p.actions[..], [Action::CreatePolicyVersion { prune: None, .. }]), "{p:?}");
-        pol.other_versions = vec!["v1".into(), "v3".into(), "v4".into(), "v5".into()];
-        let p = plan(&s, Some(&live), &PolicyObservation::Present(pol), &Retired::default());
-        assert!(matches!(&p.actions[..], [Action::CreatePolicyVersion { prune: Some(v), .. }] if v == "v1"), "{p:?}");
+        assert!(plan(&s, Some(&live), &CniCheck::Tampered(ipv6), &Retired::default(), Scope::Repair).is_empty());
     }
 
     #[test]
     fn switching_to_ipv6_swaps_the_cni_policy() {
         let old = spec();
-        let new = NodeRoleSpec { ip_family: IpFamily::Ipv6, ..spec() };
+        let new = ipv6_spec();
         let live = live_matching(&old);
-        let p = plan(&new, Some(&live), &PolicyObservation::Missing, &new.retired_since(&old));
+        let p = full(&new, Some(&live), &new.retired_since(&old));
+        assert!(kinds(&p).is_empty() || !kinds(&p).contains(&"AttachRolePolicy AmazonEKS_CNI_IPv6_Policy".into()));
+        let p = plan(
+            &new,
+            Some(&live),
+            &CniCheck::Verified(new.cni_ipv6_policy().unwrap()),
+            &new.retired_since(&old),
+            Scope::Lifecycle,
+        );
         let k = kinds(&p);
-        assert_eq!(k[0], "CreatePolicy AmazonEKS_CNI_IPv6_Policy");
         assert!(k.contains(&"AttachRolePolicy AmazonEKS_CNI_IPv6_Policy".into()));
         assert!(k.contains(&"DetachRolePolicy AmazonEKS_CNI_Policy".into()));
     }
@@ -520,7 +496,7 @@ mod tests {
     #[test]
     fn partition_is_respected_in_china() {
         let s = NodeRoleSpec { partition: Partition::AwsCn, ..spec() };
-        let p = plan(&s, None, &PolicyObservation::NotNeeded, &Retired::default());
+        let p = full(&s, None, &Retired::default());
         let Action::CreateRole { trust, .. } = &p.actions[0] else { panic!() };
         assert_eq!(trust["Statement"][0]["Principal"]["Service"], "ec2.amazonaws.com.cn");
         assert!(p.actions.iter().all(|a| match a {
@@ -531,7 +507,7 @@ mod tests {
 
     #[test]
     fn teardown_empties_the_role_then_deletes_it() {
-        let s = NodeRoleSpec { ip_family: IpFamily::Ipv6, ..spec() };
+        let s = ipv6_spec();
         let mut live = live_matching(&s);
         live.instance_profiles.push(LiveInstanceProfile { name: "Other".into(), arn: "x".into() });
         let p = plan_teardown(&live, Some("NodeRole"), &["inline".to_string()]);
@@ -551,18 +527,15 @@ mod tests {
     }
 
     #[test]
-    fn the_ipv6_policy_is_deleted_only_when_ours_and_unused() {
-        let mut unused = ipv6_policy(true, true);
-        unused.attachment_count = 0;
-        let Some(Action::DeletePolicy { versions, .. }) =
-            plan_policy_cleanup(&PolicyObservation::Present(unused.clone()))
-        else {
-            panic!("expected a DeletePolicy")
-        };
-        assert_eq!(versions, ["v1"]);
-        assert_eq!(plan_policy_cleanup(&PolicyObservation::Present(ipv6_policy(true, true))), None, "still attached");
-        unused.created_by_us = false;
-        assert_eq!(plan_policy_cleanup(&PolicyObservation::Present(unused)), None, "not ours");
-        assert_eq!(plan_policy_cleanup(&PolicyObservation::Missing), None);
+    fn release_restores_the_original_trust_and_removes_the_label_and_the_tools_profile() {
+        let s = NodeRoleSpec { adopted: true, ..spec() };
+        let live = live_matching(&s);
+        let original = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]});
+        let p = plan_release(&live, Some(&original), Some("NodeRole"));
+        assert_eq!(p.actions[0], Action::UpdateTrust(original));
+        assert_eq!(kinds(&p)[1..3], ["RemoveRoleFromInstanceProfile NodeRole", "DeleteInstanceProfile NodeRole"]);
+        let Action::UntagRole(keys) = &p.actions[3] else { panic!("{p:?}") };
+        assert_eq!(keys.len(), 4);
+        assert!(!kinds(&p).iter().any(|a| a.starts_with("Detach") || a.starts_with("DeleteRole")));
     }
 }

@@ -12,6 +12,15 @@ pub const ECR_PULL_ONLY_POLICY: &str = "AmazonEC2ContainerRegistryPullOnly";
 pub const CNI_POLICY: &str = "AmazonEKS_CNI_Policy";
 pub const CNI_IPV6_POLICY: &str = "AmazonEKS_CNI_IPv6_Policy";
 
+/// AWS managed policies that belong on a node role: what an adopted role may already carry.
+pub const NODE_POLICIES: [&str; 5] = [
+    WORKER_NODE_POLICY,
+    "AmazonEKSWorkerNodeMinimalPolicy",
+    ECR_PULL_ONLY_POLICY,
+    "AmazonEC2ContainerRegistryReadOnly",
+    CNI_POLICY,
+];
+
 /// Service principals whose presence marks a role that must never become a node role.
 pub const CLUSTER_PRINCIPAL: &str = "eks.amazonaws.com";
 pub const FARGATE_PRINCIPAL: &str = "eks-fargate-pods.amazonaws.com";
@@ -25,6 +34,7 @@ pub fn ecr_pull_only_policy(p: Partition) -> PolicyArn {
 pub fn cni_policy(p: Partition) -> PolicyArn {
     PolicyArn::aws_managed(p, CNI_POLICY)
 }
+/// The account's own `AmazonEKS_CNI_IPv6_Policy` (used only after its document is verified).
 pub fn cni_ipv6_policy(p: Partition, account: &AccountId) -> PolicyArn {
     PolicyArn::customer(p, account, CNI_IPV6_POLICY)
 }

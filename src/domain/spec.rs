@@ -1,48 +1,35 @@
-//! The desired state of a node role (`NodeRoleSpec`) and its record on the role itself (management tags), so
-//! drift repair can rebuild it from the role alone.
+//! The desired state of a node role (`NodeRoleSpec`). It lives in the state store, written only by the
+//! function; the role itself carries only a visible label for people and the audit, which decides nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 use super::names::{AccountId, IpFamily, Owner, Partition, PolicyArn, RemediationMode, RoleName, RolePath};
 use super::policies;
-use crate::error::{Error, Result};
 
-/// Management tags. Every key starts with this prefix; user tags may not.
+/// Label keys start with this prefix; user tags may not.
 pub const TAG_PREFIX: &str = "eks-node-role-guard:";
 
-pub mod tag {
-    /// `true` while the tool manages the role; `deleting` once its stack's Delete has begun.
+/// The visible label on a role the tool manages. Nothing the function decides is read from it.
+pub mod label {
+    /// Always `true` while the tool manages the role.
     pub const MANAGED: &str = "eks-node-role-guard:managed";
     pub const STACK_ID: &str = "eks-node-role-guard:stack-id";
     pub const LOGICAL_ID: &str = "eks-node-role-guard:logical-id";
-    pub const IP_FAMILY: &str = "eks-node-role-guard:ip-family";
-    /// `true`/`false`: AttachCniPolicy.
-    pub const CNI: &str = "eks-node-role-guard:cni";
-    /// Space-separated ARNs, continued in `…extra-policies.2`, `.3`, … when longer than a tag value.
-    pub const EXTRA_POLICIES: &str = "eks-node-role-guard:extra-policies";
-    /// `none` (no boundary), `keep` (adopted role: leave whatever it has) or the boundary policy ARN.
-    pub const BOUNDARY: &str = "eks-node-role-guard:boundary";
-    pub const REMEDIATION: &str = "eks-node-role-guard:remediation";
-    /// Name of the instance profile that must hold the role, or `none`.
-    pub const INSTANCE_PROFILE: &str = "eks-node-role-guard:instance-profile";
-    pub const ADOPTED: &str = "eks-node-role-guard:adopted";
-    /// Policies attached before adoption (space-separated, chunked like extra-policies): never detached.
-    pub const PREEXISTING: &str = "eks-node-role-guard:preexisting";
-    /// Set on the IPv6 CNI policy when the tool created it.
-    pub const POLICY_CREATED: &str = "eks-node-role-guard:created";
+    /// The region of the installation that manages the role (IAM is global; one installation per account).
+    pub const REGION: &str = "eks-node-role-guard:region";
+    pub const ALL: [&str; 4] = [MANAGED, STACK_ID, LOGICAL_ID, REGION];
 }
 
 pub const MANAGED_TRUE: &str = "true";
-/// `instance-profile` tag value of an adopted role that already had a profile: its profiles are not the tool's.
-pub const EXTERNAL_PROFILE: &str = "external";
-pub const MANAGED_DELETING: &str = "deleting";
 
-/// IAM allows 50 tags per role; this many are kept free for management tags.
-pub const RESERVED_TAGS: usize = 20;
-const TAG_VALUE_MAX: usize = 256;
+/// IAM allows 50 tags per role; this many are kept free for the label.
+pub const RESERVED_TAGS: usize = 4;
 
 /// The permissions boundary the role must have.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "arn")]
 pub enum Boundary {
     /// No boundary at all.
     Absent,
@@ -51,17 +38,22 @@ pub enum Boundary {
     Set(PolicyArn),
 }
 
-/// What the node role must look like.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the node role must look like: the desired state kept in the state item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NodeRoleSpec {
     pub name: RoleName,
     pub path: RolePath,
     pub partition: Partition,
     pub account: AccountId,
-    /// `None` when rebuilt from tags: drift repair does not manage the description.
+    /// The installation's region, written into the role's label.
+    pub region: String,
+    /// `None` for an adopted role without a Description property: it keeps its own.
     pub description: Option<String>,
     pub ip_family: IpFamily,
     pub attach_cni: bool,
+    /// The verified IPv6 CNI policy the role uses (IPv6 with AttachCniPolicy only).
+    pub ipv6_cni_policy: Option<PolicyArn>,
     pub extra_policies: BTreeSet<PolicyArn>,
     pub boundary: Boundary,
     pub instance_profile: Option<String>,
@@ -71,37 +63,32 @@ pub struct NodeRoleSpec {
     pub remediation: RemediationMode,
     pub owner: Owner,
     pub adopted: bool,
+    /// Policies attached before adoption: never detached.
     pub preexisting: BTreeSet<PolicyArn>,
-    /// The `Tags` property; empty when rebuilt from tags (repair never removes or restores user tags).
+    /// The `Tags` property (the tool sets them on Create/Update; repair leaves tags alone).
     pub user_tags: BTreeMap<String, String>,
 }
 
-/// Whether the tool looks after a role, read from its tags.
+/// What a role's label claims. Only ever reported, never obeyed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Management {
-    Unmanaged,
-    /// Its stack is deleting it: hands off.
-    Deleting(Owner),
-    Managed(Owner),
+pub struct Label {
+    pub region: Option<String>,
+    pub owner: Option<Owner>,
 }
 
-impl Management {
-    pub fn of(tags: &BTreeMap<String, String>) -> Self {
-        let owner = || {
-            Some(Owner { stack_id: tags.get(tag::STACK_ID)?.clone(), logical_id: tags.get(tag::LOGICAL_ID)?.clone() })
+impl Label {
+    /// The label on a role, if it carries any key of it.
+    pub fn of(tags: &BTreeMap<String, String>) -> Option<Label> {
+        if !tags.keys().any(|k| k.starts_with(TAG_PREFIX)) {
+            return None;
+        }
+        let owner = match (tags.get(label::STACK_ID), tags.get(label::LOGICAL_ID)) {
+            (Some(stack_id), Some(logical_id)) => {
+                Some(Owner { stack_id: stack_id.clone(), logical_id: logical_id.clone() })
+            }
+            _ => None,
         };
-        match (tags.get(tag::MANAGED).map(String::as_str), owner()) {
-            (Some(MANAGED_TRUE), Some(o)) => Management::Managed(o),
-            (Some(MANAGED_DELETING), Some(o)) => Management::Deleting(o),
-            _ => Management::Unmanaged,
-        }
-    }
-
-    pub fn owner(&self) -> Option<&Owner> {
-        match self {
-            Management::Managed(o) | Management::Deleting(o) => Some(o),
-            Management::Unmanaged => None,
-        }
+        Some(Label { region: tags.get(label::REGION).cloned(), owner })
     }
 }
 
@@ -111,16 +98,15 @@ impl NodeRoleSpec {
         if !self.attach_cni {
             return None;
         }
-        Some(match self.ip_family {
-            IpFamily::Ipv4 => policies::cni_policy(self.partition),
-            IpFamily::Ipv6 => policies::cni_ipv6_policy(self.partition, &self.account),
-        })
+        match self.ip_family {
+            IpFamily::Ipv4 => Some(policies::cni_policy(self.partition)),
+            IpFamily::Ipv6 => self.ipv6_cni_policy.clone(),
+        }
     }
 
     /// The IPv6 CNI customer policy this role depends on, if any.
     pub fn cni_ipv6_policy(&self) -> Option<PolicyArn> {
-        (self.attach_cni && self.ip_family == IpFamily::Ipv6)
-            .then(|| policies::cni_ipv6_policy(self.partition, &self.account))
+        (self.attach_cni && self.ip_family == IpFamily::Ipv6).then(|| self.ipv6_cni_policy.clone()).flatten()
     }
 
     /// Every managed policy the role must have attached.
@@ -138,99 +124,22 @@ impl NodeRoleSpec {
         policies::ec2_trust_policy(self.partition)
     }
 
-    /// The management tags that record this spec on the role.
-    pub fn management_tags(&self) -> BTreeMap<String, String> {
-        let mut t = BTreeMap::new();
-        t.insert(tag::MANAGED.into(), MANAGED_TRUE.into());
-        t.insert(tag::STACK_ID.into(), self.owner.stack_id.clone());
-        t.insert(tag::LOGICAL_ID.into(), self.owner.logical_id.clone());
-        t.insert(tag::IP_FAMILY.into(), self.ip_family.as_str().into());
-        t.insert(tag::CNI.into(), self.attach_cni.to_string());
-        put_list(&mut t, tag::EXTRA_POLICIES, &self.extra_policies);
-        t.insert(
-            tag::BOUNDARY.into(),
-            match &self.boundary {
-                Boundary::Absent => "none".into(),
-                Boundary::Keep => "keep".into(),
-                Boundary::Set(arn) => arn.to_string(),
-            },
-        );
-        t.insert(tag::REMEDIATION.into(), self.remediation.as_str().into());
-        let profile = match (&self.instance_profile, self.external_profile) {
-            (Some(p), _) => p.clone(),
-            (None, true) => EXTERNAL_PROFILE.into(),
-            (None, false) => "none".into(),
-        };
-        t.insert(tag::INSTANCE_PROFILE.into(), profile);
-        t.insert(tag::ADOPTED.into(), self.adopted.to_string());
-        if !self.preexisting.is_empty() {
-            put_list(&mut t, tag::PREEXISTING, &self.preexisting);
-        }
-        t
+    /// The visible label: managed, owner, installation region. No role name (names may hold ',', which a tag
+    /// value may not) and nothing the function reads back.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (label::MANAGED.to_string(), MANAGED_TRUE.to_string()),
+            (label::STACK_ID.to_string(), self.owner.stack_id.clone()),
+            (label::LOGICAL_ID.to_string(), self.owner.logical_id.clone()),
+            (label::REGION.to_string(), self.region.clone()),
+        ])
     }
 
-    /// All tags the role must carry: the user's plus the management tags.
+    /// All tags the role must carry: the user's plus the label.
     pub fn all_tags(&self) -> BTreeMap<String, String> {
         let mut t = self.user_tags.clone();
-        t.extend(self.management_tags());
+        t.extend(self.labels());
         t
-    }
-
-    /// Rebuilds the spec from a role's tags. `Ok(None)` when the role is not (or no longer) managed.
-    pub fn from_tags(
-        name: &RoleName,
-        path: &str,
-        role_arn: &str,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<Option<Self>> {
-        let Management::Managed(owner) = Management::of(tags) else {
-            return Ok(None);
-        };
-        let corrupt = |what: &str| Error::invalid(format!("role {name}: management tag {what} is missing or invalid"));
-        let get = |k: &str| tags.get(k).map(String::as_str);
-        let (partition, account) = partition_and_account(role_arn).ok_or_else(|| corrupt("(role ARN)"))?;
-        // Every tag the tool writes must be there: a missing one is not filled with a default (that would, say,
-        // attach the CNI policy the owner turned off, or remove a boundary).
-        let need = |k: &'static str| get(k).ok_or_else(|| corrupt(k));
-        if !tags.contains_key(tag::EXTRA_POLICIES) {
-            return Err(corrupt(tag::EXTRA_POLICIES));
-        }
-        let ip_family = IpFamily::parse(need(tag::IP_FAMILY)?).map_err(|_| corrupt(tag::IP_FAMILY))?;
-        let attach_cni = super::names::parse_bool(need(tag::CNI)?, tag::CNI).map_err(|_| corrupt(tag::CNI))?;
-        let extra_policies = get_list(tags, tag::EXTRA_POLICIES).map_err(|_| corrupt(tag::EXTRA_POLICIES))?;
-        let preexisting = get_list(tags, tag::PREEXISTING).map_err(|_| corrupt(tag::PREEXISTING))?;
-        let boundary = match need(tag::BOUNDARY)? {
-            "none" => Boundary::Absent,
-            "keep" => Boundary::Keep,
-            arn => Boundary::Set(PolicyArn::parse(arn, tag::BOUNDARY).map_err(|_| corrupt(tag::BOUNDARY))?),
-        };
-        let remediation =
-            RemediationMode::parse(need(tag::REMEDIATION)?, tag::REMEDIATION).map_err(|_| corrupt(tag::REMEDIATION))?;
-        let instance_profile = match need(tag::INSTANCE_PROFILE)? {
-            "none" | EXTERNAL_PROFILE => None,
-            p => Some(p.to_string()),
-        };
-        let external_profile = get(tag::INSTANCE_PROFILE) == Some(EXTERNAL_PROFILE);
-        let adopted = super::names::parse_bool(need(tag::ADOPTED)?, tag::ADOPTED).map_err(|_| corrupt(tag::ADOPTED))?;
-        let path = RolePath::parse(path).unwrap_or_else(|_| RolePath::root());
-        Ok(Some(NodeRoleSpec {
-            name: name.clone(),
-            path,
-            partition,
-            account,
-            description: None,
-            ip_family,
-            attach_cni,
-            extra_policies,
-            boundary,
-            instance_profile,
-            external_profile,
-            remediation,
-            owner,
-            adopted,
-            preexisting,
-            user_tags: BTreeMap::new(),
-        }))
     }
 
     /// What an Update from `old` to `self` takes away: policies this tool attached that are no longer wanted,
@@ -242,7 +151,13 @@ impl NodeRoleSpec {
             .into_iter()
             .filter(|p| !keep.contains(p) && !self.preexisting.contains(p))
             .collect();
-        let tag_keys = old.user_tags.keys().filter(|k| !self.user_tags.contains_key(*k)).cloned().collect();
+        // IAM tag keys are case-insensitive: `Team` → `team` is a rename, not a removal.
+        let tag_keys = old
+            .user_tags
+            .keys()
+            .filter(|k| !self.user_tags.keys().any(|n| n.eq_ignore_ascii_case(k)))
+            .cloned()
+            .collect();
         let instance_profile = match (&old.instance_profile, &self.instance_profile) {
             (Some(o), n) if n.as_ref() != Some(o) && !self.adopted => Some(o.clone()),
             _ => None,
@@ -271,49 +186,6 @@ pub fn partition_and_account(arn: &str) -> Option<(Partition, AccountId)> {
     Some((partition, account))
 }
 
-fn put_list(tags: &mut BTreeMap<String, String>, key: &str, items: &BTreeSet<PolicyArn>) {
-    let mut chunks: Vec<String> = vec![String::new()];
-    for item in items {
-        let last = chunks.last_mut().expect("never empty");
-        if !last.is_empty() && last.len() + 1 + item.as_str().len() > TAG_VALUE_MAX {
-            chunks.push(String::new());
-        }
-        let last = chunks.last_mut().expect("never empty");
-        if !last.is_empty() {
-            last.push(' ');
-        }
-        last.push_str(item.as_str());
-    }
-    for (i, chunk) in chunks.into_iter().enumerate() {
-        tags.insert(chunk_key(key, i + 1), chunk);
-    }
-}
-
-/// A list recorded in management tags; unreadable entries are skipped.
-pub fn recorded_list(tags: &BTreeMap<String, String>, key: &str) -> BTreeSet<PolicyArn> {
-    (1..)
-        .map_while(|i| tags.get(&chunk_key(key, i)))
-        .flat_map(|v| v.split_whitespace())
-        .filter_map(|a| PolicyArn::parse(a, key).ok())
-        .collect()
-}
-
-fn chunk_key(key: &str, i: usize) -> String {
-    if i == 1 {
-        key.to_string()
-    } else {
-        format!("{key}.{i}")
-    }
-}
-
-fn get_list(tags: &BTreeMap<String, String>, key: &str) -> Result<BTreeSet<PolicyArn>> {
-    (1..)
-        .map_while(|i| tags.get(&chunk_key(key, i)))
-        .flat_map(|v| v.split_whitespace())
-        .map(|a| PolicyArn::parse(a, key))
-        .collect()
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -324,9 +196,11 @@ pub(crate) mod tests {
             path: RolePath::root(),
             partition: Partition::Aws,
             account: AccountId::parse("123456789012").unwrap(),
+            region: "us-east-1".into(),
             description: Some("Amazon EKS - Node role".into()),
             ip_family: IpFamily::Ipv4,
             attach_cni: true,
+            ipv6_cni_policy: None,
             extra_policies: BTreeSet::new(),
             boundary: Boundary::Absent,
             instance_profile: Some("NodeRole".into()),
@@ -342,6 +216,14 @@ pub(crate) mod tests {
         }
     }
 
+    pub fn ipv6_spec() -> NodeRoleSpec {
+        NodeRoleSpec {
+            ip_family: IpFamily::Ipv6,
+            ipv6_cni_policy: Some(arn("arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy")),
+            ..spec()
+        }
+    }
+
     fn arn(s: &str) -> PolicyArn {
         PolicyArn::parse(s, "x").unwrap()
     }
@@ -353,8 +235,8 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn an_ipv6_role_needs_the_accounts_ipv6_cni_policy() {
-        let s = NodeRoleSpec { ip_family: IpFamily::Ipv6, ..spec() };
+    fn an_ipv6_role_needs_the_verified_ipv6_cni_policy() {
+        let s = ipv6_spec();
         assert!(s.required_policies().contains(&arn("arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy")));
         assert!(!s.required_policies().iter().any(|p| p.name() == "AmazonEKS_CNI_Policy"));
         assert_eq!(s.cni_ipv6_policy().unwrap().as_str(), "arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy");
@@ -362,8 +244,7 @@ pub(crate) mod tests {
 
     #[test]
     fn with_the_cni_on_its_own_role_no_cni_policy_is_needed() {
-        for fam in [IpFamily::Ipv4, IpFamily::Ipv6] {
-            let s = NodeRoleSpec { ip_family: fam, attach_cni: false, ..spec() };
+        for s in [NodeRoleSpec { attach_cni: false, ..spec() }, NodeRoleSpec { attach_cni: false, ..ipv6_spec() }] {
             assert_eq!(s.required_policies().len(), 2);
             assert!(s.cni_ipv6_policy().is_none());
         }
@@ -376,58 +257,43 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn the_spec_survives_a_round_trip_through_tags() {
-        let many: BTreeSet<PolicyArn> = (0..12)
-            .map(|i| arn(&format!("arn:aws:iam::123456789012:policy/team/some-long-policy-name-{i:02}")))
-            .collect();
+    fn the_spec_survives_a_round_trip_through_json() {
         let s = NodeRoleSpec {
-            ip_family: IpFamily::Ipv6,
-            attach_cni: false,
-            extra_policies: many.clone(),
             boundary: Boundary::Set(arn("arn:aws:iam::123456789012:policy/Boundary")),
             remediation: RemediationMode::DryRun,
             adopted: true,
-            preexisting: many,
-            instance_profile: None,
-            external_profile: true,
-            description: None,
+            preexisting: BTreeSet::from([arn("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")]),
+            user_tags: BTreeMap::from([("team".into(), "a".into())]),
             path: RolePath::parse("/eks/").unwrap(),
-            ..spec()
+            ..ipv6_spec()
         };
-        let tags = s.management_tags();
-        assert!(tags.contains_key("eks-node-role-guard:extra-policies.2"), "long lists are chunked: {tags:?}");
-        assert!(tags.values().all(|v| super::super::names::is_valid_tag_value(v)));
-        assert!(tags.keys().all(|k| super::super::names::is_valid_tag_key(k)));
-        assert!(tags.len() <= RESERVED_TAGS, "{} management tags", tags.len());
-        let back = NodeRoleSpec::from_tags(&s.name, "/eks/", "arn:aws:iam::123456789012:role/eks/NodeRole", &tags)
-            .unwrap()
-            .unwrap();
-        assert_eq!(back, s);
+        let text = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<NodeRoleSpec>(&text).unwrap(), s);
         for b in [Boundary::Absent, Boundary::Keep] {
-            let s2 = NodeRoleSpec { boundary: b, description: None, ..spec() };
-            let back = NodeRoleSpec::from_tags(
-                &s2.name,
-                "/",
-                "arn:aws:iam::123456789012:role/NodeRole",
-                &s2.management_tags(),
-            );
-            assert_eq!(back.unwrap().unwrap(), s2);
+            let s2 = NodeRoleSpec { boundary: b, ..spec() };
+            assert_eq!(serde_json::from_str::<NodeRoleSpec>(&serde_json::to_string(&s2).unwrap()).unwrap(), s2);
         }
     }
 
     #[test]
-    fn a_role_without_our_tags_or_being_deleted_is_not_managed() {
-        let role_arn = "arn:aws:iam::123456789012:role/NodeRole";
-        let name = RoleName::parse("NodeRole").unwrap();
-        assert!(NodeRoleSpec::from_tags(&name, "/", role_arn, &BTreeMap::new()).unwrap().is_none());
-        let mut tags = spec().management_tags();
-        tags.insert(tag::MANAGED.into(), MANAGED_DELETING.into());
-        assert!(NodeRoleSpec::from_tags(&name, "/", role_arn, &tags).unwrap().is_none());
-        assert!(matches!(Management::of(&tags), Management::Deleting(_)));
-        tags.insert(tag::MANAGED.into(), "true".into());
-        tags.insert(tag::IP_FAMILY.into(), "ipv5".into());
-        let e = NodeRoleSpec::from_tags(&name, "/", role_arn, &tags).unwrap_err().to_string();
-        assert!(e.contains("eks-node-role-guard:ip-family"), "{e}");
+    fn a_stored_spec_with_an_invalid_value_is_rejected_not_guessed() {
+        let mut v = serde_json::to_value(spec()).unwrap();
+        v["ipFamily"] = serde_json::json!("ipv5");
+        assert!(serde_json::from_value::<NodeRoleSpec>(v).is_err());
+        let mut v = serde_json::to_value(spec()).unwrap();
+        v["name"] = serde_json::json!("not a role name");
+        assert!(serde_json::from_value::<NodeRoleSpec>(v).is_err());
+    }
+
+    #[test]
+    fn the_label_names_owner_and_region_but_no_role_name() {
+        let l = spec().labels();
+        assert_eq!(l.len(), RESERVED_TAGS);
+        assert_eq!(l[label::REGION], "us-east-1");
+        assert!(l.values().all(|v| !v.contains("NodeRole") || v == "NodeRole"), "{l:?}");
+        let seen = Label::of(&l).unwrap();
+        assert_eq!(seen.owner, Some(spec().owner));
+        assert_eq!(Label::of(&BTreeMap::from([("team".into(), "x".into())])), None);
     }
 
     #[test]
@@ -437,8 +303,7 @@ pub(crate) mod tests {
         let mut old = spec();
         old.extra_policies = BTreeSet::from([ssm.clone(), cw.clone()]);
         old.user_tags = BTreeMap::from([("team".into(), "a".into()), ("env".into(), "prod".into())]);
-        let mut new = spec();
-        new.ip_family = IpFamily::Ipv6;
+        let mut new = ipv6_spec();
         new.preexisting = BTreeSet::from([cw.clone()]);
         new.user_tags = BTreeMap::from([("team".into(), "b".into())]);
         new.instance_profile = None;
@@ -450,5 +315,12 @@ pub(crate) mod tests {
         new.adopted = true;
         assert_eq!(new.retired_since(&old).instance_profile, None, "an adopted role keeps its profile");
         assert_eq!(spec().retired_since(&spec()), Retired::default());
+    }
+
+    #[test]
+    fn a_tag_key_whose_case_changes_is_not_retired() {
+        let old = NodeRoleSpec { user_tags: BTreeMap::from([("Team".into(), "a".into())]), ..spec() };
+        let new = NodeRoleSpec { user_tags: BTreeMap::from([("team".into(), "a".into())]), ..spec() };
+        assert!(new.retired_since(&old).tag_keys.is_empty());
     }
 }

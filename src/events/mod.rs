@@ -10,13 +10,13 @@ use tokio::time::Instant;
 use tracing::{debug, error, info};
 
 use crate::domain::policies::CNI_IPV6_POLICY;
-use crate::domain::spec::{tag, MANAGED_TRUE};
 use crate::domain::RoleName;
-use crate::drift::{self, DriftSettings, Outcome, RepairReport};
+use crate::drift::{self, DriftSettings, Invocation, Outcome, RepairReport};
 use crate::error::Error;
 use crate::iam::NodeRoleIam;
-use crate::metrics::{Metric, Metrics};
+use crate::metrics::Metrics;
 use crate::reconcile::Reconciler;
+use crate::state::StateStore;
 use cloudtrail::CloudTrailDetail;
 
 /// The IAM calls whose events the rule delivers and the trigger acts on.
@@ -46,7 +46,6 @@ pub enum Route {
     InstanceProfile(String),
     /// The IPv6 CNI policy changed: every managed role that uses it is re-checked.
     CniPolicy,
-    RoleDeleted(String),
     Sweep,
     Ignore(String),
 }
@@ -88,7 +87,8 @@ pub fn route(detail_type: &str, source: &str, detail: &CloudTrailDetail, setting
             Some(_) => Route::Ignore("not the IPv6 CNI policy".into()),
             None => missing(),
         },
-        "DeleteRole" => role().map(Route::RoleDeleted).unwrap_or_else(missing),
+        // Confirmed by reading: the role must really be gone and have had a state item.
+        "DeleteRole" => role().map(Route::Role).unwrap_or_else(missing),
         other => Route::Ignore(format!(
             "{} is not a call that can break a node role",
             crate::domain::names::truncate_for_message(other)
@@ -97,9 +97,9 @@ pub fn route(detail_type: &str, source: &str, detail: &CloudTrailDetail, setting
 }
 
 /// Handles one EventBridge event.
-pub async fn handle<I: NodeRoleIam>(
+pub async fn handle<I: NodeRoleIam, S: StateStore>(
     payload: &Value,
-    rec: &Reconciler<I>,
+    rec: &Reconciler<I, S>,
     settings: &DriftSettings,
     metrics: &Metrics,
     time_left: Duration,
@@ -114,39 +114,17 @@ pub async fn handle<I: NodeRoleIam>(
     let actor = detail.actor();
     let event_name = detail.event_name.clone().unwrap_or_default();
 
+    let inv = Invocation::default();
     let reports: Vec<RepairReport> = match route(detail_type, source, &detail, settings) {
         Route::Ignore(why) => {
             debug!(event_id = %event_id, actor = %actor, event_name = %event_name, reason = %why, "event ignored");
             return Ok(json!({"handled": "eventbridge", "outcome": "ignored", "reason": why}));
         }
-        Route::Role(name) => vec![repair_named(rec, &name, settings, metrics).await],
+        Route::Role(name) => vec![repair_named(rec, &name, settings, metrics, &inv).await],
         // The tool names the profiles it creates after their role. (An adopted role's differently named profile
         // is put back by the scheduled sweep: a sweep per deleted profile in the account would cost too much.)
-        Route::InstanceProfile(profile) => vec![repair_named(rec, &profile, settings, metrics).await],
+        Route::InstanceProfile(profile) => vec![repair_named(rec, &profile, settings, metrics, &inv).await],
         Route::CniPolicy | Route::Sweep => drift::sweep(rec, settings, metrics, deadline).await?,
-        Route::RoleDeleted(name) => {
-            // The role is gone, and its tags with it; the instance profile of the same name the tool
-            // created is the trace that it was a managed node role.
-            let managed = rec
-                .iam
-                .instance_profile_tags(&name)
-                .await?
-                .is_some_and(|t| t.get(tag::MANAGED).map(String::as_str) == Some(MANAGED_TRUE));
-            let report = RepairReport {
-                role: name.clone(),
-                drift: vec!["DeleteRole".into()],
-                mode: None,
-                outcome: if managed {
-                    Outcome::RoleDeleted
-                } else {
-                    Outcome::Ignored("no trace that the deleted role was a managed node role".into())
-                },
-            };
-            if managed {
-                metrics.emit(Metric::RoleDeleted, &name);
-            }
-            vec![report]
-        }
     };
     for r in &reports {
         log_decision(&event_id, &actor, &event_name, r, started);
@@ -178,14 +156,15 @@ fn log_decision(event_id: &str, actor: &str, event_name: &str, r: &RepairReport,
     }
 }
 
-async fn repair_named<I: NodeRoleIam>(
-    rec: &Reconciler<I>,
+async fn repair_named<I: NodeRoleIam, S: StateStore>(
+    rec: &Reconciler<I, S>,
     name: &str,
     settings: &DriftSettings,
     metrics: &Metrics,
+    inv: &Invocation,
 ) -> RepairReport {
     match RoleName::parse(name) {
-        Ok(role) => drift::repair(rec, &role, settings, metrics, SystemTime::now()).await,
+        Ok(role) => drift::repair(rec, &role, settings, metrics, inv, SystemTime::now()).await,
         Err(_) => RepairReport {
             role: name.to_string(),
             drift: Vec::new(),
@@ -246,7 +225,7 @@ mod tests {
             assert!(matches!(route(CT, "aws.iam", &other, &s()), Route::Ignore(_)));
         }
         let d = detail(json!({"eventName": "DeleteRole", "requestParameters": {"roleName": "nodes"}}));
-        assert_eq!(route(CT, "aws.iam", &d, &s()), Route::RoleDeleted("nodes".into()));
+        assert_eq!(route(CT, "aws.iam", &d, &s()), Route::Role("nodes".into()));
         assert_eq!(route("Scheduled Event", "aws.events", &CloudTrailDetail::default(), &s()), Route::Sweep);
     }
 

@@ -90,21 +90,32 @@ pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
-/// The IAM client. Credentials, region and `AWS_ENDPOINT_URL` come from the environment as usual.
-pub async fn build_client(settings: &IamSettings, counter: Option<CallCounter>) -> aws_sdk_iam::Client {
+/// The configuration every client shares: credentials, region and `AWS_ENDPOINT_URL` from the environment as
+/// usual, the lean HTTPS client, standard retries and timeouts. Loaded once per process.
+pub async fn shared_config(settings: &IamSettings) -> aws_config::SdkConfig {
     let shared = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
         .retry_config(settings.retry_config())
         .timeout_config(settings.timeout_config())
         .load()
         .await;
-    let mut builder = aws_sdk_iam::config::Builder::from(&shared);
     if shared.region().is_none() {
         // IAM is global; the SDK still wants a region to sign with.
-        builder = builder.region(Region::new("us-east-1"));
+        return shared.into_builder().region(Region::new("us-east-1")).build();
     }
+    shared
+}
+
+/// The IAM client from the shared configuration, optionally counting its calls.
+pub fn client_from(shared: &aws_config::SdkConfig, counter: Option<CallCounter>) -> aws_sdk_iam::Client {
+    let mut builder = aws_sdk_iam::config::Builder::from(shared);
     if let Some(c) = counter {
         builder = builder.interceptor(c);
     }
     aws_sdk_iam::Client::from_conf(builder.build())
+}
+
+/// The IAM client alone.
+pub async fn build_client(settings: &IamSettings, counter: Option<CallCounter>) -> aws_sdk_iam::Client {
+    client_from(&shared_config(settings).await, counter)
 }

@@ -9,10 +9,10 @@ use std::future::Future;
 
 use serde_json::Value;
 
-pub use client::{build_client, http_client, CallCounter, IamSettings};
+pub use client::{build_client, client_from, http_client, shared_config, CallCounter, IamSettings};
 pub use sdk::SdkIam;
 
-use crate::domain::{Action, LiveRole, PolicyArn, PolicyObservation, RoleName};
+use crate::domain::{Action, LiveRole, PolicyArn, RoleName};
 use crate::error::Result;
 
 /// A role as listed by IAM (ListRoles carries no tags).
@@ -37,16 +37,13 @@ pub trait NodeRoleIam: Send + Sync {
             }
         }
     }
-    /// The IPv6 CNI policy, compared against `document`.
-    fn read_policy(&self, arn: &PolicyArn, document: &Value) -> impl Future<Output = Result<PolicyObservation>> + Send;
+    /// The document of a managed policy's default version; `None` if the policy does not exist.
+    fn policy_document(&self, arn: &PolicyArn) -> impl Future<Output = Result<Option<Value>>> + Send;
     /// An instance profile's tags; `None` if it does not exist.
     fn instance_profile_tags(
         &self,
         name: &str,
     ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>>> + Send;
-    /// How many roles, users and groups have the policy attached (ListEntitiesForPolicy: exact, unlike a
-    /// policy's AttachmentCount, which can lag).
-    fn policy_attachments(&self, arn: &PolicyArn) -> impl Future<Output = Result<usize>> + Send;
     fn inline_policy_names(&self, role: &RoleName) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// All roles, optionally under a path prefix.
     fn list_roles(&self, path_prefix: Option<&str>) -> impl Future<Output = Result<Vec<RoleSummary>>> + Send;

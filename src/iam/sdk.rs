@@ -3,15 +3,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 use serde_json::Value;
 
 use super::{NodeRoleIam, RoleSummary};
-use crate::domain::{
-    policies, spec, Action, LiveInstanceProfile, LivePolicy, LiveRole, PolicyArn, PolicyObservation, RoleName,
-};
+use crate::domain::{policies, spec, Action, LiveInstanceProfile, LiveRole, PolicyArn, RoleName};
 use crate::error::{Error, Result};
 
 /// How often a write right after a create is retried while IAM propagates the new entity.
@@ -52,30 +50,8 @@ fn iam_err<E>(operation: &'static str, err: SdkError<E, aws_smithy_runtime_api::
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let code = err.code().map(str::to_string);
-    let message = err.message().map(str::to_string).unwrap_or_else(|| root_cause(&err));
-    let retryable = match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
-        SdkError::ServiceError(s) => {
-            s.raw().status().is_server_error()
-                || matches!(code.as_deref(), Some("Throttling" | "ServiceFailure" | "RequestLimitExceeded"))
-        }
-        _ => false,
-    };
+    let (code, message, retryable) = crate::aws::describe(&err);
     Error::Iam { operation, code, message, retryable }
-}
-
-/// "dispatch failure: Connection refused (os error 111)" rather than the whole chain of wrappers.
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut last = err;
-    while let Some(next) = last.source() {
-        last = next;
-    }
-    if std::ptr::addr_eq(last, err) {
-        DisplayErrorContext(err).to_string()
-    } else {
-        format!("{err}: {last}")
-    }
 }
 
 fn is(e: &Error, code: &str) -> bool {
@@ -152,103 +128,46 @@ impl NodeRoleIam for SdkIam {
     }
 
     async fn read_attachments(&self, mut role: LiveRole) -> Result<Option<LiveRole>> {
-        let name = role.name.as_str();
-        let vanished = |e: Error| if is(&e, "NoSuchEntity") { Ok(None) } else { Err(e) };
-        let attached = match self
-            .client
-            .list_attached_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .iam("ListAttachedRolePolicies")
-        {
-            Ok(a) => a,
-            // Deleted between the reads.
-            Err(e) => return vanished(e),
-        };
-        let profiles = match self
-            .client
-            .list_instance_profiles_for_role()
-            .role_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .iam("ListInstanceProfilesForRole")
-        {
-            Ok(p) => p,
-            Err(e) => return vanished(e),
-        };
-        role.attached =
-            attached.iter().filter_map(|p| p.policy_arn()).filter_map(|a| PolicyArn::parse(a, "policy").ok()).collect();
-        role.instance_profiles = profiles
-            .iter()
-            .map(|p| LiveInstanceProfile { name: p.instance_profile_name.clone(), arn: p.arn.clone() })
-            .collect();
+        let (attached, profiles) = tokio::join!(self.attached(&role.name), self.profiles(&role.name));
+        let (Some(attached), Some(profiles)) = (attached?, profiles?) else { return Ok(None) };
+        role.attached = attached;
+        role.instance_profiles = profiles;
         Ok(Some(role))
     }
 
-    async fn read_policy(&self, arn: &PolicyArn, document: &Value) -> Result<PolicyObservation> {
+    /// The three reads at once: one round trip, not three.
+    async fn read_role(&self, name: &RoleName) -> Result<Option<LiveRole>> {
+        let (role, attached, profiles) = tokio::join!(self.get_role(name), self.attached(name), self.profiles(name));
+        let Some(mut role) = role? else { return Ok(None) };
+        let (Some(attached), Some(profiles)) = (attached?, profiles?) else { return Ok(None) };
+        role.attached = attached;
+        role.instance_profiles = profiles;
+        Ok(Some(role))
+    }
+
+    async fn policy_document(&self, arn: &PolicyArn) -> Result<Option<Value>> {
         let policy = match self.client.get_policy().policy_arn(arn.as_str()).send().await {
             Ok(o) => o.policy,
             Err(e) => {
                 let e = iam_err("GetPolicy", e);
-                return if is(&e, "NoSuchEntity") { Ok(PolicyObservation::Missing) } else { Err(e) };
+                return if is(&e, "NoSuchEntity") { Ok(None) } else { Err(e) };
             }
         };
-        let Some(policy) = policy else {
-            return Ok(PolicyObservation::Missing);
+        let Some(version) = policy.and_then(|p| p.default_version_id) else {
+            return Ok(None);
         };
-        let default_version = policy.default_version_id().unwrap_or("v1").to_string();
-        let doc_of = |version: String| async move {
-            let v = self
-                .client
-                .get_policy_version()
-                .policy_arn(arn.as_str())
-                .version_id(version)
-                .send()
-                .await
-                .iam("GetPolicyVersion")?;
-            Ok::<_, Error>(v.policy_version.and_then(|v| v.document).and_then(|d| policies::parse_document(&d)))
-        };
-        let default_matches =
-            doc_of(default_version.clone()).await?.is_some_and(|d| policies::same_policy(&d, document));
-        let created_by_us = policy.tags().iter().any(|t| t.key == spec::tag::POLICY_CREATED);
-        let mut other_versions = Vec::new();
-        let mut matching_version = None;
-        if !default_matches || created_by_us {
-            let mut versions = self
-                .client
-                .list_policy_versions()
-                .policy_arn(arn.as_str())
-                .send()
-                .await
-                .iam("ListPolicyVersions")?
-                .versions
-                .unwrap_or_default();
-            versions.sort_by_key(|v| v.create_date.map(|d| (d.secs(), d.subsec_nanos())));
-            for v in versions.iter().filter(|v| !v.is_default_version) {
-                let id = v.version_id().unwrap_or_default().to_string();
-                let wanted = !default_matches && matching_version.is_none();
-                if wanted && doc_of(id.clone()).await?.is_some_and(|d| policies::same_policy(&d, document)) {
-                    matching_version = Some(id.clone());
-                }
-                other_versions.push(id);
-            }
-        }
-        Ok(PolicyObservation::Present(LivePolicy {
-            arn: arn.clone(),
-            created_by_us,
-            attachment_count: policy.attachment_count.unwrap_or(0),
-            default_version,
-            default_matches,
-            matching_version,
-            other_versions,
-        }))
+        let v = self
+            .client
+            .get_policy_version()
+            .policy_arn(arn.as_str())
+            .version_id(version)
+            .send()
+            .await
+            .iam("GetPolicyVersion")?;
+        // An unreadable document is returned as JSON null: it matches nothing.
+        Ok(Some(
+            v.policy_version.and_then(|v| v.document).and_then(|d| policies::parse_document(&d)).unwrap_or(Value::Null),
+        ))
     }
 
     async fn instance_profile_tags(&self, name: &str) -> Result<Option<BTreeMap<String, String>>> {
@@ -265,19 +184,6 @@ impl NodeRoleIam for SdkIam {
                 }
             }
         }
-    }
-
-    async fn policy_attachments(&self, arn: &PolicyArn) -> Result<usize> {
-        let mut pages = self.client.list_entities_for_policy().policy_arn(arn.as_str()).into_paginator().send();
-        let mut n = 0;
-        while let Some(page) = pages.next().await {
-            match page.iam("ListEntitiesForPolicy") {
-                Ok(p) => n += p.policy_roles().len() + p.policy_users().len() + p.policy_groups().len(),
-                Err(e) if is(&e, "NoSuchEntity") => return Ok(0),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(n)
     }
 
     async fn inline_policy_names(&self, role: &RoleName) -> Result<Vec<String>> {
@@ -326,48 +232,6 @@ impl NodeRoleIam for SdkIam {
                 .send()
                 .await
                 .done("CreateRole"),
-            Action::CreateCniIpv6Policy { arn, document } => {
-                let created = BTreeMap::from([(spec::tag::POLICY_CREATED.to_string(), "true".to_string())]);
-                let r = c
-                    .create_policy()
-                    .policy_name(arn.name())
-                    .policy_document(document.to_string())
-                    .description("IPv6 permissions for the Amazon VPC CNI plugin (created by eks-node-role-guard)")
-                    .set_tags(Some(tags(&created)))
-                    .send()
-                    .await
-                    .done("CreatePolicy");
-                match r {
-                    Err(e) if is(&e, "EntityAlreadyExists") => Ok(()),
-                    other => other,
-                }
-            }
-            Action::SetDefaultPolicyVersion { arn, version } => c
-                .set_default_policy_version()
-                .policy_arn(arn.as_str())
-                .version_id(version)
-                .send()
-                .await
-                .done("SetDefaultPolicyVersion"),
-            Action::CreatePolicyVersion { arn, document, prune } => {
-                if let Some(v) = prune {
-                    gone_ok(
-                        c.delete_policy_version()
-                            .policy_arn(arn.as_str())
-                            .version_id(v)
-                            .send()
-                            .await
-                            .done("DeletePolicyVersion"),
-                    )?;
-                }
-                c.create_policy_version()
-                    .policy_arn(arn.as_str())
-                    .policy_document(document.to_string())
-                    .set_as_default(true)
-                    .send()
-                    .await
-                    .done("CreatePolicyVersion")
-            }
             Action::UpdateTrust(doc) => c
                 .update_assume_role_policy()
                 .role_name(name)
@@ -434,32 +298,57 @@ impl NodeRoleIam for SdkIam {
                 c.delete_role_policy().role_name(name).policy_name(policy).send().await.done("DeleteRolePolicy"),
             ),
             Action::DeleteRole => gone_ok(c.delete_role().role_name(name).send().await.done("DeleteRole")),
-            Action::DeletePolicy { arn, versions } => {
-                for v in versions {
-                    gone_ok(
-                        c.delete_policy_version()
-                            .policy_arn(arn.as_str())
-                            .version_id(v)
-                            .send()
-                            .await
-                            .done("DeletePolicyVersion"),
-                    )?;
-                }
-                match c.delete_policy().policy_arn(arn.as_str()).send().await.iam("DeletePolicy") {
-                    Ok(_) => Ok(()),
-                    // Attached elsewhere meanwhile: it is still in use, so it stays.
-                    Err(e) if is(&e, "DeleteConflict") || is(&e, "NoSuchEntity") => Ok(()),
-                    Err(e) => Err(e),
-                }
-            }
         }
     }
 }
 
 impl SdkIam {
+    /// The role's managed policies; `None` if the role does not exist.
+    async fn attached(&self, role: &RoleName) -> Result<Option<BTreeSet<PolicyArn>>> {
+        let r = self
+            .client
+            .list_attached_role_policies()
+            .role_name(role.as_str())
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .iam("ListAttachedRolePolicies");
+        match r {
+            Ok(a) => Ok(Some(
+                a.iter().filter_map(|p| p.policy_arn()).filter_map(|a| PolicyArn::parse(a, "policy").ok()).collect(),
+            )),
+            Err(e) if is(&e, "NoSuchEntity") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The instance profiles holding the role; `None` if the role does not exist.
+    async fn profiles(&self, role: &RoleName) -> Result<Option<Vec<LiveInstanceProfile>>> {
+        let r = self
+            .client
+            .list_instance_profiles_for_role()
+            .role_name(role.as_str())
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .iam("ListInstanceProfilesForRole");
+        match r {
+            Ok(p) => Ok(Some(
+                p.iter().map(|p| LiveInstanceProfile { name: p.instance_profile_name.clone(), arn: p.arn.clone() }).collect(),
+            )),
+            Err(e) if is(&e, "NoSuchEntity") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn ensure_instance_profile(&self, role: &RoleName, profile: &str, path: &str) -> Result<()> {
         let c = &self.client;
-        let managed = BTreeMap::from([(spec::tag::MANAGED.to_string(), spec::MANAGED_TRUE.to_string())]);
+        // A label for people; the state item, not this tag, records that the tool made the profile.
+        let managed = BTreeMap::from([(spec::label::MANAGED.to_string(), spec::MANAGED_TRUE.to_string())]);
         let created = c
             .create_instance_profile()
             .instance_profile_name(profile)

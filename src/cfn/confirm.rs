@@ -1,0 +1,297 @@
+//! Before anything changes, CloudFormation itself confirms the request: anyone allowed to invoke the function
+//! could otherwise send a Create, Update or Delete that no stack sent.
+//!
+//! A request is confirmed when
+//! 1. its StackId is in this function's partition, account and region, and its ServiceToken in that region;
+//! 2. `DescribeStackResource(StackId, LogicalResourceId)` shows a custom resource (`Custom::*` or
+//!    `AWS::CloudFormation::CustomResource`);
+//! 3. `DescribeStacks(StackId)` shows an operation in progress (`*_IN_PROGRESS`, not `REVIEW_IN_PROGRESS`).
+//!
+//! The request type is not bound to the stack's phase and physical ids are not compared (moto reports neither
+//! faithfully, so neither could be tested). Transient errors are retried until the watchdog cuts the work
+//! short; a definite negative refuses at once. The residual risk (a forged Update or Delete while the owner
+//! stack runs an operation) is named in docs/threat-model.md.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tracing::warn;
+
+use super::request::Request;
+use crate::domain::{AccountId, Partition};
+use crate::error::{Error, Result};
+
+/// Who this function is: the partition, account and region it runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub partition: Partition,
+    pub account: AccountId,
+    pub region: String,
+}
+
+impl Identity {
+    /// From the invoked function ARN (`arn:aws:lambda:us-east-1:123456789012:function:name`), as real Lambda
+    /// sends it. `None` for anything else (the cargo-lambda emulator sends the literal `function-arn`).
+    pub fn from_function_arn(arn: &str) -> Option<Identity> {
+        let p: Vec<&str> = arn.split(':').collect();
+        if p.len() < 7 || p[0] != "arn" || p[2] != "lambda" || p[3].is_empty() {
+            return None;
+        }
+        Some(Identity { partition: Partition::parse(p[1])?, account: AccountId::parse(p[4])?, region: p[3].into() })
+    }
+}
+
+/// Where this function's identity comes from: the invoked function ARN (real Lambda), else STS
+/// `GetCallerIdentity` once per process (the cargo-lambda emulator), or a fixed value (tests).
+pub struct IdentitySource {
+    fixed: Option<Identity>,
+    sts: Option<aws_sdk_sts::Client>,
+    region: String,
+    cached: tokio::sync::OnceCell<Identity>,
+}
+
+impl IdentitySource {
+    pub fn fixed(identity: Identity) -> Self {
+        IdentitySource { region: identity.region.clone(), fixed: Some(identity), sts: None, cached: Default::default() }
+    }
+
+    pub fn from_sts(sts: aws_sdk_sts::Client, region: impl Into<String>) -> Self {
+        IdentitySource { fixed: None, sts: Some(sts), region: region.into(), cached: Default::default() }
+    }
+
+    pub async fn resolve(&self, invoked_function_arn: &str) -> Result<Identity> {
+        if let Some(f) = &self.fixed {
+            return Ok(f.clone());
+        }
+        if let Some(id) = Identity::from_function_arn(invoked_function_arn) {
+            return Ok(id);
+        }
+        let sts = self.sts.as_ref().ok_or_else(|| Error::NotConfirmed("this function's own account is unknown".into()))?;
+        let id = self
+            .cached
+            .get_or_try_init(|| async {
+                let out = sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| crate::aws::error("STS", "GetCallerIdentity", e))?;
+                let arn = out.arn.unwrap_or_default();
+                let partition = arn.split(':').nth(1).and_then(Partition::parse).unwrap_or(Partition::Aws);
+                let account = out.account.as_deref().and_then(AccountId::parse).ok_or_else(|| {
+                    Error::NotConfirmed("STS GetCallerIdentity returned no account".into())
+                })?;
+                Ok::<_, Error>(Identity { partition, account, region: self.region.clone() })
+            })
+            .await?;
+        Ok(id.clone())
+    }
+}
+
+/// What the function asks CloudFormation.
+pub trait Stacks: Send + Sync {
+    /// The type of the stack's resource; `None` when the stack or the resource does not exist.
+    fn resource_type(&self, stack_id: &str, logical_id: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// The stack's status; `None` when the stack does not exist.
+    fn stack_status(&self, stack_id: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+}
+
+/// Confirms `req` (see the module documentation) or says why not.
+pub async fn confirm<C: Stacks>(req: &Request, me: &Identity, stacks: &C) -> Result<()> {
+    let stack = &req.stack;
+    if stack.partition != me.partition || stack.account != me.account || stack.region != me.region {
+        return Err(Error::NotConfirmed(format!(
+            "stack {} is in {}/{}/{}, this function serves {}/{}/{} only",
+            req.owner.stack_id,
+            stack.partition,
+            stack.account.as_str(),
+            stack.region,
+            me.partition,
+            me.account.as_str(),
+            me.region
+        )));
+    }
+    let token_region = req.service_token.split(':').nth(3).unwrap_or_default();
+    if token_region != me.region {
+        return Err(Error::NotConfirmed(format!(
+            "the ServiceToken names region '{}': a custom resource must use the function in its stack's region",
+            crate::domain::names::truncate_for_message(token_region)
+        )));
+    }
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match check(req, stacks).await {
+            Err(e) if e.is_retryable() => {
+                warn!(error = %e, "CloudFormation could not confirm the request yet: retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn check<C: Stacks>(req: &Request, stacks: &C) -> Result<()> {
+    let (kind, status) = tokio::join!(
+        stacks.resource_type(&req.owner.stack_id, &req.owner.logical_id),
+        stacks.stack_status(&req.owner.stack_id)
+    );
+    let (kind, status) = (kind?, status?);
+    match kind.as_deref() {
+        Some(k) if k.starts_with("Custom::") || k == "AWS::CloudFormation::CustomResource" => {}
+        Some(k) => {
+            return Err(Error::NotConfirmed(format!("resource {} of the stack is a {k}", req.owner.logical_id)))
+        }
+        None => {
+            return Err(Error::NotConfirmed(format!("the stack has no resource {}", req.owner.logical_id)));
+        }
+    }
+    match status.as_deref() {
+        Some(s) if s.ends_with("_IN_PROGRESS") && s != "REVIEW_IN_PROGRESS" => Ok(()),
+        Some(s) => Err(Error::NotConfirmed(format!("the stack is {s}, not in the middle of an operation"))),
+        None => Err(Error::NotConfirmed("the stack does not exist".into())),
+    }
+}
+
+/// CloudFormation through the SDK.
+#[derive(Clone)]
+pub struct SdkStacks {
+    client: aws_sdk_cloudformation::Client,
+}
+
+impl SdkStacks {
+    pub fn new(client: aws_sdk_cloudformation::Client) -> Self {
+        SdkStacks { client }
+    }
+}
+
+/// CloudFormation answers a stack or resource that does not exist with a ValidationError: a definite no.
+fn absent_if_validation<T>(r: Result<Option<T>>) -> Result<Option<T>> {
+    match r {
+        Err(Error::Aws { code: Some(c), .. }) if c == "ValidationError" => Ok(None),
+        other => other,
+    }
+}
+
+impl Stacks for SdkStacks {
+    async fn resource_type(&self, stack_id: &str, logical_id: &str) -> Result<Option<String>> {
+        absent_if_validation(
+            self.client
+                .describe_stack_resource()
+                .stack_name(stack_id)
+                .logical_resource_id(logical_id)
+                .send()
+                .await
+                .map(|o| o.stack_resource_detail.and_then(|d| d.resource_type))
+                .map_err(|e| crate::aws::error("CloudFormation", "DescribeStackResource", e)),
+        )
+    }
+
+    async fn stack_status(&self, stack_id: &str) -> Result<Option<String>> {
+        absent_if_validation(
+            self.client
+                .describe_stacks()
+                .stack_name(stack_id)
+                .send()
+                .await
+                .map(|o| {
+                    o.stacks
+                        .unwrap_or_default()
+                        .into_iter()
+                        .find(|s| s.stack_id.as_deref() == Some(stack_id))
+                        .and_then(|s| s.stack_status.map(|st| st.as_str().to_string()))
+                })
+                .map_err(|e| crate::aws::error("CloudFormation", "DescribeStacks", e)),
+        )
+    }
+}
+
+/// Stacks kept in memory for fast tests: `(status, logical id → type)` per StackId.
+#[derive(Default)]
+pub struct MemoryStacks {
+    stacks: Mutex<HashMap<String, (String, HashMap<String, String>)>>,
+}
+
+impl MemoryStacks {
+    pub fn set(&self, stack_id: &str, status: &str, resources: &[(&str, &str)]) {
+        let res = resources.iter().map(|(l, t)| (l.to_string(), t.to_string())).collect();
+        self.stacks.lock().unwrap_or_else(|e| e.into_inner()).insert(stack_id.into(), (status.into(), res));
+    }
+}
+
+impl Stacks for MemoryStacks {
+    async fn resource_type(&self, stack_id: &str, logical_id: &str) -> Result<Option<String>> {
+        let stacks = self.stacks.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(stacks.get(stack_id).and_then(|(_, r)| r.get(logical_id).cloned()))
+    }
+
+    async fn stack_status(&self, stack_id: &str) -> Result<Option<String>> {
+        Ok(self.stacks.lock().unwrap_or_else(|e| e.into_inner()).get(stack_id).map(|(s, _)| s.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/prod/guid";
+
+    fn me() -> Identity {
+        Identity::from_function_arn("arn:aws:lambda:us-east-1:123456789012:function:guard").unwrap()
+    }
+
+    fn req(stack: &str, token: &str) -> Request {
+        Request::parse(&json!({
+            "RequestType": "Delete", "ServiceToken": token, "ResponseURL": "https://x.s3.amazonaws.com/y",
+            "StackId": stack, "RequestId": "r", "ResourceType": "Custom::EksNodeRole", "LogicalResourceId": "NodeRole",
+            "PhysicalResourceId": "p", "ResourceProperties": {}
+        }))
+        .unwrap()
+    }
+
+    fn stacks(status: &str, kind: &str) -> MemoryStacks {
+        let s = MemoryStacks::default();
+        s.set(STACK, status, &[("NodeRole", kind)]);
+        s
+    }
+
+    const TOKEN: &str = "arn:aws:lambda:us-east-1:123456789012:function:guard";
+
+    #[tokio::test]
+    async fn a_request_of_a_stack_in_progress_is_confirmed() {
+        for status in ["CREATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "DELETE_IN_PROGRESS"] {
+            for kind in ["Custom::EksNodeRole", "AWS::CloudFormation::CustomResource"] {
+                assert!(confirm(&req(STACK, TOKEN), &me(), &stacks(status, kind)).await.is_ok(), "{status} {kind}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_no_stack_sent_are_refused() {
+        let cases = [
+            (STACK, TOKEN, stacks("CREATE_COMPLETE", "Custom::EksNodeRole"), "CREATE_COMPLETE"),
+            (STACK, TOKEN, stacks("REVIEW_IN_PROGRESS", "Custom::EksNodeRole"), "REVIEW_IN_PROGRESS"),
+            (STACK, TOKEN, stacks("UPDATE_IN_PROGRESS", "AWS::IAM::Role"), "AWS::IAM::Role"),
+            (STACK, TOKEN, MemoryStacks::default(), "no resource"),
+            ("arn:aws:cloudformation:us-east-1:210987654321:stack/prod/guid", TOKEN, stacks("CREATE_IN_PROGRESS", "Custom::X"), "210987654321"),
+            ("arn:aws:cloudformation:eu-west-1:123456789012:stack/prod/guid", TOKEN, stacks("CREATE_IN_PROGRESS", "Custom::X"), "eu-west-1"),
+            ("arn:aws-cn:cloudformation:us-east-1:123456789012:stack/prod/guid", TOKEN, stacks("CREATE_IN_PROGRESS", "Custom::X"), "aws-cn"),
+            (STACK, "arn:aws:lambda:eu-west-1:123456789012:function:guard", stacks("CREATE_IN_PROGRESS", "Custom::X"), "ServiceToken"),
+        ];
+        for (stack, token, stacks, expected) in cases {
+            let e = confirm(&req(stack, token), &me(), &stacks).await.unwrap_err().to_string();
+            assert!(e.starts_with("the request was not confirmed by CloudFormation"), "{e}");
+            assert!(e.contains(expected), "{expected}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_identity_comes_from_a_real_function_arn_only() {
+        assert_eq!(me().account.as_str(), "123456789012");
+        assert_eq!(me().region, "us-east-1");
+        assert_eq!(Identity::from_function_arn("function-arn"), None);
+        assert_eq!(Identity::from_function_arn("arn:aws:lambda:us-east-1:12:function:x"), None);
+    }
+}

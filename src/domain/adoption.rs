@@ -1,0 +1,212 @@
+//! Which roles the function may take over (adopt) and which policies it may attach: the operator's
+//! declarations, checked before anything is written. Pure.
+//!
+//! The procedure's existing-role check fixes the trust policy of an existing node role. The guard does that only
+//! for roles the operator named (`AdoptableRoleNames`), never for its own role, AWS's service or reserved roles,
+//! a cluster or Fargate role, or a role carrying permissions it cannot prove belong on a node.
+
+use std::collections::BTreeSet;
+
+use super::live::LiveRole;
+use super::names::{Partition, PolicyArn};
+use super::policies;
+
+/// `AdoptableRoleNames` when the operator gives none: the names the procedure checks for.
+pub const DEFAULT_ADOPTABLE: &str = "eksNodeRole,AmazonEKSNodeRole,NodeInstanceRole";
+
+/// `AllowedAdditionalPolicyArns` when the operator gives none (the template's default).
+pub const DEFAULT_ALLOWED_ADDITIONAL: [&str; 2] = ["AmazonSSMManagedInstanceCore", "CloudWatchAgentServerPolicy"];
+
+/// Paths of roles AWS owns or that belong to a service: never adopted.
+const RESERVED_PATHS: [&str; 3] = ["/aws-service-role/", "/aws-reserved/", "/service-role/"];
+
+/// A role name pattern: exact (case-insensitive, as IAM names are) with `*` matching any run of characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamePattern(String);
+
+impl NamePattern {
+    pub fn new(s: &str) -> Self {
+        NamePattern(s.trim().to_ascii_lowercase())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        glob(self.0.as_bytes(), name.to_ascii_lowercase().as_bytes())
+    }
+}
+
+fn glob(p: &[u8], s: &[u8]) -> bool {
+    match p.split_first() {
+        None => s.is_empty(),
+        Some((b'*', rest)) => (0..=s.len()).any(|i| glob(rest, &s[i..])),
+        Some((c, rest)) => s.first() == Some(c) && glob(rest, &s[1..]),
+    }
+}
+
+/// The operator's declarations that bound adoption and attachment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdoptionRules {
+    pub adoptable: Vec<NamePattern>,
+    /// Policies besides the node policies that AdditionalPolicyArns may attach and an adopted role may carry.
+    pub allowed_additional: BTreeSet<PolicyArn>,
+    /// The function's own execution role: never adopted, whatever the list says.
+    pub own_role: Option<String>,
+}
+
+impl AdoptionRules {
+    pub fn new(adoptable: &str, allowed_additional: BTreeSet<PolicyArn>, own_role: Option<String>) -> Self {
+        AdoptionRules {
+            adoptable: adoptable.split(',').filter(|s| !s.trim().is_empty()).map(NamePattern::new).collect(),
+            allowed_additional,
+            own_role,
+        }
+    }
+
+    /// The defaults, in a partition.
+    pub fn defaults(partition: Partition) -> Self {
+        let allowed = DEFAULT_ALLOWED_ADDITIONAL.iter().map(|n| PolicyArn::aws_managed(partition, n)).collect();
+        AdoptionRules::new(DEFAULT_ADOPTABLE, allowed, None)
+    }
+
+    pub fn is_adoptable_name(&self, name: &str) -> bool {
+        self.adoptable.iter().any(|p| p.matches(name))
+    }
+
+    /// AdditionalPolicyArns outside the allow-list, named, or `None`.
+    pub fn disallowed_additional(&self, extra: &BTreeSet<PolicyArn>) -> Option<String> {
+        let bad: Vec<&str> = extra.iter().filter(|p| !self.allowed_additional.contains(*p)).map(|p| p.as_str()).collect();
+        (!bad.is_empty()).then(|| {
+            format!(
+                "AdditionalPolicyArns {} {} not in AllowedAdditionalPolicyArns of this installation ({}): ask its operator to allow {}",
+                bad.join(", "),
+                if bad.len() == 1 { "is" } else { "are" },
+                self.allowed_list(),
+                if bad.len() == 1 { "it" } else { "them" },
+            )
+        })
+    }
+
+    fn allowed_list(&self) -> String {
+        if self.allowed_additional.is_empty() {
+            "none".into()
+        } else {
+            self.allowed_additional.iter().map(PolicyArn::name).collect::<Vec<_>>().join(", ")
+        }
+    }
+
+    /// Why `live` may not be adopted (every reason, each with its fix), or `None` when it may.
+    /// `ipv6_cni` is the verified IPv6 CNI policy, if the installation has one.
+    pub fn refusal(
+        &self,
+        live: &LiveRole,
+        inline_policies: &[String],
+        partition: Partition,
+        ipv6_cni: Option<&PolicyArn>,
+    ) -> Option<String> {
+        let mut why = Vec::new();
+        let name = live.name.as_str();
+        if self.own_role.as_deref().is_some_and(|own| own.eq_ignore_ascii_case(name)) {
+            why.push("it is this function's own execution role".to_string());
+        }
+        if let Some(p) = RESERVED_PATHS.iter().find(|p| live.path.starts_with(**p)) {
+            why.push(format!("its path {p} marks a role that AWS or a service owns"));
+        }
+        if !self.is_adoptable_name(name) {
+            why.push(format!(
+                "its name is not in AdoptableRoleNames ({}): the operator must declare it a node role first",
+                self.adoptable.iter().map(NamePattern::as_str).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if let Some(t) = live.trust.as_ref().and_then(policies::forbidden_trust) {
+            why.push(t.to_string());
+        }
+        for p in inline_policies {
+            why.push(format!("it carries the inline policy '{p}': delete it first"));
+        }
+        let node: BTreeSet<PolicyArn> = policies::NODE_POLICIES
+            .iter()
+            .map(|n| PolicyArn::aws_managed(partition, n))
+            .chain(ipv6_cni.cloned())
+            .collect();
+        for p in live.attached.iter().filter(|p| !node.contains(*p) && !self.allowed_additional.contains(*p)) {
+            why.push(format!(
+                "it carries {}, which is neither a node policy nor in AllowedAdditionalPolicyArns: detach it first, or allow it",
+                p.as_str()
+            ));
+        }
+        (!why.is_empty()).then(|| format!("role {name} cannot be adopted: {}", why.join("; ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::domain::names::RoleName;
+
+    fn role(name: &str, path: &str, service: &str, attached: &[&str]) -> LiveRole {
+        LiveRole {
+            name: RoleName::parse(name).unwrap(),
+            path: path.into(),
+            arn: format!("arn:aws:iam::123456789012:role{path}{name}"),
+            role_id: "AROA1".into(),
+            trust: Some(serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":service},"Action":"sts:AssumeRole"}]})),
+            description: None,
+            boundary: None,
+            tags: BTreeMap::new(),
+            attached: attached.iter().map(|a| PolicyArn::aws_managed(Partition::Aws, a)).collect(),
+            instance_profiles: vec![],
+        }
+    }
+
+    fn rules() -> AdoptionRules {
+        AdoptionRules { own_role: Some("guard-GuardRole-1".into()), ..AdoptionRules::defaults(Partition::Aws) }
+    }
+
+    #[test]
+    fn only_the_declared_names_match_exactly_and_case_insensitively() {
+        let r = rules();
+        assert!(r.is_adoptable_name("AmazonEKSNodeRole"));
+        assert!(r.is_adoptable_name("amazoneksnoderole"));
+        assert!(!r.is_adoptable_name("eksctl-prod-nodegroup-NodeInstanceRole-1A2B"), "no 'contains' search");
+        let wide = AdoptionRules::new("*NodeInstanceRole*", BTreeSet::new(), None);
+        assert!(wide.is_adoptable_name("eksctl-prod-nodegroup-NodeInstanceRole-1A2B"));
+        assert!(!wide.is_adoptable_name("ci-deployer"));
+    }
+
+    #[test]
+    fn a_clean_node_role_with_a_declared_name_may_be_adopted() {
+        let live = role("AmazonEKSNodeRole", "/", "ec2.amazonaws.com", &["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"]);
+        assert_eq!(rules().refusal(&live, &[], Partition::Aws, None), None);
+    }
+
+    #[test]
+    fn every_disqualification_is_named() {
+        let cases: [(LiveRole, Vec<String>, &str); 7] = [
+            (role("ci-deployer", "/", "ec2.amazonaws.com", &[]), vec![], "not in AdoptableRoleNames"),
+            (role("guard-GuardRole-1", "/", "lambda.amazonaws.com", &[]), vec![], "own execution role"),
+            (role("AmazonEKSNodeRole", "/service-role/", "ec2.amazonaws.com", &[]), vec![], "/service-role/"),
+            (role("AmazonEKSNodeRole", "/", "eks.amazonaws.com", &[]), vec![], "cluster role"),
+            (role("AmazonEKSNodeRole", "/", "eks-fargate-pods.amazonaws.com", &[]), vec![], "Fargate"),
+            (role("AmazonEKSNodeRole", "/", "ec2.amazonaws.com", &["AdministratorAccess"]), vec![], "AdministratorAccess"),
+            (role("AmazonEKSNodeRole", "/", "ec2.amazonaws.com", &[]), vec!["s3-all".to_string()], "inline policy 's3-all'"),
+        ];
+        for (live, inline, expected) in cases {
+            let why = rules().refusal(&live, &inline, Partition::Aws, None).unwrap_or_default();
+            assert!(why.contains(expected), "{expected}: {why}");
+        }
+    }
+
+    #[test]
+    fn additional_policies_must_be_allowed_by_the_operator() {
+        let r = rules();
+        let ok = BTreeSet::from([PolicyArn::aws_managed(Partition::Aws, "AmazonSSMManagedInstanceCore")]);
+        assert_eq!(r.disallowed_additional(&ok), None);
+        let admin = BTreeSet::from([PolicyArn::aws_managed(Partition::Aws, "AdministratorAccess")]);
+        assert!(r.disallowed_additional(&admin).unwrap().contains("AdministratorAccess"));
+    }
+}

@@ -105,38 +105,39 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         }
     }
 
-    /// plan → execute for Create and Update (everything the stack declares). Returns the plan carried out and
-    /// the role as it now is (re-read only when it was created, for its ARN and RoleId).
+    /// Creates the role alone (trust policy, description, boundary, label and tags in one call) and returns it
+    /// as IAM reports it, so its RoleId can be recorded before anything else happens.
+    pub async fn create_role(&self, desired: &NodeRoleSpec) -> Result<LiveRole> {
+        let mut planned = plan(desired, None, &CniCheck::NotNeeded, &Retired::default(), Scope::Lifecycle);
+        let create = planned.actions.remove(0);
+        if let Err(e) = self.apply_one(&desired.name, &create).await {
+            // A CreateRole whose response was lost and retried by the SDK finds its own role.
+            if e.iam_code() != Some("EntityAlreadyExists") {
+                return Err(e);
+            }
+            let again = self.iam.get_role(&desired.name).await?;
+            let claimed = again.as_ref().and_then(|r| crate::domain::Label::of(&r.tags)).and_then(|l| l.owner);
+            if claimed.as_ref() != Some(&desired.owner) {
+                return Err(e);
+            }
+            warn!(role = %desired.name, "already exists with this resource's label (a lost response): going on");
+        }
+        self.reread(&desired.name).await
+    }
+
+    /// plan → execute for Create and Update (everything the stack declares) on an existing role. Returns the
+    /// plan carried out and the role as the applied state makes it.
     pub async fn converge(
         &self,
         desired: &NodeRoleSpec,
-        live: Option<LiveRole>,
+        live: LiveRole,
         cni: &CniCheck,
         retired: &Retired,
     ) -> Result<(Plan, LiveRole)> {
-        let planned = plan(desired, live.as_ref(), cni, retired, Scope::Lifecycle);
+        let planned = plan(desired, Some(&live), cni, retired, Scope::Lifecycle);
         info!(role = %desired.name, plan = ?planned.summary(), "converging");
-        if let Err(e) = self.execute(&desired.name, &planned).await {
-            // A CreateRole whose response was lost and retried by the SDK finds its own role: plan again.
-            if e.iam_code() != Some("EntityAlreadyExists") || live.is_some() {
-                return Err(e);
-            }
-            warn!(role = %desired.name, error = %e, "already exists: observing again");
-            let again = self.iam.read_role(&desired.name).await?;
-            let ours = again.as_ref().and_then(|r| crate::domain::Label::of(&r.tags)).and_then(|l| l.owner);
-            if ours.as_ref() != Some(&desired.owner) {
-                return Err(e);
-            }
-            let replanned = plan(desired, again.as_ref(), cni, retired, Scope::Lifecycle);
-            self.execute(&desired.name, &replanned).await?;
-            let role = self.reread(&desired.name).await?;
-            return Ok((replanned, applied(desired, role)));
-        }
-        let role = match live {
-            Some(live) => live,
-            None => self.reread(&desired.name).await?,
-        };
-        Ok((planned.clone(), applied(desired, role)))
+        self.execute(&desired.name, &planned).await?;
+        Ok((planned, applied(desired, live)))
     }
 
     async fn reread(&self, name: &RoleName) -> Result<LiveRole> {

@@ -10,6 +10,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
+use eks_node_role_guard::state::StateStore;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{json, Value};
@@ -117,8 +118,7 @@ async fn snapshot(h: &Harness, role: &str) -> Snapshot {
             tags: BTreeMap::new(),
         };
     };
-    let mut tags = h.tags(role).await;
-    tags.remove("eks-node-role-guard:repairs");
+    let tags = h.tags(role).await;
     Snapshot {
         exists: true,
         attached: h.attached(role).await,
@@ -176,9 +176,10 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
         }
     }
     if s.kind == Kind::Deleting {
-        let tag =
-            aws_sdk_iam::types::Tag::builder().key("eks-node-role-guard:managed").value("deleting").build().unwrap();
-        h.iam.tag_role().role_name(&role).tags(tag).send().await.unwrap();
+        // The stack's Delete has begun: its item says so.
+        let item = h.record(&role).await.unwrap();
+        let marked = eks_node_role_guard::state::Record { phase: eks_node_role_guard::state::Phase::Deleting, ..item.clone() };
+        h.reconciler.store().put(&marked, item.expect()).await.unwrap();
     }
 
     // The outside changes, each with the events CloudTrail would emit.
@@ -293,11 +294,9 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
     for (_, e) in &delivery {
         let _ = h.deliver(e).await;
     }
-    // One sweep over this case's roles.
-    let mut drift = h.drift.clone();
-    drift.sweep_path_prefix = Some(path.clone());
+    // One sweep (over the state table: this case's role, and whatever earlier cases left).
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events"});
-    eks_node_role_guard::events::handle(&sweep, &h.reconciler, &drift, &h.metrics, std::time::Duration::from_secs(60))
+    eks_node_role_guard::events::handle(&sweep, &h.reconciler, &h.drift, &h.metrics, std::time::Duration::from_secs(60))
         .await
         .map_err(|e| TestCaseError::fail(format!("sweep: {e}")))?;
 
@@ -334,10 +333,8 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
     // Leave moto small for the next case.
     if end.exists {
         if s.kind != Kind::Unmanaged {
-            let untag =
-                aws_sdk_iam::types::Tag::builder().key("eks-node-role-guard:managed").value("true").build().unwrap();
-            h.iam.tag_role().role_name(&role).tags(untag).send().await.unwrap();
-            h.send(&delete(&logical, &role, props.clone(), &h.url())).await;
+            let d = h.send(&delete(&logical, &role, props.clone(), &h.url())).await;
+            prop_assert_eq!(&d["Status"], "SUCCESS", "{}", d);
         } else {
             for p in h.attached(&role).await {
                 h.detach(&role, &format!("arn:aws:iam::aws:policy/{p}")).await;
@@ -355,6 +352,9 @@ fn shard(index: usize, shards: usize) {
     let cases = total.div_ceil(shards) as u32;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let h = rt.block_on(Harness::new());
+    rt.block_on(h.make_ipv6_policy(&eks_node_role_guard::domain::policies::cni_ipv6_policy_document(
+        eks_node_role_guard::domain::Partition::Aws,
+    )));
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     bytes[8] = index as u8;

@@ -34,13 +34,21 @@ async fn creates_the_role_with_the_ec2_trust_policy_and_the_three_ipv4_policies(
     assert_eq!(h.profiles_of(name).await, vec![name.to_string()]);
     let role = h.role(name).await.unwrap();
     assert_eq!(role.description(), Some("Amazon EKS - Node role"));
+    // The role carries a label for people; the state item is the authority.
+    let stack = h.stack_for("NodeRole").await;
     let tags = h.tags(name).await;
     assert_eq!(tags["team"], "platform");
     assert_eq!(tags["eks-node-role-guard:managed"], "true");
-    assert_eq!(tags["eks-node-role-guard:stack-id"], STACK_ID);
+    assert_eq!(tags["eks-node-role-guard:stack-id"], stack);
     assert_eq!(tags["eks-node-role-guard:logical-id"], "NodeRole");
-    assert_eq!(tags["eks-node-role-guard:ip-family"], "ipv4");
-    assert_eq!(tags["eks-node-role-guard:remediation"], "enforce");
+    assert_eq!(tags["eks-node-role-guard:region"], "us-east-1");
+    assert_eq!(tags.len(), 5, "label and user tags only: {tags:?}");
+    let item = h.record(name).await.expect("state item");
+    assert_eq!(item.role_id.as_deref(), r["Data"]["RoleId"].as_str());
+    assert_eq!((item.owner.stack_id.as_str(), item.owner.logical_id.as_str()), (stack.as_str(), "NodeRole"));
+    assert_eq!(item.desired.remediation.as_str(), "enforce");
+    assert_eq!(item.own_profile.as_deref(), Some(name), "the tool made the profile, so it may delete it");
+    assert!(item.trail[0].ends_with(" created"), "{:?}", item.trail);
 }
 
 #[tokio::test]
@@ -58,58 +66,62 @@ async fn a_retried_create_finds_the_same_role_and_succeeds() {
 }
 
 #[tokio::test]
-async fn ipv6_creates_the_cni_policy_once_reuses_it_and_deletes_it_only_when_unused() {
+async fn ipv6_attaches_the_accounts_ipv6_cni_policy_once_verified_and_never_deletes_it() {
     let h = Harness::new().await;
-    let a = h.create("NodesA", json!({"RoleName": "nodes-a", "IpFamily": "ipv6"})).await;
-    assert_eq!(a["Status"], "SUCCESS", "{a}");
-    assert_eq!(a["Data"]["CniPolicyArn"], IPV6_POLICY_ARN);
-    assert_eq!(h.attached("nodes-a").await, names(&[WORKER, ECR, IPV6]));
-    let p = h.iam.get_policy().policy_arn(IPV6_POLICY_ARN).send().await.unwrap().policy.unwrap();
-    assert!(p.tags().iter().any(|t| t.key == "eks-node-role-guard:created"));
-    let v = h
-        .iam
-        .get_policy_version()
-        .policy_arn(IPV6_POLICY_ARN)
-        .version_id(p.default_version_id().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let doc =
-        eks_node_role_guard::domain::policies::parse_document(&v.policy_version.unwrap().document.unwrap()).unwrap();
-    assert_eq!(doc["Statement"][0]["Resource"], "*");
-    assert_eq!(doc["Statement"][1]["Resource"][0], "arn:aws:ec2:*:*:network-interface/*");
+    let r = h.create("Nodes", json!({"RoleName": "nodes", "IpFamily": "ipv6"})).await;
+    assert_eq!(r["Status"], "FAILED", "no IPv6 policy yet: {r}");
+    assert!(r["Reason"].as_str().unwrap().contains("set CreateIpv6CniPolicy=true"), "{r}");
+    assert!(h.role("nodes").await.is_none() && !h.policy_exists(IPV6_POLICY_ARN).await, "nothing created");
 
-    let b = h.create("NodesB", json!({"RoleName": "nodes-b", "IpFamily": "IPv6"})).await;
-    assert_eq!(b["Status"], "SUCCESS", "{b}");
+    h.make_ipv6_policy(&aws_ipv6_document()).await;
+    let r = h.create("Nodes", json!({"RoleName": "nodes", "IpFamily": "ipv6"})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert_eq!(r["Data"]["CniPolicyArn"], IPV6_POLICY_ARN);
+    assert_eq!(h.attached("nodes").await, names(&[WORKER, ECR, IPV6]));
     let versions = h.iam.list_policy_versions().policy_arn(IPV6_POLICY_ARN).send().await.unwrap().versions.unwrap();
-    assert_eq!(versions.len(), 1, "reused, not rewritten");
-
-    let d = h.send(&delete("NodesA", "nodes-a", json!({"IpFamily": "ipv6"}), &h.url())).await;
+    assert_eq!(versions.len(), 1, "used as it is, never written");
+    let d = h.send(&delete("Nodes", "nodes", json!({}), &h.url())).await;
     assert_eq!(d["Status"], "SUCCESS", "{d}");
-    assert!(h.policy_exists(IPV6_POLICY_ARN).await, "still used by nodes-b");
-    let d = h.send(&delete("NodesB", "nodes-b", json!({"IpFamily": "ipv6"}), &h.url())).await;
-    assert_eq!(d["Status"], "SUCCESS", "{d}");
-    assert!(!h.policy_exists(IPV6_POLICY_ARN).await, "ours and unused: deleted");
+    assert!(h.role("nodes").await.is_none());
+    assert!(h.policy_exists(IPV6_POLICY_ARN).await, "the function never deletes the IPv6 policy");
 }
 
 #[tokio::test]
-async fn an_ipv6_policy_the_account_already_had_is_used_and_never_deleted() {
+async fn a_foreign_ipv6_cni_policy_that_is_not_aws_document_is_never_attached() {
     let h = Harness::new().await;
-    let doc =
-        eks_node_role_guard::domain::policies::cni_ipv6_policy_document(eks_node_role_guard::domain::Partition::Aws);
-    h.iam
+    let star = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]});
+    h.make_ipv6_policy(&star).await;
+    let r = h.create("Nodes", json!({"RoleName": "nodes", "IpFamily": "ipv6"})).await;
+    assert_eq!(r["Status"], "FAILED", "{r}");
+    assert!(r["Reason"].as_str().unwrap().contains("is not the document AWS publishes"), "{r}");
+    assert!(h.role("nodes").await.is_none(), "nothing created");
+    assert!(h.record("nodes").await.is_none(), "nothing written");
+}
+
+#[tokio::test]
+async fn the_installations_own_ipv6_cni_policy_is_used_when_configured() {
+    let mut h = Harness::new().await;
+    let arn = h
+        .iam
         .create_policy()
-        .policy_name("AmazonEKS_CNI_IPv6_Policy")
-        .policy_document(doc.to_string())
+        .policy_name("guard-AmazonEKS-CNI-IPv6")
+        .policy_document(aws_ipv6_document().to_string())
         .send()
         .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
         .unwrap();
+    h.reconciler.ipv6_cni_policy = Some(eks_node_role_guard::domain::PolicyArn::parse(&arn, "x").unwrap());
     let r = h.create("Nodes", json!({"RoleName": "nodes", "IpFamily": "ipv6"})).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
-    assert!(h.attached("nodes").await.contains(IPV6));
-    h.send(&delete("Nodes", "nodes", json!({}), &h.url())).await;
-    assert!(h.role("nodes").await.is_none());
-    assert!(h.policy_exists(IPV6_POLICY_ARN).await, "not ours: kept");
+    assert_eq!(r["Data"]["CniPolicyArn"], arn.as_str());
+    assert!(h.attached("nodes").await.contains("guard-AmazonEKS-CNI-IPv6"));
+}
+
+fn aws_ipv6_document() -> serde_json::Value {
+    eks_node_role_guard::domain::policies::cni_ipv6_policy_document(eks_node_role_guard::domain::Partition::Aws)
 }
 
 #[tokio::test]
@@ -136,7 +148,9 @@ async fn adopts_a_named_role_fixing_its_trust_and_never_detaching_what_it_had() 
     assert_eq!(r["Data"]["Adopted"], "true");
     assert_eq!(h.attached("legacy-nodes").await, names(&[WORKER, ECR, CNI, "AmazonSSMManagedInstanceCore"]));
     assert_eq!(h.trust("legacy-nodes").await["Statement"][0]["Principal"]["Service"], "ec2.amazonaws.com");
-    assert_eq!(h.tags("legacy-nodes").await["eks-node-role-guard:adopted"], "true");
+    let item = h.record("legacy-nodes").await.unwrap();
+    assert!(item.desired.adopted);
+    assert_eq!(item.original_trust.as_ref().unwrap()["Statement"][0]["Principal"]["Service"], "ssm.amazonaws.com");
 
     // An update that adds then drops an extra policy never detaches the pre-existing SSM policy.
     let with_ssm = json!({"RoleName": "legacy-nodes", "AdoptExistingRole": "true", "AdditionalPolicyArns": [SSM_ARN]});
@@ -146,12 +160,15 @@ async fn adopts_a_named_role_fixing_its_trust_and_never_detaching_what_it_had() 
     assert_eq!(u["Status"], "SUCCESS", "{u}");
     assert!(h.attached("legacy-nodes").await.contains("AmazonSSMManagedInstanceCore"));
 
-    // Delete releases: the role and its policies stay, the management tags go.
+    // Delete releases: the role and its policies stay, its original trust comes back, the label and item go.
     let d = h.send(&delete("Nodes", "legacy-nodes", props, &h.url())).await;
     assert_eq!(d["Status"], "SUCCESS", "{d}");
     assert!(h.role("legacy-nodes").await.is_some());
     assert_eq!(h.attached("legacy-nodes").await.len(), 4);
+    assert_eq!(h.trust("legacy-nodes").await["Statement"][0]["Principal"]["Service"], "ssm.amazonaws.com");
     assert!(h.tags("legacy-nodes").await.keys().all(|k| !k.starts_with("eks-node-role-guard:")));
+    assert!(h.record("legacy-nodes").await.is_none());
+    assert!(!h.profile_exists("legacy-nodes").await, "the profile the tool made for it went");
 }
 
 #[tokio::test]
@@ -167,21 +184,22 @@ async fn adoption_searches_the_procedures_names_exact_names_first() {
 }
 
 #[tokio::test]
-async fn adoption_by_search_takes_a_single_partial_match_and_refuses_several() {
+async fn adoption_by_search_finds_only_declared_names_and_refuses_several() {
     let h = Harness::new().await;
+    // eksctl's name contains NodeInstanceRole but is not declared: not found, a new role is made.
     h.make_role("prod-NodeInstanceRole-1A2B", "ec2.amazonaws.com", &[]).await;
     let r = h.create("Nodes", json!({"AdoptExistingRole": "true"})).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
-    assert_eq!(r["PhysicalResourceId"], "prod-NodeInstanceRole-1A2B");
+    assert_eq!(r["Data"]["Adopted"], "false");
+    assert!(h.tags("prod-NodeInstanceRole-1A2B").await.is_empty());
 
-    h.make_role("a-eksnoderole", "ec2.amazonaws.com", &[]).await;
-    h.make_role("b-eksNodeRole", "ec2.amazonaws.com", &[]).await;
+    h.make_role("eksnoderole", "ec2.amazonaws.com", &[]).await;
+    h.make_role("NodeInstanceRole", "ec2.amazonaws.com", &[]).await;
     let r = h.create("Other", json!({"AdoptExistingRole": "true"})).await;
     assert_eq!(r["Status"], "FAILED", "{r}");
     let reason = r["Reason"].as_str().unwrap();
-    assert!(reason.contains("a-eksnoderole") && reason.contains("b-eksNodeRole"), "{reason}");
+    assert!(reason.contains("eksnoderole") && reason.contains("NodeInstanceRole"), "{reason}");
     assert!(reason.contains("set RoleName"), "{reason}");
-    assert!(!reason.contains("prod-NodeInstanceRole-1A2B"), "managed by another resource: {reason}");
 }
 
 #[tokio::test]
@@ -263,6 +281,7 @@ async fn an_update_in_place_converges_and_detaches_only_what_the_tool_attached()
         .send()
         .await
         .unwrap();
+    h.make_ipv6_policy(&aws_ipv6_document()).await;
     let v2 = json!({
         "RoleName": "nodes", "IpFamily": "ipv6", "Description": "prod nodes",
         "PermissionsBoundary": "arn:aws:iam::aws:policy/PowerUserAccess",
@@ -281,8 +300,10 @@ async fn an_update_in_place_converges_and_detaches_only_what_the_tool_attached()
     );
     let tags = h.tags("nodes").await;
     assert!(!tags.contains_key("env") && tags["team"] == "platform", "{tags:?}");
-    assert_eq!(tags["eks-node-role-guard:remediation"], "dry-run");
-    assert_eq!(tags["eks-node-role-guard:ip-family"], "ipv6");
+    let item = h.record("nodes").await.unwrap();
+    assert_eq!(item.desired.remediation.as_str(), "dry-run");
+    assert_eq!(item.desired.ip_family.as_str(), "ipv6");
+    assert_eq!(item.own_profile, None, "the profile the tool made is gone, and so is its record");
     assert!(h.profiles_of("nodes").await.is_empty());
     assert!(!h.profile_exists("nodes").await);
 
@@ -295,7 +316,7 @@ async fn an_update_in_place_converges_and_detaches_only_what_the_tool_attached()
     );
     assert!(h.role("nodes").await.unwrap().permissions_boundary().is_none());
     assert_eq!(h.profiles_of("nodes").await, vec!["nodes".to_string()]);
-    assert!(!h.policy_exists(IPV6_POLICY_ARN).await, "the IPv6 policy we created went with its last user");
+    assert!(h.policy_exists(IPV6_POLICY_ARN).await, "the IPv6 policy is never deleted by the function");
 
     // Delete removes everything, inline policies and hand-attached policies included.
     let d = h.send(&delete("Nodes", "nodes", v1, &h.url())).await;
@@ -406,8 +427,7 @@ async fn invalid_properties_fail_with_a_reason_naming_each_property() {
     for part in ["RoleName 'x y' is invalid", "IpFamily 'dual'", "AttachCniPolicy 'yes'", "did you mean Remediation?"] {
         assert!(reason.contains(part), "{part} missing from {reason}");
     }
-    let roles = h.iam.list_roles().send().await.unwrap().roles;
-    assert!(roles.is_empty(), "nothing created");
+    assert!(h.roles().await.is_empty(), "nothing created");
 }
 
 #[tokio::test]
@@ -428,7 +448,7 @@ async fn the_response_is_a_put_with_an_empty_content_type_and_at_most_4096_bytes
     let reason = r["Reason"].as_str().unwrap();
     assert!(reason.starts_with("unknown property 'UnknownProperty000'"), "{reason}");
     assert!(reason.ends_with("full message in CloudWatch log stream test-log-stream)"), "{reason}");
-    assert_eq!(r["StackId"], STACK_ID);
+    assert_eq!(r["StackId"], h.stack_for("Nodes").await);
     assert_eq!(r["LogicalResourceId"], "Nodes");
 }
 
@@ -453,19 +473,12 @@ async fn an_insecure_response_url_is_refused_and_never_contacted() {
     let status = cfn_handle(&h, &req).await;
     assert_eq!(status, eks_node_role_guard::cfn::response::Status::Failed);
     assert_eq!(h.listener.count(), 0);
-    assert!(h.iam.list_roles().send().await.unwrap().roles.is_empty(), "no work without a way to answer");
+    assert!(h.roles().await.is_empty(), "no work without a way to answer");
 }
 
 async fn cfn_handle(h: &Harness, req: &serde_json::Value) -> eks_node_role_guard::cfn::response::Status {
-    eks_node_role_guard::cfn::handle(
-        req,
-        &h.reconciler,
-        &h.sender,
-        &h.settings,
-        std::time::Duration::from_secs(30),
-        "s",
-    )
-    .await
+    let req = h.aimed(req).await;
+    eks_node_role_guard::cfn::handle(&req, &h.trigger(), "function-arn", std::time::Duration::from_secs(30), "s").await
 }
 
 #[tokio::test]
@@ -506,7 +519,7 @@ async fn an_adopted_role_keeps_the_instance_profile_it_already_had_and_the_tool_
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     assert_eq!(r["Data"]["InstanceProfileName"], "eks-1a2b3c");
     assert_eq!(h.profiles_of("eks-managed-nodes").await, vec!["eks-1a2b3c".to_string()], "no second profile");
-    assert_eq!(h.tags("eks-managed-nodes").await["eks-node-role-guard:instance-profile"], "external");
+    assert!(h.record("eks-managed-nodes").await.unwrap().desired.external_profile);
     // EKS deletes its profile with the node group: not drift, nothing recreated.
     h.iam
         .remove_role_from_instance_profile()

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use eks_node_role_guard::domain::RemediationMode;
 use eks_node_role_guard::metrics::Metric;
+use eks_node_role_guard::state::StateStore;
 use serde_json::json;
 
 const WORKER_ARN: &str = "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy";
@@ -22,7 +23,7 @@ async fn managed(h: &Harness, role: &str, extra: serde_json::Value) {
 }
 
 #[tokio::test]
-async fn re_attaches_amazon_eks_worker_node_policy_after_it_is_detached_in_five_iam_calls() {
+async fn re_attaches_amazon_eks_worker_node_policy_after_it_is_detached_in_four_iam_calls() {
     let h = Harness::new().await;
     managed(&h, "nodes", json!({})).await;
     h.detach("nodes", WORKER_ARN).await;
@@ -31,9 +32,13 @@ async fn re_attaches_amazon_eks_worker_node_policy_after_it_is_detached_in_five_
     let calls = h.calls.get() - before;
     assert_eq!(outcome, "repaired");
     assert_eq!(h.attached("nodes").await, names(&REQUIRED));
-    // GetRole + ListAttachedRolePolicies + ListInstanceProfilesForRole, then AttachRolePolicy + TagRole (breaker).
+    // GetRole + ListAttachedRolePolicies + ListInstanceProfilesForRole (with the item's GetItem, at once), then
+    // AttachRolePolicy (with the breaker's PutItem, at once).
     println!("IAM calls to restore one detached policy: {calls} (3 reads + {} writes)", calls - 3);
-    assert_eq!(calls, 5);
+    assert_eq!(calls, 4);
+    let item = h.record("nodes").await.unwrap();
+    assert_eq!(item.repairs.len(), 1, "the breaker counted the repair");
+    assert!(item.trail.last().unwrap().contains("repaired AttachRolePolicy AmazonEKSWorkerNodePolicy"), "{:?}", item.trail);
     assert_eq!(h.metrics.count(Metric::DriftDetected, "nodes"), 1);
     assert_eq!(h.metrics.count(Metric::DriftRepaired, "nodes"), 1);
 }
@@ -90,33 +95,33 @@ async fn puts_the_role_back_in_its_instance_profile_and_recreates_a_deleted_prof
 }
 
 #[tokio::test]
-async fn restores_the_ipv6_cni_policy_document_and_recreates_a_deleted_policy() {
+async fn a_tampered_ipv6_cni_policy_is_reported_left_attached_and_never_rewritten() {
     let h = Harness::new().await;
+    let aws = eks_node_role_guard::domain::policies::cni_ipv6_policy_document(eks_node_role_guard::domain::Partition::Aws);
+    h.make_ipv6_policy(&aws).await;
     managed(&h, "v6", json!({"IpFamily": "ipv6"})).await;
-    let narrow = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:DescribeInstances","Resource":"*"}]});
+    let wide = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]});
     h.iam
         .create_policy_version()
         .policy_arn(IPV6_POLICY_ARN)
-        .policy_document(narrow.to_string())
+        .policy_document(wide.to_string())
         .set_as_default(true)
         .send()
         .await
         .unwrap();
-    assert_eq!(h.outcome(&drift_event("drift-create-policy-version.json", "-"), "v6").await, "repaired");
+    h.detach("v6", WORKER_ARN).await;
+    assert_eq!(h.outcome(&drift_event("drift-create-policy-version.json", "-"), "v6").await, "failed");
+    assert_eq!(h.metrics.count(Metric::CniPolicyTampered, IPV6_POLICY_ARN), 1);
+    assert_eq!(h.metrics.count(Metric::RepairFailed, "v6"), 1);
+    assert!(h.attached("v6").await.contains("AmazonEKS_CNI_IPv6_Policy"), "left attached: pods keep networking");
+    assert!(h.attached("v6").await.contains("AmazonEKSWorkerNodePolicy"), "the rest is still repaired");
     let p = h.iam.get_policy().policy_arn(IPV6_POLICY_ARN).send().await.unwrap().policy.unwrap();
-    assert_eq!(p.default_version_id(), Some("v1"), "the right version is the default again");
+    assert_eq!(p.default_version_id(), Some("v2"), "the function writes no policy");
 
-    h.iam.set_default_policy_version().policy_arn(IPV6_POLICY_ARN).version_id("v2").send().await.unwrap();
-    assert_eq!(h.outcome(&drift_event("drift-set-default-policy-version.json", "-"), "v6").await, "repaired");
-
-    h.detach("v6", IPV6_POLICY_ARN).await;
-    for v in ["v2"] {
-        h.iam.delete_policy_version().policy_arn(IPV6_POLICY_ARN).version_id(v).send().await.unwrap();
-    }
-    h.iam.delete_policy().policy_arn(IPV6_POLICY_ARN).send().await.unwrap();
-    assert_eq!(h.outcome(&drift_event("drift-delete-policy.json", "-"), "v6").await, "repaired");
-    assert!(h.policy_exists(IPV6_POLICY_ARN).await);
-    assert!(h.attached("v6").await.contains("AmazonEKS_CNI_IPv6_Policy"));
+    // A role that does not use it yet never gets it.
+    let r = h.create("Other", json!({"RoleName": "v6-b", "IpFamily": "ipv6"})).await;
+    assert_eq!(r["Status"], "FAILED", "{r}");
+    assert!(h.role("v6-b").await.is_none());
 }
 
 #[tokio::test]
@@ -168,14 +173,10 @@ async fn an_unmanaged_role_is_never_touched() {
 async fn does_not_re_attach_while_the_stack_deletes_the_role_and_the_delete_completes() {
     let h = Harness::new().await;
     managed(&h, "nodes", json!({})).await;
-    // The stack's Delete has begun: the role is marked, then policies come off.
-    h.iam
-        .tag_role()
-        .role_name("nodes")
-        .tags(aws_sdk_iam::types::Tag::builder().key("eks-node-role-guard:managed").value("deleting").build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    // The stack's Delete has begun: the item is marked, then policies come off.
+    let item = h.record("nodes").await.unwrap();
+    let marked = eks_node_role_guard::state::Record { phase: eks_node_role_guard::state::Phase::Deleting, ..item.clone() };
+    h.reconciler.store().put(&marked, item.expect()).await.unwrap();
     h.detach("nodes", WORKER_ARN).await;
     assert_eq!(h.outcome(&drift_event("drift-detach-role-policy.json", "nodes"), "nodes").await, "ignored");
     assert!(!h.attached("nodes").await.contains("AmazonEKSWorkerNodePolicy"), "not re-attached");
@@ -260,15 +261,17 @@ async fn the_circuit_breaker_opens_after_n_repairs_and_stays_open() {
     }
     assert_eq!(h.metrics.count(Metric::CircuitOpen, "flappy"), 2);
     assert_eq!(h.metrics.count(Metric::DriftRepaired, "flappy"), 3);
-    let recorded = h.tags("flappy").await["eks-node-role-guard:repairs"].split(' ').count();
-    assert_eq!(recorded, 3, "the breaker's state is kept on the role");
-    // A fresh process (no memory) sees the same: the state is on the role.
+    let recorded = h.record("flappy").await.unwrap().repairs.len();
+    assert_eq!(recorded, 3, "the breaker's state is kept in the state item");
+    // A fresh process (no memory) sees the same: the state is in the item.
     let h2_settings = h.drift.clone();
+    let inv = eks_node_role_guard::drift::Invocation::default();
     let report = eks_node_role_guard::drift::repair(
         &h.reconciler,
         &eks_node_role_guard::domain::RoleName::parse("flappy").unwrap(),
         &h2_settings,
         &h.metrics,
+        &inv,
         std::time::SystemTime::now(),
     )
     .await;
@@ -280,6 +283,7 @@ async fn the_circuit_breaker_opens_after_n_repairs_and_stays_open() {
         &eks_node_role_guard::domain::RoleName::parse("flappy").unwrap(),
         &h2_settings,
         &h.metrics,
+        &inv,
         later,
     )
     .await;
@@ -340,20 +344,15 @@ async fn garbage_events_are_logged_and_ignored() {
     }
 }
 
-async fn faulty(
-    h: &Harness,
-) -> (common::fault_proxy::FaultProxy, eks_node_role_guard::reconcile::Reconciler<eks_node_role_guard::iam::SdkIam>) {
+/// IAM through a fault proxy; the state table direct.
+async fn faulty(h: &Harness) -> (common::fault_proxy::FaultProxy, GuardReconciler) {
     let proxy = common::fault_proxy::FaultProxy::start(h.moto.port).await;
     let settings = eks_node_role_guard::iam::IamSettings {
         max_attempts: 3,
         initial_backoff: std::time::Duration::from_millis(5),
         attempt_timeout: std::time::Duration::from_secs(2),
     };
-    let rec = eks_node_role_guard::reconcile::Reconciler::new(eks_node_role_guard::iam::SdkIam::new(client_for(
-        &proxy.endpoint(),
-        &settings,
-        None,
-    )));
+    let rec = reconciler(client_for(&proxy.endpoint(), &settings, None), &h.moto.endpoint());
     (proxy, rec)
 }
 
@@ -385,21 +384,22 @@ async fn access_denied_is_reported_and_not_retried_while_persistent_throttling_a
 }
 
 #[tokio::test]
-async fn a_missing_management_tag_stops_repair_instead_of_guessing() {
+async fn a_state_item_that_does_not_decode_stops_repair_instead_of_guessing() {
     let h = Harness::new().await;
-    managed(
-        &h,
-        "nodes",
-        json!({"AttachCniPolicy": "false", "PermissionsBoundary": "arn:aws:iam::aws:policy/PowerUserAccess"}),
-    )
-    .await;
-    h.iam.untag_role().role_name("nodes").tag_keys("eks-node-role-guard:cni").send().await.unwrap();
-    h.iam.untag_role().role_name("nodes").tag_keys("eks-node-role-guard:boundary").send().await.unwrap();
+    managed(&h, "nodes", json!({"AttachCniPolicy": "false"})).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&shared_config(&h.moto.endpoint()));
+    ddb.update_item()
+        .table_name(TABLE)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("nodes".into()))
+        .update_expression("SET desired = :d")
+        .expression_attribute_values(":d", aws_sdk_dynamodb::types::AttributeValue::S("{\"attachCni\": true}".into()))
+        .send()
+        .await
+        .unwrap();
     h.detach("nodes", WORKER_ARN).await;
     let out = h.deliver(&drift_event("drift-detach-role-policy.json", "nodes")).await.unwrap();
     assert_eq!(out["outcomes"][0]["outcome"], "failed", "{out}");
-    assert!(out["outcomes"][0]["reason"].as_str().unwrap().contains("is missing or invalid"), "{out}");
+    assert!(out["outcomes"][0]["reason"].as_str().unwrap().contains("attribute desired is missing or invalid"), "{out}");
     assert!(!h.attached("nodes").await.contains("AmazonEKS_CNI_Policy"), "no default filled in");
-    assert!(h.role("nodes").await.unwrap().permissions_boundary().is_some(), "boundary kept");
-    assert_eq!(h.metrics.count(Metric::RepairFailed, "nodes"), 1);
+    assert!(!h.attached("nodes").await.contains("AmazonEKSWorkerNodePolicy"), "nothing done on a guess");
 }

@@ -9,8 +9,18 @@ use serde_json::json;
 #[tokio::test]
 async fn the_binary_creates_updates_and_deletes_the_node_role_through_the_runtime_api() {
     let moto = Moto::start();
+    prepare(&moto.endpoint()).await;
+    // The stack the sample requests come from, waiting for the function's answers.
+    let stack = create_stack(&moto.endpoint(), "demo-eks", &["NodeRole", "AdoptedNodeRole", "BrokenNodeRole"]).await;
     let emulator = Emulator::start();
     let listener = ResponseListener::start().await;
+    let event_file = |name: &str, listener: &ResponseListener| {
+        let mut e = event_file(name, listener);
+        if e.get("StackId").is_some() {
+            e["StackId"] = json!(stack);
+        }
+        e
+    };
     let mut function = Function::start(&emulator.runtime_api(), &moto.endpoint(), &[]);
     let iam = moto.client();
     let attached = |role: &'static str| {
@@ -40,6 +50,15 @@ async fn the_binary_creates_updates_and_deletes_the_node_role_through_the_runtim
         ]
     );
 
+    iam.create_policy()
+        .policy_name("AmazonEKS_CNI_IPv6_Policy")
+        .policy_document(
+            eks_node_role_guard::domain::policies::cni_ipv6_policy_document(eks_node_role_guard::domain::Partition::Aws)
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
     let out = invoke(emulator.port, event_file("cfn-update-ipv6.json", &listener).to_string().as_bytes()).await;
     assert_eq!(out["status"], "SUCCESS", "{out}");
     let r = listener.last();
@@ -83,10 +102,24 @@ async fn the_binary_creates_updates_and_deletes_the_node_role_through_the_runtim
     let out = invoke(emulator.port, event_file("cfn-delete.json", &listener).to_string().as_bytes()).await;
     assert_eq!(out["status"], "SUCCESS", "{out}");
     assert!(iam.get_role().role_name("demo-eks-node-role").send().await.is_err(), "role deleted");
-    assert!(iam.get_policy().policy_arn(IPV6_POLICY_ARN).send().await.is_err(), "our IPv6 policy deleted");
+    assert!(iam.get_policy().policy_arn(IPV6_POLICY_ARN).send().await.is_ok(), "the IPv6 policy is never deleted");
+
+    // A request no stack sent (the stack is no longer in progress) is refused, and nothing changes.
+    let mut forged = event_file("cfn-create-ipv4.json", &listener);
+    forged["StackId"] = json!(create_stack(&moto.endpoint(), "other", &["NodeRole"]).await);
+    let cfn = aws_sdk_cloudformation::Client::new(&shared_config(&moto.endpoint()));
+    let done = json!({"Status": "SUCCESS", "PhysicalResourceId": "x", "StackId": forged["StackId"], "RequestId": "r",
+        "LogicalResourceId": "NodeRole", "Data": {}});
+    put_response(&moto_response_url(&moto.endpoint(), forged["StackId"].as_str().unwrap()), &done).await;
+    let status = cfn.describe_stacks().stack_name(forged["StackId"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(status.stacks()[0].stack_status().unwrap().as_str(), "CREATE_COMPLETE");
+    let out = invoke(emulator.port, forged.to_string().as_bytes()).await;
+    assert_eq!(out["status"], "FAILED", "{out}");
+    assert!(listener.last()["Reason"].as_str().unwrap().contains("not confirmed by CloudFormation"), "{}", listener.last());
+    assert!(iam.get_role().role_name("demo-eks-node-role").send().await.is_err(), "nothing created");
 
     // Exactly one response per request, none of them carrying or logging the pre-signed URL.
-    assert_eq!(listener.count(), 5);
+    assert_eq!(listener.count(), 6);
     let logs = function.logs();
     assert!(logs.contains("responded to CloudFormation"), "{logs}");
     assert!(

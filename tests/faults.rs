@@ -1,5 +1,6 @@
-//! Fault injection: a generated matrix of CloudFormation requests and drift events × IAM faults × timing ×
-//! ResponseURL faults. For every CloudFormation case: exactly one accepted response, before the deadline, and
+//! Fault injection: a generated matrix of CloudFormation requests and drift events × faults of IAM, the state
+//! store (DynamoDB) and CloudFormation's confirmation × timing × ResponseURL faults: every AWS call of the
+//! function goes through one fault proxy, so the n-th call fails whichever service it goes to. For every CloudFormation case: exactly one accepted response, before the deadline, and
 //! a role state that a following Delete cleans up completely. For every drift case: no panic, and after the
 //! faults clear a sweep converges.
 
@@ -10,8 +11,8 @@ use std::time::{Duration, Instant};
 use common::fault_proxy::{Fault, FaultProxy};
 use common::*;
 use eks_node_role_guard::cfn;
-use eks_node_role_guard::iam::{IamSettings, SdkIam};
-use eks_node_role_guard::reconcile::Reconciler;
+use eks_node_role_guard::cfn::confirm::SdkStacks;
+use eks_node_role_guard::iam::IamSettings;
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -56,10 +57,11 @@ fn faults() -> Vec<Option<Fault>> {
         Some(Fault::Reset),
         Some(Fault::LoseResponse),
         Some(Fault::Hang),
+        Some(Fault::ConditionFailed),
     ]
 }
 
-/// Every op × fault × start (first, third, sixth request) × duration (one request, or all of them): 288 cases.
+/// Every op × fault × start (first, third, sixth request) × duration (one request, or all of them): 324 cases.
 fn matrix() -> Vec<Case> {
     let mut cases = Vec::new();
     for op in OPS {
@@ -91,8 +93,13 @@ async fn run_shard(shard: usize, shards: usize) {
         initial_backoff: Duration::from_millis(10),
         attempt_timeout: Duration::from_millis(800),
     };
-    let faulty = Reconciler::new(SdkIam::new(client_for(&proxy.endpoint(), &settings, None)));
+    let faulty = reconciler_with(client_for(&proxy.endpoint(), &settings, None), &proxy.endpoint(), &settings);
+    let stacks = SdkStacks::new(aws_sdk_cloudformation::Client::new(&shared_config_with(&proxy.endpoint(), &settings)));
     let settings = cfn::CfnSettings { margin: Duration::from_millis(1500), allow_insecure_response_url: true };
+    h.make_ipv6_policy(&eks_node_role_guard::domain::policies::cni_ipv6_policy_document(
+        eks_node_role_guard::domain::Partition::Aws,
+    ))
+    .await;
     // FAULT_CASE=<id> runs one case (in its shard) to investigate it.
     let only: Option<usize> = std::env::var("FAULT_CASE").ok().and_then(|v| v.parse().ok());
     let cases: Vec<Case> =
@@ -100,17 +107,18 @@ async fn run_shard(shard: usize, shards: usize) {
     let mut summary = std::collections::BTreeMap::<String, usize>::new();
     for case in &cases {
         let name = format!("m{}", case.id);
-        let outcome = run_case(&h, &proxy, &faulty, &settings, case, &name).await;
+        let outcome = run_case(&h, &proxy, &faulty, &stacks, &settings, case, &name).await;
         *summary.entry(outcome).or_default() += 1;
     }
     println!("shard {shard}: {} cases: {summary:?}", cases.len());
-    assert!(only.is_some() || cases.len() >= 288 / shards);
+    assert!(only.is_some() || cases.len() >= 324 / shards);
 }
 
 async fn run_case(
     h: &Harness,
     proxy: &FaultProxy,
-    faulty: &Reconciler<SdkIam>,
+    faulty: &GuardReconciler,
+    stacks: &SdkStacks,
     settings: &cfn::CfnSettings,
     case: &Case,
     name: &str,
@@ -174,9 +182,12 @@ async fn run_case(
             return format!("drift {}", if result.is_ok() { "ok" } else { "retry" });
         }
     };
+    let request = h.aimed(&request).await;
     let before = h.listener.accepted().len();
     let started = Instant::now();
-    cfn::handle(&request, faulty, &h.sender, settings, TIME_LEFT, "stream").await;
+    let trigger =
+        cfn::Trigger { rec: faulty, stacks, identity: &h.identity, sender: &h.sender, settings };
+    cfn::handle(&request, &trigger, "function-arn", TIME_LEFT, "stream").await;
     let accepted = h.listener.accepted();
     assert_eq!(accepted.len(), before + 1, "{ctx}: exactly one accepted response");
     let got = accepted.last().unwrap();
@@ -211,8 +222,8 @@ async fn cleanup(h: &Harness, logical: &str, names: &[String], props: &Value, ct
     for n in &names {
         assert!(h.role(n).await.is_none(), "{ctx}: role {n} left behind");
         assert!(!h.profile_exists(n).await, "{ctx}: instance profile {n} left behind");
+        assert!(h.record(n).await.is_none(), "{ctx}: state item {n} left behind");
     }
-    assert!(!h.policy_exists(IPV6_POLICY_ARN).await, "{ctx}: IPv6 CNI policy left behind");
 }
 
 #[tokio::test]
@@ -249,7 +260,8 @@ async fn a_refused_response_url_is_given_up_on_before_the_deadline() {
     let closed = format!("http://127.0.0.1:{}/cfn-response", free_port());
     let req = request("Create", "Nodes", json!({"RoleName": "nodes"}), &closed);
     let started = Instant::now();
-    let status = cfn::handle(&req, &h.reconciler, &h.sender, &h.settings, Duration::from_secs(3), "s").await;
+    let req = h.aimed(&req).await;
+    let status = cfn::handle(&req, &h.trigger(), "function-arn", Duration::from_secs(3), "s").await;
     assert_eq!(status, cfn::response::Status::Success, "the work was done");
     assert!(started.elapsed() < Duration::from_secs(3), "gave up at the deadline: {:?}", started.elapsed());
 }

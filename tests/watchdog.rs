@@ -5,24 +5,35 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use eks_node_role_guard::cfn::confirm::{IdentitySource, MemoryStacks};
 use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy, Status};
-use eks_node_role_guard::cfn::{self, CfnSettings};
+use eks_node_role_guard::cfn::{self, CfnSettings, Trigger};
 use eks_node_role_guard::iam::{IamSettings, SdkIam};
 use eks_node_role_guard::reconcile::Reconciler;
+use eks_node_role_guard::state::MemoryStore;
 use serde_json::json;
 
 async fn run_against_hanging_iam(kind: &str, time_left: Duration) -> (Status, Vec<Received>, Instant) {
     let hang = HangingServer::start().await;
     let listener = ResponseListener::start().await;
     let settings = IamSettings { attempt_timeout: Duration::from_secs(60), ..IamSettings::default() };
-    let rec = Reconciler::new(SdkIam::new(client_for(&hang.endpoint(), &settings, None)));
+    let rec = Reconciler::new(
+        SdkIam::new(client_for(&hang.endpoint(), &settings, None)),
+        MemoryStore::new(),
+        rules(),
+        None,
+    );
     let sender = ResponseSender::new(SendPolicy::default());
     let cfn_settings = CfnSettings { margin: Duration::from_millis(1500), allow_insecure_response_url: true };
+    let stacks = MemoryStacks::default();
+    stacks.set(STACK_ID, "UPDATE_IN_PROGRESS", &[("Nodes", "Custom::EksNodeRole")]);
+    let identity = IdentitySource::fixed(identity());
+    let trigger = Trigger { rec: &rec, stacks: &stacks, identity: &identity, sender: &sender, settings: &cfn_settings };
     let mut req = request(kind, "Nodes", json!({"RoleName": "nodes"}), &listener.url());
     req["PhysicalResourceId"] = json!("nodes");
     req["OldResourceProperties"] = json!({"RoleName": "nodes"});
     let started = Instant::now();
-    let status = cfn::handle(&req, &rec, &sender, &cfn_settings, time_left, "stream-1").await;
+    let status = cfn::handle(&req, &trigger, "function-arn", time_left, "stream-1").await;
     (status, listener.all(), started)
 }
 
@@ -61,12 +72,16 @@ async fn a_replacement_cut_short_by_the_deadline_is_removed_after_the_answer() {
     assert_eq!(h.create("Nodes", old.clone()).await["Status"], "SUCCESS");
     let proxy = FaultProxy::start(h.moto.port).await;
     let settings = IamSettings { attempt_timeout: Duration::from_secs(60), ..IamSettings::default() };
-    let rec = Reconciler::new(SdkIam::new(client_for(&proxy.endpoint(), &settings, None)));
-    // GetRole, GetRole, CreateRole pass; the first attach hangs until the watchdog answers.
-    proxy.script(vec![None, None, None, Some(Fault::Hang)]);
+    let rec = reconciler(client_for(&proxy.endpoint(), &settings, None), &h.moto.endpoint());
+    // The three reads of the new name, the instance profile check, CreateRole and GetRole pass; the attachments
+    // hang until the watchdog answers.
+    let mut script = vec![None; 6];
+    script.push(Some(Fault::Hang));
+    proxy.script(script);
     let cfn_settings = CfnSettings { margin: Duration::from_millis(1500), allow_insecure_response_url: true };
-    let req = update("Nodes", "nodes-blue", json!({"RoleName": "nodes-green"}), old, &h.url());
-    cfn::handle(&req, &rec, &h.sender, &cfn_settings, Duration::from_secs(4), "s").await;
+    let req = h.aimed(&update("Nodes", "nodes-blue", json!({"RoleName": "nodes-green"}), old, &h.url())).await;
+    cfn::handle(&req, &h.trigger_with(&rec, &cfn_settings), "function-arn", Duration::from_secs(4), "s").await;
+
     let body = h.listener.last();
     assert_eq!(body["Status"], "FAILED");
     assert_eq!(body["PhysicalResourceId"], "nodes-blue");

@@ -229,9 +229,24 @@ async fn create<I: NodeRoleIam, S: StateStore>(
     item.note(now(), if adoption.adopted { "adopted" } else { "created" });
     let expect = record.as_ref().map(Record::expect).unwrap_or(Expect::NewOrOwn);
     let item = rec.store().put(&item, expect).await?;
+    let (item, live) = ensure_role(rec, item, &desired, live).await?;
     let (_plan, role) = rec.converge(&desired, live, &cni, &Default::default()).await?;
-    let item = record_role_id(rec, item, &role).await?;
     Ok(outcome(&desired, &role, item.own_profile.as_deref()))
+}
+
+/// The role the item stands for: created when missing, its RoleId recorded at once (so a crash after this
+/// point is resumed by a retry, and repair recognises the role from now on).
+async fn ensure_role<I: NodeRoleIam, S: StateStore>(
+    rec: &Reconciler<I, S>,
+    item: Record,
+    desired: &NodeRoleSpec,
+    live: Option<LiveRole>,
+) -> Result<(Record, LiveRole)> {
+    let live = match live {
+        Some(l) => l,
+        None => rec.create_role(desired).await?,
+    };
+    Ok((record_role_id(rec, item, &live).await?, live))
 }
 
 /// The instance profile the tool may delete later: the one the item already records, or the desired one when
@@ -456,8 +471,8 @@ async fn update<I: NodeRoleIam, S: StateStore>(
     }
     item.note(now(), "updated");
     let item = rec.store().put(&item, expect).await?;
+    let (item, live) = ensure_role(rec, item, &desired, live).await?;
     let (_plan, role) = rec.converge(&desired, live, &cni, &retired).await?;
-    let item = record_role_id(rec, item, &role).await?;
     Ok(outcome(&desired, &role, item.own_profile.as_deref()))
 }
 

@@ -166,6 +166,11 @@ async fn confirmed_run<I: NodeRoleIam, S: StateStore, C: Stacks>(
     invoked_function_arn: &str,
     progress: &Progress,
 ) -> Result<lifecycle::Outcome, Error> {
+    // Properties are checked first: that needs no AWS call and changes nothing, and the stack author gets the
+    // precise reason even when CloudFormation could not be reached.
+    if !matches!(req.kind, request::Kind::Delete { .. }) {
+        properties::Properties::parse(&req.properties, req.stack.partition)?;
+    }
     let me = t.identity.resolve(invoked_function_arn).await?;
     confirm::confirm(req, &me, t.stacks).await?;
     lifecycle::run(req, t.rec, progress).await

@@ -407,8 +407,8 @@ mod tests {
         }
         let many: Vec<String> = (0..18).map(|i| format!("arn:aws:iam::aws:policy/P{i}")).collect();
         assert!(err(json!({"AdditionalPolicyArns": many})).contains("a role holds at most 20 managed policies"));
-        let tags: Vec<Value> = (0..35).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect();
-        assert!(err(json!({"Tags": tags})).contains("Tags has 35 tags: at most 30"));
+        let tags: Vec<Value> = (0..47).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect();
+        assert!(err(json!({"Tags": tags})).contains("Tags has 47 tags: at most 46"));
     }
 
     #[test]

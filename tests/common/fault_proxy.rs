@@ -24,6 +24,9 @@ pub enum Fault {
     LoseResponse,
     /// The connection stays open and silent.
     Hang,
+    /// DynamoDB answers a conditional write with ConditionalCheckFailedException (another writer won); other
+    /// requests pass.
+    ConditionFailed,
 }
 
 #[derive(Default)]
@@ -102,6 +105,30 @@ fn iam_error(status: u16, code: &str, message: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// DynamoDB speaks JSON 1.0: its errors are `{"__type": ..., "message": ...}`.
+fn dynamodb_error(status: u16, code: &str, message: &str) -> Vec<u8> {
+    let body = format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{code}","message":"{message}"}}"#);
+    format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-errortype: {code}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The error body the service of `request` would send (IAM and CloudFormation share the query protocol's XML).
+fn error_for(dynamodb: bool, status: u16, code: &str, message: &str) -> Vec<u8> {
+    if !dynamodb {
+        return iam_error(status, code, message);
+    }
+    let code = match code {
+        "Throttling" => "ThrottlingException",
+        "AccessDenied" => "AccessDeniedException",
+        "ServiceFailure" => "InternalServerError",
+        other => other,
+    };
+    dynamodb_error(status, code, message)
+}
+
 async fn forward(request: &[u8], upstream_port: u16) -> Option<Vec<u8>> {
     let mut up = TcpStream::connect(("127.0.0.1", upstream_port)).await.ok()?;
     up.write_all(request).await.ok()?;
@@ -120,6 +147,7 @@ fn reset(sock: TcpStream) {
 
 async fn serve(mut sock: TcpStream, upstream_port: u16, state: Arc<Mutex<State>>, held: Arc<Mutex<Vec<TcpStream>>>) {
     let Some(request) = super::http::read_request(&mut sock).await else { return };
+    let dynamodb = request.headers().get("x-amz-target").is_some_and(|t| t.starts_with("DynamoDB_"));
     let mut request = request.raw;
     // One request per connection keeps the proxy simple; the SDK opens another.
     if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -144,15 +172,24 @@ async fn serve(mut sock: TcpStream, upstream_port: u16, state: Arc<Mutex<State>>
             }
         }
         Some(Fault::Throttle) => {
-            let _ = sock.write_all(&iam_error(400, "Throttling", "Rate exceeded")).await;
+            let _ = sock.write_all(&error_for(dynamodb, 400, "Throttling", "Rate exceeded")).await;
         }
         Some(Fault::Status(code)) => {
             let name = if code == 503 { "ServiceUnavailable" } else { "ServiceFailure" };
-            let _ = sock.write_all(&iam_error(code, name, "injected failure")).await;
+            let _ = sock.write_all(&error_for(dynamodb, code, name, "injected failure")).await;
         }
         Some(Fault::Deny) => {
             let msg = "User: arn:aws:sts::123456789012:assumed-role/guard/fn is not authorized to perform this action";
-            let _ = sock.write_all(&iam_error(403, "AccessDenied", msg)).await;
+            let _ = sock.write_all(&error_for(dynamodb, 403, "AccessDenied", msg)).await;
+        }
+        Some(Fault::ConditionFailed) if dynamodb => {
+            let msg = "The conditional request failed";
+            let _ = sock.write_all(&dynamodb_error(400, "ConditionalCheckFailedException", msg)).await;
+        }
+        Some(Fault::ConditionFailed) => {
+            if let Some(resp) = forward(&request, upstream_port).await {
+                let _ = sock.write_all(&resp).await;
+            }
         }
         Some(Fault::Latency(d)) => {
             tokio::time::sleep(d).await;

@@ -14,19 +14,26 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_iam::config::{Credentials, Region};
+use eks_node_role_guard::cfn::confirm::{Identity, IdentitySource, SdkStacks};
 use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy};
-use eks_node_role_guard::cfn::{self, CfnSettings};
+use eks_node_role_guard::cfn::{self, CfnSettings, Trigger};
+use eks_node_role_guard::domain::adoption::AdoptionRules;
+use eks_node_role_guard::domain::{Partition, RoleName};
 use eks_node_role_guard::drift::DriftSettings;
 use eks_node_role_guard::iam::{http_client, CallCounter, IamSettings, SdkIam};
 use eks_node_role_guard::metrics::Metrics;
 use eks_node_role_guard::reconcile::Reconciler;
+use eks_node_role_guard::state::{DynamoStore, Record, StateStore};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 pub const ACCOUNT: &str = "123456789012";
+/// A placeholder StackId: `Harness::send` replaces it with the moto stack that holds the request's resource.
 pub const STACK_ID: &str =
     "arn:aws:cloudformation:us-east-1:123456789012:stack/prod-eks/5b6e4a40-0e1c-11ef-9d2b-0a1b2c3d4e5f";
+pub const TABLE: &str = "eks-node-role-guard-state";
+pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:eks-node-role-guard";
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -269,17 +276,213 @@ fn uuidish() -> String {
     format!("{:x}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
-/// The custom-resource handler wired to moto and a local ResponseURL, as `main` wires it to AWS.
+/// Clients of every moto service the tests touch, signed for us-east-1 with dummy credentials.
+pub fn shared_config(endpoint: &str) -> aws_config::SdkConfig {
+    shared_config_with(endpoint, &IamSettings::default())
+}
+
+/// The same with the given retries and timeouts (e.g. short ones in front of a fault proxy).
+pub fn shared_config_with(endpoint: &str, settings: &IamSettings) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .retry_config(settings.retry_config())
+        .timeout_config(settings.timeout_config())
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_iam::config::SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "tests",
+        )))
+        .http_client(http_client())
+        .build()
+}
+
+/// The state table as the template defines it: one String partition key `pk`, on demand.
+pub async fn create_state_table(endpoint: &str, name: &str) {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    let ddb = aws_sdk_dynamodb::Client::new(&shared_config(endpoint));
+    ddb.create_table()
+        .table_name(name)
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create the state table");
+}
+
+/// A Lambda function in moto for stacks to name as ServiceToken (moto cannot run it: it only has to exist).
+pub async fn create_function(endpoint: &str) {
+    let shared = shared_config(endpoint);
+    let iam = aws_sdk_iam::Client::new(&shared);
+    let trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]});
+    let role = iam
+        .create_role()
+        .role_name(OWN_ROLE)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .expect("create the function's role")
+        .role
+        .unwrap()
+        .arn;
+    let lambda = aws_sdk_lambda::Client::new(&shared);
+    lambda
+        .create_function()
+        .function_name("eks-node-role-guard")
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .role(role)
+        .handler("bootstrap")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_smithy_types::Blob::new(stored_zip("bootstrap", b"#!/bin/sh\n")))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create the moto function");
+}
+
+/// A zip archive holding one uncompressed file.
+fn stored_zip(name: &str, data: &[u8]) -> Vec<u8> {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut c = !0u32;
+        for &b in data {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+            }
+        }
+        !c
+    }
+    let (crc, size, n) = (crc32(data), data.len() as u32, name.len() as u16);
+    let mut z = Vec::new();
+    let header = |z: &mut Vec<u8>, sig: u32, central: bool| {
+        z.extend(sig.to_le_bytes());
+        if central {
+            z.extend(20u16.to_le_bytes());
+        }
+        z.extend([20u16, 0, 0, 0, 0].iter().flat_map(|v| v.to_le_bytes()));
+        z.extend(crc.to_le_bytes());
+        z.extend(size.to_le_bytes());
+        z.extend(size.to_le_bytes());
+        z.extend(n.to_le_bytes());
+        z.extend(0u16.to_le_bytes());
+        if central {
+            z.extend([0u16, 0, 0].iter().flat_map(|v| v.to_le_bytes()));
+            z.extend(0o100755u32.wrapping_shl(16).to_le_bytes());
+            z.extend(0u32.to_le_bytes());
+        }
+        z.extend(name.as_bytes());
+    };
+    header(&mut z, 0x0403_4b50, false);
+    z.extend(data);
+    let central_at = z.len() as u32;
+    header(&mut z, 0x0201_4b50, true);
+    let central_len = z.len() as u32 - central_at;
+    z.extend(0x0605_4b50u32.to_le_bytes());
+    z.extend([0u16, 0, 1, 1].iter().flat_map(|v| v.to_le_bytes()));
+    z.extend(central_len.to_le_bytes());
+    z.extend(central_at.to_le_bytes());
+    z.extend(0u16.to_le_bytes());
+    z
+}
+
+/// What the function needs in a fresh moto: the state table, and a Lambda function for stacks to name.
+pub async fn prepare(endpoint: &str) {
+    tokio::join!(create_state_table(endpoint, TABLE), create_function(endpoint));
+}
+
+/// A moto CloudFormation stack holding `Custom::EksNodeRole` resources under the given logical ids. It stays
+/// CREATE_IN_PROGRESS (moto cannot invoke the function) until a response is PUT to moto's own ResponseURL.
+pub async fn create_stack(endpoint: &str, name: &str, logical_ids: &[&str]) -> String {
+    let resources: serde_json::Map<String, Value> = logical_ids
+        .iter()
+        .map(|l| (l.to_string(), json!({"Type": "Custom::EksNodeRole", "Properties": {"ServiceToken": FUNCTION_ARN}})))
+        .collect();
+    let cfn = aws_sdk_cloudformation::Client::new(&shared_config(endpoint));
+    cfn.create_stack()
+        .stack_name(name)
+        .template_body(json!({"Resources": resources}).to_string())
+        .send()
+        .await
+        .expect("create the moto stack")
+        .stack_id
+        .unwrap()
+}
+
+/// moto's own ResponseURL for a stack: a PUT there completes the stack.
+pub fn moto_response_url(endpoint: &str, stack_id: &str) -> String {
+    format!("{endpoint}/cloudformation_us-east-1/cfnresponse?stack={stack_id}")
+}
+
+/// PUTs a response body the way the function does (empty content type), e.g. to moto's ResponseURL.
+pub async fn put_response(url: &str, body: &Value) {
+    use http_body_util::{BodyExt, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<bytes::Bytes>>();
+    let req = hyper::Request::put(url)
+        .header("content-type", "")
+        .body(Full::new(bytes::Bytes::from(body.to_string())))
+        .unwrap();
+    let resp = client.request(req).await.expect("PUT the response");
+    let status = resp.status();
+    let _ = resp.into_body().collect().await;
+    assert!(status.is_success(), "PUT {url}: {status}");
+}
+
+/// The operator's declarations the tests run with: the defaults, the test execution role as the function's own.
+/// Besides the procedure's names: the names these tests give the roles they adopt.
+pub const ADOPTABLE: &str = "eksNodeRole,AmazonEKSNodeRole,NodeInstanceRole,legacy-*,old-nodes,eks-managed-*";
+
+pub fn rules() -> AdoptionRules {
+    let mut r = AdoptionRules::defaults(Partition::Aws);
+    r.adoptable = AdoptionRules::new(ADOPTABLE, Default::default(), None).adoptable;
+    r.own_role = Some(OWN_ROLE.into());
+    // Allowed by the operator but absent from IAM: the attach fails half-way, as a cleanup test needs.
+    for name in ["ReadOnlyAccess", "DoesNotExist"] {
+        r.allowed_additional.insert(eks_node_role_guard::domain::PolicyArn::aws_managed(Partition::Aws, name));
+    }
+    r
+}
+
+pub fn identity() -> Identity {
+    Identity::from_function_arn(FUNCTION_ARN).unwrap()
+}
+
+pub type GuardReconciler = Reconciler<SdkIam, DynamoStore>;
+
+/// A reconciler with `iam` (maybe through a fault proxy) and the state table on `store_endpoint`.
+pub fn reconciler(iam: aws_sdk_iam::Client, store_endpoint: &str) -> GuardReconciler {
+    reconciler_with(iam, store_endpoint, &IamSettings::default())
+}
+
+pub fn reconciler_with(iam: aws_sdk_iam::Client, store_endpoint: &str, settings: &IamSettings) -> GuardReconciler {
+    let ddb = aws_sdk_dynamodb::Client::new(&shared_config_with(store_endpoint, settings));
+    Reconciler::new(SdkIam::new(iam), DynamoStore::new(ddb, TABLE), rules(), None)
+}
+
+/// The custom-resource handler wired to moto (IAM, DynamoDB, CloudFormation) and a local ResponseURL, as
+/// `main` wires it to AWS.
 pub struct Harness {
     pub moto: Moto,
     pub iam: aws_sdk_iam::Client,
-    pub reconciler: Reconciler<SdkIam>,
+    pub reconciler: GuardReconciler,
+    pub stacks: SdkStacks,
+    pub identity: IdentitySource,
     pub sender: ResponseSender,
     pub settings: CfnSettings,
     pub listener: ResponseListener,
     pub calls: CallCounter,
     pub drift: DriftSettings,
     pub metrics: Metrics,
+    /// LogicalResourceId → the moto stack holding it.
+    stack_ids: Mutex<BTreeMap<String, String>>,
 }
 
 impl Harness {
@@ -289,11 +492,15 @@ impl Harness {
             let _ = tracing_subscriber::fmt().with_env_filter("info").with_test_writer().try_init();
         }
         let moto = Moto::start();
+        let endpoint = moto.endpoint();
+        prepare(&endpoint).await;
         let calls = CallCounter::default();
-        let client = client_for(&moto.endpoint(), &IamSettings::default(), Some(calls.clone()));
+        let client = client_for(&endpoint, &IamSettings::default(), Some(calls.clone()));
         Harness {
             iam: moto.client(),
-            reconciler: Reconciler::new(SdkIam::new(client)),
+            reconciler: reconciler(client, &endpoint),
+            stacks: SdkStacks::new(aws_sdk_cloudformation::Client::new(&shared_config(&endpoint))),
+            identity: IdentitySource::fixed(identity()),
             sender: ResponseSender::new(SendPolicy {
                 initial_backoff: Duration::from_millis(20),
                 ..SendPolicy::default()
@@ -308,7 +515,47 @@ impl Harness {
             },
             metrics: Metrics::capturing(),
             moto,
+            stack_ids: Mutex::default(),
         }
+    }
+
+    pub fn trigger(&self) -> Trigger<'_, SdkIam, DynamoStore, SdkStacks> {
+        self.trigger_with(&self.reconciler, &self.settings)
+    }
+
+    pub fn trigger_with<'a>(
+        &'a self,
+        rec: &'a GuardReconciler,
+        settings: &'a CfnSettings,
+    ) -> Trigger<'a, SdkIam, DynamoStore, SdkStacks> {
+        Trigger { rec, stacks: &self.stacks, identity: &self.identity, sender: &self.sender, settings }
+    }
+
+    /// The moto stack (CREATE_IN_PROGRESS) that holds resource `logical_id`, made on first use.
+    pub async fn stack_for(&self, logical_id: &str) -> String {
+        if let Some(id) = self.stack_ids.lock().unwrap().get(logical_id) {
+            return id.clone();
+        }
+        let n = self.stack_ids.lock().unwrap().len();
+        let name = if n == 0 { "prod-eks".to_string() } else { format!("prod-eks{}", n + 1) };
+        let id = create_stack(&self.moto.endpoint(), &name, &[logical_id]).await;
+        self.stack_ids.lock().unwrap().insert(logical_id.to_string(), id.clone());
+        id
+    }
+
+    /// `req` aimed at the moto stack of its resource (the placeholder StackId replaced).
+    pub async fn aimed(&self, req: &Value) -> Value {
+        let mut req = req.clone();
+        if req["StackId"] == STACK_ID {
+            let logical = req["LogicalResourceId"].as_str().unwrap_or("NodeRole").to_string();
+            req["StackId"] = json!(self.stack_for(&logical).await);
+        }
+        req
+    }
+
+    /// The state item of `role`, as the function wrote it.
+    pub async fn record(&self, role: &str) -> Option<Record> {
+        self.reconciler.store().get(&RoleName::parse(role).unwrap()).await.unwrap()
     }
 
     /// Delivers an EventBridge event to the drift trigger.
@@ -340,11 +587,17 @@ impl Harness {
         self.iam.detach_role_policy().role_name(role).policy_arn(policy_arn).send().await.unwrap();
     }
 
-    /// Sends a request through the handler and returns the response CloudFormation would have received.
+    /// Sends a request (aimed at its moto stack) through the handler and returns the response CloudFormation
+    /// would have received.
     pub async fn send(&self, req: &Value) -> Value {
+        let req = self.aimed(req).await;
+        self.send_as_is(&req).await
+    }
+
+    /// Sends a request exactly as given (no stack made for it).
+    pub async fn send_as_is(&self, req: &Value) -> Value {
         let before = self.listener.accepted().len();
-        cfn::handle(req, &self.reconciler, &self.sender, &self.settings, Duration::from_secs(60), "test-log-stream")
-            .await;
+        cfn::handle(req, &self.trigger(), "function-arn", Duration::from_secs(60), "test-log-stream").await;
         let accepted = self.listener.accepted();
         assert_eq!(accepted.len(), before + 1, "exactly one accepted response per request");
         accepted.last().unwrap().json()
@@ -386,6 +639,14 @@ impl Harness {
             .unwrap_or_default()
     }
 
+    pub async fn tag(&self, role: &str, tags: &[(&str, &str)]) {
+        let tags: Vec<aws_sdk_iam::types::Tag> = tags
+            .iter()
+            .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(*k).value(*v).build().unwrap())
+            .collect();
+        self.iam.tag_role().role_name(role).set_tags(Some(tags)).send().await.unwrap();
+    }
+
     pub async fn trust(&self, role: &str) -> Value {
         let doc = self.role(role).await.unwrap().assume_role_policy_document.unwrap();
         eks_node_role_guard::domain::policies::parse_document(&doc).unwrap()
@@ -407,6 +668,27 @@ impl Harness {
 
     pub async fn policy_exists(&self, arn: &str) -> bool {
         self.iam.get_policy().policy_arn(arn).send().await.is_ok()
+    }
+
+    /// Creates the account's IPv6 CNI policy with `document` (AWS's, unless a test tampers with it).
+    pub async fn make_ipv6_policy(&self, document: &Value) -> String {
+        self.iam
+            .create_policy()
+            .policy_name("AmazonEKS_CNI_IPv6_Policy")
+            .policy_document(document.to_string())
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap()
+            .arn
+            .unwrap()
+    }
+
+    /// Every role but the moto function's own.
+    pub async fn roles(&self) -> Vec<String> {
+        let roles = self.iam.list_roles().send().await.unwrap().roles;
+        roles.into_iter().map(|r| r.role_name).filter(|n| n != OWN_ROLE).collect()
     }
 
     /// A role made outside the tool, with a trust policy and attached policies.
@@ -537,6 +819,9 @@ impl Function {
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")
             .env("ALLOW_INSECURE_RESPONSE_URL", "true")
+            .env("STATE_TABLE_NAME", TABLE)
+            .env("ADOPTABLE_ROLE_NAMES", ADOPTABLE)
+            .env("GUARD_EXECUTION_ROLE_NAME", OWN_ROLE)
             .stdout(out.try_clone().unwrap())
             .stderr(out);
         for (k, v) in extra_env {

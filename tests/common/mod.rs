@@ -421,6 +421,15 @@ pub fn moto_response_url(endpoint: &str, stack_id: &str) -> String {
     format!("{endpoint}/cloudformation_us-east-1/cfnresponse?stack={stack_id}")
 }
 
+/// The roles for which the function's logs carry EMF records of `metric`, in order.
+pub fn emitted(logs: &str, metric: &str) -> Vec<String> {
+    logs.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some() && v.get(metric).is_some())
+        .map(|v| v["RoleName"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
 /// PUTs a response body the way the function does (empty content type), e.g. to moto's ResponseURL.
 pub async fn put_response(url: &str, body: &Value) {
     use http_body_util::{BodyExt, Full};
@@ -483,6 +492,8 @@ pub struct Harness {
     pub metrics: Metrics,
     /// LogicalResourceId → the moto stack holding it.
     stack_ids: Mutex<BTreeMap<String, String>>,
+    /// `Harness::deployed`: the built binary under the Runtime API emulator receives every request and event.
+    pub binary: Option<(Emulator, Function)>,
 }
 
 impl Harness {
@@ -516,7 +527,25 @@ impl Harness {
             metrics: Metrics::capturing(),
             moto,
             stack_ids: Mutex::default(),
+            binary: None,
         }
+    }
+
+    /// The same, with the released binary as the function: requests and events go through the cargo-lambda
+    /// Runtime API emulator, the function finds its own account through STS and its settings in its environment.
+    pub async fn deployed(extra_env: &[(&str, &str)]) -> Harness {
+        let mut h = Harness::new().await;
+        let emulator = Emulator::start();
+        let allowed = h.reconciler.rules.allowed_additional.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",");
+        let mut env = vec![("ALLOWED_ADDITIONAL_POLICY_ARNS", allowed.as_str())];
+        env.extend_from_slice(extra_env);
+        let function = Function::start(&emulator.runtime_api(), &h.moto.endpoint(), &env);
+        h.binary = Some((emulator, function));
+        h
+    }
+
+    pub fn logs(&self) -> String {
+        self.binary.as_ref().map(|(_, f)| f.logs()).unwrap_or_default()
     }
 
     pub fn trigger(&self) -> Trigger<'_, SdkIam, DynamoStore, SdkStacks> {
@@ -560,6 +589,13 @@ impl Harness {
 
     /// Delivers an EventBridge event to the drift trigger.
     pub async fn deliver(&self, event: &Value) -> Result<Value, eks_node_role_guard::Error> {
+        if let Some((emulator, _)) = &self.binary {
+            let out = invoke(emulator.port, event.to_string().as_bytes()).await;
+            return match out.get("errorMessage") {
+                Some(m) => Err(eks_node_role_guard::Error::invalid(m)),
+                None => Ok(out),
+            };
+        }
         eks_node_role_guard::events::handle(
             event,
             &self.reconciler,
@@ -597,7 +633,14 @@ impl Harness {
     /// Sends a request exactly as given (no stack made for it).
     pub async fn send_as_is(&self, req: &Value) -> Value {
         let before = self.listener.accepted().len();
-        cfn::handle(req, &self.trigger(), "function-arn", Duration::from_secs(60), "test-log-stream").await;
+        match &self.binary {
+            Some((emulator, _)) => {
+                invoke(emulator.port, req.to_string().as_bytes()).await;
+            }
+            None => {
+                cfn::handle(req, &self.trigger(), "function-arn", Duration::from_secs(60), "test-log-stream").await;
+            }
+        }
         let accepted = self.listener.accepted();
         assert_eq!(accepted.len(), before + 1, "exactly one accepted response per request");
         accepted.last().unwrap().json()

@@ -1,6 +1,7 @@
-//! The benchmark: the release binary under a Runtime API stub with real deadlines, IAM on moto behind a
-//! counting proxy, a real ResponseURL listener. Prints numbers (medians of several runs); asserts nothing about
-//! time. Run with `scripts/bench.sh` (it builds the release binary and the arm64 zip first).
+//! The benchmark: the release binary under a Runtime API stub with real deadlines, IAM, DynamoDB,
+//! CloudFormation and STS on moto behind a counting proxy, a real ResponseURL listener. Prints numbers (medians of
+//! several runs) and AWS calls by service; asserts nothing about time. Run with `scripts/bench.sh` (it builds the
+//! release binary and the arm64 zip first).
 
 #[path = "../tests/common/mod.rs"]
 #[allow(unused_imports)]
@@ -16,6 +17,7 @@ use common::*;
 use eks_node_role_guard::domain::{
     AccountId, Boundary, IpFamily, NodeRoleSpec, Owner, Partition, RemediationMode, RoleName, RolePath,
 };
+use eks_node_role_guard::state::{DynamoStore, Expect, Record, StateStore};
 use serde_json::{json, Value};
 
 const RUNS: usize = 7;
@@ -51,11 +53,40 @@ struct Bench {
     moto: Moto,
     proxy: FaultProxy,
     listener: ResponseListener,
+    stacks: std::sync::Mutex<BTreeMap<String, String>>,
+}
+
+/// Calls by service between two readings of the proxy.
+fn calls_since(before: &BTreeMap<String, usize>, after: &BTreeMap<String, usize>) -> String {
+    after
+        .iter()
+        .map(|(k, v)| (k, v - before.get(k).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Bench {
     async fn function(&self, stub: &RuntimeStub) -> Function {
         Function::start_binary(&binary(), &stub.address(), &self.proxy.endpoint(), &[("SWEEP_CONCURRENCY", "4")])
+    }
+
+    /// `req` aimed at a moto stack holding its resource (one stack per logical id, made on first use).
+    async fn aimed(&self, req: &Value) -> Value {
+        let logical = req["LogicalResourceId"].as_str().unwrap().to_string();
+        let known = self.stacks.lock().unwrap().get(&logical).cloned();
+        let id = match known {
+            Some(id) => id,
+            None => {
+                let id = create_stack(&self.moto.endpoint(), &format!("bench-{}", logical.to_lowercase()), &[&logical]).await;
+                self.stacks.lock().unwrap().insert(logical, id.clone());
+                id
+            }
+        };
+        let mut req = req.clone();
+        req["StackId"] = json!(id);
+        req
     }
 
     async fn invoke(&self, stub: &RuntimeStub, payload: &Value) -> (Duration, u64) {
@@ -67,13 +98,16 @@ impl Bench {
     }
 }
 
-/// A managed role as the custom resource leaves it, written straight to IAM (fast set-up for sweeps).
-async fn seed_role(iam: &aws_sdk_iam::Client, name: &str, broken: bool) {
+/// A managed role as the custom resource leaves it, written straight to IAM and the state table (fast set-up
+/// for sweeps).
+async fn seed_role(iam: &aws_sdk_iam::Client, store: &DynamoStore, name: &str, broken: bool) {
     let spec = NodeRoleSpec {
         name: RoleName::parse(name).unwrap(),
         path: RolePath::parse("/bench/").unwrap(),
         partition: Partition::Aws,
         account: AccountId::parse(ACCOUNT).unwrap(),
+        region: "us-east-1".into(),
+        ipv6_cni_policy: None,
         description: None,
         ip_family: IpFamily::Ipv4,
         attach_cni: true,
@@ -92,14 +126,21 @@ async fn seed_role(iam: &aws_sdk_iam::Client, name: &str, broken: bool) {
         .iter()
         .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().unwrap())
         .collect();
-    iam.create_role()
+    let role = iam
+        .create_role()
         .role_name(name)
         .path("/bench/")
         .assume_role_policy_document(spec.trust_policy().to_string())
         .set_tags(Some(tags))
         .send()
         .await
+        .unwrap()
+        .role
         .unwrap();
+    let mut record = Record::new(spec.clone());
+    record.role_id = Some(role.role_id);
+    record.own_profile = Some(name.to_string());
+    store.put(&record, Expect::NewOrOwn).await.unwrap();
     for p in spec.required_policies() {
         if broken && p.name() == "AmazonEKSWorkerNodePolicy" {
             continue;
@@ -113,13 +154,24 @@ async fn seed_role(iam: &aws_sdk_iam::Client, name: &str, broken: bool) {
 #[tokio::main]
 async fn main() {
     let moto = Moto::start();
+    prepare(&moto.endpoint()).await;
     let proxy = FaultProxy::start(moto.port).await;
     let listener = ResponseListener::start().await;
-    let b = Bench { moto, proxy, listener };
+    let b = Bench { moto, proxy, listener, stacks: Default::default() };
     let iam = b.moto.client();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&shared_config(&b.moto.endpoint())), TABLE);
+    // The IPv6 CNI policy the Update below switches to.
+    iam.create_policy()
+        .policy_name("AmazonEKS_CNI_IPv6_Policy")
+        .policy_document(
+            eks_node_role_guard::domain::policies::cni_ipv6_policy_document(Partition::Aws).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
     let mut peak = 0u64;
     println!(
-        "eks-node-role-guard benchmark — binary {}, IAM = moto on loopback, {RUNS} runs, medians",
+        "eks-node-role-guard benchmark — binary {}, AWS = moto on loopback, {RUNS} runs, medians",
         binary().display()
     );
 
@@ -128,7 +180,7 @@ async fn main() {
     let mut init = Vec::new();
     for i in 0..RUNS {
         let stub = RuntimeStub::start().await;
-        let mut del = delete("Nodes", &format!("absent-{i}"), json!({}), &b.listener.url());
+        let mut del = b.aimed(&delete("Nodes", &format!("absent-{i}"), json!({}), &b.listener.url())).await;
         del["RequestId"] = json!(format!("cold-{i}"));
         let answer = stub.invoke(del.to_string().as_bytes(), Duration::from_secs(60));
         let started = Instant::now();
@@ -152,9 +204,11 @@ async fn main() {
 
     // 2. Create end-to-end, and the IAM calls per operation.
     let (mut create, mut create_calls, mut update_calls, mut delete_calls) = (Vec::new(), 0, 0, 0);
+    let mut create_by_service = String::new();
     for i in 0..RUNS {
         let name = format!("bench-create-{i}");
-        let req = request("Create", &format!("N{i}"), json!({"RoleName": name}), &b.listener.url());
+        let req = b.aimed(&request("Create", &format!("N{i}"), json!({"RoleName": name}), &b.listener.url())).await;
+        let by_service = b.proxy.by_service();
         let before = b.listener.accepted().len();
         let started = Instant::now();
         let (_, calls) = b.invoke(&stub, &req).await;
@@ -162,71 +216,76 @@ async fn main() {
         assert_eq!(got.json()["Status"], "SUCCESS");
         create.push(ms(got.at - started));
         create_calls = calls;
-        let (_, calls) = b
-            .invoke(
-                &stub,
-                &update(
-                    &format!("N{i}"),
-                    &name,
-                    json!({"RoleName": name, "IpFamily": "ipv6"}),
-                    json!({"RoleName": name}),
-                    &b.listener.url(),
-                ),
-            )
-            .await;
+        create_by_service = calls_since(&by_service, &b.proxy.by_service());
+        let upd = update(
+            &format!("N{i}"),
+            &name,
+            json!({"RoleName": name, "IpFamily": "ipv6"}),
+            json!({"RoleName": name}),
+            &b.listener.url(),
+        );
+        let (_, calls) = b.invoke(&stub, &b.aimed(&upd).await).await;
         update_calls = calls;
-        let (_, calls) = b
-            .invoke(
-                &stub,
-                &delete(&format!("N{i}"), &name, json!({"RoleName": name, "IpFamily": "ipv6"}), &b.listener.url()),
-            )
-            .await;
+        let del = delete(&format!("N{i}"), &name, json!({"RoleName": name, "IpFamily": "ipv6"}), &b.listener.url());
+        let (_, calls) = b.invoke(&stub, &b.aimed(&del).await).await;
         delete_calls = calls;
     }
     println!("Create end to end (request in → response PUT received): {:.1} ms", median(create));
     println!(
-        "IAM calls: Create {create_calls}, Update ipv4→ipv6 {update_calls}, Delete {delete_calls} (reads included)"
+        "AWS calls: Create {create_calls} ({create_by_service}), Update ipv4→ipv6 {update_calls}, Delete {delete_calls} (reads and confirmation included)"
     );
 
     // 3. Detach event → policy attached.
     let name = "bench-drift";
-    b.invoke(&stub, &request("Create", "Drift", json!({"RoleName": name}), &b.listener.url())).await;
+    b.invoke(&stub, &b.aimed(&request("Create", "Drift", json!({"RoleName": name}), &b.listener.url())).await).await;
     let mut repair = Vec::new();
     let mut repair_calls = 0;
+    let mut repair_by_service = String::new();
     for _ in 0..RUNS {
-        iam.tag_role()
-            .role_name(name)
-            .tags(aws_sdk_iam::types::Tag::builder().key("eks-node-role-guard:repairs").value("").build().unwrap())
-            .send()
-            .await
-            .unwrap();
+        // A clean breaker for each run (the bench repairs the same role more often than the breaker allows).
+        let item = store.get(&RoleName::parse(name).unwrap()).await.unwrap().unwrap();
+        store.put(&Record { repairs: vec![], ..item.clone() }, item.expect()).await.unwrap();
         iam.detach_role_policy()
             .role_name(name)
             .policy_arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
             .send()
             .await
             .unwrap();
+        let by_service = b.proxy.by_service();
         let (d, calls) = b.invoke(&stub, &drift_event("drift-detach-role-policy.json", name)).await;
         repair.push(ms(d));
         repair_calls = calls;
+        repair_by_service = calls_since(&by_service, &b.proxy.by_service());
     }
     println!(
-        "detach event → policy attached: {:.1} ms, {repair_calls} IAM calls (3 reads, attach, breaker record)",
+        "detach event → policy attached: {:.1} ms, {repair_calls} AWS calls ({repair_by_service}): role, attachments, profiles and the state item read at once, then the attach and the breaker record at once",
         median(repair)
     );
 
-    // 4. Sweeps: 100 and 1,000 managed roles (10% broken), bounded concurrency 4.
+    // 4. Sweeps: 100 and 1,000 managed roles (10% broken) among 5,000 unmanaged ones, bounded concurrency 4.
+    // The sweep reads the state table, so the unmanaged roles cost nothing.
+    let t = Instant::now();
+    for i in 0..5000 {
+        iam.create_role()
+            .role_name(format!("unmanaged-{i:04}"))
+            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+            .send()
+            .await
+            .unwrap();
+    }
+    println!("(5,000 unmanaged roles made in {:.0} s)", t.elapsed().as_secs_f64());
     let mut made = 0;
     for n in [100usize, 1000] {
         let t = Instant::now();
         while made < n {
-            seed_role(&iam, &format!("sweep-{made:04}"), made % 10 == 0).await;
+            seed_role(&iam, &store, &format!("sweep-{made:04}"), made % 10 == 0).await;
             made += 1;
         }
         let setup = t.elapsed();
         let runs = if n <= 100 { 3 } else { 1 };
         let mut times = Vec::new();
         let mut calls = 0;
+        let mut sweep_by_service = String::new();
         for r in 0..runs {
             if r > 0 {
                 for i in (0..n).step_by(10) {
@@ -238,15 +297,17 @@ async fn main() {
                         .await;
                 }
             }
+            let by_service = b.proxy.by_service();
             let (d, c) = b
                 .invoke(&stub, &json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep"}))
                 .await;
             times.push(ms(d));
             calls = c;
+            sweep_by_service = calls_since(&by_service, &b.proxy.by_service());
         }
         let t = median(times);
         println!(
-            "sweep of {n} managed roles ({} repaired): {t:.0} ms, {:.2} ms/role, {calls} IAM calls ({:.1}/role) [set-up {:.0} s]",
+            "sweep of {n} managed roles ({} repaired) among 5,000 unmanaged: {t:.0} ms, {:.2} ms/role, {calls} AWS calls ({:.1}/role: {sweep_by_service}) [set-up {:.0} s]",
             n / 10,
             t / n as f64,
             calls as f64 / n as f64,

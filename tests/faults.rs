@@ -259,8 +259,8 @@ async fn a_refused_response_url_is_given_up_on_before_the_deadline() {
     let h = Harness::new().await;
     let closed = format!("http://127.0.0.1:{}/cfn-response", free_port());
     let req = request("Create", "Nodes", json!({"RoleName": "nodes"}), &closed);
-    let started = Instant::now();
     let req = h.aimed(&req).await;
+    let started = Instant::now();
     let status = cfn::handle(&req, &h.trigger(), "function-arn", Duration::from_secs(3), "s").await;
     assert_eq!(status, cfn::response::Status::Success, "the work was done");
     assert!(started.elapsed() < Duration::from_secs(3), "gave up at the deadline: {:?}", started.elapsed());

@@ -131,7 +131,9 @@ pub fn plan(
                     Boundary::Set(arn) => Some(arn.clone()),
                     _ => None,
                 },
-                tags: desired.all_tags(),
+                // The label only: IAM authorises CreateRole's tags as TagRole, and the policy lets label keys and
+                // user keys through different statements. User tags follow in a TagRole of their own.
+                tags: desired.labels(),
             });
             &empty
         }

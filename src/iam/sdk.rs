@@ -253,10 +253,17 @@ impl NodeRoleIam for SdkIam {
                 c.update_role().role_name(name).description(d).send().await.done("UpdateRole")
             }
             Action::TagRole(t) => {
-                propagated(|| async {
-                    c.tag_role().role_name(name).set_tags(Some(tags(t))).send().await.done("TagRole")
-                })
-                .await
+                // Label keys and user keys go in separate calls: the function's policy allows each through its own
+                // statement (aws:TagKeys), and one call must match one statement.
+                let (label, user): (BTreeMap<_, _>, BTreeMap<_, _>) =
+                    t.clone().into_iter().partition(|(k, _)| k.starts_with(spec::TAG_PREFIX));
+                for group in [label, user].iter().filter(|g| !g.is_empty()) {
+                    propagated(|| async {
+                        c.tag_role().role_name(name).set_tags(Some(tags(group))).send().await.done("TagRole")
+                    })
+                    .await?;
+                }
+                Ok(())
             }
             Action::UntagRole(keys) => gone_ok(
                 c.untag_role()

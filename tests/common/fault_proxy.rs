@@ -35,6 +35,8 @@ struct State {
     always: Option<Fault>,
     requests: usize,
     faulted: usize,
+    /// Requests by the service named in their SigV4 credential scope (iam, dynamodb, cloudformation, sts).
+    by_service: std::collections::BTreeMap<String, usize>,
 }
 
 pub struct FaultProxy {
@@ -81,6 +83,10 @@ impl FaultProxy {
 
     pub fn requests(&self) -> usize {
         self.state.lock().unwrap().requests
+    }
+
+    pub fn by_service(&self) -> std::collections::BTreeMap<String, usize> {
+        self.state.lock().unwrap().by_service.clone()
     }
 
     pub fn faulted(&self) -> usize {
@@ -147,7 +153,15 @@ fn reset(sock: TcpStream) {
 
 async fn serve(mut sock: TcpStream, upstream_port: u16, state: Arc<Mutex<State>>, held: Arc<Mutex<Vec<TcpStream>>>) {
     let Some(request) = super::http::read_request(&mut sock).await else { return };
-    let dynamodb = request.headers().get("x-amz-target").is_some_and(|t| t.starts_with("DynamoDB_"));
+    let headers = request.headers();
+    let dynamodb = headers.get("x-amz-target").is_some_and(|t| t.starts_with("DynamoDB_"));
+    // `AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, ...`
+    let service = headers
+        .get("authorization")
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(3))
+        .unwrap_or("unsigned")
+        .to_string();
     let mut request = request.raw;
     // One request per connection keeps the proxy simple; the SDK opens another.
     if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -156,6 +170,7 @@ async fn serve(mut sock: TcpStream, upstream_port: u16, state: Arc<Mutex<State>>
     let fault = {
         let mut s = state.lock().unwrap();
         s.requests += 1;
+        *s.by_service.entry(service).or_default() += 1;
         let f = match s.script.pop_front() {
             Some(f) => f,
             None => s.always,

@@ -79,7 +79,8 @@ impl Bench {
         let id = match known {
             Some(id) => id,
             None => {
-                let id = create_stack(&self.moto.endpoint(), &format!("bench-{}", logical.to_lowercase()), &[&logical]).await;
+                let id = create_stack(&self.moto.endpoint(), &format!("bench-{}", logical.to_lowercase()), &[&logical])
+                    .await;
                 self.stacks.lock().unwrap().insert(logical, id.clone());
                 id
             }
@@ -163,9 +164,7 @@ async fn main() {
     // The IPv6 CNI policy the Update below switches to.
     iam.create_policy()
         .policy_name("AmazonEKS_CNI_IPv6_Policy")
-        .policy_document(
-            eks_node_role_guard::domain::policies::cni_ipv6_policy_document(Partition::Aws).to_string(),
-        )
+        .policy_document(eks_node_role_guard::domain::policies::cni_ipv6_policy_document(Partition::Aws).to_string())
         .send()
         .await
         .unwrap();

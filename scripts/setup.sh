@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the pinned local stand-ins into project-local virtualenvs (idempotent, fast when already there).
-#   .venv      moto server (IAM), cargo-lambda (Runtime API emulator, arm64 builds), cfn-lint, ziglang
+#   .venv      moto server (IAM, DynamoDB, CloudFormation, STS, Lambda), cargo-lambda (Runtime API emulator, arm64
+#              builds), cfn-lint, ziglang, parliament (offline IAM policy linter)
 #   .venv-sam  aws-sam-cli (its pins conflict with moto's, so it lives alone)
 #   .venv-checkov checkov (same reason)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MAIN_PKGS=("moto[server]==5.2.5" "cargo-lambda==1.9.2" "cfn-lint==1.58.0" "ziglang==0.17.0")
+MAIN_PKGS=("moto[server]==5.2.5" "cargo-lambda==1.9.2" "cfn-lint==1.58.0" "ziglang==0.17.0" "parliament==1.6.4")
 SAM_PKGS=("aws-sam-cli==1.170.0")
 CHECKOV_PKGS=("checkov==3.3.30")
 

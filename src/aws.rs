@@ -1,8 +1,8 @@
 //! What every AWS client here shares: the lean HTTPS client and how an SDK error reads in the crate's terms.
 
+use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use aws_smithy_runtime_api::client::result::SdkError;
 
 /// Code, message and whether a later attempt could succeed (throttling, 5xx, timeouts, lost connections).
 pub fn describe<E>(err: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> (Option<String>, String, bool)

@@ -8,8 +8,8 @@ use tracing::{info, warn};
 
 use crate::domain::adoption::AdoptionRules;
 use crate::domain::{
-    plan, plan_release, plan_teardown, policies, Action, AccountId, CniCheck, LiveRole, NodeRoleSpec, Partition,
-    Plan, PolicyArn, Retired, RoleName, Scope,
+    plan, plan_release, plan_teardown, policies, AccountId, Action, CniCheck, LiveRole, NodeRoleSpec, Partition, Plan,
+    PolicyArn, Retired, RoleName, Scope,
 };
 use crate::error::{Error, Result};
 use crate::iam::NodeRoleIam;
@@ -53,8 +53,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
     /// The IPv6 CNI policy a new desired state would use: the template's, or the account's own
     /// `AmazonEKS_CNI_IPv6_Policy`, verified against AWS's document either way.
     pub async fn resolve_cni(&self, partition: Partition, account: &AccountId) -> Result<CniCheck> {
-        let arn =
-            self.ipv6_cni_policy.clone().unwrap_or_else(|| policies::cni_ipv6_policy(partition, account));
+        let arn = self.ipv6_cni_policy.clone().unwrap_or_else(|| policies::cni_ipv6_policy(partition, account));
         self.verify_cni(&arn).await
     }
 

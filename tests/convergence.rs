@@ -178,7 +178,8 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
     if s.kind == Kind::Deleting {
         // The stack's Delete has begun: its item says so.
         let item = h.record(&role).await.unwrap();
-        let marked = eks_node_role_guard::state::Record { phase: eks_node_role_guard::state::Phase::Deleting, ..item.clone() };
+        let marked =
+            eks_node_role_guard::state::Record { phase: eks_node_role_guard::state::Phase::Deleting, ..item.clone() };
         h.reconciler.store().put(&marked, item.expect()).await.unwrap();
     }
 
@@ -296,9 +297,15 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
     }
     // One sweep (over the state table: this case's role, and whatever earlier cases left).
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events"});
-    eks_node_role_guard::events::handle(&sweep, &h.reconciler, &h.drift, &h.metrics, std::time::Duration::from_secs(60))
-        .await
-        .map_err(|e| TestCaseError::fail(format!("sweep: {e}")))?;
+    eks_node_role_guard::events::handle(
+        &sweep,
+        &h.reconciler,
+        &h.drift,
+        &h.metrics,
+        std::time::Duration::from_secs(60),
+    )
+    .await
+    .map_err(|e| TestCaseError::fail(format!("sweep: {e}")))?;
 
     let end = snapshot(h, &role).await;
     if deleted_by_stack {

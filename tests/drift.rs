@@ -38,7 +38,11 @@ async fn re_attaches_amazon_eks_worker_node_policy_after_it_is_detached_in_four_
     assert_eq!(calls, 4);
     let item = h.record("nodes").await.unwrap();
     assert_eq!(item.repairs.len(), 1, "the breaker counted the repair");
-    assert!(item.trail.last().unwrap().contains("repaired AttachRolePolicy AmazonEKSWorkerNodePolicy"), "{:?}", item.trail);
+    assert!(
+        item.trail.last().unwrap().contains("repaired AttachRolePolicy AmazonEKSWorkerNodePolicy"),
+        "{:?}",
+        item.trail
+    );
     assert_eq!(h.metrics.count(Metric::DriftDetected, "nodes"), 1);
     assert_eq!(h.metrics.count(Metric::DriftRepaired, "nodes"), 1);
 }
@@ -97,7 +101,8 @@ async fn puts_the_role_back_in_its_instance_profile_and_recreates_a_deleted_prof
 #[tokio::test]
 async fn a_tampered_ipv6_cni_policy_is_reported_left_attached_and_never_rewritten() {
     let h = Harness::new().await;
-    let aws = eks_node_role_guard::domain::policies::cni_ipv6_policy_document(eks_node_role_guard::domain::Partition::Aws);
+    let aws =
+        eks_node_role_guard::domain::policies::cni_ipv6_policy_document(eks_node_role_guard::domain::Partition::Aws);
     h.make_ipv6_policy(&aws).await;
     managed(&h, "v6", json!({"IpFamily": "ipv6"})).await;
     let wide = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]});
@@ -175,7 +180,8 @@ async fn does_not_re_attach_while_the_stack_deletes_the_role_and_the_delete_comp
     managed(&h, "nodes", json!({})).await;
     // The stack's Delete has begun: the item is marked, then policies come off.
     let item = h.record("nodes").await.unwrap();
-    let marked = eks_node_role_guard::state::Record { phase: eks_node_role_guard::state::Phase::Deleting, ..item.clone() };
+    let marked =
+        eks_node_role_guard::state::Record { phase: eks_node_role_guard::state::Phase::Deleting, ..item.clone() };
     h.reconciler.store().put(&marked, item.expect()).await.unwrap();
     h.detach("nodes", WORKER_ARN).await;
     assert_eq!(h.outcome(&drift_event("drift-detach-role-policy.json", "nodes"), "nodes").await, "ignored");
@@ -399,7 +405,10 @@ async fn a_state_item_that_does_not_decode_stops_repair_instead_of_guessing() {
     h.detach("nodes", WORKER_ARN).await;
     let out = h.deliver(&drift_event("drift-detach-role-policy.json", "nodes")).await.unwrap();
     assert_eq!(out["outcomes"][0]["outcome"], "failed", "{out}");
-    assert!(out["outcomes"][0]["reason"].as_str().unwrap().contains("attribute desired is missing or invalid"), "{out}");
+    assert!(
+        out["outcomes"][0]["reason"].as_str().unwrap().contains("attribute desired is missing or invalid"),
+        "{out}"
+    );
     assert!(!h.attached("nodes").await.contains("AmazonEKS_CNI_Policy"), "no default filled in");
     assert!(!h.attached("nodes").await.contains("AmazonEKSWorkerNodePolicy"), "nothing done on a guess");
 }

@@ -53,8 +53,10 @@ async fn the_binary_creates_updates_and_deletes_the_node_role_through_the_runtim
     iam.create_policy()
         .policy_name("AmazonEKS_CNI_IPv6_Policy")
         .policy_document(
-            eks_node_role_guard::domain::policies::cni_ipv6_policy_document(eks_node_role_guard::domain::Partition::Aws)
-                .to_string(),
+            eks_node_role_guard::domain::policies::cni_ipv6_policy_document(
+                eks_node_role_guard::domain::Partition::Aws,
+            )
+            .to_string(),
         )
         .send()
         .await
@@ -115,7 +117,11 @@ async fn the_binary_creates_updates_and_deletes_the_node_role_through_the_runtim
     assert_eq!(status.stacks()[0].stack_status().unwrap().as_str(), "CREATE_COMPLETE");
     let out = invoke(emulator.port, forged.to_string().as_bytes()).await;
     assert_eq!(out["status"], "FAILED", "{out}");
-    assert!(listener.last()["Reason"].as_str().unwrap().contains("not confirmed by CloudFormation"), "{}", listener.last());
+    assert!(
+        listener.last()["Reason"].as_str().unwrap().contains("not confirmed by CloudFormation"),
+        "{}",
+        listener.last()
+    );
     assert!(iam.get_role().role_name("demo-eks-node-role").send().await.is_err(), "nothing created");
 
     // Exactly one response per request, none of them carrying or logging the pre-signed URL.

@@ -185,8 +185,7 @@ async fn run_case(
     let request = h.aimed(&request).await;
     let before = h.listener.accepted().len();
     let started = Instant::now();
-    let trigger =
-        cfn::Trigger { rec: faulty, stacks, identity: &h.identity, sender: &h.sender, settings };
+    let trigger = cfn::Trigger { rec: faulty, stacks, identity: &h.identity, sender: &h.sender, settings };
     cfn::handle(&request, &trigger, "function-arn", TIME_LEFT, "stream").await;
     let accepted = h.listener.accepted();
     assert_eq!(accepted.len(), before + 1, "{ctx}: exactly one accepted response");

@@ -133,8 +133,14 @@ async fn adoption_refuses_every_role_the_operator_did_not_declare_a_clean_node_r
     refused(&h, "A", adopt("ci-deployer"), "not in AdoptableRoleNames", "ci-deployer").await;
 
     foreign_role(&h, "AmazonEKSNodeRole", "/", json!({"Service": "ec2.amazonaws.com"}), &[WORKER_ARN, ADMIN_ARN]).await;
-    refused(&h, "B", adopt("AmazonEKSNodeRole"), "it carries arn:aws:iam::aws:policy/AdministratorAccess", "AmazonEKSNodeRole")
-        .await;
+    refused(
+        &h,
+        "B",
+        adopt("AmazonEKSNodeRole"),
+        "it carries arn:aws:iam::aws:policy/AdministratorAccess",
+        "AmazonEKSNodeRole",
+    )
+    .await;
 
     refused(&h, "C", adopt(OWN_ROLE), "this function's own execution role", OWN_ROLE).await;
 
@@ -220,7 +226,9 @@ async fn a_role_recreated_under_the_same_name_is_not_ours_delete_removes_only_th
     h.iam.attach_role_policy().role_name("nodes").policy_arn(ADMIN_ARN).send().await.unwrap();
     let out = h.deliver(&drift_event("drift-update-assume-role-policy.json", "nodes")).await.unwrap();
     assert_eq!(out["outcomes"][0]["outcome"], "ignored", "{out}");
-    let u = h.send(&update("NodeRole", "nodes", json!({"RoleName": "nodes", "Description": "x"}), props.clone(), &h.url())).await;
+    let u = h
+        .send(&update("NodeRole", "nodes", json!({"RoleName": "nodes", "Description": "x"}), props.clone(), &h.url()))
+        .await;
     assert_eq!(u["Status"], "FAILED", "{u}");
     assert!(u["Reason"].as_str().unwrap().contains("RoleId differs"), "{u}");
     let d = h.send(&delete("NodeRole", "nodes", props, &h.url())).await;
@@ -240,7 +248,13 @@ async fn a_foreign_ipv6_cni_policy_is_never_attached_through_the_binary() {
     let r = h.create("Other", json!({"RoleName": "nodes4"})).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     let u = h
-        .send(&update("Other", "nodes4", json!({"RoleName": "nodes4", "IpFamily": "ipv6"}), json!({"RoleName": "nodes4"}), &h.url()))
+        .send(&update(
+            "Other",
+            "nodes4",
+            json!({"RoleName": "nodes4", "IpFamily": "ipv6"}),
+            json!({"RoleName": "nodes4"}),
+            &h.url(),
+        ))
         .await;
     assert_eq!(u["Status"], "FAILED", "{u}");
     assert!(!h.attached("nodes4").await.contains("AmazonEKS_CNI_IPv6_Policy"));

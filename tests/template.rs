@@ -45,12 +45,17 @@ struct Statement {
     condition: Value,
 }
 
+/// Every statement of the function's role; a statement under `!If [Condition, statement, AWS::NoValue]` counts.
 fn guard_statements() -> Vec<Statement> {
     let t = load("template.yaml");
     let role = &t["Resources"]["GuardRole"]["Properties"];
     let mut out = Vec::new();
     for policy in role["Policies"].as_sequence().unwrap() {
         for s in policy["PolicyDocument"]["Statement"].as_sequence().unwrap() {
+            let s = match s {
+                Value::Tagged(t) if t.tag == "!If" => &t.value.as_sequence().unwrap()[1],
+                s => s,
+            };
             assert_eq!(s["Effect"], "Allow");
             out.push(Statement {
                 sid: text(&s["Sid"]),
@@ -61,6 +66,18 @@ fn guard_statements() -> Vec<Statement> {
         }
     }
     out
+}
+
+fn with_action(action: &str) -> Vec<Statement> {
+    guard_statements().into_iter().filter(|s| s.actions.iter().any(|a| a == action)).collect()
+}
+
+const SCOPE: &str = ":role${RolePathPrefix}${RoleNamePrefix}*";
+/// Whether the resources name the adoptable roles as the template spells them: `role/NAME` and `role/*/NAME`
+/// for each name of AdoptableRoleNames.
+fn names_adoptable(joined: &str) -> bool {
+    joined.contains("arn:*:iam::*:role/,${AdoptableRoleNames}")
+        && joined.contains("arn:*:iam::*:role/*/,${AdoptableRoleNames}")
 }
 
 #[test]
@@ -78,42 +95,53 @@ fn no_wildcard_actions_and_only_reads_on_all_resources() {
 }
 
 #[test]
-fn role_and_instance_profile_writes_stay_under_the_path_prefix() {
+fn role_writes_stay_on_the_roles_in_scope_and_the_declared_adoptable_names() {
     for s in guard_statements() {
-        let writes_roles = s.actions.iter().any(|a| {
+        let writes = s.actions.iter().any(|a| {
             let read = a.starts_with("iam:Get") || a.starts_with("iam:List");
-            !read && (a.contains("Role") || a.contains("InstanceProfile"))
+            a.starts_with("iam:") && !read
         });
-        if writes_roles {
-            for r in &s.resources {
-                assert!(
-                    r.ends_with(":role${RolePathPrefix}*") || r.ends_with(":instance-profile${RolePathPrefix}*"),
-                    "{}: {r} is not confined to RolePathPrefix",
-                    s.sid
-                );
-            }
+        if !writes {
+            continue;
         }
+        let joined = s.resources.join(" ");
+        if s.actions.iter().all(|a| a.contains("InstanceProfile")) {
+            assert!(joined.contains(":instance-profile${RolePathPrefix}${RoleNamePrefix}*"), "{}: {joined}", s.sid);
+            continue;
+        }
+        assert!(joined.contains(SCOPE), "{}: {joined}", s.sid);
+        let adoptable = names_adoptable(&joined);
+        // Creating and deleting roles never reaches beyond the scope: adopted roles are released, not deleted.
+        let create_or_delete = s.actions.iter().any(|a| ["iam:CreateRole", "iam:DeleteRole"].contains(&a.as_str()));
+        assert_eq!(adoptable, !create_or_delete, "{}: {joined}", s.sid);
     }
 }
 
 #[test]
-fn role_changes_are_conditioned_on_the_management_tag() {
-    let tagged_actions = [
-        "iam:DeleteRole",
-        "iam:UpdateAssumeRolePolicy",
-        "iam:AttachRolePolicy",
-        "iam:DetachRolePolicy",
-        "iam:UntagRole",
-    ];
-    for s in guard_statements() {
-        if s.actions.iter().any(|a| tagged_actions.contains(&a.as_str())) {
-            let tag = &s.condition["StringEquals"]["aws:ResourceTag/eks-node-role-guard:managed"];
-            assert_eq!(list(tag), ["true", "deleting"], "{}", s.sid);
-        }
-        if s.actions.iter().any(|a| a == "iam:CreateRole") {
-            assert_eq!(text(&s.condition["StringEquals"]["aws:RequestTag/eks-node-role-guard:managed"]), "true");
-        }
-    }
+fn no_statement_trusts_a_tag_on_the_role() {
+    let t = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
+    assert!(!t.contains("aws:ResourceTag"), "tags decide nothing: no statement may be conditioned on them");
+    let create = with_action("iam:CreateRole");
+    assert_eq!(create.len(), 1);
+    assert_eq!(text(&create[0].condition["StringEquals"]["aws:RequestTag/eks-node-role-guard:managed"]), "true");
+}
+
+#[test]
+fn tag_role_writes_the_label_keys_or_user_keys_never_other_label_keys() {
+    let tag = with_action("iam:TagRole");
+    assert_eq!(tag.len(), 2, "one statement for the label, one for user tags");
+    let label = list(&tag[0].condition["ForAllValues:StringEquals"]["aws:TagKeys"]);
+    assert_eq!(
+        label,
+        [
+            "eks-node-role-guard:managed",
+            "eks-node-role-guard:stack-id",
+            "eks-node-role-guard:logical-id",
+            "eks-node-role-guard:region"
+        ]
+    );
+    let user = list(&tag[1].condition["ForAllValues:StringNotLike"]["aws:TagKeys"]);
+    assert_eq!(user, ["eks-node-role-guard:*", "aws:*"]);
 }
 
 #[test]
@@ -130,6 +158,7 @@ fn policies_can_be_attached_only_from_the_allow_list() {
         "policy/AmazonEKSWorkerNodePolicy",
         "policy/AmazonEC2ContainerRegistryPullOnly",
         "policy/AmazonEKS_CNI_Policy",
+        "${Ipv6CniPolicy}",
         ":policy/AmazonEKS_CNI_IPv6_Policy",
         "${AllowedAdditionalPolicyArns}",
     ] {
@@ -139,28 +168,133 @@ fn policies_can_be_attached_only_from_the_allow_list() {
 }
 
 #[test]
-fn pass_role_only_for_managed_roles_in_scope() {
-    let pass: Vec<Statement> =
-        guard_statements().into_iter().filter(|s| s.actions.iter().any(|a| a == "iam:PassRole")).collect();
+fn pass_role_is_scoped_by_role_arn_without_a_tag_condition() {
+    let pass = with_action("iam:PassRole");
     assert_eq!(pass.len(), 1, "iam:PassRole appears once (AddRoleToInstanceProfile needs it)");
     let s = &pass[0];
     assert_eq!(s.actions, ["iam:PassRole"]);
-    assert_eq!(s.resources.len(), 1);
-    assert!(s.resources[0].ends_with(":role${RolePathPrefix}*"));
-    assert_eq!(text(&s.condition["StringEquals"]["aws:ResourceTag/eks-node-role-guard:managed"]), "true");
+    assert!(s.resources.join(" ").contains(SCOPE));
+    assert!(s.condition.is_null(), "IAM cannot limit PassRole by the role's tags: scoped by ARN instead");
 }
 
 #[test]
-fn policy_writes_only_on_the_ipv6_cni_policy() {
+fn boundaries_only_from_the_allow_list_and_only_when_one_is_given() {
+    let t = load("template.yaml");
+    let b = with_action("iam:PutRolePermissionsBoundary");
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].actions, ["iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary"]);
+    assert_eq!(text(&b[0].condition["ArnEquals"]["iam:PermissionsBoundary"]), "${AllowedPermissionsBoundaryArns}");
+    let statements = t["Resources"]["GuardRole"]["Properties"]["Policies"][2]["PolicyDocument"]["Statement"].clone();
+    let conditional = statements.as_sequence().unwrap().iter().any(|s| match s {
+        Value::Tagged(tg) => tg.tag == "!If" && tg.value[0] == "WithBoundaries",
+        _ => false,
+    });
+    assert!(conditional, "no boundary action at all when AllowedPermissionsBoundaryArns is empty");
+}
+
+#[test]
+fn the_function_writes_no_policy_at_all() {
     for s in guard_statements() {
-        if s.actions.iter().any(|a| {
-            ["iam:CreatePolicy", "iam:DeletePolicy", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion"]
-                .contains(&a.as_str())
-        }) {
-            assert_eq!(s.resources.len(), 1, "{}", s.sid);
-            assert!(s.resources[0].ends_with(":policy/AmazonEKS_CNI_IPv6_Policy"), "{}", s.resources[0]);
+        for a in &s.actions {
+            assert!(
+                ![
+                    "iam:CreatePolicy",
+                    "iam:CreatePolicyVersion",
+                    "iam:SetDefaultPolicyVersion",
+                    "iam:DeletePolicy",
+                    "iam:DeletePolicyVersion",
+                    "iam:PutRolePolicy",
+                    "iam:TagPolicy",
+                ]
+                .contains(&a.as_str()),
+                "{}: {a}",
+                s.sid
+            );
         }
     }
+    let t = load("template.yaml");
+    let p = &t["Resources"]["Ipv6CniPolicy"];
+    assert_eq!(p["Type"], "AWS::IAM::ManagedPolicy");
+    assert_eq!(p["Condition"], "WithIpv6CniPolicy");
+    let doc = &p["Properties"]["PolicyDocument"]["Statement"];
+    assert_eq!(list(&doc[0]["Action"]).len(), 5);
+    assert_eq!(text(&doc[0]["Resource"]), "*");
+    assert_eq!(text(&doc[1]["Resource"][0]), "arn:${AWS::Partition}:ec2:*:*:network-interface/*");
+}
+
+#[test]
+fn the_state_table_is_retained_recoverable_and_written_only_by_the_function() {
+    let t = load("template.yaml");
+    let table = &t["Resources"]["StateTable"];
+    assert_eq!(table["DeletionPolicy"], "Retain");
+    assert_eq!(table["UpdateReplacePolicy"], "Retain");
+    assert_eq!(table["Condition"], "CreateStateTable");
+    let p = &table["Properties"];
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], Value::Bool(true));
+    assert_eq!(p["KeySchema"].as_sequence().unwrap().len(), 1, "one partition key, no sort key");
+    assert_eq!(p["KeySchema"][0]["AttributeName"], "pk");
+    assert_eq!(p["AttributeDefinitions"][0]["AttributeType"], "S");
+    let st = p["ResourcePolicy"]["PolicyDocument"]["Statement"].as_sequence().unwrap();
+    assert_eq!(st.len(), 1, "nothing else is denied");
+    assert_eq!(st[0]["Effect"], "Deny");
+    assert_eq!(st[0]["Principal"], "*", "the function is named by a Condition, not a Principal");
+    let mut denied = list(&st[0]["Action"]);
+    denied.sort();
+    assert_eq!(
+        denied,
+        [
+            "dynamodb:BatchWriteItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:PartiQLDelete",
+            "dynamodb:PartiQLInsert",
+            "dynamodb:PartiQLUpdate",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem"
+        ]
+    );
+    let role_arn = text(&st[0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]);
+    assert_eq!(role_arn, "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}-guard");
+    // Both ARNs come from fixed names: the role is that name, the table too, and neither refers to the other.
+    let role = &t["Resources"]["GuardRole"]["Properties"];
+    assert_eq!(text(&role["RoleName"]), "${AWS::StackName}-guard");
+    assert_eq!(text(&p["TableName"]), "${AWS::StackName}-state");
+    let role_text = serde_yaml::to_string(&t["Resources"]["GuardRole"]).unwrap();
+    assert!(
+        !role_text.contains("!Ref StateTable") && !role_text.contains("StateTable.Arn"),
+        "the role does not depend on the table resource"
+    );
+    let env = &t["Resources"]["GuardFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(text(&env["STATE_TABLE_NAME"]).contains("ExistingStateTableName"));
+}
+
+#[test]
+fn the_dead_letter_queue_takes_messages_from_its_senders_and_gives_them_to_the_operator() {
+    let t = load("template.yaml");
+    let st = t["Resources"]["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"].clone();
+    let by_sid = |sid: &str| st.as_sequence().unwrap().iter().find(|s| s["Sid"] == sid).cloned().unwrap();
+    let send = by_sid("OnlyTheRulesAndTheFunctionSend");
+    assert_eq!(send["Effect"], "Deny");
+    assert_eq!(list(&send["Condition"]["ArnNotEquals"]["aws:SourceArn"]).len(), 2);
+    assert!(text(&send["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]).ends_with("role/${AWS::StackName}-guard"));
+    let read = by_sid("OnlyTheOperatorReads");
+    assert_eq!(read["Effect"], "Deny");
+    assert!(list(&read["Action"]).contains(&"sqs:ReceiveMessage".to_string()));
+    assert!(text(&read["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]).contains("OperatorRoleArn"));
+}
+
+#[test]
+fn the_function_learns_its_declarations_from_the_template() {
+    let t = load("template.yaml");
+    let env = &t["Resources"]["GuardFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(text(&env["ADOPTABLE_ROLE_NAMES"]).ends_with("${AdoptableRoleNames}"));
+    assert!(text(&env["ALLOWED_ADDITIONAL_POLICY_ARNS"]).ends_with("${AllowedAdditionalPolicyArns}"));
+    assert!(text(&env["IPV6_CNI_POLICY_ARN"]).contains("${Ipv6CniPolicy}"));
+    assert_eq!(text(&env["GUARD_EXECUTION_ROLE_NAME"]), "${AWS::StackName}-guard");
+    assert_eq!(
+        t["Parameters"]["AdoptableRoleNames"]["Default"],
+        eks_node_role_guard::domain::adoption::DEFAULT_ADOPTABLE
+    );
 }
 
 #[test]
@@ -179,6 +313,7 @@ fn the_function_is_arm64_al2023_built_by_cargo_lambda_with_json_logs() {
 fn rule_event_names(t: &Value, rule: &str) -> Vec<String> {
     let pattern = &t["Resources"][rule]["Properties"]["EventPattern"];
     assert_eq!(list(&pattern["source"]), ["aws.iam"]);
+    assert_eq!(list(&pattern["account"]), ["${AWS::AccountId}"], "{rule}: events of the own account only");
     assert_eq!(pattern["detail"]["errorCode"][0]["exists"], Value::Bool(false), "failed calls are filtered out");
     list(&pattern["detail"]["eventName"])
 }
@@ -214,4 +349,16 @@ fn every_custom_resource_has_a_short_service_timeout() {
         }
     }
     assert!(seen >= 4, "{seen} custom resources checked");
+}
+
+#[test]
+fn parliament_finds_no_privilege_escalation_in_the_functions_policies() {
+    let out = std::process::Command::new(common::venv_bin("python"))
+        .arg(repo().join("scripts/lint_policies.py"))
+        .arg(repo().join("template.yaml"))
+        .output()
+        .expect("run parliament");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("node-roles: ") && text.contains("0 blocking finding(s)"), "{text}");
 }

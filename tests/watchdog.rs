@@ -17,12 +17,8 @@ async fn run_against_hanging_iam(kind: &str, time_left: Duration) -> (Status, Ve
     let hang = HangingServer::start().await;
     let listener = ResponseListener::start().await;
     let settings = IamSettings { attempt_timeout: Duration::from_secs(60), ..IamSettings::default() };
-    let rec = Reconciler::new(
-        SdkIam::new(client_for(&hang.endpoint(), &settings, None)),
-        MemoryStore::new(),
-        rules(),
-        None,
-    );
+    let rec =
+        Reconciler::new(SdkIam::new(client_for(&hang.endpoint(), &settings, None)), MemoryStore::new(), rules(), None);
     let sender = ResponseSender::new(SendPolicy::default());
     let cfn_settings = CfnSettings { margin: Duration::from_millis(1500), allow_insecure_response_url: true };
     let stacks = MemoryStacks::default();

@@ -68,7 +68,8 @@ impl IdentitySource {
         if let Some(id) = Identity::from_function_arn(invoked_function_arn) {
             return Ok(id);
         }
-        let sts = self.sts.as_ref().ok_or_else(|| Error::NotConfirmed("this function's own account is unknown".into()))?;
+        let sts =
+            self.sts.as_ref().ok_or_else(|| Error::NotConfirmed("this function's own account is unknown".into()))?;
         let id = self
             .cached
             .get_or_try_init(|| async {
@@ -79,9 +80,11 @@ impl IdentitySource {
                     .map_err(|e| crate::aws::error("STS", "GetCallerIdentity", e))?;
                 let arn = out.arn.unwrap_or_default();
                 let partition = arn.split(':').nth(1).and_then(Partition::parse).unwrap_or(Partition::Aws);
-                let account = out.account.as_deref().and_then(AccountId::parse).ok_or_else(|| {
-                    Error::NotConfirmed("STS GetCallerIdentity returned no account".into())
-                })?;
+                let account = out
+                    .account
+                    .as_deref()
+                    .and_then(AccountId::parse)
+                    .ok_or_else(|| Error::NotConfirmed("STS GetCallerIdentity returned no account".into()))?;
                 Ok::<_, Error>(Identity { partition, account, region: self.region.clone() })
             })
             .await?;
@@ -140,9 +143,7 @@ async fn check<C: Stacks>(req: &Request, stacks: &C) -> Result<()> {
     let (kind, status) = (kind?, status?);
     match kind.as_deref() {
         Some(k) if k.starts_with("Custom::") || k == "AWS::CloudFormation::CustomResource" => {}
-        Some(k) => {
-            return Err(Error::NotConfirmed(format!("resource {} of the stack is a {k}", req.owner.logical_id)))
-        }
+        Some(k) => return Err(Error::NotConfirmed(format!("resource {} of the stack is a {k}", req.owner.logical_id))),
         None => {
             return Err(Error::NotConfirmed(format!("the stack has no resource {}", req.owner.logical_id)));
         }
@@ -207,27 +208,36 @@ impl Stacks for SdkStacks {
     }
 }
 
-/// Stacks kept in memory for fast tests: `(status, logical id → type)` per StackId.
+/// A stack as the in-memory CloudFormation keeps it.
+#[derive(Default)]
+struct MemoryStack {
+    status: String,
+    /// LogicalResourceId → resource type.
+    resources: HashMap<String, String>,
+}
+
+/// Stacks kept in memory for fast tests, by StackId.
 #[derive(Default)]
 pub struct MemoryStacks {
-    stacks: Mutex<HashMap<String, (String, HashMap<String, String>)>>,
+    stacks: Mutex<HashMap<String, MemoryStack>>,
 }
 
 impl MemoryStacks {
     pub fn set(&self, stack_id: &str, status: &str, resources: &[(&str, &str)]) {
-        let res = resources.iter().map(|(l, t)| (l.to_string(), t.to_string())).collect();
-        self.stacks.lock().unwrap_or_else(|e| e.into_inner()).insert(stack_id.into(), (status.into(), res));
+        let resources = resources.iter().map(|(l, t)| (l.to_string(), t.to_string())).collect();
+        let stack = MemoryStack { status: status.into(), resources };
+        self.stacks.lock().unwrap_or_else(|e| e.into_inner()).insert(stack_id.into(), stack);
     }
 }
 
 impl Stacks for MemoryStacks {
     async fn resource_type(&self, stack_id: &str, logical_id: &str) -> Result<Option<String>> {
         let stacks = self.stacks.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(stacks.get(stack_id).and_then(|(_, r)| r.get(logical_id).cloned()))
+        Ok(stacks.get(stack_id).and_then(|s| s.resources.get(logical_id).cloned()))
     }
 
     async fn stack_status(&self, stack_id: &str) -> Result<Option<String>> {
-        Ok(self.stacks.lock().unwrap_or_else(|e| e.into_inner()).get(stack_id).map(|(s, _)| s.clone()))
+        Ok(self.stacks.lock().unwrap_or_else(|e| e.into_inner()).get(stack_id).map(|s| s.status.clone()))
     }
 }
 
@@ -275,10 +285,30 @@ mod tests {
             (STACK, TOKEN, stacks("REVIEW_IN_PROGRESS", "Custom::EksNodeRole"), "REVIEW_IN_PROGRESS"),
             (STACK, TOKEN, stacks("UPDATE_IN_PROGRESS", "AWS::IAM::Role"), "AWS::IAM::Role"),
             (STACK, TOKEN, MemoryStacks::default(), "no resource"),
-            ("arn:aws:cloudformation:us-east-1:210987654321:stack/prod/guid", TOKEN, stacks("CREATE_IN_PROGRESS", "Custom::X"), "210987654321"),
-            ("arn:aws:cloudformation:eu-west-1:123456789012:stack/prod/guid", TOKEN, stacks("CREATE_IN_PROGRESS", "Custom::X"), "eu-west-1"),
-            ("arn:aws-cn:cloudformation:us-east-1:123456789012:stack/prod/guid", TOKEN, stacks("CREATE_IN_PROGRESS", "Custom::X"), "aws-cn"),
-            (STACK, "arn:aws:lambda:eu-west-1:123456789012:function:guard", stacks("CREATE_IN_PROGRESS", "Custom::X"), "ServiceToken"),
+            (
+                "arn:aws:cloudformation:us-east-1:210987654321:stack/prod/guid",
+                TOKEN,
+                stacks("CREATE_IN_PROGRESS", "Custom::X"),
+                "210987654321",
+            ),
+            (
+                "arn:aws:cloudformation:eu-west-1:123456789012:stack/prod/guid",
+                TOKEN,
+                stacks("CREATE_IN_PROGRESS", "Custom::X"),
+                "eu-west-1",
+            ),
+            (
+                "arn:aws-cn:cloudformation:us-east-1:123456789012:stack/prod/guid",
+                TOKEN,
+                stacks("CREATE_IN_PROGRESS", "Custom::X"),
+                "aws-cn",
+            ),
+            (
+                STACK,
+                "arn:aws:lambda:eu-west-1:123456789012:function:guard",
+                stacks("CREATE_IN_PROGRESS", "Custom::X"),
+                "ServiceToken",
+            ),
         ];
         for (stack, token, stacks, expected) in cases {
             let e = confirm(&req(stack, token), &me(), &stacks).await.unwrap_err().to_string();

@@ -564,8 +564,11 @@ async fn remove_resource<I: NodeRoleIam, S: StateStore>(
     if live.is_none() {
         if let Some(p) = &record.own_profile {
             // A Delete retried after the role went but before its profile did.
-            rec.execute(name, &crate::domain::Plan { actions: vec![crate::domain::Action::DeleteInstanceProfile(p.clone())] })
-                .await?;
+            rec.execute(
+                name,
+                &crate::domain::Plan { actions: vec![crate::domain::Action::DeleteInstanceProfile(p.clone())] },
+            )
+            .await?;
         }
     }
     rec.store().delete(name, record.version).await?;

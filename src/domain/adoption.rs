@@ -77,7 +77,8 @@ impl AdoptionRules {
 
     /// AdditionalPolicyArns outside the allow-list, named, or `None`.
     pub fn disallowed_additional(&self, extra: &BTreeSet<PolicyArn>) -> Option<String> {
-        let bad: Vec<&str> = extra.iter().filter(|p| !self.allowed_additional.contains(*p)).map(|p| p.as_str()).collect();
+        let bad: Vec<&str> =
+            extra.iter().filter(|p| !self.allowed_additional.contains(*p)).map(|p| p.as_str()).collect();
         (!bad.is_empty()).then(|| {
             format!(
                 "AdditionalPolicyArns {} {} not in AllowedAdditionalPolicyArns of this installation ({}): ask its operator to allow {}",
@@ -154,7 +155,9 @@ mod tests {
             path: path.into(),
             arn: format!("arn:aws:iam::123456789012:role{path}{name}"),
             role_id: "AROA1".into(),
-            trust: Some(serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":service},"Action":"sts:AssumeRole"}]})),
+            trust: Some(
+                serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":service},"Action":"sts:AssumeRole"}]}),
+            ),
             description: None,
             boundary: None,
             tags: BTreeMap::new(),
@@ -180,7 +183,12 @@ mod tests {
 
     #[test]
     fn a_clean_node_role_with_a_declared_name_may_be_adopted() {
-        let live = role("AmazonEKSNodeRole", "/", "ec2.amazonaws.com", &["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"]);
+        let live = role(
+            "AmazonEKSNodeRole",
+            "/",
+            "ec2.amazonaws.com",
+            &["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"],
+        );
         assert_eq!(rules().refusal(&live, &[], Partition::Aws, None), None);
     }
 
@@ -192,8 +200,16 @@ mod tests {
             (role("AmazonEKSNodeRole", "/service-role/", "ec2.amazonaws.com", &[]), vec![], "/service-role/"),
             (role("AmazonEKSNodeRole", "/", "eks.amazonaws.com", &[]), vec![], "cluster role"),
             (role("AmazonEKSNodeRole", "/", "eks-fargate-pods.amazonaws.com", &[]), vec![], "Fargate"),
-            (role("AmazonEKSNodeRole", "/", "ec2.amazonaws.com", &["AdministratorAccess"]), vec![], "AdministratorAccess"),
-            (role("AmazonEKSNodeRole", "/", "ec2.amazonaws.com", &[]), vec!["s3-all".to_string()], "inline policy 's3-all'"),
+            (
+                role("AmazonEKSNodeRole", "/", "ec2.amazonaws.com", &["AdministratorAccess"]),
+                vec![],
+                "AdministratorAccess",
+            ),
+            (
+                role("AmazonEKSNodeRole", "/", "ec2.amazonaws.com", &[]),
+                vec!["s3-all".to_string()],
+                "inline policy 's3-all'",
+            ),
         ];
         for (live, inline, expected) in cases {
             let why = rules().refusal(&live, &inline, Partition::Aws, None).unwrap_or_default();

@@ -363,7 +363,6 @@ fn short_hash(seed: &str, len: usize) -> String {
     out
 }
 
-
 /// The state item stores these as plain strings; reading one back validates it again (the item is the
 /// authority, but a value that is not valid is reported, never guessed).
 macro_rules! string_serde {

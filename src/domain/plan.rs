@@ -112,13 +112,7 @@ pub enum Scope {
 /// diff(desired, live). `retired` holds what an Update takes away; drift repair passes the default (it only
 /// restores what the desired state requires, never removes anything). An IPv6 CNI policy that `cni` did not
 /// verify is never attached.
-pub fn plan(
-    desired: &NodeRoleSpec,
-    live: Option<&LiveRole>,
-    cni: &CniCheck,
-    retired: &Retired,
-    scope: Scope,
-) -> Plan {
+pub fn plan(desired: &NodeRoleSpec, live: Option<&LiveRole>, cni: &CniCheck, retired: &Retired, scope: Scope) -> Plan {
     let mut actions = Vec::new();
     let empty = BTreeSet::new();
     let attached = match live {

@@ -345,7 +345,9 @@ impl SdkIam {
             .iam("ListInstanceProfilesForRole");
         match r {
             Ok(p) => Ok(Some(
-                p.iter().map(|p| LiveInstanceProfile { name: p.instance_profile_name.clone(), arn: p.arn.clone() }).collect(),
+                p.iter()
+                    .map(|p| LiveInstanceProfile { name: p.instance_profile_name.clone(), arn: p.arn.clone() })
+                    .collect(),
             )),
             Err(e) if is(&e, "NoSuchEntity") => Ok(None),
             Err(e) => Err(e),

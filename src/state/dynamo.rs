@@ -57,7 +57,8 @@ impl StateStore for DynamoStore {
 
     async fn put(&self, record: &Record, expect: Expect) -> Result<Record> {
         let version = record.version + 1;
-        let mut req = self.client.put_item().table_name(&self.table).set_item(Some(record::encode(record, version, now())));
+        let mut req =
+            self.client.put_item().table_name(&self.table).set_item(Some(record::encode(record, version, now())));
         req = match expect {
             Expect::NewOrOwn => req
                 .condition_expression("attribute_not_exists(#pk) OR (#stack = :stack AND #logical = :logical)")

@@ -11,9 +11,9 @@
 //!
 //! Every write is conditional on the version read, so two writers never silently overwrite each other.
 
+pub mod contract;
 mod dynamo;
 mod memory;
-pub mod contract;
 pub mod record;
 
 use std::future::Future;
@@ -26,7 +26,6 @@ pub use memory::MemoryStore;
 
 use crate::domain::{NodeRoleSpec, Owner, RoleName};
 use crate::error::Result;
-
 
 /// How many audit entries an item keeps (newest last).
 pub const TRAIL_LEN: usize = 20;

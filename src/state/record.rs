@@ -81,7 +81,8 @@ pub fn decode(item: &Item) -> Result<Record> {
         Some(_) => Err(bad(attr)),
     };
     let repairs = list(REPAIRS)?.iter().map(number).collect::<Option<Vec<u64>>>().ok_or_else(|| bad(REPAIRS))?;
-    let trail = list(TRAIL)?.iter().map(|v| v.as_s().ok().cloned()).collect::<Option<Vec<_>>>().ok_or_else(|| bad(TRAIL))?;
+    let trail =
+        list(TRAIL)?.iter().map(|v| v.as_s().ok().cloned()).collect::<Option<Vec<_>>>().ok_or_else(|| bad(TRAIL))?;
     let original_trust = match opt(ORIGINAL_TRUST) {
         Some(t) => Some(serde_json::from_str(&t).map_err(|_| bad(ORIGINAL_TRUST))?),
         None => None,

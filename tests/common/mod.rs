@@ -304,11 +304,7 @@ pub async fn create_state_table(endpoint: &str, name: &str) {
         .table_name(name)
         .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
         .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
         )
         .billing_mode(BillingMode::PayPerRequest)
         .send()
@@ -683,10 +679,8 @@ impl Harness {
     }
 
     pub async fn tag(&self, role: &str, tags: &[(&str, &str)]) {
-        let tags: Vec<aws_sdk_iam::types::Tag> = tags
-            .iter()
-            .map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(*k).value(*v).build().unwrap())
-            .collect();
+        let tags: Vec<aws_sdk_iam::types::Tag> =
+            tags.iter().map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(*k).value(*v).build().unwrap()).collect();
         self.iam.tag_role().role_name(role).set_tags(Some(tags)).send().await.unwrap();
     }
 

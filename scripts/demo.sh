@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The local demo: the function binary under the cargo-lambda Runtime API emulator, IAM on a moto server,
-# a local ResponseURL listener; replays events/ and shows what happened to the role after each request.
+# The local demo: the function binary under the cargo-lambda Runtime API emulator, moto as IAM, DynamoDB (the
+# state table), CloudFormation (the stacks that send the requests) and Lambda, a local ResponseURL listener;
+# replays events/ and shows the role and its state item after each request.
 # Everything it starts runs on free loopback ports and is stopped (by pid) when it exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,21 +45,28 @@ wait_port "$emu_port" "Runtime API emulator"
 
 export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
   AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+table=eks-node-role-guard-state
+echo "━━ installation (what template.yaml provides)"
+$PY scripts/demo_tools.py prepare "$table"
+
 AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$emu_port/.rt" AWS_LAMBDA_FUNCTION_NAME=_ \
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 AWS_LAMBDA_FUNCTION_VERSION='$LATEST' \
   AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/eks-node-role-guard AWS_LAMBDA_LOG_STREAM_NAME=local \
+  STATE_TABLE_NAME="$table" GUARD_EXECUTION_ROLE_NAME=eks-node-role-guard-guard \
   ALLOW_INSECURE_RESPONSE_URL=true LOG_FORMAT=${LOG_FORMAT:-json} \
   target/debug/eks-node-role-guard >"$work/function.log" 2>&1 &
 pids+=($!)
 
-replay() { # event-file role-to-show
-  local ev=$1 role=$2
-  sed "s/127.0.0.1:8765/127.0.0.1:$listen_port/" "events/$ev.json" >"$work/$ev.json"
+invoke() { .venv/bin/cargo-lambda lambda invoke --invoke-address 127.0.0.1 -P "$emu_port" --data-file "$1"; }
+
+replay() { # event-file stack-id role-to-show
+  local ev=$1 stack=$2 role=$3
+  $PY scripts/demo_tools.py aim "events/$ev.json" "$stack" "$work/$ev.json" "http://127.0.0.1:$listen_port/cfn-response"
   local before
   before=$(ls "$work/responses" 2>/dev/null | wc -l)
   echo
   echo "━━ $ev ($(grep -o '"RequestType": "[A-Za-z]*"' "events/$ev.json" | cut -d'"' -f4))"
-  .venv/bin/cargo-lambda lambda invoke --invoke-address 127.0.0.1 -P "$emu_port" --data-file "$work/$ev.json" >/dev/null
+  invoke "$work/$ev.json" >/dev/null
   local latest
   latest=$(ls "$work/responses" | tail -n 1)
   if [ "$(ls "$work/responses" | wc -l)" -gt "$before" ]; then
@@ -68,26 +76,56 @@ replay() { # event-file role-to-show
     echo "  (no response received)"
   fi
   $PY scripts/demo_tools.py show "$role"
+  $PY scripts/demo_tools.py item "$role" "$table"
 }
 
-replay cfn-create-ipv4 demo-eks-node-role
-replay cfn-update-ipv6 demo-eks-node-role
+echo
+echo "━━ a stack that CloudFormation completes: the function answers moto's own ResponseURL"
+complete=$($PY scripts/demo_tools.py stack demo-eks-complete NodeRole)
+$PY scripts/demo_tools.py aim events/cfn-create-ipv4.json "$complete" "$work/complete.json" \
+  "$AWS_ENDPOINT_URL/cloudformation_us-east-1/cfnresponse?stack=$complete" demo-complete-nodes
+$PY scripts/demo_tools.py status "$complete"
+echo "  function answered: $(invoke "$work/complete.json")"
+$PY scripts/demo_tools.py status "$complete"
+
+echo
+echo "━━ a stack kept in progress, for the whole lifecycle (Create, Update, drift, Delete)"
+stack=$($PY scripts/demo_tools.py stack demo-eks NodeRole AdoptedNodeRole BrokenNodeRole)
+replay cfn-create-ipv4 "$stack" demo-eks-node-role
+replay cfn-update-ipv6 "$stack" demo-eks-node-role
 
 echo
 echo "━━ drift: someone detaches AmazonEKSWorkerNodePolicy in the console; CloudTrail's event arrives"
 $PY -c 'import boto3; boto3.client("iam").detach_role_policy(RoleName="demo-eks-node-role", PolicyArn="arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")'
 $PY scripts/demo_tools.py show demo-eks-node-role | grep '    policies:'
-echo "  function answered: $(.venv/bin/cargo-lambda lambda invoke --invoke-address 127.0.0.1 -P "$emu_port" --data-file events/drift-detach-role-policy.json)"
+echo "  function answered: $(invoke events/drift-detach-role-policy.json)"
 $PY scripts/demo_tools.py show demo-eks-node-role | grep '    policies:'
 echo "  decision log: $(grep '"message":"decision"' "$work/function.log" | tail -n 1 | cut -c1-300)"
 
-replay cfn-delete demo-eks-node-role
 echo
-echo "━━ adoption: a node role made by hand before the tool existed"
+echo "━━ hostile: a Delete that no stack sent (the completed stack's id, copied) is refused; nothing changes"
+$PY scripts/demo_tools.py aim events/cfn-delete.json "$complete" "$work/forged.json" \
+  "http://127.0.0.1:$listen_port/cfn-response" demo-complete-nodes
+invoke "$work/forged.json" >/dev/null
+$PY -c 'import json,sys,os; d=sys.argv[1]; r=json.load(open(os.path.join(d, sorted(os.listdir(d))[-1]))); print("  Status:", r["Status"]); print("  Reason:", r["Reason"])' "$work/responses"
+$PY scripts/demo_tools.py show demo-complete-nodes | sed -n 1,3p
+
+echo
+echo "━━ hostile: the label of a managed role copied onto a Lambda role gives it nothing"
+$PY scripts/demo_tools.py make-role app-fn lambda.amazonaws.com >/dev/null
+$PY -c 'import boto3; c=boto3.client("iam"); t=[x for x in c.get_role(RoleName="demo-eks-node-role")["Role"]["Tags"] if x["Key"].startswith("eks-node-role-guard:")]; c.tag_role(RoleName="app-fn", Tags=t)'
+sed 's/demo-eks-node-role/app-fn/' events/drift-update-assume-role-policy.json >"$work/copied.json"
+echo "  function answered: $(invoke "$work/copied.json")"
+echo "  $(grep -c '"UnverifiedManagementTag":1' "$work/function.log") UnverifiedManagementTag metric(s) in the log (one per invocation that saw the copied label)"
+$PY scripts/demo_tools.py show app-fn | grep trust
+
+replay cfn-delete "$stack" demo-eks-node-role
+echo
+echo "━━ adoption: a node role made by hand before the tool existed (AmazonEKSNodeRole is a declared name)"
 $PY scripts/demo_tools.py make-role AmazonEKSNodeRole ssm.amazonaws.com
-replay cfn-create-adopt AmazonEKSNodeRole
-replay cfn-delete-adopt AmazonEKSNodeRole
-replay cfn-create-invalid demo-eks-node-role
+replay cfn-create-adopt "$stack" AmazonEKSNodeRole
+replay cfn-delete-adopt "$stack" AmazonEKSNodeRole
+replay cfn-create-invalid "$stack" demo-eks-node-role
 
 echo
 echo "function log: $(grep -c . "$work/function.log") JSON lines, e.g.:"

@@ -1,13 +1,28 @@
-"""Helpers for the local demo (run with the project's .venv python).
+"""Helpers for the local demo (run with the project's .venv python; AWS_ENDPOINT_URL points at moto).
 
-  listen PORT DIR      a ResponseURL stand-in: records each PUT body as DIR/NNN.json and prints it
-  show ROLE            prints the role as IAM (moto at AWS_ENDPOINT_URL) reports it
-  make-role NAME SVC   creates a role outside the tool (for the adoption demo)
+  listen PORT DIR                  a ResponseURL stand-in: records each PUT body as DIR/NNN.json
+  prepare TABLE                    what an installation provides: the state table, a Lambda function for stacks to
+                                   name as ServiceToken, and AWS's IPv6 CNI policy (CreateIpv6CniPolicy=true)
+  stack NAME LOGICAL...            a CloudFormation stack holding Custom::EksNodeRole resources (moto keeps it
+                                   CREATE_IN_PROGRESS until the function answers); prints its StackId
+  aim FILE STACK_ID OUT URL [NAME] writes FILE as OUT with StackId, ResponseURL (and RoleName) replaced
+  status STACK_ID                  prints the stack's status and outputs
+  show ROLE                        prints the role as IAM reports it
+  item ROLE TABLE                  prints the role's state item, the function's authority
+  make-role NAME SVC               creates a role outside the tool (for the adoption demo)
 """
+import io
 import json
 import os
 import sys
+import zipfile
 from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import boto3
+
+
+def client(service):
+    return boto3.client(service, region_name="us-east-1")
 
 
 def listen(port, out_dir):
@@ -29,14 +44,61 @@ def listen(port, out_dir):
     HTTPServer(("127.0.0.1", int(port)), Handler).serve_forever()
 
 
-def iam():
-    import boto3
+def prepare(table):
+    client("dynamodb").create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    iam = client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="eks-node-role-guard-guard", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\n")
+    client("lambda").create_function(
+        FunctionName="eks-node-role-guard", Runtime="provided.al2023", Role=role, Handler="bootstrap",
+        Code={"ZipFile": code.getvalue()},
+    )
+    doc = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["ec2:AssignIpv6Addresses", "ec2:DescribeInstances", "ec2:DescribeTags",
+                                       "ec2:DescribeNetworkInterfaces", "ec2:DescribeInstanceTypes"], "Resource": "*"},
+        {"Effect": "Allow", "Action": ["ec2:CreateTags"], "Resource": ["arn:aws:ec2:*:*:network-interface/*"]}]}
+    iam.create_policy(PolicyName="AmazonEKS_CNI_IPv6_Policy", PolicyDocument=json.dumps(doc))
+    print(f"  state table {table}, function eks-node-role-guard, AWS's AmazonEKS_CNI_IPv6_Policy")
 
-    return boto3.client("iam", region_name="us-east-1")
+
+def stack(name, *logical_ids):
+    token = "arn:aws:lambda:us-east-1:123456789012:function:eks-node-role-guard"
+    resources = {l: {"Type": "Custom::EksNodeRole", "Properties": {"ServiceToken": token}} for l in logical_ids}
+    first = logical_ids[0]
+    outputs = {
+        "NodeRoleArn": {"Value": {"Fn::GetAtt": [first, "Arn"]}},
+        "InstanceProfileArn": {"Value": {"Fn::GetAtt": [first, "InstanceProfileArn"]}},
+    }
+    body = json.dumps({"Resources": resources, "Outputs": outputs})
+    print(client("cloudformation").create_stack(StackName=name, TemplateBody=body)["StackId"])
+
+
+def aim(path, stack_id, out, url, role_name=None):
+    event = json.load(open(path))
+    event["StackId"] = stack_id
+    event["ResponseURL"] = url
+    if role_name:
+        event["ResourceProperties"]["RoleName"] = role_name
+    json.dump(event, open(out, "w"))
+
+
+def status(stack_id):
+    s = client("cloudformation").describe_stacks(StackName=stack_id)["Stacks"][0]
+    print(f"  stack {s['StackName']}: {s['StackStatus']}")
+    for o in s.get("Outputs", []):
+        print(f"    output {o['OutputKey']}: {o['OutputValue']}")
 
 
 def show(role):
-    c = iam()
+    c = client("iam")
     try:
         r = c.get_role(RoleName=role)["Role"]
     except c.exceptions.NoSuchEntityException:
@@ -53,16 +115,30 @@ def show(role):
     if r.get("PermissionsBoundary"):
         print("    boundary: " + r["PermissionsBoundary"]["PermissionsBoundaryArn"])
     tags = {t["Key"]: t["Value"] for t in r.get("Tags", [])}
-    mine = {k.split(":", 1)[1]: v for k, v in tags.items() if k.startswith("eks-node-role-guard:") and k != "eks-node-role-guard:stack-id"}
+    label = {k.split(":", 1)[1]: v for k, v in tags.items() if k.startswith("eks-node-role-guard:") and k != "eks-node-role-guard:stack-id"}
     other = {k: v for k, v in tags.items() if not k.startswith("eks-node-role-guard:")}
-    print(f"    management tags: {json.dumps(mine)}")
+    print(f"    label (for people; decides nothing): {json.dumps(label)}")
     if other:
         print(f"    tags: {json.dumps(other)}")
 
 
+def item(role, table):
+    got = client("dynamodb").get_item(TableName=table, Key={"pk": {"S": role.lower()}}, ConsistentRead=True)
+    i = got.get("Item")
+    if not i:
+        print(f"  state item {role.lower()}: (none)")
+        return
+    d = json.loads(i["desired"]["S"])
+    print(f"  state item {i['pk']['S']}: phase={i['phase']['S']} roleId={i.get('roleId', {}).get('S', '-')} "
+          f"owner={i['ownerStackId']['S'].split('/')[1]}/{i['ownerLogicalId']['S']} version={i['version']['N']}")
+    print(f"    desired: ipFamily={d['ipFamily']} attachCni={d['attachCni']} adopted={d['adopted']} "
+          f"remediation={d['remediation']} extra={d['extraPolicies']}")
+    print(f"    breaker: {len(i['repairs']['L'])} repair(s) in the window; trail: {[t['S'] for t in i['trail']['L']][-3:]}")
+
+
 def make_role(name, service):
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
-    c = iam()
+    c = client("iam")
     c.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
     c.attach_role_policy(RoleName=name, PolicyArn="arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
     c.attach_role_policy(RoleName=name, PolicyArn="arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy")
@@ -71,4 +147,5 @@ def make_role(name, service):
 
 if __name__ == "__main__":
     cmd, *args = sys.argv[1:]
-    {"listen": listen, "show": show, "make-role": make_role}[cmd](*args)
+    {"listen": listen, "prepare": prepare, "stack": stack, "aim": aim, "status": status, "show": show,
+     "item": item, "make-role": make_role}[cmd](*args)

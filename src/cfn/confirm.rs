@@ -317,6 +317,37 @@ mod tests {
         }
     }
 
+    /// CloudFormation that throttles the first `n` calls.
+    struct Flaky(std::sync::atomic::AtomicUsize, MemoryStacks);
+
+    impl Stacks for Flaky {
+        async fn resource_type(&self, stack_id: &str, logical_id: &str) -> Result<Option<String>> {
+            if self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+                return Err(Error::Aws {
+                    service: "CloudFormation",
+                    operation: "DescribeStackResource",
+                    code: Some("Throttling".into()),
+                    message: "Rate exceeded".into(),
+                    retryable: true,
+                });
+            }
+            self.1.resource_type(stack_id, logical_id).await
+        }
+        async fn stack_status(&self, stack_id: &str) -> Result<Option<String>> {
+            self.1.stack_status(stack_id).await
+        }
+    }
+
+    #[tokio::test]
+    async fn transient_errors_are_retried_and_a_definite_no_refuses_at_once() {
+        let flaky = Flaky(3.into(), stacks("CREATE_IN_PROGRESS", "Custom::EksNodeRole"));
+        assert!(confirm(&req(STACK, TOKEN), &me(), &flaky).await.is_ok(), "confirmed after three throttles");
+        let done = Flaky(0.into(), stacks("UPDATE_ROLLBACK_FAILED", "Custom::EksNodeRole"));
+        let started = std::time::Instant::now();
+        assert!(confirm(&req(STACK, TOKEN), &me(), &done).await.is_err());
+        assert!(started.elapsed() < std::time::Duration::from_millis(50), "no retry of a definite answer");
+    }
+
     #[test]
     fn the_identity_comes_from_a_real_function_arn_only() {
         assert_eq!(me().account.as_str(), "123456789012");

@@ -26,6 +26,8 @@ pub struct Observed {
 pub struct Reconciler<I, S> {
     iam: I,
     store: S,
+    /// The account's AttachedPoliciesPerRoleQuota, read once per process.
+    quota: tokio::sync::OnceCell<usize>,
     pub rules: AdoptionRules,
     /// `IPV6_CNI_POLICY_ARN`: the IPv6 CNI policy the template created, if any.
     pub ipv6_cni_policy: Option<PolicyArn>,
@@ -33,7 +35,13 @@ pub struct Reconciler<I, S> {
 
 impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
     pub fn new(iam: I, store: S, rules: AdoptionRules, ipv6_cni_policy: Option<PolicyArn>) -> Self {
-        Reconciler { iam, store, rules, ipv6_cni_policy }
+        Reconciler { iam, store, quota: Default::default(), rules, ipv6_cni_policy }
+    }
+
+    /// Fixes the account's managed-policy quota instead of reading it (an account whose quota was raised, or a
+    /// test).
+    pub fn with_policy_quota(self, quota: usize) -> Self {
+        Reconciler { quota: tokio::sync::OnceCell::new_with(Some(quota)), ..self }
     }
 
     pub fn iam(&self) -> &I {
@@ -48,6 +56,38 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
     pub async fn observe(&self, name: &RoleName) -> Result<Observed> {
         let (role, record) = tokio::join!(self.iam.read_role(name), self.store.get(name));
         Ok(Observed { role: role?, record: record? })
+    }
+
+    /// Refuses, before any change, a desired state whose role would hold more managed policies than the account
+    /// allows (10 by default, raisable to 20): the required ones, the additional ones, and whatever the live role
+    /// already has that stays.
+    pub async fn check_policy_quota(
+        &self,
+        desired: &NodeRoleSpec,
+        live: Option<&LiveRole>,
+        retired: &Retired,
+    ) -> Result<()> {
+        let quota = *self
+            .quota
+            .get_or_try_init(|| async {
+                self.iam.attached_policies_quota().await.or_else(|e| {
+                    warn!(error = %e, "GetAccountSummary failed: assuming IAM's default quota of 10 managed policies per role");
+                    Ok::<_, Error>(10)
+                })
+            })
+            .await?;
+        let mut after = desired.required_policies();
+        if let Some(l) = live {
+            after.extend(l.attached.iter().filter(|p| !retired.policies.contains(*p)).cloned());
+        }
+        if after.len() > quota {
+            return Err(Error::invalid(format!(
+                "role {} would hold {} managed policies, above this account's quota of {quota} (AttachedPoliciesPerRoleQuota): drop some AdditionalPolicyArns, detach policies from the role, or raise the quota",
+                desired.name,
+                after.len()
+            )));
+        }
+        Ok(())
     }
 
     /// The IPv6 CNI policy a new desired state would use: the template's, or the account's own

@@ -548,3 +548,78 @@ async fn delete_never_deletes_an_instance_profile_the_tool_did_not_create() {
     assert!(h.role("nodes").await.is_none());
     assert!(h.profile_exists("nodes").await, "someone else's profile stays");
 }
+
+#[tokio::test]
+async fn a_rollback_after_two_replacements_returns_to_the_role_of_that_path() {
+    let h = Harness::new().await;
+    let (root, a, b) = (json!({}), json!({"Path": "/a/"}), json!({"Path": "/b/"}));
+    let g = h.create("Nodes", root.clone()).await["PhysicalResourceId"].as_str().unwrap().to_string();
+    let g2 = h.send(&update("Nodes", &g, a.clone(), root, &h.url())).await;
+    let g2 = g2["PhysicalResourceId"].as_str().unwrap().to_string();
+    let g3 = h.send(&update("Nodes", &g2, b.clone(), a.clone(), &h.url())).await;
+    let g3 = g3["PhysicalResourceId"].as_str().unwrap().to_string();
+    assert_eq!(h.roles().await.len(), 3, "one role per path");
+    // A later failure rolls back: the properties of /a/ against the physical id of /b/.
+    let rb = h.send(&update("Nodes", &g3, a, b, &h.url())).await;
+    assert_eq!(rb["Status"], "SUCCESS", "{rb}");
+    assert_eq!(rb["PhysicalResourceId"], g2.as_str(), "the role of /a/, not a fourth one");
+    assert_eq!(h.roles().await.len(), 3);
+}
+
+#[tokio::test]
+async fn old_properties_that_fail_todays_validation_never_make_a_rollback_replace_the_role() {
+    let h = Harness::new().await;
+    h.make_role("legacy-nodes", "ec2.amazonaws.com", &[]).await;
+    let good = json!({"RoleName": "legacy-nodes", "AdoptExistingRole": "true"});
+    assert_eq!(h.create("Nodes", good.clone()).await["Status"], "SUCCESS");
+    // An Update with a bad value fails; CloudFormation rolls back with the bad set as the *old* properties.
+    let bad = json!({"RoleName": "legacy-nodes", "AdoptExistingRole": "true", "IpFamily": "dual"});
+    let u = h.send(&update("Nodes", "legacy-nodes", bad.clone(), good.clone(), &h.url())).await;
+    assert_eq!(u["Status"], "FAILED");
+    let rb = h.send(&update("Nodes", "legacy-nodes", good.clone(), bad, &h.url())).await;
+    assert_eq!(rb["Status"], "SUCCESS", "{rb}");
+    assert_eq!(rb["PhysicalResourceId"], "legacy-nodes", "updated in place, not replaced");
+    let unreadable = json!({"RoleName": "not a name!", "Path": 5});
+    let rb = h.send(&update("Nodes", "legacy-nodes", good, unreadable, &h.url())).await;
+    assert_eq!(rb["PhysicalResourceId"], "legacy-nodes", "{rb}");
+    assert!(h.record("legacy-nodes").await.unwrap().desired.adopted, "still the adopted role");
+    assert_eq!(h.roles().await, ["legacy-nodes"]);
+}
+
+#[tokio::test]
+async fn more_policies_than_the_accounts_quota_fail_before_any_change() {
+    let mut h = Harness::new().await;
+    h.reconciler = reconciler(h.moto.client(), &h.moto.endpoint()).with_policy_quota(4);
+    let r = h
+        .create(
+            "Nodes",
+            json!({"RoleName": "nodes", "AdditionalPolicyArns": [SSM_ARN, "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"]}),
+        )
+        .await;
+    assert_eq!(r["Status"], "FAILED", "{r}");
+    let reason = r["Reason"].as_str().unwrap();
+    assert!(reason.contains("would hold 5 managed policies, above this account's quota of 4"), "{reason}");
+    assert!(h.role("nodes").await.is_none() && h.record("nodes").await.is_none(), "nothing changed");
+    // The real quota is read from IAM (moto: 10): the same request fits.
+    let h = Harness::new().await;
+    let r = h.create("Nodes", json!({"RoleName": "nodes", "AdditionalPolicyArns": [SSM_ARN]})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+}
+
+#[tokio::test]
+async fn delete_checks_first_and_names_a_policy_it_may_not_detach() {
+    let h = Harness::new().await;
+    assert_eq!(h.create("Nodes", json!({"RoleName": "nodes"})).await["Status"], "SUCCESS");
+    let foreign = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+    h.iam.attach_role_policy().role_name("nodes").policy_arn(foreign).send().await.unwrap();
+    let d = h.send(&delete("Nodes", "nodes", json!({"RoleName": "nodes"}), &h.url())).await;
+    assert_eq!(d["Status"], "FAILED", "{d}");
+    assert!(d["Reason"].as_str().unwrap().contains("AmazonS3ReadOnlyAccess"), "{d}");
+    assert_eq!(h.attached("nodes").await, names(&[WORKER, ECR, CNI, "AmazonS3ReadOnlyAccess"]), "nothing detached");
+    assert_eq!(h.profiles_of("nodes").await, vec!["nodes".to_string()], "still in its profile");
+    assert_eq!(h.record("nodes").await.unwrap().phase, eks_node_role_guard::state::Phase::Active, "not even marked");
+    h.detach("nodes", foreign).await;
+    let d = h.send(&delete("Nodes", "nodes", json!({"RoleName": "nodes"}), &h.url())).await;
+    assert_eq!(d["Status"], "SUCCESS", "{d}");
+    assert!(h.role("nodes").await.is_none());
+}

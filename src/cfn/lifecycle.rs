@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{info, warn};
 
-use super::properties::{Properties, DEFAULT_DESCRIPTION};
+use super::properties::{Properties, RoleIdentity, DEFAULT_DESCRIPTION};
 use super::request::{Kind, Request};
 use crate::domain::{policies, Boundary, CniCheck, IpFamily, Label, LiveRole, NodeRoleSpec, PolicyArn, RoleName};
 use crate::error::{Error, Result};
@@ -59,7 +59,7 @@ pub async fn run<I: NodeRoleIam, S: StateStore>(
         }
         Kind::Update { physical_id, old_properties } => {
             let props = Properties::parse(&req.properties, req.stack.partition)?;
-            let old = Properties::parse(old_properties, req.stack.partition).ok();
+            let old = RoleIdentity::read(old_properties);
             update(req, &props, old.as_ref(), physical_id, rec, progress).await
         }
         Kind::Delete { physical_id } => delete(req, physical_id, rec).await,
@@ -220,6 +220,7 @@ async fn create<I: NodeRoleIam, S: StateStore>(
         progress.taken_here();
     }
     let desired = spec_for(req, props, &name, &adoption, &cni);
+    rec.check_policy_quota(&desired, live.as_ref(), &Default::default()).await?;
     let mut item = record.clone().unwrap_or_else(|| Record::new(desired.clone()));
     let own_profile = own_profile_after(rec, &desired, item.own_profile.as_deref(), None).await?;
     item.desired = desired.clone();
@@ -302,28 +303,20 @@ async fn resolve_target<I: NodeRoleIam, S: StateStore>(
             return Ok(found);
         }
     }
-    let base = generated_name(req);
-    if replacing.is_none() {
-        return Ok((base.clone(), rec.observe(&base).await?));
-    }
-    // A replacement needs a new name; but a rollback to the original path takes the original role back.
-    if replacing != Some(base.as_str()) {
-        let observed = rec.observe(&base).await?;
-        if observed.role.as_ref().is_some_and(|l| l.path == props.path.as_str()) {
-            return Ok((base, observed));
-        }
-    }
-    let seed = format!("{}{}{}", req.owner.stack_id, req.owner.logical_id, req.request_id);
-    let name = RoleName::generate(&req.stack.name, &req.owner.logical_id, &seed);
+    // Generated names depend on the path: a replacement for a new Path gets its own name, and a rollback to a
+    // path finds the role made for it, however many replacements happened in between.
+    let name = generated_name(req, &props.path);
     Ok((name.clone(), rec.observe(&name).await?))
 }
 
-/// The name a Create without RoleName gives the role: stable for StackId + LogicalResourceId.
-fn generated_name(req: &Request) -> RoleName {
+/// The name a Create without RoleName gives the role: a function of StackId + LogicalResourceId + Path (the
+/// root path adds nothing, so the name of a role at `/` depends on the resource alone).
+fn generated_name(req: &Request, path: &crate::domain::RolePath) -> RoleName {
+    let path = if path.as_str() == "/" { "" } else { path.as_str() };
     RoleName::generate(
         &req.stack.name,
         &req.owner.logical_id,
-        &format!("{}{}", req.owner.stack_id, req.owner.logical_id),
+        &format!("{}{}{path}", req.owner.stack_id, req.owner.logical_id),
     )
 }
 
@@ -402,7 +395,7 @@ fn outcome(desired: &NodeRoleSpec, live: &LiveRole, own_profile: Option<&str>) -
 async fn update<I: NodeRoleIam, S: StateStore>(
     req: &Request,
     props: &Properties,
-    old: Option<&Properties>,
+    old: Option<&RoleIdentity>,
     physical_id: &str,
     rec: &Reconciler<I, S>,
     progress: &Progress,
@@ -411,10 +404,10 @@ async fn update<I: NodeRoleIam, S: StateStore>(
     let same = |n: &RoleName| n.as_str().eq_ignore_ascii_case(physical_id);
     let name_changed = match (&props.role_name, old.map(|o| &o.role_name)) {
         (Some(n), _) => !same(n),
-        // Generated before and now: the same role.
-        (None, Some(None)) => false,
-        // From a given name to a generated one (or old properties unreadable): a new name unless it is this one.
-        (None, _) => !same(&generated_name(req)),
+        // From a given name to a generated one: a new name unless it is this one.
+        (None, Some(Some(_))) => !same(&generated_name(req, &props.path)),
+        // Generated before and now (a path change is seen below), or old properties unreadable: in place.
+        (None, _) => false,
     };
     let path_changed = old.is_some_and(|o| o.path != props.path);
     if name_changed || path_changed {
@@ -460,6 +453,7 @@ async fn update<I: NodeRoleIam, S: StateStore>(
     if retired.instance_profile.is_some() && retired.instance_profile != record.own_profile {
         retired.instance_profile = None;
     }
+    rec.check_policy_quota(&desired, live.as_ref(), &retired).await?;
     let own_profile =
         own_profile_after(rec, &desired, record.own_profile.as_deref(), retired.instance_profile.as_deref()).await?;
     // The new desired state is the authority before IAM changes.
@@ -535,6 +529,18 @@ async fn remove_resource<I: NodeRoleIam, S: StateStore>(
     if record.owner != req.owner {
         info!(role = %name, "role is managed by another resource: left untouched");
         return Ok(None);
+    }
+    // Check before changing anything that the teardown can finish: a policy attached by hand outside the
+    // allow-list is one the function may not detach.
+    if let Some(l) = live.as_ref().filter(|l| is_recorded_role(&record, l) && !record.desired.adopted) {
+        let attachable = rec.rules.attachable(record.desired.partition, record.desired.ipv6_cni_policy.as_ref());
+        let stuck: Vec<&str> = l.attached.iter().filter(|p| !attachable.contains(*p)).map(|p| p.as_str()).collect();
+        if !stuck.is_empty() {
+            return Err(Error::conflict(format!(
+                "role {name} carries {}, which this function may not detach (not a node policy nor in AllowedAdditionalPolicyArns): detach it by hand, then retry the Delete; nothing was changed",
+                stuck.join(", ")
+            )));
+        }
     }
     let record = if record.phase == Phase::Deleting {
         record

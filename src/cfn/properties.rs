@@ -165,6 +165,29 @@ impl Properties {
     }
 }
 
+/// What identifies the role in a request's properties: read leniently from OldResourceProperties, whose other
+/// values may not pass today's validation (they were accepted, or refused, by an earlier request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleIdentity {
+    pub role_name: Option<RoleName>,
+    pub path: RolePath,
+}
+
+impl RoleIdentity {
+    /// `None` when RoleName or Path cannot be read: then the role is updated in place, never replaced.
+    pub fn read(props: &Map<String, Value>) -> Option<Self> {
+        let role_name = match scalar(props, "RoleName").ok()? {
+            Some(s) if !s.is_empty() => Some(RoleName::parse(&s).ok()?),
+            _ => None,
+        };
+        let path = match scalar(props, "Path").ok()? {
+            Some(s) => RolePath::parse(&s).ok()?,
+            None => RolePath::root(),
+        };
+        Some(RoleIdentity { role_name, path })
+    }
+}
+
 /// A string property; numbers and booleans are taken as their text (CloudFormation sends strings anyway).
 fn scalar(props: &Map<String, Value>, key: &str) -> Result<Option<String>> {
     match props.get(key) {

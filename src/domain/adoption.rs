@@ -98,6 +98,17 @@ impl AdoptionRules {
         }
     }
 
+    /// The policies the function may attach and detach: the required node policies, the IPv6 CNI policy, and
+    /// `AllowedAdditionalPolicyArns` (the template's `AttachOnlyNodePolicies` statement says the same).
+    pub fn attachable(&self, partition: Partition, ipv6_cni: Option<&PolicyArn>) -> BTreeSet<PolicyArn> {
+        [policies::WORKER_NODE_POLICY, policies::ECR_PULL_ONLY_POLICY, policies::CNI_POLICY]
+            .iter()
+            .map(|n| PolicyArn::aws_managed(partition, n))
+            .chain(ipv6_cni.cloned())
+            .chain(self.allowed_additional.iter().cloned())
+            .collect()
+    }
+
     /// Why `live` may not be adopted (every reason, each with its fix), or `None` when it may.
     /// `ipv6_cni` is the verified IPv6 CNI policy, if the installation has one.
     pub fn refusal(

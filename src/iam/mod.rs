@@ -44,6 +44,8 @@ pub trait NodeRoleIam: Send + Sync {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>>> + Send;
+    /// How many managed policies a role may hold in this account (`AttachedPoliciesPerRoleQuota`).
+    fn attached_policies_quota(&self) -> impl Future<Output = Result<usize>> + Send;
     fn inline_policy_names(&self, role: &RoleName) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// All roles, optionally under a path prefix.
     fn list_roles(&self, path_prefix: Option<&str>) -> impl Future<Output = Result<Vec<RoleSummary>>> + Send;

@@ -186,6 +186,16 @@ impl NodeRoleIam for SdkIam {
         }
     }
 
+    async fn attached_policies_quota(&self) -> Result<usize> {
+        let out = self.client.get_account_summary().send().await.iam("GetAccountSummary")?;
+        let quota = out
+            .summary_map()
+            .and_then(|m| m.get(&aws_sdk_iam::types::SummaryKeyType::AttachedPoliciesPerRoleQuota))
+            .copied()
+            .unwrap_or(10);
+        Ok(usize::try_from(quota).unwrap_or(10))
+    }
+
     async fn inline_policy_names(&self, role: &RoleName) -> Result<Vec<String>> {
         let r = self
             .client

@@ -70,7 +70,7 @@ async fn throttling_is_retried_until_iam_answers() {
 async fn throttling_that_persists_surfaces_as_a_readable_retryable_error() {
     let get = mock!(Client::get_role).then_http_response(|| iam_error(400, "Throttling", "Rate exceeded"));
     let iam = SdkIam::new(client(&[&get]));
-    let e = iam.read_role(&name()).await.unwrap_err();
+    let e = iam.get_role(&name()).await.unwrap_err();
     assert_eq!(e.to_string(), "IAM GetRole failed (Throttling): Rate exceeded");
     assert!(e.is_retryable());
     assert_eq!(get.num_calls(), 4, "the SDK's standard retry mode made all its attempts");

@@ -54,20 +54,27 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
 
     /// The role (with its policies and profiles) and its item, in one round trip.
     pub async fn observe(&self, name: &RoleName) -> Result<Observed> {
-        let (role, record) = tokio::join!(self.iam.read_role(name), self.store.get(name));
+        // Boxed: SDK futures are large, and a Create holds several of them at once.
+        let (role, record) = tokio::join!(Box::pin(self.iam.read_role(name)), Box::pin(self.store.get(name)));
         Ok(Observed { role: role?, record: record? })
     }
 
-    /// Refuses, before any change, a desired state whose role would hold more managed policies than the account
-    /// allows (10 by default, raisable to 20): the required ones, the additional ones, and whatever the live role
-    /// already has that stays.
-    pub async fn check_policy_quota(
-        &self,
-        desired: &NodeRoleSpec,
-        live: Option<&LiveRole>,
-        retired: &Retired,
-    ) -> Result<()> {
-        let quota = *self
+    /// The same, and in the same round trip whether an instance profile named `profile` exists.
+    pub async fn observe_with_profile(&self, name: &RoleName, profile: Option<&str>) -> Result<(Observed, bool)> {
+        let exists = async {
+            match profile {
+                Some(p) => Ok(self.iam.instance_profile_tags(p).await?.is_some()),
+                None => Ok(false),
+            }
+        };
+        let (observed, exists) = tokio::join!(self.observe(name), exists);
+        Ok((observed?, exists?))
+    }
+
+    /// The account's managed-policy quota per role, read once per process (IAM's default of 10 when it cannot be
+    /// read).
+    pub async fn policy_quota(&self) -> Result<usize> {
+        let quota = self
             .quota
             .get_or_try_init(|| async {
                 self.iam.attached_policies_quota().await.or_else(|e| {
@@ -76,6 +83,18 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                 })
             })
             .await?;
+        Ok(*quota)
+    }
+
+    /// Refuses, before any change, a desired state whose role would hold more managed policies than the account
+    /// allows (10 by default, raisable to 20): the required ones, the additional ones, and whatever the live role
+    /// already has that stays.
+    pub fn check_policy_quota(
+        quota: usize,
+        desired: &NodeRoleSpec,
+        live: Option<&LiveRole>,
+        retired: &Retired,
+    ) -> Result<()> {
         let mut after = desired.required_policies();
         if let Some(l) = live {
             after.extend(l.attached.iter().filter(|p| !retired.policies.contains(*p)).cloned());
@@ -144,36 +163,63 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         }
     }
 
-    /// Creates the role alone (trust policy, description, boundary, label and tags in one call) and returns it
-    /// as IAM reports it, so its RoleId can be recorded before anything else happens.
-    pub async fn create_role(&self, desired: &NodeRoleSpec) -> Result<LiveRole> {
+    /// Creates the role alone (trust policy, description, boundary and label in one call) and, at the same time,
+    /// the instance profile this request makes (`make_profile`). Returns the role as IAM's answer describes it, so
+    /// its RoleId can be recorded before anything else happens.
+    pub async fn create_role(&self, desired: &NodeRoleSpec, make_profile: Option<&str>) -> Result<LiveRole> {
         let mut planned = plan(desired, None, &CniCheck::NotNeeded, &Retired::default(), Scope::Lifecycle);
         let create = planned.actions.remove(0);
-        if let Err(e) = self.apply_one(&desired.name, &create).await {
+        let path = desired.path.as_str();
+        let profile = async {
+            match make_profile {
+                Some(p) => self.iam.create_instance_profile(p, path).await,
+                None => Ok(()),
+            }
+        };
+        let started = Instant::now();
+        let (created, profile) =
+            tokio::join!(Box::pin(self.iam.create_role(&desired.name, &create)), Box::pin(profile));
+        profile?;
+        let role = match created {
+            Ok(role) => role,
             // A CreateRole whose response was lost and retried by the SDK finds its own role.
-            if e.iam_code() != Some("EntityAlreadyExists") {
+            Err(e) if e.iam_code() == Some("EntityAlreadyExists") => {
+                let again = self.reread(&desired.name).await?;
+                let claimed = crate::domain::Label::of(&again.tags).and_then(|l| l.owner);
+                if claimed.as_ref() != Some(&desired.owner) {
+                    return Err(e);
+                }
+                warn!(role = %desired.name, "already exists with this resource's label (a lost response): going on");
+                again
+            }
+            Err(e) => {
+                warn!(role = %desired.name, action = %create, error = %e, "action failed");
                 return Err(e);
             }
-            let again = self.iam.get_role(&desired.name).await?;
-            let claimed = again.as_ref().and_then(|r| crate::domain::Label::of(&r.tags)).and_then(|l| l.owner);
-            if claimed.as_ref() != Some(&desired.owner) {
-                return Err(e);
-            }
-            warn!(role = %desired.name, "already exists with this resource's label (a lost response): going on");
-        }
-        self.reread(&desired.name).await
+        };
+        info!(role = %desired.name, action = %create, latency_ms = started.elapsed().as_millis() as u64, "applied");
+        Ok(role)
     }
 
-    /// plan → execute for Create and Update (everything the stack declares) on an existing role. Returns the
-    /// plan carried out and the role as the applied state makes it.
+    /// plan → execute for Create and Update (everything the stack declares) on an existing role. `made_profile`
+    /// is an instance profile this request has just made: the role is only added to it. Returns the plan carried
+    /// out and the role as the applied state makes it.
     pub async fn converge(
         &self,
         desired: &NodeRoleSpec,
         live: LiveRole,
         cni: &CniCheck,
         retired: &Retired,
+        made_profile: Option<&str>,
     ) -> Result<(Plan, LiveRole)> {
-        let planned = plan(desired, Some(&live), cni, retired, Scope::Lifecycle);
+        let mut planned = plan(desired, Some(&live), cni, retired, Scope::Lifecycle);
+        for action in &mut planned.actions {
+            if let Action::EnsureInstanceProfile { name, .. } = action {
+                if Some(name.as_str()) == made_profile {
+                    *action = Action::AddToInstanceProfile(name.clone());
+                }
+            }
+        }
         info!(role = %desired.name, plan = ?planned.summary(), "converging");
         self.execute(&desired.name, &planned).await?;
         Ok((planned, applied(desired, live)))

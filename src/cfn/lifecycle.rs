@@ -2,6 +2,7 @@
 //! the state item (see `crate::state` for the protocol).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -9,7 +10,9 @@ use tracing::{info, warn};
 
 use super::properties::{Properties, RoleIdentity, DEFAULT_DESCRIPTION};
 use super::request::{Kind, Request};
-use crate::domain::{policies, Boundary, CniCheck, IpFamily, Label, LiveRole, NodeRoleSpec, PolicyArn, RoleName};
+use crate::domain::{
+    policies, Boundary, CniCheck, IpFamily, Label, LiveRole, NodeRoleSpec, PolicyArn, Retired, RoleName,
+};
 use crate::error::{Error, Result};
 use crate::iam::NodeRoleIam;
 use crate::reconcile::{Observed, Reconciler};
@@ -47,23 +50,37 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
 }
 
+/// Carries out a request. `confirmed` is CloudFormation's confirmation of it: every path runs it together with
+/// its first reads (reads change nothing) and writes nothing before it succeeded.
 pub async fn run<I: NodeRoleIam, S: StateStore>(
     req: &Request,
     rec: &Reconciler<I, S>,
     progress: &Progress,
+    confirmed: impl Future<Output = Result<()>>,
 ) -> Result<Outcome> {
     match &req.kind {
         Kind::Create => {
             let props = Properties::parse(&req.properties, req.stack.partition)?;
-            create(req, &props, rec, progress, None).await
+            // Boxed: the futures of the lifecycle are large, and a deep one must not live on a small stack.
+            Box::pin(create(req, &props, rec, progress, None, confirmed)).await
         }
         Kind::Update { physical_id, old_properties } => {
             let props = Properties::parse(&req.properties, req.stack.partition)?;
             let old = RoleIdentity::read(old_properties);
-            update(req, &props, old.as_ref(), physical_id, rec, progress).await
+            Box::pin(update(req, &props, old.as_ref(), physical_id, rec, progress, confirmed)).await
         }
-        Kind::Delete { physical_id } => delete(req, physical_id, rec).await,
+        Kind::Delete { physical_id } => Box::pin(delete(req, physical_id, rec, confirmed)).await,
     }
+}
+
+/// Awaits the confirmation and the reads together; the reads' result only if the request is confirmed.
+async fn confirmed_reads<T>(
+    confirmed: impl Future<Output = Result<()>>,
+    reads: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let (confirmed, reads) = tokio::join!(confirmed, reads);
+    confirmed?;
+    reads
 }
 
 /// Adoption facts the desired state carries.
@@ -171,9 +188,16 @@ async fn create<I: NodeRoleIam, S: StateStore>(
     rec: &Reconciler<I, S>,
     progress: &Progress,
     replacing: Option<&str>,
+    confirmed: impl Future<Output = Result<()>>,
 ) -> Result<Outcome> {
-    let cni = preflight(req, props, rec).await?;
-    let (name, observed) = resolve_target(req, props, rec, replacing).await?;
+    let reads = async {
+        tokio::try_join!(
+            Box::pin(preflight(req, props, rec)),
+            Box::pin(resolve_target(req, props, rec, replacing)),
+            Box::pin(rec.policy_quota())
+        )
+    };
+    let (cni, (name, observed, profile_exists), quota) = confirmed_reads(confirmed, reads).await?;
     progress.set(&name);
     let Observed { role: live, record } = observed;
     if let Some(r) = &record {
@@ -220,9 +244,9 @@ async fn create<I: NodeRoleIam, S: StateStore>(
         progress.taken_here();
     }
     let desired = spec_for(req, props, &name, &adoption, &cni);
-    rec.check_policy_quota(&desired, live.as_ref(), &Default::default()).await?;
+    Reconciler::<I, S>::check_policy_quota(quota, &desired, live.as_ref(), &Default::default())?;
     let mut item = record.clone().unwrap_or_else(|| Record::new(desired.clone()));
-    let own_profile = own_profile_after(rec, &desired, item.own_profile.as_deref(), None).await?;
+    let own_profile = own_profile_after(rec, &desired, item.own_profile.as_deref(), None, profile_exists).await?;
     item.desired = desired.clone();
     item.original_trust = original_trust;
     item.own_profile = own_profile;
@@ -230,24 +254,36 @@ async fn create<I: NodeRoleIam, S: StateStore>(
     item.note(now(), if adoption.adopted { "adopted" } else { "created" });
     let expect = record.as_ref().map(Record::expect).unwrap_or(Expect::NewOrOwn);
     let item = rec.store().put(&item, expect).await?;
-    let (item, live) = ensure_role(rec, item, &desired, live).await?;
-    let (_plan, role) = rec.converge(&desired, live, &cni, &Default::default()).await?;
-    Ok(outcome(&desired, &role, item.own_profile.as_deref()))
+    Box::pin(finish(rec, item, &desired, live, &cni, &Default::default(), profile_exists)).await
 }
 
-/// The role the item stands for: created when missing, its RoleId recorded at once (so a crash after this
-/// point is resumed by a retry, and repair recognises the role from now on).
-async fn ensure_role<I: NodeRoleIam, S: StateStore>(
+/// After the item is written: the role created when missing (with the instance profile this request makes, at
+/// once), then its RoleId recorded while everything else is applied. A crash in between is resumed by a retry.
+async fn finish<I: NodeRoleIam, S: StateStore>(
     rec: &Reconciler<I, S>,
     item: Record,
     desired: &NodeRoleSpec,
     live: Option<LiveRole>,
-) -> Result<(Record, LiveRole)> {
-    let live = match live {
-        Some(l) => l,
-        None => rec.create_role(desired).await?,
+    cni: &CniCheck,
+    retired: &Retired,
+    profile_existed: Option<bool>,
+) -> Result<Outcome> {
+    // The tool makes the profile when it is its own and was not there when the request read it.
+    let make_profile = item
+        .own_profile
+        .clone()
+        .filter(|p| desired.instance_profile.as_ref() == Some(p) && profile_existed == Some(false));
+    let (live, made) = match live {
+        Some(l) => (l, None),
+        None => (rec.create_role(desired, make_profile.as_deref()).await?, make_profile),
     };
-    Ok((record_role_id(rec, item, &live).await?, live))
+    let (recorded, converged) = tokio::join!(
+        record_role_id(rec, item, &live),
+        rec.converge(desired, live.clone(), cni, retired, made.as_deref())
+    );
+    let item = recorded?;
+    let (_plan, role) = converged?;
+    Ok(outcome(desired, &role, item.own_profile.as_deref()))
 }
 
 /// The instance profile the tool may delete later: the one the item already records, or the desired one when
@@ -258,6 +294,7 @@ async fn own_profile_after<I: NodeRoleIam, S: StateStore>(
     desired: &NodeRoleSpec,
     recorded: Option<&str>,
     retired: Option<&str>,
+    exists: Option<bool>,
 ) -> Result<Option<String>> {
     let recorded = recorded.filter(|r| Some(*r) != retired);
     let Some(want) = desired.instance_profile.as_deref() else {
@@ -266,10 +303,11 @@ async fn own_profile_after<I: NodeRoleIam, S: StateStore>(
     if recorded == Some(want) {
         return Ok(Some(want.to_string()));
     }
-    if rec.iam().instance_profile_tags(want).await?.is_none() {
-        return Ok(Some(want.to_string()));
-    }
-    Ok(recorded.map(str::to_string))
+    let exists = match exists {
+        Some(e) => e,
+        None => rec.iam().instance_profile_tags(want).await?.is_some(),
+    };
+    Ok(if exists { recorded.map(str::to_string) } else { Some(want.to_string()) })
 }
 
 /// Records the RoleId of the role this item now stands for (once: it never changes).
@@ -287,26 +325,31 @@ async fn record_role_id<I: NodeRoleIam, S: StateStore>(
 }
 
 /// Picks the role a Create works on: the RoleName given, the declared node role found by the procedure's
-/// check, or a generated name. Returns it with its observation.
+/// check, or a generated name. Returns it with its observation and, when read with it, whether an instance
+/// profile of its name exists.
 async fn resolve_target<I: NodeRoleIam, S: StateStore>(
     req: &Request,
     props: &Properties,
     rec: &Reconciler<I, S>,
     replacing: Option<&str>,
-) -> Result<(RoleName, Observed)> {
+) -> Result<(RoleName, Observed, Option<bool>)> {
+    let observe = |name: RoleName| async move {
+        let profile = props.create_instance_profile.then_some(name.as_str());
+        let (observed, exists) = rec.observe_with_profile(&name, profile).await?;
+        Ok::<_, Error>((name.clone(), observed, profile.map(|_| exists)))
+    };
     if let Some(name) = &props.role_name {
-        return Ok((name.clone(), rec.observe(name).await?));
+        return observe(name.clone()).await;
     }
     // The procedure's check for an existing node role is a Create's first step; a replacement never adopts.
     if props.adopt_existing && replacing.is_none() {
-        if let Some(found) = search_existing(req, rec).await? {
-            return Ok(found);
+        if let Some((name, observed)) = search_existing(req, rec).await? {
+            return Ok((name, observed, None));
         }
     }
     // Generated names depend on the path: a replacement for a new Path gets its own name, and a rollback to a
     // path finds the role made for it, however many replacements happened in between.
-    let name = generated_name(req, &props.path);
-    Ok((name.clone(), rec.observe(&name).await?))
+    observe(generated_name(req, &props.path)).await
 }
 
 /// The name a Create without RoleName gives the role: a function of StackId + LogicalResourceId + Path (the
@@ -399,6 +442,7 @@ async fn update<I: NodeRoleIam, S: StateStore>(
     physical_id: &str,
     rec: &Reconciler<I, S>,
     progress: &Progress,
+    confirmed: impl Future<Output = Result<()>>,
 ) -> Result<Outcome> {
     // IAM role names are case-insensitive: `NodeRole` → `noderole` names the same role, no replacement.
     let same = |n: &RoleName| n.as_str().eq_ignore_ascii_case(physical_id);
@@ -417,7 +461,7 @@ async fn update<I: NodeRoleIam, S: StateStore>(
             )));
         }
         info!(old_role = physical_id, "RoleName or Path changed: replacing the role");
-        let created = create(req, props, rec, progress, Some(physical_id)).await;
+        let created = Box::pin(create(req, props, rec, progress, Some(physical_id), confirmed)).await;
         if created.is_err() {
             undo_failed_replacement(req, physical_id, rec, progress).await;
         }
@@ -427,8 +471,12 @@ async fn update<I: NodeRoleIam, S: StateStore>(
         Error::invalid(format!("PhysicalResourceId '{physical_id}' is not a role this resource manages"))
     })?;
     progress.set(&name);
-    let cni = preflight(req, props, rec).await?;
-    let Observed { role: live, record } = rec.observe(&name).await?;
+    let profile = props.create_instance_profile.then_some(name.as_str());
+    let reads = async {
+        tokio::try_join!(preflight(req, props, rec), rec.observe_with_profile(&name, profile), rec.policy_quota())
+    };
+    let (cni, (Observed { role: live, record }, exists), quota) = confirmed_reads(confirmed, reads).await?;
+    let profile_exists = profile.map(|_| exists);
     let Some(record) = record else {
         return Err(Error::conflict(format!(
             "role {name} has no state item, so this resource does not manage it and it is not updated"
@@ -453,9 +501,15 @@ async fn update<I: NodeRoleIam, S: StateStore>(
     if retired.instance_profile.is_some() && retired.instance_profile != record.own_profile {
         retired.instance_profile = None;
     }
-    rec.check_policy_quota(&desired, live.as_ref(), &retired).await?;
-    let own_profile =
-        own_profile_after(rec, &desired, record.own_profile.as_deref(), retired.instance_profile.as_deref()).await?;
+    Reconciler::<I, S>::check_policy_quota(quota, &desired, live.as_ref(), &retired)?;
+    let own_profile = own_profile_after(
+        rec,
+        &desired,
+        record.own_profile.as_deref(),
+        retired.instance_profile.as_deref(),
+        profile_exists,
+    )
+    .await?;
     // The new desired state is the authority before IAM changes.
     let expect = record.expect();
     let mut item = Record { desired: desired.clone(), own_profile, phase: Phase::Active, ..record };
@@ -465,9 +519,7 @@ async fn update<I: NodeRoleIam, S: StateStore>(
     }
     item.note(now(), "updated");
     let item = rec.store().put(&item, expect).await?;
-    let (item, live) = ensure_role(rec, item, &desired, live).await?;
-    let (_plan, role) = rec.converge(&desired, live, &cni, &retired).await?;
-    Ok(outcome(&desired, &role, item.own_profile.as_deref()))
+    Box::pin(finish(rec, item, &desired, live, &cni, &retired, profile_exists)).await
 }
 
 /// A failed Update keeps the old PhysicalResourceId, so CloudFormation will never delete or release a
@@ -480,7 +532,8 @@ async fn undo_failed_replacement<I: NodeRoleIam, S: StateStore>(
 ) {
     let Some(name) = progress.role().filter(|n| progress.is_new() && !n.eq_ignore_ascii_case(old)) else { return };
     let Ok(name) = RoleName::parse(&name) else { return };
-    match remove_resource(req, &name, rec).await {
+    let removed = async { remove_resource(req, &name, rec, rec.observe(&name).await?).await };
+    match removed.await {
         Ok(_) => info!(role = %name, "undid the replacement of a failed update"),
         Err(e) => warn!(role = %name, error = %e, "could not undo the replacement of a failed update"),
     }
@@ -501,13 +554,16 @@ async fn delete<I: NodeRoleIam, S: StateStore>(
     req: &Request,
     physical_id: &str,
     rec: &Reconciler<I, S>,
+    confirmed: impl Future<Output = Result<()>>,
 ) -> Result<Outcome> {
     let mut done = Outcome { physical_id: physical_id.to_string(), data: BTreeMap::new() };
     let Ok(name) = RoleName::parse(physical_id) else {
+        confirmed.await?;
         info!(physical_id, "not a role name (a Create that failed early): nothing to delete");
         return Ok(done);
     };
-    if let Some(warning) = remove_resource(req, &name, rec).await? {
+    let observed = confirmed_reads(confirmed, rec.observe(&name)).await?;
+    if let Some(warning) = remove_resource(req, &name, rec, observed).await? {
         done.data.insert("Warnings".into(), warning);
     }
     Ok(done)
@@ -520,8 +576,9 @@ async fn remove_resource<I: NodeRoleIam, S: StateStore>(
     req: &Request,
     name: &RoleName,
     rec: &Reconciler<I, S>,
+    observed: Observed,
 ) -> Result<Option<String>> {
-    let Observed { role: live, record } = rec.observe(name).await?;
+    let Observed { role: live, record } = observed;
     let Some(record) = record else {
         info!(role = %name, "no state item: nothing of this resource's to delete");
         return Ok(None);

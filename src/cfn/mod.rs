@@ -97,13 +97,16 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C: Stacks>(
     let mut cut_short = None;
     let result = match Request::parse(payload) {
         Err(e) => Err(e),
-        Ok(req) => match tokio::time::timeout(budget, confirmed_run(&req, t, invoked_function_arn, &progress)).await {
-            Ok(r) => r,
-            Err(_) => {
-                cut_short = Some(req);
-                Err(Error::TimedOut(format!("within {} ms", budget.as_millis())))
+        Ok(req) => {
+            match tokio::time::timeout(budget, Box::pin(confirmed_run(&req, t, invoked_function_arn, &progress))).await
+            {
+                Ok(r) => r,
+                Err(_) => {
+                    cut_short = Some(req);
+                    Err(Error::TimedOut(format!("within {} ms", budget.as_millis())))
+                }
             }
-        },
+        }
     };
 
     let physical_id = |fallback: &str| {
@@ -171,9 +174,11 @@ async fn confirmed_run<I: NodeRoleIam, S: StateStore, C: Stacks>(
     if !matches!(req.kind, request::Kind::Delete { .. }) {
         properties::Properties::parse(&req.properties, req.stack.partition)?;
     }
-    let me = t.identity.resolve(invoked_function_arn).await?;
-    confirm::confirm(req, &me, t.stacks).await?;
-    lifecycle::run(req, t.rec, progress).await
+    let confirmation = async {
+        let me = t.identity.resolve(invoked_function_arn).await?;
+        confirm::confirm(req, &me, t.stacks).await
+    };
+    lifecycle::run(req, t.rec, progress, confirmation).await
 }
 
 fn short(s: &str) -> String {

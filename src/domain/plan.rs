@@ -32,6 +32,8 @@ pub enum Action {
         name: String,
         path: String,
     },
+    /// Puts the role in a profile this request made moments ago (no create attempt).
+    AddToInstanceProfile(String),
     RemoveFromInstanceProfile(String),
     DeleteInstanceProfile(String),
     DeleteInlinePolicy(String),
@@ -52,6 +54,7 @@ impl Action {
             Action::AttachPolicy(_) => "AttachRolePolicy",
             Action::DetachPolicy(_) => "DetachRolePolicy",
             Action::EnsureInstanceProfile { .. } => "EnsureInstanceProfile",
+            Action::AddToInstanceProfile(_) => "AddRoleToInstanceProfile",
             Action::RemoveFromInstanceProfile(_) => "RemoveRoleFromInstanceProfile",
             Action::DeleteInstanceProfile(_) => "DeleteInstanceProfile",
             Action::DeleteInlinePolicy(_) => "DeleteRolePolicy",
@@ -59,10 +62,16 @@ impl Action {
         }
     }
 
-    /// Actions that only attach policies, restore an instance profile or touch nothing the role already has:
-    /// once the role exists they may run at once, in any order.
+    /// Actions that only add to the role (policies, tags, its instance profile): once the role exists they may
+    /// run at once, in any order.
     pub fn is_independent(&self) -> bool {
-        matches!(self, Action::AttachPolicy(_) | Action::EnsureInstanceProfile { .. })
+        matches!(
+            self,
+            Action::AttachPolicy(_)
+                | Action::EnsureInstanceProfile { .. }
+                | Action::AddToInstanceProfile(_)
+                | Action::TagRole(_)
+        )
     }
 }
 
@@ -73,6 +82,7 @@ impl fmt::Display for Action {
                 write!(f, "{} {}", self.kind(), p.name())
             }
             Action::EnsureInstanceProfile { name, .. }
+            | Action::AddToInstanceProfile(name)
             | Action::RemoveFromInstanceProfile(name)
             | Action::DeleteInstanceProfile(name)
             | Action::DeleteInlinePolicy(name) => write!(f, "{} {name}", self.kind()),

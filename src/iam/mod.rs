@@ -37,6 +37,11 @@ pub trait NodeRoleIam: Send + Sync {
             }
         }
     }
+    /// Creates the role (the `Action::CreateRole` given) and returns it as IAM's answer describes it (no
+    /// attachments or profiles yet): its RoleId without another read.
+    fn create_role(&self, role: &RoleName, create: &Action) -> impl Future<Output = Result<LiveRole>> + Send;
+    /// Creates an instance profile (labelled), or finds it there already.
+    fn create_instance_profile(&self, name: &str, path: &str) -> impl Future<Output = Result<()>> + Send;
     /// The document of a managed policy's default version; `None` if the policy does not exist.
     fn policy_document(&self, arn: &PolicyArn) -> impl Future<Output = Result<Option<Value>>> + Send;
     /// An instance profile's tags; `None` if it does not exist.

@@ -98,6 +98,25 @@ fn mentions_new_entity(e: &Error) -> bool {
     msg.contains("role with name") || msg.contains("instance profile")
 }
 
+/// A role as IAM's GetRole or CreateRole describes it; attachments and profiles are read separately.
+fn live_role(name: &RoleName, role: &aws_sdk_iam::types::Role) -> LiveRole {
+    LiveRole {
+        name: name.clone(),
+        path: role.path.clone(),
+        arn: role.arn.clone(),
+        role_id: role.role_id.clone(),
+        trust: role.assume_role_policy_document().and_then(policies::parse_document),
+        description: role.description().map(str::to_string),
+        boundary: role
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .and_then(|a| PolicyArn::parse(a, "PermissionsBoundary").ok()),
+        tags: role.tags().iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
+        attached: BTreeSet::new(),
+        instance_profiles: Vec::new(),
+    }
+}
+
 impl NodeRoleIam for SdkIam {
     async fn get_role(&self, name: &RoleName) -> Result<Option<LiveRole>> {
         let out = match self.client.get_role().role_name(name.as_str()).send().await {
@@ -107,24 +126,49 @@ impl NodeRoleIam for SdkIam {
                 return if is(&e, "NoSuchEntity") { Ok(None) } else { Err(e) };
             }
         };
-        let Some(role) = out.role else {
-            return Ok(None);
+        Ok(out.role.as_ref().map(|r| live_role(name, r)))
+    }
+
+    async fn create_role(&self, role: &RoleName, create: &Action) -> Result<LiveRole> {
+        let Action::CreateRole { path, trust, description, boundary, tags: t } = create else {
+            return Err(Error::invalid(format!("{create} is not a CreateRole")));
         };
-        Ok(Some(LiveRole {
-            name: name.clone(),
-            path: role.path.clone(),
-            arn: role.arn.clone(),
-            role_id: role.role_id.clone(),
-            trust: role.assume_role_policy_document().and_then(policies::parse_document),
-            description: role.description().map(str::to_string),
-            boundary: role
-                .permissions_boundary()
-                .and_then(|b| b.permissions_boundary_arn())
-                .and_then(|a| PolicyArn::parse(a, "PermissionsBoundary").ok()),
-            tags: role.tags().iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
-            attached: BTreeSet::new(),
-            instance_profiles: Vec::new(),
-        }))
+        let out = self
+            .client
+            .create_role()
+            .role_name(role.as_str())
+            .path(path)
+            .assume_role_policy_document(trust.to_string())
+            .set_description(description.clone())
+            .set_permissions_boundary(boundary.as_ref().map(|b| b.to_string()))
+            .set_tags(Some(tags(t)))
+            .send()
+            .await
+            .iam("CreateRole")?;
+        out.role.as_ref().map(|r| live_role(role, r)).ok_or_else(|| Error::Iam {
+            operation: "CreateRole",
+            code: None,
+            message: "IAM answered without the role".into(),
+            retryable: true,
+        })
+    }
+
+    async fn create_instance_profile(&self, name: &str, path: &str) -> Result<()> {
+        // A label for people; the state item, not this tag, records that the tool made the profile.
+        let managed = BTreeMap::from([(spec::label::MANAGED.to_string(), spec::MANAGED_TRUE.to_string())]);
+        let created = self
+            .client
+            .create_instance_profile()
+            .instance_profile_name(name)
+            .path(path)
+            .set_tags(Some(tags(&managed)))
+            .send()
+            .await
+            .done("CreateInstanceProfile");
+        match created {
+            Err(e) if is(&e, "EntityAlreadyExists") => Ok(()),
+            other => other,
+        }
     }
 
     async fn read_attachments(&self, mut role: LiveRole) -> Result<Option<LiveRole>> {
@@ -298,8 +342,10 @@ impl NodeRoleIam for SdkIam {
                 c.detach_role_policy().role_name(name).policy_arn(arn.as_str()).send().await.done("DetachRolePolicy"),
             ),
             Action::EnsureInstanceProfile { name: profile, path } => {
-                self.ensure_instance_profile(role, profile, path).await
+                self.create_instance_profile(profile, path).await?;
+                self.add_to_instance_profile(role, profile).await
             }
+            Action::AddToInstanceProfile(profile) => self.add_to_instance_profile(role, profile).await,
             Action::RemoveFromInstanceProfile(profile) => gone_ok(
                 c.remove_role_from_instance_profile()
                     .instance_profile_name(profile)
@@ -364,22 +410,9 @@ impl SdkIam {
         }
     }
 
-    async fn ensure_instance_profile(&self, role: &RoleName, profile: &str, path: &str) -> Result<()> {
+    /// Puts the role in the profile: fine if it is there already, a conflict if the profile holds another role.
+    async fn add_to_instance_profile(&self, role: &RoleName, profile: &str) -> Result<()> {
         let c = &self.client;
-        // A label for people; the state item, not this tag, records that the tool made the profile.
-        let managed = BTreeMap::from([(spec::label::MANAGED.to_string(), spec::MANAGED_TRUE.to_string())]);
-        let created = c
-            .create_instance_profile()
-            .instance_profile_name(profile)
-            .path(path)
-            .set_tags(Some(tags(&managed)))
-            .send()
-            .await
-            .done("CreateInstanceProfile");
-        match created {
-            Err(e) if is(&e, "EntityAlreadyExists") => {}
-            other => other?,
-        }
         let added = propagated(|| async {
             c.add_role_to_instance_profile()
                 .instance_profile_name(profile)

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::fault_proxy::FaultProxy;
+use common::fault_proxy::{Fault, FaultProxy};
 use common::runtime_stub::RuntimeStub;
 use common::*;
 use eks_node_role_guard::domain::{
@@ -152,6 +152,113 @@ async fn seed_role(iam: &aws_sdk_iam::Client, store: &DynamoStore, name: &str, b
     iam.add_role_to_instance_profile().instance_profile_name(name).role_name(name).send().await.unwrap();
 }
 
+const LATENCY: Duration = Duration::from_millis(40);
+
+fn python_baseline(args: &[&str], endpoint: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(venv_bin("python"));
+    c.arg(repo().join("scripts/bench_baseline.py"))
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1");
+    c
+}
+
+async fn latency_section(b: &Bench, warm_stub: &RuntimeStub, store: &DynamoStore) {
+    b.proxy.always(Some(Fault::Latency(LATENCY)));
+    println!("— with {} ms added to every AWS call —", LATENCY.as_millis());
+
+    // Single-policy repair, warm process.
+    let iam = b.moto.client();
+    let name = "bench-latency";
+    b.invoke(warm_stub, &b.aimed(&request("Create", "Latency", json!({"RoleName": name}), &b.listener.url())).await)
+        .await;
+    let (mut ours, mut trips, mut calls) = (Vec::new(), 0, String::new());
+    for _ in 0..RUNS {
+        let item = store.get(&RoleName::parse(name).unwrap()).await.unwrap().unwrap();
+        store.put(&Record { repairs: vec![], ..item.clone() }, item.expect()).await.unwrap();
+        iam.detach_role_policy()
+            .role_name(name)
+            .policy_arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
+            .send()
+            .await
+            .unwrap();
+        let (rt, by) = (b.proxy.round_trips(), b.proxy.by_service());
+        let (d, _) = b.invoke(warm_stub, &drift_event("drift-detach-role-policy.json", name)).await;
+        ours.push(ms(d));
+        trips = b.proxy.round_trips() - rt;
+        calls = calls_since(&by, &b.proxy.by_service());
+    }
+    let py = python_baseline(&["repair", "bench-python-repair", &RUNS.to_string()], &b.proxy.endpoint());
+    iam.create_role()
+        .role_name("bench-python-repair")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    for p in ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"] {
+        let arn = format!("arn:aws:iam::aws:policy/{p}");
+        iam.attach_role_policy().role_name("bench-python-repair").policy_arn(arn).send().await.unwrap();
+    }
+    let (rt, req0) = (b.proxy.round_trips(), b.proxy.requests());
+    let out = tokio::task::spawn_blocking({
+        let mut py = py;
+        move || py.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Each run also detaches the policy first (set-up, not timed): RUNS of those are not the handler's.
+    let py_trips = (b.proxy.round_trips() - rt - RUNS) / RUNS;
+    let py_calls = (b.proxy.requests() - req0 - RUNS) / RUNS;
+    let python: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(f64::NAN);
+    let ours = median(ours);
+    println!(
+        "single-policy repair: {ours:.1} ms, {trips} sequential round trips ({calls}); Python boto3 handler: {python:.1} ms, {py_trips} round trips ({py_calls} calls) → {:.2}×",
+        ours / python
+    );
+
+    // Fresh IPv4 Create from a cold process: process start → response PUT received.
+    let (mut ours, mut trips, mut calls, mut python, mut py_trips) = (Vec::new(), 0, String::new(), Vec::new(), 0);
+    for i in 0..RUNS {
+        let stub = RuntimeStub::start().await;
+        let req = b
+            .aimed(&request(
+                "Create",
+                &format!("Cold{i}"),
+                json!({"RoleName": format!("bench-cold-{i}")}),
+                &b.listener.url(),
+            ))
+            .await;
+        let answer = stub.invoke(req.to_string().as_bytes(), Duration::from_secs(120));
+        let (rt, by) = (b.proxy.round_trips(), b.proxy.by_service());
+        let before = b.listener.accepted().len();
+        let started = Instant::now();
+        let f = b.function(&stub).await;
+        answer.await.unwrap();
+        ours.push(ms(b.listener.accepted()[before].at - started));
+        trips = b.proxy.round_trips() - rt;
+        calls = calls_since(&by, &b.proxy.by_service());
+        drop(f);
+
+        let before = b.listener.accepted().len();
+        let rt = b.proxy.round_trips();
+        let started = Instant::now();
+        let mut py = python_baseline(&["create", &format!("bench-python-{i}"), &b.listener.url()], &b.proxy.endpoint());
+        let status = tokio::task::spawn_blocking(move || py.status().unwrap()).await.unwrap();
+        assert!(status.success());
+        python.push(ms(b.listener.accepted()[before].at - started));
+        py_trips = b.proxy.round_trips() - rt;
+    }
+    let (ours, python) = (median(ours), median(python));
+    println!(
+        "fresh IPv4 Create, cold process → response PUT: {ours:.0} ms, {trips} sequential round trips ({calls}, STS once per process); Python boto3 handler: {python:.0} ms, {py_trips} round trips (no confirmation, no state store) → {:.2}×",
+        ours / python
+    );
+    b.proxy.clear();
+}
+
 #[tokio::main]
 async fn main() {
     let moto = Moto::start();
@@ -168,153 +275,163 @@ async fn main() {
         .send()
         .await
         .unwrap();
-    let mut peak = 0u64;
+    let peak = 0u64;
     println!(
         "eks-node-role-guard benchmark — binary {}, AWS = moto on loopback, {RUNS} runs, medians",
         binary().display()
     );
 
-    // 1. Cold start: process start → first event handled (a Delete of a role that is not there: one read, one PUT).
-    let mut cold = Vec::new();
-    let mut init = Vec::new();
-    for i in 0..RUNS {
-        let stub = RuntimeStub::start().await;
-        let mut del = b.aimed(&delete("Nodes", &format!("absent-{i}"), json!({}), &b.listener.url())).await;
-        del["RequestId"] = json!(format!("cold-{i}"));
-        let answer = stub.invoke(del.to_string().as_bytes(), Duration::from_secs(60));
-        let started = Instant::now();
-        let f = b.function(&stub).await;
-        let before = b.listener.accepted().len();
-        answer.await.unwrap();
-        let put = b.listener.accepted()[before].at;
-        cold.push(ms(put - started));
-        init.push(ms(stub.first_poll.lock().unwrap().unwrap() - started));
-        peak = peak.max(peak_rss_kib(f.pid()));
+    let full = std::env::var("BENCH_LATENCY_ONLY").is_err();
+    let mut peak = peak;
+    if full {
+        // 1. Cold start: process start → first event handled (a Delete of a role that is not there: one read, one PUT).
+        let mut cold = Vec::new();
+        let mut init = Vec::new();
+        for i in 0..RUNS {
+            let stub = RuntimeStub::start().await;
+            let mut del = b.aimed(&delete("Nodes", &format!("absent-{i}"), json!({}), &b.listener.url())).await;
+            del["RequestId"] = json!(format!("cold-{i}"));
+            let answer = stub.invoke(del.to_string().as_bytes(), Duration::from_secs(60));
+            let started = Instant::now();
+            let f = b.function(&stub).await;
+            let before = b.listener.accepted().len();
+            answer.await.unwrap();
+            let put = b.listener.accepted()[before].at;
+            cold.push(ms(put - started));
+            init.push(ms(stub.first_poll.lock().unwrap().unwrap() - started));
+            peak = peak.max(peak_rss_kib(f.pid()));
+        }
+        println!(
+            "cold start → first event handled (response PUT received): {:.1} ms (process ready for work: {:.1} ms)",
+            median(cold),
+            median(init)
+        );
     }
-    println!(
-        "cold start → first event handled (response PUT received): {:.1} ms (process ready for work: {:.1} ms)",
-        median(cold),
-        median(init)
-    );
-
     // One warm process for the rest.
     let stub = RuntimeStub::start().await;
     let f = b.function(&stub).await;
 
-    // 2. Create end-to-end, and the IAM calls per operation.
-    let (mut create, mut create_calls, mut update_calls, mut delete_calls) = (Vec::new(), 0, 0, 0);
-    let mut create_by_service = String::new();
-    for i in 0..RUNS {
-        let name = format!("bench-create-{i}");
-        let req = b.aimed(&request("Create", &format!("N{i}"), json!({"RoleName": name}), &b.listener.url())).await;
-        let by_service = b.proxy.by_service();
-        let before = b.listener.accepted().len();
-        let started = Instant::now();
-        let (_, calls) = b.invoke(&stub, &req).await;
-        let got = &b.listener.accepted()[before];
-        assert_eq!(got.json()["Status"], "SUCCESS");
-        create.push(ms(got.at - started));
-        create_calls = calls;
-        create_by_service = calls_since(&by_service, &b.proxy.by_service());
-        let upd = update(
-            &format!("N{i}"),
-            &name,
-            json!({"RoleName": name, "IpFamily": "ipv6"}),
-            json!({"RoleName": name}),
-            &b.listener.url(),
-        );
-        let (_, calls) = b.invoke(&stub, &b.aimed(&upd).await).await;
-        update_calls = calls;
-        let del = delete(&format!("N{i}"), &name, json!({"RoleName": name, "IpFamily": "ipv6"}), &b.listener.url());
-        let (_, calls) = b.invoke(&stub, &b.aimed(&del).await).await;
-        delete_calls = calls;
-    }
-    println!("Create end to end (request in → response PUT received): {:.1} ms", median(create));
-    println!(
+    if full {
+        // 2. Create end-to-end, and the IAM calls per operation.
+        let (mut create, mut create_calls, mut update_calls, mut delete_calls) = (Vec::new(), 0, 0, 0);
+        let mut create_by_service = String::new();
+        for i in 0..RUNS {
+            let name = format!("bench-create-{i}");
+            let req = b.aimed(&request("Create", &format!("N{i}"), json!({"RoleName": name}), &b.listener.url())).await;
+            let by_service = b.proxy.by_service();
+            let before = b.listener.accepted().len();
+            let started = Instant::now();
+            let (_, calls) = b.invoke(&stub, &req).await;
+            let got = &b.listener.accepted()[before];
+            assert_eq!(got.json()["Status"], "SUCCESS");
+            create.push(ms(got.at - started));
+            create_calls = calls;
+            create_by_service = calls_since(&by_service, &b.proxy.by_service());
+            let upd = update(
+                &format!("N{i}"),
+                &name,
+                json!({"RoleName": name, "IpFamily": "ipv6"}),
+                json!({"RoleName": name}),
+                &b.listener.url(),
+            );
+            let (_, calls) = b.invoke(&stub, &b.aimed(&upd).await).await;
+            update_calls = calls;
+            let del = delete(&format!("N{i}"), &name, json!({"RoleName": name, "IpFamily": "ipv6"}), &b.listener.url());
+            let (_, calls) = b.invoke(&stub, &b.aimed(&del).await).await;
+            delete_calls = calls;
+        }
+        println!("Create end to end (request in → response PUT received): {:.1} ms", median(create));
+        println!(
         "AWS calls: Create {create_calls} ({create_by_service}), Update ipv4→ipv6 {update_calls}, Delete {delete_calls} (reads and confirmation included)"
     );
 
-    // 3. Detach event → policy attached.
-    let name = "bench-drift";
-    b.invoke(&stub, &b.aimed(&request("Create", "Drift", json!({"RoleName": name}), &b.listener.url())).await).await;
-    let mut repair = Vec::new();
-    let mut repair_calls = 0;
-    let mut repair_by_service = String::new();
-    for _ in 0..RUNS {
-        // A clean breaker for each run (the bench repairs the same role more often than the breaker allows).
-        let item = store.get(&RoleName::parse(name).unwrap()).await.unwrap().unwrap();
-        store.put(&Record { repairs: vec![], ..item.clone() }, item.expect()).await.unwrap();
-        iam.detach_role_policy()
-            .role_name(name)
-            .policy_arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
-            .send()
-            .await
-            .unwrap();
-        let by_service = b.proxy.by_service();
-        let (d, calls) = b.invoke(&stub, &drift_event("drift-detach-role-policy.json", name)).await;
-        repair.push(ms(d));
-        repair_calls = calls;
-        repair_by_service = calls_since(&by_service, &b.proxy.by_service());
-    }
-    println!(
+        // 3. Detach event → policy attached.
+        let name = "bench-drift";
+        b.invoke(&stub, &b.aimed(&request("Create", "Drift", json!({"RoleName": name}), &b.listener.url())).await)
+            .await;
+        let mut repair = Vec::new();
+        let mut repair_calls = 0;
+        let mut repair_by_service = String::new();
+        for _ in 0..RUNS {
+            // A clean breaker for each run (the bench repairs the same role more often than the breaker allows).
+            let item = store.get(&RoleName::parse(name).unwrap()).await.unwrap().unwrap();
+            store.put(&Record { repairs: vec![], ..item.clone() }, item.expect()).await.unwrap();
+            iam.detach_role_policy()
+                .role_name(name)
+                .policy_arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
+                .send()
+                .await
+                .unwrap();
+            let by_service = b.proxy.by_service();
+            let (d, calls) = b.invoke(&stub, &drift_event("drift-detach-role-policy.json", name)).await;
+            repair.push(ms(d));
+            repair_calls = calls;
+            repair_by_service = calls_since(&by_service, &b.proxy.by_service());
+        }
+        println!(
         "detach event → policy attached: {:.1} ms, {repair_calls} AWS calls ({repair_by_service}): role, attachments, profiles and the state item read at once, then the attach and the breaker record at once",
         median(repair)
     );
 
-    // 4. Sweeps: 100 and 1,000 managed roles (10% broken) among 5,000 unmanaged ones, bounded concurrency 4.
-    // The sweep reads the state table, so the unmanaged roles cost nothing.
-    let t = Instant::now();
-    for i in 0..5000 {
-        iam.create_role()
-            .role_name(format!("unmanaged-{i:04}"))
-            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
-            .send()
-            .await
-            .unwrap();
-    }
-    println!("(5,000 unmanaged roles made in {:.0} s)", t.elapsed().as_secs_f64());
-    let mut made = 0;
-    for n in [100usize, 1000] {
+        // 4. Sweeps: 100 and 1,000 managed roles (10% broken) among 5,000 unmanaged ones, bounded concurrency 4.
+        // The sweep reads the state table, so the unmanaged roles cost nothing.
         let t = Instant::now();
-        while made < n {
-            seed_role(&iam, &store, &format!("sweep-{made:04}"), made % 10 == 0).await;
-            made += 1;
+        for i in 0..5000 {
+            iam.create_role()
+                .role_name(format!("unmanaged-{i:04}"))
+                .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+                .send()
+                .await
+                .unwrap();
         }
-        let setup = t.elapsed();
-        let runs = if n <= 100 { 3 } else { 1 };
-        let mut times = Vec::new();
-        let mut calls = 0;
-        let mut sweep_by_service = String::new();
-        for r in 0..runs {
-            if r > 0 {
-                for i in (0..n).step_by(10) {
-                    let _ = iam
-                        .detach_role_policy()
-                        .role_name(format!("sweep-{i:04}"))
-                        .policy_arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
-                        .send()
-                        .await;
-                }
+        println!("(5,000 unmanaged roles made in {:.0} s)", t.elapsed().as_secs_f64());
+        let mut made = 0;
+        for n in [100usize, 1000] {
+            let t = Instant::now();
+            while made < n {
+                seed_role(&iam, &store, &format!("sweep-{made:04}"), made % 10 == 0).await;
+                made += 1;
             }
-            let by_service = b.proxy.by_service();
-            let (d, c) = b
-                .invoke(&stub, &json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep"}))
-                .await;
-            times.push(ms(d));
-            calls = c;
-            sweep_by_service = calls_since(&by_service, &b.proxy.by_service());
-        }
-        let t = median(times);
-        println!(
+            let setup = t.elapsed();
+            let runs = if n <= 100 { 3 } else { 1 };
+            let mut times = Vec::new();
+            let mut calls = 0;
+            let mut sweep_by_service = String::new();
+            for r in 0..runs {
+                if r > 0 {
+                    for i in (0..n).step_by(10) {
+                        let _ = iam
+                            .detach_role_policy()
+                            .role_name(format!("sweep-{i:04}"))
+                            .policy_arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
+                            .send()
+                            .await;
+                    }
+                }
+                let by_service = b.proxy.by_service();
+                let (d, c) = b
+                    .invoke(&stub, &json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep"}))
+                    .await;
+                times.push(ms(d));
+                calls = c;
+                sweep_by_service = calls_since(&by_service, &b.proxy.by_service());
+            }
+            let t = median(times);
+            println!(
             "sweep of {n} managed roles ({} repaired) among 5,000 unmanaged: {t:.0} ms, {:.2} ms/role, {calls} AWS calls ({:.1}/role: {sweep_by_service}) [set-up {:.0} s]",
             n / 10,
             t / n as f64,
             calls as f64 / n as f64,
             setup.as_secs_f64()
         );
+        }
+        peak = peak.max(peak_rss_kib(f.pid()));
+        println!("peak RSS of the function process: {:.1} MiB", peak as f64 / 1024.0);
     }
-    peak = peak.max(peak_rss_kib(f.pid()));
-    println!("peak RSS of the function process: {:.1} MiB", peak as f64 / 1024.0);
+    // 5. With 40 ms added to every AWS call (about what a call costs from Lambda), round trips decide; moto's own
+    // one-request-at-a-time service time no longer does. Beside it, a Python crhelper-style boto3 handler doing
+    // the procedure's calls one after the other through the same proxy.
+    latency_section(&b, &stub, &store).await;
 
     let native = std::fs::metadata(binary()).map(|m| m.len()).unwrap_or(0);
     println!("stripped release binary ({}): {:.2} MiB", std::env::consts::ARCH, native as f64 / 1048576.0);

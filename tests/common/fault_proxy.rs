@@ -37,6 +37,10 @@ struct State {
     faulted: usize,
     /// Requests by the service named in their SigV4 credential scope (iam, dynamodb, cloudformation, sts).
     by_service: std::collections::BTreeMap<String, usize>,
+    /// Requests in flight now, and how many times a request started while none was: the sequential round
+    /// trips (requests that overlap are one round trip).
+    in_flight: usize,
+    waves: usize,
 }
 
 pub struct FaultProxy {
@@ -83,6 +87,11 @@ impl FaultProxy {
 
     pub fn requests(&self) -> usize {
         self.state.lock().unwrap().requests
+    }
+
+    /// Sequential round trips so far (see `State::waves`).
+    pub fn round_trips(&self) -> usize {
+        self.state.lock().unwrap().waves
     }
 
     pub fn by_service(&self) -> std::collections::BTreeMap<String, usize> {
@@ -171,6 +180,10 @@ async fn serve(mut sock: TcpStream, upstream_port: u16, state: Arc<Mutex<State>>
         let mut s = state.lock().unwrap();
         s.requests += 1;
         *s.by_service.entry(service).or_default() += 1;
+        if s.in_flight == 0 {
+            s.waves += 1;
+        }
+        s.in_flight += 1;
         let f = match s.script.pop_front() {
             Some(f) => f,
             None => s.always,
@@ -180,6 +193,7 @@ async fn serve(mut sock: TcpStream, upstream_port: u16, state: Arc<Mutex<State>>
         }
         f
     };
+    let done = InFlight(state.clone());
     match fault {
         None => {
             if let Some(resp) = forward(&request, upstream_port).await {
@@ -218,5 +232,16 @@ async fn serve(mut sock: TcpStream, upstream_port: u16, state: Arc<Mutex<State>>
             reset(sock);
         }
         Some(Fault::Hang) => held.lock().unwrap().push(sock),
+    }
+    drop(done);
+}
+
+/// Counts a request out of flight when its handling ends, however it ends.
+struct InFlight(Arc<Mutex<State>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut s = self.0.lock().unwrap();
+        s.in_flight = s.in_flight.saturating_sub(1);
     }
 }

@@ -154,6 +154,19 @@ async fn seed_role(iam: &aws_sdk_iam::Client, store: &DynamoStore, name: &str, b
 
 const LATENCY: Duration = Duration::from_millis(40);
 
+/// Detaches AmazonEKSWorkerNodePolicy from a managed role again, with a clean breaker (the bench repairs the same
+/// role more often than the breaker allows).
+async fn detach_again(store: &DynamoStore, iam: &aws_sdk_iam::Client, name: &str) {
+    let item = store.get(&RoleName::parse(name).unwrap()).await.unwrap().unwrap();
+    store.put(&Record { repairs: vec![], ..item.clone() }, item.expect()).await.unwrap();
+    iam.detach_role_policy()
+        .role_name(name)
+        .policy_arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
+        .send()
+        .await
+        .unwrap();
+}
+
 fn python_baseline(args: &[&str], endpoint: &str) -> std::process::Command {
     let mut c = std::process::Command::new(venv_bin("python"));
     c.arg(repo().join("scripts/bench_baseline.py"))
@@ -176,14 +189,7 @@ async fn latency_section(b: &Bench, warm_stub: &RuntimeStub, store: &DynamoStore
         .await;
     let (mut ours, mut trips, mut calls) = (Vec::new(), 0, String::new());
     for _ in 0..RUNS {
-        let item = store.get(&RoleName::parse(name).unwrap()).await.unwrap().unwrap();
-        store.put(&Record { repairs: vec![], ..item.clone() }, item.expect()).await.unwrap();
-        iam.detach_role_policy()
-            .role_name(name)
-            .policy_arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
-            .send()
-            .await
-            .unwrap();
+        detach_again(store, &iam, name).await;
         let (rt, by) = (b.proxy.round_trips(), b.proxy.by_service());
         let (d, _) = b.invoke(warm_stub, &drift_event("drift-detach-role-policy.json", name)).await;
         ours.push(ms(d));
@@ -353,15 +359,7 @@ async fn main() {
         let mut repair_calls = 0;
         let mut repair_by_service = String::new();
         for _ in 0..RUNS {
-            // A clean breaker for each run (the bench repairs the same role more often than the breaker allows).
-            let item = store.get(&RoleName::parse(name).unwrap()).await.unwrap().unwrap();
-            store.put(&Record { repairs: vec![], ..item.clone() }, item.expect()).await.unwrap();
-            iam.detach_role_policy()
-                .role_name(name)
-                .policy_arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
-                .send()
-                .await
-                .unwrap();
+            detach_again(&store, &iam, name).await;
             let by_service = b.proxy.by_service();
             let (d, calls) = b.invoke(&stub, &drift_event("drift-detach-role-policy.json", name)).await;
             repair.push(ms(d));

@@ -101,18 +101,7 @@ async fn a_foreign_ipv6_cni_policy_that_is_not_aws_document_is_never_attached() 
 #[tokio::test]
 async fn the_installations_own_ipv6_cni_policy_is_used_when_configured() {
     let mut h = Harness::new().await;
-    let arn = h
-        .iam
-        .create_policy()
-        .policy_name("guard-AmazonEKS-CNI-IPv6")
-        .policy_document(aws_ipv6_document().to_string())
-        .send()
-        .await
-        .unwrap()
-        .policy
-        .unwrap()
-        .arn
-        .unwrap();
+    let arn = h.make_policy("guard-AmazonEKS-CNI-IPv6", &aws_ipv6_document()).await;
     h.reconciler.ipv6_cni_policy = Some(eks_node_role_guard::domain::PolicyArn::parse(&arn, "x").unwrap());
     let r = h.create("Nodes", json!({"RoleName": "nodes", "IpFamily": "ipv6"})).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");

@@ -709,9 +709,14 @@ impl Harness {
 
     /// Creates the account's IPv6 CNI policy with `document` (AWS's, unless a test tampers with it).
     pub async fn make_ipv6_policy(&self, document: &Value) -> String {
+        self.make_policy("AmazonEKS_CNI_IPv6_Policy", document).await
+    }
+
+    /// Creates a customer managed policy; returns its ARN.
+    pub async fn make_policy(&self, name: &str, document: &Value) -> String {
         self.iam
             .create_policy()
-            .policy_name("AmazonEKS_CNI_IPv6_Policy")
+            .policy_name(name)
             .policy_document(document.to_string())
             .send()
             .await

@@ -2,6 +2,8 @@
 //! calls aws-sdk-iam.
 
 mod client;
+pub mod contract;
+mod memory;
 mod sdk;
 
 use std::collections::BTreeMap;
@@ -10,6 +12,7 @@ use std::future::Future;
 use serde_json::Value;
 
 pub use client::{build_client, client_from, http_client, shared_config, CallCounter, IamSettings};
+pub use memory::MemoryIam;
 pub use sdk::SdkIam;
 
 use crate::domain::{Action, LiveRole, PolicyArn, RoleName};

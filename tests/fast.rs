@@ -1,0 +1,259 @@
+//! The lifecycle and drift repair on the in-memory adapters (IAM, state store, CloudFormation): the same core as
+//! in production, in milliseconds, no server but a local ResponseURL listener. The adapters keep the same
+//! contracts as DynamoDB and IAM on moto (`state::contract`, `iam::contract`); moto, the emulator, faults and
+//! convergence prove the rest.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{names, ResponseListener};
+use eks_node_role_guard::cfn::confirm::{Identity, IdentitySource, MemoryStacks};
+use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy};
+use eks_node_role_guard::cfn::{self, CfnSettings, Trigger};
+use eks_node_role_guard::domain::adoption::AdoptionRules;
+use eks_node_role_guard::domain::{policies, Action, Partition, PolicyArn};
+use eks_node_role_guard::drift::DriftSettings;
+use eks_node_role_guard::iam::MemoryIam;
+use eks_node_role_guard::metrics::{Metric, Metrics};
+use eks_node_role_guard::reconcile::Reconciler;
+use eks_node_role_guard::state::{MemoryStore, Phase, StateStore};
+use serde_json::{json, Value};
+
+const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/prod/guid";
+const TOKEN: &str = "arn:aws:lambda:us-east-1:123456789012:function:guard";
+const WORKER: &str = "AmazonEKSWorkerNodePolicy";
+const ECR: &str = "AmazonEC2ContainerRegistryPullOnly";
+const CNI: &str = "AmazonEKS_CNI_Policy";
+
+fn aws(name: &str) -> PolicyArn {
+    PolicyArn::aws_managed(Partition::Aws, name)
+}
+
+/// One account: in-memory IAM, state table and CloudFormation, a stack in progress holding `NodeRole`.
+struct World {
+    iam: MemoryIam,
+    rec: Reconciler<MemoryIam, MemoryStore>,
+    stacks: MemoryStacks,
+    identity: IdentitySource,
+    sender: ResponseSender,
+    settings: CfnSettings,
+    drift: DriftSettings,
+    metrics: Metrics,
+    listener: ResponseListener,
+}
+
+impl World {
+    async fn new() -> World {
+        let iam = MemoryIam::new();
+        let stacks = MemoryStacks::default();
+        stacks.set(STACK, "UPDATE_IN_PROGRESS", &[("NodeRole", "Custom::EksNodeRole")]);
+        World {
+            rec: Reconciler::new(iam.clone(), MemoryStore::new(), AdoptionRules::defaults(Partition::Aws), None),
+            iam,
+            stacks,
+            identity: IdentitySource::fixed(Identity::from_function_arn(TOKEN).unwrap()),
+            sender: ResponseSender::new(SendPolicy { initial_backoff: Duration::from_millis(5), ..Default::default() }),
+            settings: CfnSettings { margin: Duration::from_secs(1), allow_insecure_response_url: true },
+            drift: DriftSettings::default(),
+            metrics: Metrics::capturing(),
+            listener: ResponseListener::start().await,
+        }
+    }
+
+    fn request(&self, kind: &str, props: Value) -> Value {
+        json!({"RequestType": kind, "ServiceToken": TOKEN, "ResponseURL": self.listener.url(), "StackId": STACK,
+            "RequestId": format!("{kind}-{}", self.listener.count()), "ResourceType": "Custom::EksNodeRole",
+            "LogicalResourceId": "NodeRole", "PhysicalResourceId": "nodes", "ResourceProperties": props,
+            "OldResourceProperties": {"RoleName": "nodes"}})
+    }
+
+    /// Sends a request and returns CloudFormation's answer.
+    async fn send(&self, kind: &str, props: Value) -> Value {
+        let trigger = Trigger {
+            rec: &self.rec,
+            stacks: &self.stacks,
+            identity: &self.identity,
+            sender: &self.sender,
+            settings: &self.settings,
+        };
+        cfn::handle(&self.request(kind, props), &trigger, "", Duration::from_secs(30), "s").await;
+        self.listener.last()
+    }
+
+    /// A managed node role `nodes`, made by a Create.
+    async fn managed(props: Value) -> World {
+        let w = World::new().await;
+        let r = w.send("Create", props).await;
+        assert_eq!(r["Status"], "SUCCESS", "{r}");
+        w
+    }
+
+    /// A person changes the role in the console, and CloudTrail's event for `event_name` arrives.
+    async fn outside(&self, change: Action, event_name: &str) -> String {
+        self.iam.outside("nodes", &change).unwrap();
+        self.event(event_name, "nodes").await
+    }
+
+    async fn event(&self, event_name: &str, role: &str) -> String {
+        let ev = json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.iam", "id": "e",
+            "detail": {"eventSource": "iam.amazonaws.com", "eventName": event_name,
+                "requestParameters": {"roleName": role}, "userIdentity": {"arn": "arn:aws:iam::123456789012:user/alice"}}});
+        let out =
+            eks_node_role_guard::events::handle(&ev, &self.rec, &self.drift, &self.metrics, Duration::from_secs(30))
+                .await
+                .unwrap();
+        out["outcomes"][0]["outcome"].as_str().unwrap_or("?").to_string()
+    }
+
+    fn attached(&self, role: &str) -> std::collections::BTreeSet<String> {
+        self.iam.role(role).map(|r| r.attached.iter().map(|p| p.name().to_string()).collect()).unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn creates_the_role_with_the_ec2_trust_policy_the_three_policies_and_its_profile() {
+    let w = World::managed(json!({"RoleName": "nodes"})).await;
+    let role = w.iam.role("nodes").unwrap();
+    assert!(policies::same_policy(role.trust.as_ref().unwrap(), &policies::ec2_trust_policy(Partition::Aws)));
+    assert_eq!(w.attached("nodes"), names(&[WORKER, ECR, CNI]));
+    assert_eq!(role.instance_profiles[0].name, "nodes");
+    let item = w.rec.store().get(&role.name).await.unwrap().unwrap();
+    assert_eq!(item.role_id.as_deref(), Some(role.role_id.as_str()));
+    // The role was created once, with its profile made alongside it.
+    let calls = w.iam.calls();
+    assert_eq!(calls.iter().filter(|c| c.starts_with("CreateRole")).count(), 1, "{calls:?}");
+    assert!(calls.iter().any(|c| c == "AddRoleToInstanceProfile nodes"), "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_retried_create_converges_instead_of_failing() {
+    let w = World::managed(json!({"RoleName": "nodes"})).await;
+    let r = w.send("Create", json!({"RoleName": "nodes"})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert_eq!(w.attached("nodes"), names(&[WORKER, ECR, CNI]));
+}
+
+#[tokio::test]
+async fn re_attaches_amazon_eks_worker_node_policy_after_it_is_detached() {
+    let w = World::managed(json!({"RoleName": "nodes"})).await;
+    assert_eq!(w.outside(Action::DetachPolicy(aws(WORKER)), "DetachRolePolicy").await, "repaired");
+    assert_eq!(w.attached("nodes"), names(&[WORKER, ECR, CNI]));
+    assert_eq!(w.metrics.count(Metric::DriftRepaired, "nodes"), 1);
+}
+
+#[tokio::test]
+async fn restores_the_trust_policy_and_leaves_tags_alone() {
+    let w = World::managed(json!({"RoleName": "nodes"})).await;
+    let tag = Action::TagRole([("eks-node-role-guard:remediation".to_string(), "off".to_string())].into());
+    w.iam.outside("nodes", &tag).unwrap();
+    let lambda = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]});
+    assert_eq!(w.outside(Action::UpdateTrust(lambda), "UpdateAssumeRolePolicy").await, "repaired");
+    let role = w.iam.role("nodes").unwrap();
+    assert!(policies::same_policy(role.trust.as_ref().unwrap(), &policies::ec2_trust_policy(Partition::Aws)));
+    assert!(role.tags.contains_key("eks-node-role-guard:remediation"), "repair never touches tags");
+}
+
+#[tokio::test]
+async fn the_breaker_opens_after_the_limit_and_tag_edits_cannot_jam_it() {
+    let mut w = World::managed(json!({"RoleName": "nodes"})).await;
+    w.drift.max_repairs = 2;
+    let future = Action::TagRole([("eks-node-role-guard:repairs".to_string(), "4102444800".to_string())].into());
+    w.iam.outside("nodes", &future).unwrap();
+    for _ in 0..2 {
+        assert_eq!(w.outside(Action::DetachPolicy(aws(WORKER)), "DetachRolePolicy").await, "repaired");
+    }
+    assert_eq!(w.outside(Action::DetachPolicy(aws(WORKER)), "DetachRolePolicy").await, "circuit-open");
+}
+
+#[tokio::test]
+async fn a_copied_label_gives_a_foreign_role_nothing() {
+    let w = World::managed(json!({"RoleName": "nodes"})).await;
+    let label = w.iam.role("nodes").unwrap().tags;
+    let create = Action::CreateRole {
+        path: "/".into(),
+        trust: json!({"Version":"2012-10-17","Statement":[]}),
+        description: None,
+        boundary: None,
+        tags: label,
+    };
+    w.iam.outside("app-fn", &create).unwrap();
+    assert_eq!(w.event("UpdateAssumeRolePolicy", "app-fn").await, "ignored");
+    assert!(w.attached("app-fn").is_empty());
+    assert_eq!(w.metrics.count(Metric::UnverifiedManagementTag, "app-fn"), 1);
+}
+
+#[tokio::test]
+async fn a_request_of_a_completed_stack_is_refused_and_changes_nothing() {
+    let w = World::managed(json!({"RoleName": "nodes"})).await;
+    w.stacks.set(STACK, "UPDATE_COMPLETE", &[("NodeRole", "Custom::EksNodeRole")]);
+    let r = w.send("Delete", json!({"RoleName": "nodes"})).await;
+    assert_eq!(r["Status"], "FAILED");
+    assert!(r["Reason"].as_str().unwrap().contains("not confirmed by CloudFormation"), "{r}");
+    assert!(w.iam.role("nodes").is_some());
+}
+
+#[tokio::test]
+async fn an_update_detaches_what_it_retires_and_delete_removes_role_profile_and_item() {
+    let w = World::managed(
+        json!({"RoleName": "nodes", "AdditionalPolicyArns": [aws("AmazonSSMManagedInstanceCore").as_str()]}),
+    )
+    .await;
+    assert!(w.attached("nodes").contains("AmazonSSMManagedInstanceCore"));
+    let u = w.send("Update", json!({"RoleName": "nodes", "AttachCniPolicy": "false"})).await;
+    assert_eq!(u["Status"], "SUCCESS", "{u}");
+    assert_eq!(w.attached("nodes"), names(&[WORKER, ECR]));
+    let d = w.send("Delete", json!({"RoleName": "nodes"})).await;
+    assert_eq!(d["Status"], "SUCCESS", "{d}");
+    assert!(w.iam.role("nodes").is_none() && !w.iam.profile_exists("nodes"));
+    assert!(w.rec.store().list().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn adoption_refuses_a_declared_name_that_carries_administrator_access() {
+    let w = World::new().await;
+    let create = Action::CreateRole {
+        path: "/".into(),
+        trust: policies::ec2_trust_policy(Partition::Aws),
+        description: None,
+        boundary: None,
+        tags: Default::default(),
+    };
+    w.iam.outside("AmazonEKSNodeRole", &create).unwrap();
+    w.iam.outside("AmazonEKSNodeRole", &Action::AttachPolicy(aws("AdministratorAccess"))).unwrap();
+    let r = w.send("Create", json!({"RoleName": "AmazonEKSNodeRole", "AdoptExistingRole": "true"})).await;
+    assert_eq!(r["Status"], "FAILED");
+    assert!(r["Reason"].as_str().unwrap().contains("AdministratorAccess"), "{r}");
+    assert!(w.iam.role("AmazonEKSNodeRole").unwrap().tags.is_empty(), "nothing written");
+}
+
+#[tokio::test]
+async fn more_policies_than_the_quota_are_refused_before_any_change() {
+    let w = World::new().await;
+    w.iam.set_quota(4);
+    let extra = [aws("AmazonSSMManagedInstanceCore").to_string(), aws("CloudWatchAgentServerPolicy").to_string()];
+    let r = w.send("Create", json!({"RoleName": "nodes", "AdditionalPolicyArns": extra})).await;
+    assert_eq!(r["Status"], "FAILED");
+    assert!(r["Reason"].as_str().unwrap().contains("quota of 4"), "{r}");
+    assert!(w.iam.role("nodes").is_none());
+}
+
+#[tokio::test]
+async fn a_stack_delete_in_progress_is_never_fought() {
+    let w = World::managed(json!({"RoleName": "nodes"})).await;
+    let item = w.rec.store().get(&"nodes".parse_role()).await.unwrap().unwrap();
+    let marked = eks_node_role_guard::state::Record { phase: Phase::Deleting, ..item.clone() };
+    w.rec.store().put(&marked, item.expect()).await.unwrap();
+    assert_eq!(w.outside(Action::DetachPolicy(aws(WORKER)), "DetachRolePolicy").await, "ignored");
+    assert!(!w.attached("nodes").contains(WORKER));
+}
+
+trait ParseRole {
+    fn parse_role(&self) -> eks_node_role_guard::domain::RoleName;
+}
+
+impl ParseRole for &str {
+    fn parse_role(&self) -> eks_node_role_guard::domain::RoleName {
+        eks_node_role_guard::domain::RoleName::parse(self).unwrap()
+    }
+}

@@ -31,12 +31,18 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// The build under test: the release binary just built.
 fn binary() -> PathBuf {
-    let p = std::env::var("BENCH_BINARY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo().join("target/release/eks-node-role-guard"));
+    let p = repo().join("target/release/eks-node-role-guard");
     assert!(p.exists(), "{} missing: run scripts/bench.sh (it builds the release binary)", p.display());
     p
+}
+
+/// A previous build to compare with (`BENCH_BINARY`), if given.
+fn previous() -> Option<PathBuf> {
+    let p = PathBuf::from(std::env::var("BENCH_BINARY").ok()?);
+    assert!(p.exists(), "BENCH_BINARY {} does not exist", p.display());
+    Some(p)
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
@@ -69,7 +75,11 @@ fn calls_since(before: &BTreeMap<String, usize>, after: &BTreeMap<String, usize>
 
 impl Bench {
     async fn function(&self, stub: &RuntimeStub) -> Function {
-        Function::start_binary(&binary(), &stub.address(), &self.proxy.endpoint(), &[("SWEEP_CONCURRENCY", "4")])
+        self.function_of(&binary(), stub)
+    }
+
+    fn function_of(&self, binary: &std::path::Path, stub: &RuntimeStub) -> Function {
+        Function::start_binary(binary, &stub.address(), &self.proxy.endpoint(), &[("SWEEP_CONCURRENCY", "4")])
     }
 
     /// `req` aimed at a moto stack holding its resource (one stack per logical id, made on first use).
@@ -178,15 +188,21 @@ fn python_baseline(args: &[&str], endpoint: &str) -> std::process::Command {
     c
 }
 
-async fn latency_section(b: &Bench, warm_stub: &RuntimeStub, store: &DynamoStore) {
+async fn latency_section(b: &Bench, bin: &std::path::Path, label: &str, store: &DynamoStore) {
     b.proxy.always(Some(Fault::Latency(LATENCY)));
-    println!("— with {} ms added to every AWS call —", LATENCY.as_millis());
+    println!("— {label} ({}), with {} ms added to every AWS call —", bin.display(), LATENCY.as_millis());
+    let tag = label.split_whitespace().next().unwrap_or("x");
+    let warm_stub = &RuntimeStub::start().await;
+    let _warm = b.function_of(bin, warm_stub);
 
     // Single-policy repair, warm process.
     let iam = b.moto.client();
-    let name = "bench-latency";
-    b.invoke(warm_stub, &b.aimed(&request("Create", "Latency", json!({"RoleName": name}), &b.listener.url())).await)
-        .await;
+    let name = &format!("bench-latency-{tag}");
+    b.invoke(
+        warm_stub,
+        &b.aimed(&request("Create", &format!("Latency{tag}"), json!({"RoleName": name}), &b.listener.url())).await,
+    )
+    .await;
     let (mut ours, mut trips, mut calls) = (Vec::new(), 0, String::new());
     for _ in 0..RUNS {
         detach_again(store, &iam, name).await;
@@ -196,16 +212,17 @@ async fn latency_section(b: &Bench, warm_stub: &RuntimeStub, store: &DynamoStore
         trips = b.proxy.round_trips() - rt;
         calls = calls_since(&by, &b.proxy.by_service());
     }
-    let py = python_baseline(&["repair", "bench-python-repair", &RUNS.to_string()], &b.proxy.endpoint());
+    let py_role = format!("bench-python-repair-{tag}");
+    let py = python_baseline(&["repair", &py_role, &RUNS.to_string()], &b.proxy.endpoint());
     iam.create_role()
-        .role_name("bench-python-repair")
+        .role_name(&py_role)
         .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
         .send()
         .await
         .unwrap();
     for p in ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"] {
         let arn = format!("arn:aws:iam::aws:policy/{p}");
-        iam.attach_role_policy().role_name("bench-python-repair").policy_arn(arn).send().await.unwrap();
+        iam.attach_role_policy().role_name(&py_role).policy_arn(arn).send().await.unwrap();
     }
     let (rt, req0) = (b.proxy.round_trips(), b.proxy.requests());
     let out = tokio::task::spawn_blocking({
@@ -232,8 +249,8 @@ async fn latency_section(b: &Bench, warm_stub: &RuntimeStub, store: &DynamoStore
         let req = b
             .aimed(&request(
                 "Create",
-                &format!("Cold{i}"),
-                json!({"RoleName": format!("bench-cold-{i}")}),
+                &format!("Cold{tag}{i}"),
+                json!({"RoleName": format!("bench-cold-{tag}-{i}")}),
                 &b.listener.url(),
             ))
             .await;
@@ -241,7 +258,7 @@ async fn latency_section(b: &Bench, warm_stub: &RuntimeStub, store: &DynamoStore
         let (rt, by) = (b.proxy.round_trips(), b.proxy.by_service());
         let before = b.listener.accepted().len();
         let started = Instant::now();
-        let f = b.function(&stub).await;
+        let f = b.function_of(bin, &stub);
         answer.await.unwrap();
         ours.push(ms(b.listener.accepted()[before].at - started));
         trips = b.proxy.round_trips() - rt;
@@ -251,7 +268,8 @@ async fn latency_section(b: &Bench, warm_stub: &RuntimeStub, store: &DynamoStore
         let before = b.listener.accepted().len();
         let rt = b.proxy.round_trips();
         let started = Instant::now();
-        let mut py = python_baseline(&["create", &format!("bench-python-{i}"), &b.listener.url()], &b.proxy.endpoint());
+        let mut py =
+            python_baseline(&["create", &format!("bench-python-{tag}-{i}"), &b.listener.url()], &b.proxy.endpoint());
         let status = tokio::task::spawn_blocking(move || py.status().unwrap()).await.unwrap();
         assert!(status.success());
         python.push(ms(b.listener.accepted()[before].at - started));
@@ -259,7 +277,7 @@ async fn latency_section(b: &Bench, warm_stub: &RuntimeStub, store: &DynamoStore
     }
     let (ours, python) = (median(ours), median(python));
     println!(
-        "fresh IPv4 Create, cold process → response PUT: {ours:.0} ms, {trips} sequential round trips ({calls}, STS once per process); Python boto3 handler: {python:.0} ms, {py_trips} round trips (no confirmation, no state store) → {:.2}×",
+        "fresh IPv4 Create, cold process → response PUT: {ours:.0} ms, {trips} sequential round trips ({calls}); Python boto3 handler: {python:.0} ms, {py_trips} round trips (no confirmation, no state store) → {:.2}×",
         ours / python
     );
     b.proxy.clear();
@@ -429,7 +447,10 @@ async fn main() {
     // 5. With 40 ms added to every AWS call (about what a call costs from Lambda), round trips decide; moto's own
     // one-request-at-a-time service time no longer does. Beside it, a Python crhelper-style boto3 handler doing
     // the procedure's calls one after the other through the same proxy.
-    latency_section(&b, &stub, &store).await;
+    latency_section(&b, &binary(), "this build", &store).await;
+    if let Some(prev) = previous() {
+        latency_section(&b, &prev, "previous build (BENCH_BINARY)", &store).await;
+    }
 
     let native = std::fs::metadata(binary()).map(|m| m.len()).unwrap_or(0);
     println!("stripped release binary ({}): {:.2} MiB", std::env::consts::ARCH, native as f64 / 1048576.0);

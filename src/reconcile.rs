@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 use crate::iam::NodeRoleIam;
 use crate::state::{Record, StateStore};
 
+/// IAM's default quota of managed policies per role; it can be raised, never lowered.
+const MIN_POLICY_QUOTA: usize = 10;
+
 /// The role and its state item, read at once.
 #[derive(Debug, Clone)]
 pub struct Observed {
@@ -87,10 +90,10 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
     }
 
     /// Refuses, before any change, a desired state whose role would hold more managed policies than the account
-    /// allows (10 by default, raisable to 20): the required ones, the additional ones, and whatever the live role
-    /// already has that stays.
-    pub fn check_policy_quota(
-        quota: usize,
+    /// allows: the required ones, the additional ones, and whatever the live role already has that stays. IAM's
+    /// quota is never below 10, so it is read (once per process) only when more than 10 would be held.
+    pub async fn check_policy_quota(
+        &self,
         desired: &NodeRoleSpec,
         live: Option<&LiveRole>,
         retired: &Retired,
@@ -99,6 +102,11 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         if let Some(l) = live {
             after.extend(l.attached.iter().filter(|p| !retired.policies.contains(*p)).cloned());
         }
+        let quota = match self.quota.get() {
+            Some(q) => *q,
+            None if after.len() <= MIN_POLICY_QUOTA => return Ok(()),
+            None => self.policy_quota().await?,
+        };
         if after.len() > quota {
             return Err(Error::invalid(format!(
                 "role {} would hold {} managed policies, above this account's quota of {quota} (AttachedPoliciesPerRoleQuota): drop some AdditionalPolicyArns, detach policies from the role, or raise the quota",

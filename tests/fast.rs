@@ -229,13 +229,24 @@ async fn adoption_refuses_a_declared_name_that_carries_administrator_access() {
 
 #[tokio::test]
 async fn more_policies_than_the_quota_are_refused_before_any_change() {
-    let w = World::new().await;
-    w.iam.set_quota(4);
-    let extra = [aws("AmazonSSMManagedInstanceCore").to_string(), aws("CloudWatchAgentServerPolicy").to_string()];
-    let r = w.send("Create", json!({"RoleName": "nodes", "AdditionalPolicyArns": extra})).await;
+    let extra: Vec<PolicyArn> = (0..8).map(|i| aws(&format!("Extra{i}"))).collect();
+    let arns: Vec<String> = extra.iter().map(ToString::to_string).collect();
+    let mut w = World::new().await;
+    w.rec.rules.allowed_additional.extend(extra.iter().cloned());
+    let r = w.send("Create", json!({"RoleName": "nodes", "AdditionalPolicyArns": arns})).await;
     assert_eq!(r["Status"], "FAILED");
-    assert!(r["Reason"].as_str().unwrap().contains("quota of 4"), "{r}");
+    let reason = r["Reason"].as_str().unwrap();
+    assert!(reason.contains("would hold 11 managed policies, above this account's quota of 10"), "{reason}");
     assert!(w.iam.role("nodes").is_none());
+    // A raised quota admits them; up to 10 policies the quota is not even read (IAM's is never lower).
+    let mut raised = World::new().await;
+    raised.iam.set_quota(20);
+    raised.rec.rules.allowed_additional.extend(extra);
+    let r = raised.send("Create", json!({"RoleName": "nodes", "AdditionalPolicyArns": arns})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert_eq!(raised.iam.calls().iter().filter(|c| *c == "GetAccountSummary").count(), 1);
+    let plain = World::managed(json!({"RoleName": "nodes"})).await;
+    assert!(!plain.iam.calls().iter().any(|c| c == "GetAccountSummary"));
 }
 
 #[tokio::test]

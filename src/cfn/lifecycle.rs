@@ -191,13 +191,9 @@ async fn create<I: NodeRoleIam, S: StateStore>(
     confirmed: impl Future<Output = Result<()>>,
 ) -> Result<Outcome> {
     let reads = async {
-        tokio::try_join!(
-            Box::pin(preflight(req, props, rec)),
-            Box::pin(resolve_target(req, props, rec, replacing)),
-            Box::pin(rec.policy_quota())
-        )
+        tokio::try_join!(Box::pin(preflight(req, props, rec)), Box::pin(resolve_target(req, props, rec, replacing)))
     };
-    let (cni, (name, observed, profile_exists), quota) = confirmed_reads(confirmed, reads).await?;
+    let (cni, (name, observed, profile_exists)) = confirmed_reads(confirmed, reads).await?;
     progress.set(&name);
     let Observed { role: live, record } = observed;
     if let Some(r) = &record {
@@ -244,7 +240,7 @@ async fn create<I: NodeRoleIam, S: StateStore>(
         progress.taken_here();
     }
     let desired = spec_for(req, props, &name, &adoption, &cni);
-    Reconciler::<I, S>::check_policy_quota(quota, &desired, live.as_ref(), &Default::default())?;
+    rec.check_policy_quota(&desired, live.as_ref(), &Default::default()).await?;
     let mut item = record.clone().unwrap_or_else(|| Record::new(desired.clone()));
     let own_profile = own_profile_after(rec, &desired, item.own_profile.as_deref(), None, profile_exists).await?;
     item.desired = desired.clone();
@@ -473,9 +469,9 @@ async fn update<I: NodeRoleIam, S: StateStore>(
     progress.set(&name);
     let profile = props.create_instance_profile.then_some(name.as_str());
     let reads = async {
-        tokio::try_join!(preflight(req, props, rec), rec.observe_with_profile(&name, profile), rec.policy_quota())
+        tokio::try_join!(Box::pin(preflight(req, props, rec)), Box::pin(rec.observe_with_profile(&name, profile)))
     };
-    let (cni, (Observed { role: live, record }, exists), quota) = confirmed_reads(confirmed, reads).await?;
+    let (cni, (Observed { role: live, record }, exists)) = confirmed_reads(confirmed, reads).await?;
     let profile_exists = profile.map(|_| exists);
     let Some(record) = record else {
         return Err(Error::conflict(format!(
@@ -501,7 +497,7 @@ async fn update<I: NodeRoleIam, S: StateStore>(
     if retired.instance_profile.is_some() && retired.instance_profile != record.own_profile {
         retired.instance_profile = None;
     }
-    Reconciler::<I, S>::check_policy_quota(quota, &desired, live.as_ref(), &retired)?;
+    rec.check_policy_quota(&desired, live.as_ref(), &retired).await?;
     let own_profile = own_profile_after(
         rec,
         &desired,

@@ -275,7 +275,7 @@ fn parse_tags(v: Option<&Value>) -> Result<BTreeMap<String, String>> {
     }
     if tags.len() > 50 - RESERVED_TAGS {
         return Err(Error::invalid(format!(
-            "Tags has {} tags: at most {} (IAM allows 50 per role; {RESERVED_TAGS} are kept for management tags)",
+            "Tags has {} tags: at most {} (IAM allows 50 per role; {RESERVED_TAGS} are kept for the label)",
             tags.len(),
             50 - RESERVED_TAGS
         )));

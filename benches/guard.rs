@@ -119,6 +119,7 @@ async fn seed_role(iam: &aws_sdk_iam::Client, store: &DynamoStore, name: &str, b
         account: AccountId::parse(ACCOUNT).unwrap(),
         region: "us-east-1".into(),
         ipv6_cni_policy: None,
+        node_class: Default::default(),
         description: None,
         ip_family: IpFamily::Ipv4,
         attach_cni: true,

@@ -33,7 +33,7 @@ PARAMETERS = {
     "AWS::StackName": "eks-node-role-guard",
     "RolePathPrefix": "/",
     "RoleNamePrefix": "",
-    "AdoptableRoleNames": ["eksNodeRole", "AmazonEKSNodeRole", "NodeInstanceRole"],
+    "AdoptableRoleNames": ["eksNodeRole", "AmazonEKSNodeRole", "NodeInstanceRole", "AmazonEKSAutoNodeRole"],
     "AllowedAdditionalPolicyArns": [
         "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
         "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",

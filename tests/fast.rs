@@ -268,3 +268,44 @@ impl ParseRole for &str {
         eks_node_role_guard::domain::RoleName::parse(self).unwrap()
     }
 }
+
+#[tokio::test]
+async fn an_auto_mode_role_gets_the_minimal_worker_policy_and_no_cni_policy_and_a_switch_swaps_in_place() {
+    let w = World::managed(json!({"RoleName": "nodes", "NodeClass": "auto-mode"})).await;
+    assert_eq!(w.attached("nodes"), names(&["AmazonEKSWorkerNodeMinimalPolicy", ECR]));
+    assert_eq!(
+        w.outside(Action::DetachPolicy(aws("AmazonEKSWorkerNodeMinimalPolicy")), "DetachRolePolicy").await,
+        "repaired"
+    );
+    assert_eq!(w.attached("nodes"), names(&["AmazonEKSWorkerNodeMinimalPolicy", ECR]));
+    let role_id = w.iam.role("nodes").unwrap().role_id;
+    let u = w.send("Update", json!({"RoleName": "nodes", "NodeClass": "standard"})).await;
+    assert_eq!(u["Status"], "SUCCESS", "{u}");
+    assert_eq!(w.attached("nodes"), names(&[WORKER, ECR, CNI]));
+    assert_eq!(w.iam.role("nodes").unwrap().role_id, role_id, "the same role, in place");
+    let bad = w.send("Update", json!({"RoleName": "nodes", "NodeClass": "auto-mode", "AttachCniPolicy": "true"})).await;
+    assert!(
+        bad["Reason"].as_str().unwrap().contains("AttachCniPolicy cannot be true with NodeClass auto-mode"),
+        "{bad}"
+    );
+}
+
+#[tokio::test]
+async fn the_auto_mode_node_role_is_adopted_only_as_an_auto_mode_role() {
+    let w = World::new().await;
+    let create = Action::CreateRole {
+        path: "/".into(),
+        trust: policies::ec2_trust_policy(Partition::Aws),
+        description: None,
+        boundary: None,
+        tags: Default::default(),
+    };
+    w.iam.outside("AmazonEKSAutoNodeRole", &create).unwrap();
+    let r = w.send("Create", json!({"RoleName": "AmazonEKSAutoNodeRole", "AdoptExistingRole": "true"})).await;
+    assert_eq!(r["Status"], "FAILED");
+    assert!(r["Reason"].as_str().unwrap().contains("set NodeClass to auto-mode"), "{r}");
+    let props = json!({"RoleName": "AmazonEKSAutoNodeRole", "AdoptExistingRole": "true", "NodeClass": "auto-mode"});
+    let r = w.send("Create", props).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert_eq!(w.attached("AmazonEKSAutoNodeRole"), names(&["AmazonEKSWorkerNodeMinimalPolicy", ECR]));
+}

@@ -156,6 +156,7 @@ fn policies_can_be_attached_only_from_the_allow_list() {
     let allowed = text(&s.condition["ArnEquals"]["iam:PolicyARN"]);
     for p in [
         "policy/AmazonEKSWorkerNodePolicy",
+        "policy/AmazonEKSWorkerNodeMinimalPolicy",
         "policy/AmazonEC2ContainerRegistryPullOnly",
         "policy/AmazonEKS_CNI_Policy",
         "${Ipv6CniPolicy}",
@@ -164,7 +165,7 @@ fn policies_can_be_attached_only_from_the_allow_list() {
     ] {
         assert!(allowed.contains(p), "{p} missing from {allowed}");
     }
-    assert_eq!(allowed.matches("arn:").count(), 4, "nothing else: {allowed}");
+    assert_eq!(allowed.matches("arn:").count(), 5, "nothing else: {allowed}");
 }
 
 #[test]

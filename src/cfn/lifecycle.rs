@@ -124,6 +124,7 @@ fn spec_for(req: &Request, props: &Properties, name: &RoleName, adoption: &Adopt
         account: req.stack.account.clone(),
         region: req.stack.region.clone(),
         description: props.description.clone().or_else(|| (!adoption.adopted).then(|| DEFAULT_DESCRIPTION.to_string())),
+        node_class: props.node_class,
         ip_family: props.ip_family,
         attach_cni: props.attach_cni,
         ipv6_cni_policy: match cni {
@@ -227,7 +228,7 @@ async fn create<I: NodeRoleIam, S: StateStore>(
                     _ => None,
                 }),
             };
-            if let Some(why) = rec.rules.refusal(l, &inline, req.stack.partition, ipv6.as_ref()) {
+            if let Some(why) = rec.rules.refusal(l, &inline, req.stack.partition, ipv6.as_ref(), props.node_class) {
                 return Err(Error::conflict(why));
             }
             info!(role = %name, attached = ?l.attached.iter().map(PolicyArn::name).collect::<Vec<_>>(), "adopting existing role");

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::domain::names::{is_valid_tag_key, is_valid_tag_value, parse_bool, truncate_for_message};
 use crate::domain::spec::{RESERVED_TAGS, TAG_PREFIX};
-use crate::domain::{IpFamily, Partition, PolicyArn, RemediationMode, RoleName, RolePath};
+use crate::domain::{IpFamily, NodeClass, Partition, PolicyArn, RemediationMode, RoleName, RolePath};
 use crate::error::{Error, Result};
 
 pub const DEFAULT_DESCRIPTION: &str = "Amazon EKS - Node role";
@@ -25,6 +25,7 @@ pub const KNOWN: &[&str] = &[
     "CreateInstanceProfile",
     "AdoptExistingRole",
     "Remediation",
+    "NodeClass",
     "ServiceToken",
     "ServiceTimeout",
 ];
@@ -46,6 +47,7 @@ pub struct Properties {
     pub create_instance_profile: bool,
     pub adopt_existing: bool,
     pub remediation: RemediationMode,
+    pub node_class: NodeClass,
 }
 
 impl Properties {
@@ -57,7 +59,7 @@ impl Properties {
             errors.push(format!(
                 "unknown property '{}'{hint}: accepted properties are {}",
                 truncate_for_message(key),
-                KNOWN[..11].join(", ")
+                KNOWN[..12].join(", ")
             ));
         }
         let mut check = |r: Result<()>| {
@@ -78,6 +80,7 @@ impl Properties {
             create_instance_profile: true,
             adopt_existing: false,
             remediation: RemediationMode::Enforce,
+            node_class: NodeClass::Standard,
         };
 
         check(scalar(props, "RoleName").and_then(|v| {
@@ -128,6 +131,24 @@ impl Properties {
             }
             Ok(())
         }));
+        check(scalar(props, "NodeClass").and_then(|v| {
+            if let Some(s) = v {
+                p.node_class = NodeClass::parse(&s)?;
+            }
+            Ok(())
+        }));
+        if p.node_class == NodeClass::AutoMode {
+            // Auto Mode runs pod networking itself: its node role carries no CNI policy.
+            let asked = scalar(props, "AttachCniPolicy").ok().flatten().is_some_and(|s| s.eq_ignore_ascii_case("true"));
+            check(if asked {
+                Err(Error::invalid(
+                    "AttachCniPolicy cannot be true with NodeClass auto-mode: EKS Auto Mode runs pod networking itself",
+                ))
+            } else {
+                Ok(())
+            });
+            p.attach_cni = false;
+        }
         check(scalar(props, "PermissionsBoundary").and_then(|v| {
             p.boundary =
                 v.filter(|s| !s.is_empty()).map(|s| policy_in(&s, "PermissionsBoundary", partition)).transpose()?;

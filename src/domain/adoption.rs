@@ -12,7 +12,10 @@ use super::names::{Partition, PolicyArn};
 use super::policies;
 
 /// `AdoptableRoleNames` when the operator gives none: the names the procedure checks for.
-pub const DEFAULT_ADOPTABLE: &str = "eksNodeRole,AmazonEKSNodeRole,NodeInstanceRole";
+pub const DEFAULT_ADOPTABLE: &str = "eksNodeRole,AmazonEKSNodeRole,NodeInstanceRole,AmazonEKSAutoNodeRole";
+
+/// The name the Auto Mode procedure checks for: adopting it takes `NodeClass: auto-mode`.
+pub const AUTO_MODE_ROLE: &str = "AmazonEKSAutoNodeRole";
 
 /// `AllowedAdditionalPolicyArns` when the operator gives none (the template's default).
 pub const DEFAULT_ALLOWED_ADDITIONAL: [&str; 2] = ["AmazonSSMManagedInstanceCore", "CloudWatchAgentServerPolicy"];
@@ -101,12 +104,17 @@ impl AdoptionRules {
     /// The policies the function may attach and detach: the required node policies, the IPv6 CNI policy, and
     /// `AllowedAdditionalPolicyArns` (the template's `AttachOnlyNodePolicies` statement says the same).
     pub fn attachable(&self, partition: Partition, ipv6_cni: Option<&PolicyArn>) -> BTreeSet<PolicyArn> {
-        [policies::WORKER_NODE_POLICY, policies::ECR_PULL_ONLY_POLICY, policies::CNI_POLICY]
-            .iter()
-            .map(|n| PolicyArn::aws_managed(partition, n))
-            .chain(ipv6_cni.cloned())
-            .chain(self.allowed_additional.iter().cloned())
-            .collect()
+        [
+            policies::WORKER_NODE_POLICY,
+            policies::WORKER_NODE_MINIMAL_POLICY,
+            policies::ECR_PULL_ONLY_POLICY,
+            policies::CNI_POLICY,
+        ]
+        .iter()
+        .map(|n| PolicyArn::aws_managed(partition, n))
+        .chain(ipv6_cni.cloned())
+        .chain(self.allowed_additional.iter().cloned())
+        .collect()
     }
 
     /// Why `live` may not be adopted (every reason, each with its fix), or `None` when it may.
@@ -117,9 +125,15 @@ impl AdoptionRules {
         inline_policies: &[String],
         partition: Partition,
         ipv6_cni: Option<&PolicyArn>,
+        node_class: crate::domain::NodeClass,
     ) -> Option<String> {
         let mut why = Vec::new();
         let name = live.name.as_str();
+        if name.eq_ignore_ascii_case(AUTO_MODE_ROLE) && node_class != crate::domain::NodeClass::AutoMode {
+            why.push(format!(
+                "{AUTO_MODE_ROLE} is the EKS Auto Mode node role: set NodeClass to auto-mode to adopt it"
+            ));
+        }
         if self.own_role.as_deref().is_some_and(|own| own.eq_ignore_ascii_case(name)) {
             why.push("it is this function's own execution role".to_string());
         }
@@ -200,7 +214,11 @@ mod tests {
             "ec2.amazonaws.com",
             &["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"],
         );
-        assert_eq!(rules().refusal(&live, &[], Partition::Aws, None), None);
+        assert_eq!(rules().refusal(&live, &[], Partition::Aws, None, crate::domain::NodeClass::Standard), None);
+        let auto = role("AmazonEKSAutoNodeRole", "/", "ec2.amazonaws.com", &["AmazonEKSWorkerNodeMinimalPolicy"]);
+        assert_eq!(rules().refusal(&auto, &[], Partition::Aws, None, crate::domain::NodeClass::AutoMode), None);
+        let why = rules().refusal(&auto, &[], Partition::Aws, None, crate::domain::NodeClass::Standard).unwrap();
+        assert!(why.contains("set NodeClass to auto-mode"), "{why}");
     }
 
     #[test]
@@ -223,7 +241,9 @@ mod tests {
             ),
         ];
         for (live, inline, expected) in cases {
-            let why = rules().refusal(&live, &inline, Partition::Aws, None).unwrap_or_default();
+            let why = rules()
+                .refusal(&live, &inline, Partition::Aws, None, crate::domain::NodeClass::Standard)
+                .unwrap_or_default();
             assert!(why.contains(expected), "{expected}: {why}");
         }
     }

@@ -9,6 +9,8 @@ pub mod policies;
 pub mod spec;
 
 pub use live::{CniCheck, LiveInstanceProfile, LiveRole};
-pub use names::{AccountId, IpFamily, Owner, Partition, PolicyArn, RemediationMode, RoleName, RolePath, StackRef};
+pub use names::{
+    AccountId, IpFamily, NodeClass, Owner, Partition, PolicyArn, RemediationMode, RoleName, RolePath, StackRef,
+};
 pub use plan::{plan, plan_release, plan_teardown, Action, Plan, Scope};
 pub use spec::{Boundary, Label, NodeRoleSpec, Retired};

@@ -278,6 +278,36 @@ impl IpFamily {
     }
 }
 
+/// Which node-role procedure a role follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NodeClass {
+    /// "Amazon EKS node IAM role": AmazonEKSWorkerNodePolicy, the registry policy, the CNI policy by IP family.
+    #[default]
+    Standard,
+    /// "Amazon EKS Auto Mode node IAM role": AmazonEKSWorkerNodeMinimalPolicy and the registry policy, no CNI
+    /// policy (Auto Mode runs networking itself).
+    AutoMode,
+}
+
+impl NodeClass {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "standard" => Ok(NodeClass::Standard),
+            "auto-mode" | "automode" => Ok(NodeClass::AutoMode),
+            _ => Err(Error::invalid(format!(
+                "NodeClass '{}' is invalid: use standard or auto-mode (EKS Auto Mode)",
+                truncate_for_message(s)
+            ))),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeClass::Standard => "standard",
+            NodeClass::AutoMode => "auto-mode",
+        }
+    }
+}
+
 /// How drift repair treats a role. Ordered from most to least active; the stricter (greater) wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum RemediationMode {
@@ -390,6 +420,7 @@ string_serde!(RoleName, |s: &str| RoleName::parse(s).ok());
 string_serde!(RolePath, |s: &str| RolePath::parse(s).ok());
 string_serde!(PolicyArn, PolicyArn::parse_any);
 string_serde!(IpFamily, |s: &str| IpFamily::parse(s).ok());
+string_serde!(NodeClass, |s: &str| NodeClass::parse(s).ok());
 string_serde!(RemediationMode, |s: &str| RemediationMode::parse(s, "remediation").ok());
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use super::names::{AccountId, Partition, PolicyArn};
 
 pub const WORKER_NODE_POLICY: &str = "AmazonEKSWorkerNodePolicy";
+/// The Auto Mode node role's worker policy.
+pub const WORKER_NODE_MINIMAL_POLICY: &str = "AmazonEKSWorkerNodeMinimalPolicy";
 pub const ECR_PULL_ONLY_POLICY: &str = "AmazonEC2ContainerRegistryPullOnly";
 pub const CNI_POLICY: &str = "AmazonEKS_CNI_Policy";
 pub const CNI_IPV6_POLICY: &str = "AmazonEKS_CNI_IPv6_Policy";
@@ -15,7 +17,7 @@ pub const CNI_IPV6_POLICY: &str = "AmazonEKS_CNI_IPv6_Policy";
 /// AWS managed policies that belong on a node role: what an adopted role may already carry.
 pub const NODE_POLICIES: [&str; 5] = [
     WORKER_NODE_POLICY,
-    "AmazonEKSWorkerNodeMinimalPolicy",
+    WORKER_NODE_MINIMAL_POLICY,
     ECR_PULL_ONLY_POLICY,
     "AmazonEC2ContainerRegistryReadOnly",
     CNI_POLICY,

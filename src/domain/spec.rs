@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::names::{AccountId, IpFamily, Owner, Partition, PolicyArn, RemediationMode, RoleName, RolePath};
+use super::names::{AccountId, IpFamily, NodeClass, Owner, Partition, PolicyArn, RemediationMode, RoleName, RolePath};
 use super::policies;
 
 /// Label keys start with this prefix; user tags may not.
@@ -50,6 +50,9 @@ pub struct NodeRoleSpec {
     pub region: String,
     /// `None` for an adopted role without a Description property: it keeps its own.
     pub description: Option<String>,
+    /// The node-role procedure the role follows (Auto Mode has no CNI policy: `attach_cni` is then false).
+    #[serde(default)]
+    pub node_class: NodeClass,
     pub ip_family: IpFamily,
     pub attach_cni: bool,
     /// The verified IPv6 CNI policy the role uses (IPv6 with AttachCniPolicy only).
@@ -111,10 +114,11 @@ impl NodeRoleSpec {
 
     /// Every managed policy the role must have attached.
     pub fn required_policies(&self) -> BTreeSet<PolicyArn> {
-        let mut set = BTreeSet::from([
-            policies::worker_node_policy(self.partition),
-            policies::ecr_pull_only_policy(self.partition),
-        ]);
+        let worker = match self.node_class {
+            NodeClass::Standard => policies::worker_node_policy(self.partition),
+            NodeClass::AutoMode => PolicyArn::aws_managed(self.partition, policies::WORKER_NODE_MINIMAL_POLICY),
+        };
+        let mut set = BTreeSet::from([worker, policies::ecr_pull_only_policy(self.partition)]);
         set.extend(self.cni_policy());
         set.extend(self.extra_policies.iter().cloned());
         set
@@ -198,6 +202,7 @@ pub(crate) mod tests {
             account: AccountId::parse("123456789012").unwrap(),
             region: "us-east-1".into(),
             description: Some("Amazon EKS - Node role".into()),
+            node_class: NodeClass::Standard,
             ip_family: IpFamily::Ipv4,
             attach_cni: true,
             ipv6_cni_policy: None,
@@ -248,6 +253,16 @@ pub(crate) mod tests {
             assert_eq!(s.required_policies().len(), 2);
             assert!(s.cni_ipv6_policy().is_none());
         }
+    }
+
+    #[test]
+    fn an_auto_mode_role_needs_the_minimal_worker_policy_and_the_registry_policy_only() {
+        let s = NodeRoleSpec { node_class: NodeClass::AutoMode, attach_cni: false, ..spec() };
+        let names: Vec<String> = s.required_policies().iter().map(|p| p.name().to_string()).collect();
+        assert_eq!(names, ["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodeMinimalPolicy"]);
+        let r = s.retired_since(&spec());
+        let retired: Vec<&str> = r.policies.iter().map(|p| p.name()).collect();
+        assert_eq!(retired, ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy"], "switching class swaps in place");
     }
 
     #[test]

@@ -212,13 +212,7 @@ async fn an_update_detaches_what_it_retires_and_delete_removes_role_profile_and_
 #[tokio::test]
 async fn adoption_refuses_a_declared_name_that_carries_administrator_access() {
     let w = World::new().await;
-    let create = Action::CreateRole {
-        path: "/".into(),
-        trust: policies::ec2_trust_policy(Partition::Aws),
-        description: None,
-        boundary: None,
-        tags: Default::default(),
-    };
+    let create = node_role_made_by_hand();
     w.iam.outside("AmazonEKSNodeRole", &create).unwrap();
     w.iam.outside("AmazonEKSNodeRole", &Action::AttachPolicy(aws("AdministratorAccess"))).unwrap();
     let r = w.send("Create", json!({"RoleName": "AmazonEKSNodeRole", "AdoptExistingRole": "true"})).await;
@@ -259,6 +253,17 @@ async fn a_stack_delete_in_progress_is_never_fought() {
     assert!(!w.attached("nodes").contains(WORKER));
 }
 
+/// A role with the EC2 trust policy and nothing else, made outside the tool.
+fn node_role_made_by_hand() -> Action {
+    Action::CreateRole {
+        path: "/".into(),
+        trust: policies::ec2_trust_policy(Partition::Aws),
+        description: None,
+        boundary: None,
+        tags: Default::default(),
+    }
+}
+
 trait ParseRole {
     fn parse_role(&self) -> eks_node_role_guard::domain::RoleName;
 }
@@ -293,13 +298,7 @@ async fn an_auto_mode_role_gets_the_minimal_worker_policy_and_no_cni_policy_and_
 #[tokio::test]
 async fn the_auto_mode_node_role_is_adopted_only_as_an_auto_mode_role() {
     let w = World::new().await;
-    let create = Action::CreateRole {
-        path: "/".into(),
-        trust: policies::ec2_trust_policy(Partition::Aws),
-        description: None,
-        boundary: None,
-        tags: Default::default(),
-    };
+    let create = node_role_made_by_hand();
     w.iam.outside("AmazonEKSAutoNodeRole", &create).unwrap();
     let r = w.send("Create", json!({"RoleName": "AmazonEKSAutoNodeRole", "AdoptExistingRole": "true"})).await;
     assert_eq!(r["Status"], "FAILED");

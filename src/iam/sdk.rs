@@ -58,6 +58,15 @@ fn is(e: &Error, code: &str) -> bool {
     e.iam_code() == Some(code)
 }
 
+/// A read of something that may not exist: NoSuchEntity is `None`.
+fn found<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if is(&e, "NoSuchEntity") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Removing what is already gone is success.
 fn gone_ok(r: Result<()>) -> Result<()> {
     match r {
@@ -98,6 +107,18 @@ fn mentions_new_entity(e: &Error) -> bool {
     msg.contains("role with name") || msg.contains("instance profile")
 }
 
+/// The role with its attachments and profiles; `None` if any read found it gone (deleted between the reads).
+fn complete(
+    role: Option<LiveRole>,
+    attached: Option<BTreeSet<PolicyArn>>,
+    profiles: Option<Vec<LiveInstanceProfile>>,
+) -> Option<LiveRole> {
+    let (mut role, attached, profiles) = (role?, attached?, profiles?);
+    role.attached = attached;
+    role.instance_profiles = profiles;
+    Some(role)
+}
+
 /// A role as IAM's GetRole or CreateRole describes it; attachments and profiles are read separately.
 fn live_role(name: &RoleName, role: &aws_sdk_iam::types::Role) -> LiveRole {
     LiveRole {
@@ -119,14 +140,8 @@ fn live_role(name: &RoleName, role: &aws_sdk_iam::types::Role) -> LiveRole {
 
 impl NodeRoleIam for SdkIam {
     async fn get_role(&self, name: &RoleName) -> Result<Option<LiveRole>> {
-        let out = match self.client.get_role().role_name(name.as_str()).send().await {
-            Ok(o) => o,
-            Err(e) => {
-                let e = iam_err("GetRole", e);
-                return if is(&e, "NoSuchEntity") { Ok(None) } else { Err(e) };
-            }
-        };
-        Ok(out.role.as_ref().map(|r| live_role(name, r)))
+        let out = found(self.client.get_role().role_name(name.as_str()).send().await.iam("GetRole"))?;
+        Ok(out.and_then(|o| o.role).map(|r| live_role(name, &r)))
     }
 
     async fn create_role(&self, role: &RoleName, create: &Action) -> Result<LiveRole> {
@@ -171,33 +186,20 @@ impl NodeRoleIam for SdkIam {
         }
     }
 
-    async fn read_attachments(&self, mut role: LiveRole) -> Result<Option<LiveRole>> {
+    async fn read_attachments(&self, role: LiveRole) -> Result<Option<LiveRole>> {
         let (attached, profiles) = tokio::join!(self.attached(&role.name), self.profiles(&role.name));
-        let (Some(attached), Some(profiles)) = (attached?, profiles?) else { return Ok(None) };
-        role.attached = attached;
-        role.instance_profiles = profiles;
-        Ok(Some(role))
+        Ok(complete(Some(role), attached?, profiles?))
     }
 
     /// The three reads at once: one round trip, not three.
     async fn read_role(&self, name: &RoleName) -> Result<Option<LiveRole>> {
         let (role, attached, profiles) = tokio::join!(self.get_role(name), self.attached(name), self.profiles(name));
-        let Some(mut role) = role? else { return Ok(None) };
-        let (Some(attached), Some(profiles)) = (attached?, profiles?) else { return Ok(None) };
-        role.attached = attached;
-        role.instance_profiles = profiles;
-        Ok(Some(role))
+        Ok(complete(role?, attached?, profiles?))
     }
 
     async fn policy_document(&self, arn: &PolicyArn) -> Result<Option<Value>> {
-        let policy = match self.client.get_policy().policy_arn(arn.as_str()).send().await {
-            Ok(o) => o.policy,
-            Err(e) => {
-                let e = iam_err("GetPolicy", e);
-                return if is(&e, "NoSuchEntity") { Ok(None) } else { Err(e) };
-            }
-        };
-        let Some(version) = policy.and_then(|p| p.default_version_id) else {
+        let policy = found(self.client.get_policy().policy_arn(arn.as_str()).send().await.iam("GetPolicy"))?;
+        let Some(version) = policy.and_then(|o| o.policy).and_then(|p| p.default_version_id) else {
             return Ok(None);
         };
         let v = self
@@ -215,19 +217,12 @@ impl NodeRoleIam for SdkIam {
     }
 
     async fn instance_profile_tags(&self, name: &str) -> Result<Option<BTreeMap<String, String>>> {
-        match self.client.get_instance_profile().instance_profile_name(name).send().await {
-            Ok(o) => {
-                Ok(o.instance_profile.map(|p| p.tags().iter().map(|t| (t.key.clone(), t.value.clone())).collect()))
-            }
-            Err(e) => {
-                let e = iam_err("GetInstanceProfile", e);
-                if is(&e, "NoSuchEntity") {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        let out = found(
+            self.client.get_instance_profile().instance_profile_name(name).send().await.iam("GetInstanceProfile"),
+        )?;
+        Ok(out
+            .and_then(|o| o.instance_profile)
+            .map(|p| p.tags().iter().map(|t| (t.key.clone(), t.value.clone())).collect()))
     }
 
     async fn attached_policies_quota(&self) -> Result<usize> {
@@ -250,11 +245,7 @@ impl NodeRoleIam for SdkIam {
             .send()
             .try_collect()
             .await;
-        match r.iam("ListRolePolicies") {
-            Ok(v) => Ok(v),
-            Err(e) if is(&e, "NoSuchEntity") => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
+        Ok(found(r.iam("ListRolePolicies"))?.unwrap_or_default())
     }
 
     async fn list_roles(&self, path_prefix: Option<&str>) -> Result<Vec<RoleSummary>> {
@@ -378,13 +369,9 @@ impl SdkIam {
             .try_collect()
             .await
             .iam("ListAttachedRolePolicies");
-        match r {
-            Ok(a) => Ok(Some(
-                a.iter().filter_map(|p| p.policy_arn()).filter_map(|a| PolicyArn::parse(a, "policy").ok()).collect(),
-            )),
-            Err(e) if is(&e, "NoSuchEntity") => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(found(r)?.map(|a| {
+            a.iter().filter_map(|p| p.policy_arn()).filter_map(|a| PolicyArn::parse(a, "policy").ok()).collect()
+        }))
     }
 
     /// The instance profiles holding the role; `None` if the role does not exist.
@@ -399,15 +386,11 @@ impl SdkIam {
             .try_collect()
             .await
             .iam("ListInstanceProfilesForRole");
-        match r {
-            Ok(p) => Ok(Some(
-                p.iter()
-                    .map(|p| LiveInstanceProfile { name: p.instance_profile_name.clone(), arn: p.arn.clone() })
-                    .collect(),
-            )),
-            Err(e) if is(&e, "NoSuchEntity") => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(found(r)?.map(|p| {
+            p.iter()
+                .map(|p| LiveInstanceProfile { name: p.instance_profile_name.clone(), arn: p.arn.clone() })
+                .collect()
+        }))
     }
 
     /// Puts the role in the profile: fine if it is there already, a conflict if the profile holds another role.

@@ -242,10 +242,10 @@ impl Drop for ResponseListener {
 /// A CloudFormation request as the service sends it.
 pub fn request(kind: &str, logical_id: &str, props: Value, url: &str) -> Value {
     let mut props = props;
-    props["ServiceToken"] = json!("arn:aws:lambda:us-east-1:123456789012:function:eks-node-role-guard");
+    props["ServiceToken"] = json!(FUNCTION_ARN);
     json!({
         "RequestType": kind,
-        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:eks-node-role-guard",
+        "ServiceToken": FUNCTION_ARN,
         "ResponseURL": url,
         "StackId": STACK_ID,
         "RequestId": format!("{}-{}", kind.to_lowercase(), uuidish()),

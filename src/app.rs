@@ -16,6 +16,7 @@ use crate::drift::DriftSettings;
 use crate::events;
 use crate::iam::{NodeRoleIam, SdkIam};
 use crate::metrics::Metrics;
+use crate::notify::Notifier;
 use crate::reconcile::Reconciler;
 use crate::state::{DynamoStore, StateStore};
 
@@ -28,6 +29,7 @@ pub struct App<I, S, C> {
     pub cfn: CfnSettings,
     pub drift: DriftSettings,
     pub metrics: Metrics,
+    pub notifier: Notifier,
 }
 
 impl App<SdkIam, DynamoStore, SdkStacks> {
@@ -39,7 +41,7 @@ impl App<SdkIam, DynamoStore, SdkStacks> {
         if table.is_empty() {
             error!("STATE_TABLE_NAME is not set: every request will fail until it names the state table");
         }
-        let partition = partition_of_region(&drift.region);
+        let partition = drift.partition();
         App {
             reconciler: Reconciler::new(
                 SdkIam::new(crate::iam::client_from(&shared, None)),
@@ -51,24 +53,10 @@ impl App<SdkIam, DynamoStore, SdkStacks> {
             identity: IdentitySource::from_sts(aws_sdk_sts::Client::new(&shared), drift.region.clone()),
             sender: ResponseSender::new(Default::default()),
             cfn: CfnSettings::from_env(),
+            notifier: Notifier::from_env(&shared),
             drift,
             metrics: Metrics::from_env(),
         }
-    }
-}
-
-/// The partition a region belongs to (for defaults only; requests carry their own).
-pub fn partition_of_region(region: &str) -> Partition {
-    if region.starts_with("cn-") {
-        Partition::AwsCn
-    } else if region.starts_with("us-gov-") {
-        Partition::AwsUsGov
-    } else if region.starts_with("us-iso-") {
-        Partition::AwsIso
-    } else if region.starts_with("us-isob-") {
-        Partition::AwsIsoB
-    } else {
-        Partition::Aws
     }
 }
 
@@ -98,20 +86,11 @@ pub fn ipv6_cni_policy_from_env() -> Option<PolicyArn> {
     PolicyArn::parse(&v, "IPV6_CNI_POLICY_ARN").inspect_err(|e| error!(error = %e, "ignored")).ok()
 }
 
-/// The region where the partition's IAM events reach EventBridge.
-pub fn iam_events_region(partition: Partition) -> &'static str {
-    match partition {
-        Partition::AwsCn => "cn-north-1",
-        Partition::AwsUsGov => "us-gov-west-1",
-        _ => "us-east-1",
-    }
-}
-
 /// IAM's CloudTrail events reach EventBridge only in the partition's IAM region: elsewhere drift repair hears
 /// nothing unless forwarder.yaml sends them on (and `EVENTS_FORWARDED=true` says so).
 fn warn_if_events_cannot_arrive(region: &str) {
     let forwarded = std::env::var("EVENTS_FORWARDED").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
-    let home = iam_events_region(partition_of_region(region));
+    let home = Partition::of_region(region).iam_events_region();
     if !region.is_empty() && region != home && !forwarded {
         warn!(
             region,
@@ -161,7 +140,7 @@ impl<I: NodeRoleIam, S: StateStore, C: Stacks> App<I, S, C> {
                 Ok(json!({ "handled": "cloudformation", "status": status }))
             }
             Payload::EventBridge => {
-                Ok(events::handle(payload, &self.reconciler, &self.drift, &self.metrics, left).await?)
+                Ok(events::handle(payload, &self.reconciler, &self.drift, &self.metrics, &self.notifier, left).await?)
             }
             Payload::Unknown => {
                 warn!(
@@ -191,8 +170,8 @@ mod tests {
 
     #[test]
     fn iam_events_arrive_in_the_partitions_iam_region() {
-        assert_eq!(iam_events_region(partition_of_region("eu-west-1")), "us-east-1");
-        assert_eq!(iam_events_region(partition_of_region("cn-northwest-1")), "cn-north-1");
-        assert_eq!(iam_events_region(partition_of_region("us-gov-east-1")), "us-gov-west-1");
+        assert_eq!(Partition::of_region("eu-west-1").iam_events_region(), "us-east-1");
+        assert_eq!(Partition::of_region("cn-northwest-1").iam_events_region(), "cn-north-1");
+        assert_eq!(Partition::of_region("us-gov-east-1").iam_events_region(), "us-gov-west-1");
     }
 }

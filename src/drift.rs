@@ -10,7 +10,7 @@ use futures_util::stream::{self, StreamExt};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
-use crate::domain::{plan, CniCheck, Label, LiveRole, RemediationMode, Retired, RoleName, Scope};
+use crate::domain::{plan, Action, CniCheck, Label, LiveRole, Owner, RemediationMode, Retired, RoleName, Scope};
 use crate::error::Error;
 use crate::iam::NodeRoleIam;
 use crate::metrics::{Metric, Metrics};
@@ -50,6 +50,11 @@ impl Default for DriftSettings {
 }
 
 impl DriftSettings {
+    /// The installation's partition (from its region).
+    pub fn partition(&self) -> crate::domain::Partition {
+        crate::domain::Partition::of_region(&self.region)
+    }
+
     pub fn from_env() -> Self {
         let d = DriftSettings::default();
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -130,11 +135,28 @@ pub struct RepairReport {
     pub drift: Vec<String>,
     pub mode: Option<RemediationMode>,
     pub outcome: Outcome,
+    /// The stack resource the state item names (for notifications).
+    pub owner: Option<Owner>,
+    pub role_arn: Option<String>,
+    /// Managed policies the repair attached again (or would, in dry-run).
+    pub restored_policies: Vec<String>,
 }
 
 impl RepairReport {
-    fn new(role: &str, outcome: Outcome) -> Self {
-        RepairReport { role: role.to_string(), drift: Vec::new(), mode: None, outcome }
+    pub fn new(role: &str, outcome: Outcome) -> Self {
+        RepairReport {
+            role: role.to_string(),
+            drift: Vec::new(),
+            mode: None,
+            outcome,
+            owner: None,
+            role_arn: None,
+            restored_policies: Vec::new(),
+        }
+    }
+
+    fn of(record: &Record, outcome: Outcome) -> Self {
+        RepairReport { owner: Some(record.owner.clone()), ..RepairReport::new(record.role_name.as_str(), outcome) }
     }
 }
 
@@ -182,10 +204,10 @@ async fn repair_observed<I: NodeRoleIam, S: StateStore>(
         (Some(r), _) if r.phase == Phase::Deleting => {
             return RepairReport::new(role, Outcome::Ignored("its stack is deleting it".into()))
         }
-        (Some(_), None) => {
+        (Some(r), None) => {
             error!(role, "a managed role was deleted outside its stack");
             metrics.emit(Metric::RoleDeleted, role);
-            return RepairReport { drift: vec!["DeleteRole".into()], ..RepairReport::new(role, Outcome::RoleDeleted) };
+            return RepairReport { drift: vec!["DeleteRole".into()], ..RepairReport::of(&r, Outcome::RoleDeleted) };
         }
         (Some(r), Some(live)) if r.role_id.as_deref() != Some(live.role_id.as_str()) => {
             warn!(role, live_role_id = %live.role_id, recorded = ?r.role_id, "RoleId differs from the state item: not ours, left alone");
@@ -228,14 +250,18 @@ async fn repair_role<I: NodeRoleIam, S: StateStore>(
     let spec = &record.desired;
     let role = live.name.as_str().to_string();
     let mode = spec.remediation.max(settings.global_mode);
-    let mut report = RepairReport { role: role.clone(), drift: Vec::new(), mode: Some(mode), outcome: Outcome::InSync };
+    let mut report = RepairReport {
+        mode: Some(mode),
+        role_arn: Some(live.arn.clone()),
+        ..RepairReport::of(&record, Outcome::InSync)
+    };
     if mode == RemediationMode::Off {
         report.outcome = Outcome::Ignored("remediation is off".into());
         return report;
     }
     let cni = match rec.check_cni(spec).await {
         Ok(c) => c,
-        Err(e) => return failed(&role, e, metrics, false),
+        Err(e) => return RepairReport { outcome: failed(&role, e, metrics, false).outcome, ..report },
     };
     let tampered = match &cni {
         CniCheck::Tampered(arn) | CniCheck::Missing(arn) => Some(arn.clone()),
@@ -247,6 +273,14 @@ async fn repair_role<I: NodeRoleIam, S: StateStore>(
     }
     let planned = plan(spec, Some(&live), &cni, &Retired::default(), Scope::Repair);
     report.drift = planned.summary();
+    report.restored_policies = planned
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::AttachPolicy(p) => Some(p.name().to_string()),
+            _ => None,
+        })
+        .collect();
     if !planned.is_empty() {
         metrics.emit(Metric::DriftDetected, &role);
         if mode == RemediationMode::DryRun {

@@ -11,6 +11,7 @@ pub mod events;
 pub mod iam;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod reconcile;
 pub mod state;
 

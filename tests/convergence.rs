@@ -302,6 +302,7 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
         &h.reconciler,
         &h.drift,
         &h.metrics,
+        &h.notifier,
         std::time::Duration::from_secs(60),
     )
     .await

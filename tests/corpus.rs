@@ -49,6 +49,7 @@ async fn every_malformed_payload_gets_a_failed_response_or_a_clear_log_and_never
         cfn: h.settings,
         drift: h.drift,
         metrics: h.metrics,
+        notifier: h.notifier,
     };
     let listener = &h.listener;
     let mut ctx = Context::default();

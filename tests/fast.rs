@@ -16,6 +16,7 @@ use eks_node_role_guard::domain::{policies, Action, Partition, PolicyArn};
 use eks_node_role_guard::drift::DriftSettings;
 use eks_node_role_guard::iam::MemoryIam;
 use eks_node_role_guard::metrics::{Metric, Metrics};
+use eks_node_role_guard::notify::Notifier;
 use eks_node_role_guard::reconcile::Reconciler;
 use eks_node_role_guard::state::{MemoryStore, Phase, StateStore};
 use serde_json::{json, Value};
@@ -25,6 +26,7 @@ const TOKEN: &str = "arn:aws:lambda:us-east-1:123456789012:function:guard";
 const WORKER: &str = "AmazonEKSWorkerNodePolicy";
 const ECR: &str = "AmazonEC2ContainerRegistryPullOnly";
 const CNI: &str = "AmazonEKS_CNI_Policy";
+const SECONDS_30: Duration = Duration::from_secs(30);
 
 fn aws(name: &str) -> PolicyArn {
     PolicyArn::aws_managed(Partition::Aws, name)
@@ -40,6 +42,7 @@ struct World {
     settings: CfnSettings,
     drift: DriftSettings,
     metrics: Metrics,
+    notifier: Notifier,
     listener: ResponseListener,
 }
 
@@ -57,6 +60,7 @@ impl World {
             settings: CfnSettings { margin: Duration::from_secs(1), allow_insecure_response_url: true },
             drift: DriftSettings::default(),
             metrics: Metrics::capturing(),
+            notifier: Notifier::capturing(),
             listener: ResponseListener::start().await,
         }
     }
@@ -100,7 +104,7 @@ impl World {
             "detail": {"eventSource": "iam.amazonaws.com", "eventName": event_name,
                 "requestParameters": {"roleName": role}, "userIdentity": {"arn": "arn:aws:iam::123456789012:user/alice"}}});
         let out =
-            eks_node_role_guard::events::handle(&ev, &self.rec, &self.drift, &self.metrics, Duration::from_secs(30))
+            eks_node_role_guard::events::handle(&ev, &self.rec, &self.drift, &self.metrics, &self.notifier, SECONDS_30)
                 .await
                 .unwrap();
         out["outcomes"][0]["outcome"].as_str().unwrap_or("?").to_string()
@@ -143,6 +147,44 @@ async fn re_attaches_amazon_eks_worker_node_policy_after_it_is_detached() {
 }
 
 #[tokio::test]
+async fn tells_people_once_what_was_put_back_and_who_changed_it() {
+    let w = World::managed(json!({"RoleName": "nodes"})).await;
+    assert_eq!(w.outside(Action::DetachPolicy(aws(WORKER)), "DetachRolePolicy").await, "repaired");
+    let sent = w.notifier.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let d = &sent[0].detail;
+    assert_eq!(sent[0].detail_type, "EKS Node Role Drift Repaired");
+    assert_eq!((d["roleName"].as_str(), d["stackId"].as_str()), (Some("nodes"), Some(STACK)));
+    assert_eq!(d["logicalResourceId"], "NodeRole");
+    assert_eq!((d["actorName"].as_str(), d["actorSource"].as_str()), (Some("alice"), Some("event")));
+    assert_eq!(d["changedBack"], json!(["AttachRolePolicy AmazonEKSWorkerNodePolicy"]));
+    assert_eq!(d["policyName"], WORKER);
+    assert_eq!(d["mode"], "enforce");
+    assert!(d["summary"].as_str().unwrap().starts_with("alice detached AmazonEKSWorkerNodePolicy from nodes at "), "{d}");
+}
+
+#[tokio::test]
+async fn events_about_a_role_in_sync_or_not_managed_notify_nobody() {
+    let w = World::managed(json!({"RoleName": "nodes"})).await;
+    // Whoever may invoke the function can send events: none of these may make it publish anything.
+    assert_eq!(w.event("DetachRolePolicy", "nodes").await, "in-sync");
+    assert_eq!(w.event("DetachRolePolicy", "someone-elses-role").await, "ignored");
+    assert_eq!(w.event("DeleteRole", "never-existed").await, "ignored");
+    assert!(w.notifier.sent().is_empty(), "{:?}", w.notifier.sent());
+}
+
+#[tokio::test]
+async fn a_dry_run_says_what_it_would_put_back_and_changes_nothing() {
+    let mut w = World::managed(json!({"RoleName": "nodes"})).await;
+    w.drift.global_mode = eks_node_role_guard::domain::RemediationMode::DryRun;
+    assert_eq!(w.outside(Action::DetachPolicy(aws(WORKER)), "DetachRolePolicy").await, "would-repair");
+    assert_eq!(w.attached("nodes"), names(&[ECR, CNI]));
+    let sent = w.notifier.sent();
+    assert_eq!(sent.iter().map(|n| n.detail_type).collect::<Vec<_>>(), ["EKS Node Role Drift Found (Dry Run)"]);
+    assert_eq!(sent[0].detail["mode"], "dry-run");
+}
+
+#[tokio::test]
 async fn restores_the_trust_policy_and_leaves_tags_alone() {
     let w = World::managed(json!({"RoleName": "nodes"})).await;
     let tag = Action::TagRole([("eks-node-role-guard:remediation".to_string(), "off".to_string())].into());
@@ -164,6 +206,11 @@ async fn the_breaker_opens_after_the_limit_and_tag_edits_cannot_jam_it() {
         assert_eq!(w.outside(Action::DetachPolicy(aws(WORKER)), "DetachRolePolicy").await, "repaired");
     }
     assert_eq!(w.outside(Action::DetachPolicy(aws(WORKER)), "DetachRolePolicy").await, "circuit-open");
+    let kinds: Vec<_> = w.notifier.sent().iter().map(|n| n.detail_type).collect();
+    assert_eq!(
+        kinds,
+        ["EKS Node Role Drift Repaired", "EKS Node Role Drift Repaired", "EKS Node Role Drift Repair Stopped (Circuit Open)"]
+    );
 }
 
 #[tokio::test]

@@ -27,6 +27,30 @@ impl Partition {
         })
     }
 
+    /// The partition a region belongs to.
+    pub fn of_region(region: &str) -> Self {
+        if region.starts_with("cn-") {
+            Partition::AwsCn
+        } else if region.starts_with("us-gov-") {
+            Partition::AwsUsGov
+        } else if region.starts_with("us-isob-") {
+            Partition::AwsIsoB
+        } else if region.starts_with("us-iso-") {
+            Partition::AwsIso
+        } else {
+            Partition::Aws
+        }
+    }
+
+    /// The one region where the partition's IAM CloudTrail events reach EventBridge.
+    pub fn iam_events_region(self) -> &'static str {
+        match self {
+            Partition::AwsCn => "cn-north-1",
+            Partition::AwsUsGov => "us-gov-west-1",
+            _ => "us-east-1",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Partition::Aws => "aws",

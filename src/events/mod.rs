@@ -15,6 +15,7 @@ use crate::drift::{self, DriftSettings, Invocation, Outcome, RepairReport};
 use crate::error::Error;
 use crate::iam::NodeRoleIam;
 use crate::metrics::Metrics;
+use crate::notify::{self, Cause, Notifier};
 use crate::reconcile::Reconciler;
 use crate::state::StateStore;
 use cloudtrail::CloudTrailDetail;
@@ -96,12 +97,14 @@ pub fn route(detail_type: &str, source: &str, detail: &CloudTrailDetail, setting
     }
 }
 
-/// Handles one EventBridge event.
+/// Handles one EventBridge event: routes it, repairs, logs one record per decision and publishes one
+/// notification per decision worth one.
 pub async fn handle<I: NodeRoleIam, S: StateStore>(
     payload: &Value,
     rec: &Reconciler<I, S>,
     settings: &DriftSettings,
     metrics: &Metrics,
+    notifier: &Notifier,
     time_left: Duration,
 ) -> Result<Value, Error> {
     let started = Instant::now();
@@ -115,7 +118,17 @@ pub async fn handle<I: NodeRoleIam, S: StateStore>(
     let event_name = detail.event_name.clone().unwrap_or_default();
 
     let inv = Invocation::default();
-    let reports: Vec<RepairReport> = match route(detail_type, source, &detail, settings) {
+    let routed = route(detail_type, source, &detail, settings);
+    let cause = Cause {
+        // CloudTrail's own id: the one to look the call up by.
+        event_id: detail.event_id.clone().unwrap_or_else(|| event_id.clone()),
+        event_name: event_name.clone(),
+        actor_arn: actor.clone(),
+        event_time: detail.event_time.clone(),
+        policy_arn: detail.param("policyArn").map(str::to_string),
+        sweep: matches!(routed, Route::Sweep | Route::CniPolicy),
+    };
+    let reports: Vec<RepairReport> = match routed {
         Route::Ignore(why) => {
             debug!(event_id = %event_id, actor = %actor, event_name = %event_name, reason = %why, "event ignored");
             return Ok(json!({"handled": "eventbridge", "outcome": "ignored", "reason": why}));
@@ -126,9 +139,12 @@ pub async fn handle<I: NodeRoleIam, S: StateStore>(
         Route::InstanceProfile(profile) => vec![repair_named(rec, &profile, settings, metrics, &inv).await],
         Route::CniPolicy | Route::Sweep => drift::sweep(rec, settings, metrics, deadline).await?,
     };
+    let mut notes = Vec::new();
     for r in &reports {
         log_decision(&event_id, &actor, &event_name, r, started);
+        notes.extend(notify::notification(r, &cause, started.elapsed(), settings.partition()));
     }
+    notifier.publish(&notes).await;
     let retry = reports.iter().find_map(|r| match &r.outcome {
         Outcome::Failed { error, retryable: true } => Some(error.clone()),
         _ => None,
@@ -165,12 +181,7 @@ async fn repair_named<I: NodeRoleIam, S: StateStore>(
 ) -> RepairReport {
     match RoleName::parse(name) {
         Ok(role) => drift::repair(rec, &role, settings, metrics, inv, SystemTime::now()).await,
-        Err(_) => RepairReport {
-            role: name.to_string(),
-            drift: Vec::new(),
-            mode: None,
-            outcome: Outcome::Ignored("not a valid role name".into()),
-        },
+        Err(_) => RepairReport::new(name, Outcome::Ignored("not a valid role name".into())),
     }
 }
 

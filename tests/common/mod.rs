@@ -22,6 +22,7 @@ use eks_node_role_guard::domain::{Partition, RoleName};
 use eks_node_role_guard::drift::DriftSettings;
 use eks_node_role_guard::iam::{http_client, CallCounter, IamSettings, SdkIam};
 use eks_node_role_guard::metrics::Metrics;
+pub use eks_node_role_guard::notify::Notifier;
 use eks_node_role_guard::reconcile::Reconciler;
 use eks_node_role_guard::state::{DynamoStore, Record, StateStore};
 use serde_json::{json, Value};
@@ -486,6 +487,7 @@ pub struct Harness {
     pub calls: CallCounter,
     pub drift: DriftSettings,
     pub metrics: Metrics,
+    pub notifier: Notifier,
     /// LogicalResourceId → the moto stack holding it.
     stack_ids: Mutex<BTreeMap<String, String>>,
     /// `Harness::deployed`: the built binary under the Runtime API emulator receives every request and event.
@@ -521,6 +523,7 @@ impl Harness {
                 ..DriftSettings::default()
             },
             metrics: Metrics::capturing(),
+            notifier: Notifier::capturing(),
             moto,
             stack_ids: Mutex::default(),
             binary: None,
@@ -597,6 +600,7 @@ impl Harness {
             &self.reconciler,
             &self.drift,
             &self.metrics,
+            &self.notifier,
             Duration::from_secs(60),
         )
         .await

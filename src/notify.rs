@@ -1,0 +1,363 @@
+//! Drift notifications: one EventBridge event on the account's default bus for every drift decision a person
+//! should hear about (repaired, would-repair, circuit-open, failed, role-deleted), none for "in sync", "ignored"
+//! or detection alone. Published with PutEvents before the handler returns, at most 10 entries per call.
+//!
+//! The actor is the one the triggering event names (`actorSource: "event"`): whoever may invoke the function can
+//! forge an event, so it is a lead, not proof. CloudTrail has the authoritative record under `eventId`.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::future::join_all;
+use serde_json::{json, Value};
+use tracing::{error, warn};
+
+use crate::domain::Partition;
+use crate::drift::{Outcome, RepairReport};
+
+/// The `source` of every notification.
+pub const SOURCE: &str = "eks-node-role-guard";
+/// PutEvents takes at most 10 entries.
+pub const BATCH: usize = 10;
+
+/// The detail-type of a decision's notification; `None` for decisions nobody needs to hear about.
+pub fn detail_type(outcome: &Outcome) -> Option<&'static str> {
+    match outcome {
+        Outcome::Repaired => Some("EKS Node Role Drift Repaired"),
+        Outcome::WouldRepair => Some("EKS Node Role Drift Found (Dry Run)"),
+        Outcome::CircuitOpen => Some("EKS Node Role Drift Repair Stopped (Circuit Open)"),
+        Outcome::Failed { .. } => Some("EKS Node Role Drift Repair Failed"),
+        Outcome::RoleDeleted => Some("EKS Node Role Deleted Outside Its Stack"),
+        Outcome::InSync | Outcome::Ignored(_) => None,
+    }
+}
+
+/// Every detail-type a notification can carry (for the template's rule and the docs).
+pub const DETAIL_TYPES: &[&str] = &[
+    "EKS Node Role Drift Repaired",
+    "EKS Node Role Drift Found (Dry Run)",
+    "EKS Node Role Drift Repair Stopped (Circuit Open)",
+    "EKS Node Role Drift Repair Failed",
+    "EKS Node Role Deleted Outside Its Stack",
+];
+
+/// What woke the function: a CloudTrail event (its actor and call) or the scheduled sweep.
+#[derive(Debug, Clone, Default)]
+pub struct Cause {
+    pub event_id: String,
+    pub event_name: String,
+    /// The caller's ARN as the event names it (`unknown` when it names none).
+    pub actor_arn: String,
+    pub event_time: Option<String>,
+    /// The policy the call named (DetachRolePolicy's `policyArn`).
+    pub policy_arn: Option<String>,
+    /// Found by the scheduled sweep (or a CNI policy change), not by an event about this role.
+    pub sweep: bool,
+}
+
+impl Cause {
+    /// A short name for the actor: an assumed role's session name, a user's name, `root`.
+    pub fn actor_name(&self) -> String {
+        let arn = self.actor_arn.as_str();
+        if self.sweep && (arn.is_empty() || arn == "unknown") {
+            return "the scheduled sweep".into();
+        }
+        let resource = arn.split(':').nth(5).unwrap_or(arn);
+        match resource.split('/').collect::<Vec<_>>().as_slice() {
+            ["root"] => "root".into(),
+            ["assumed-role", _, session, ..] => (*session).to_string(),
+            [.., last] if !last.is_empty() => (*last).to_string(),
+            _ => arn.to_string(),
+        }
+    }
+}
+
+/// `HH:MM` (UTC) of a CloudTrail `eventTime` (`2026-11-29T10:42:13Z`), else of `now`.
+pub fn clock(event_time: Option<&str>, now: SystemTime) -> String {
+    if let Some(t) = event_time {
+        let b = t.as_bytes();
+        if b.len() >= 16 && b[10] == b'T' && b[13] == b':' && b[11..16].iter().all(|c| *c == b':' || c.is_ascii_digit())
+        {
+            return String::from_utf8_lossy(&b[11..16]).into_owned();
+        }
+    }
+    let secs = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() % 86_400;
+    format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)
+}
+
+/// The IAM console page of a role, in the role's partition (none where the partition has no public console).
+pub fn console_url(partition: Partition, role: &str) -> Option<String> {
+    let host = match partition {
+        Partition::Aws => "console.aws.amazon.com",
+        Partition::AwsCn => "console.amazonaws.cn",
+        Partition::AwsUsGov => "console.amazonaws-us-gov.com",
+        _ => return None,
+    };
+    Some(format!("https://{host}/iam/home#/roles/details/{}", urlencoding::encode(role)))
+}
+
+fn partition_of_arn(arn: &str) -> Option<Partition> {
+    Partition::parse(arn.split(':').nth(1)?)
+}
+
+/// One notification, ready for PutEvents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub detail_type: &'static str,
+    pub detail: Value,
+}
+
+/// The notification for one decision, or `None` when the decision is not worth one.
+/// `after` is the time from the event's arrival to the decision; `partition` is the installation's.
+pub fn notification(report: &RepairReport, cause: &Cause, after: Duration, partition: Partition) -> Option<Notification> {
+    let detail_type = detail_type(&report.outcome)?;
+    let role = report.role.as_str();
+    let partition = report.role_arn.as_deref().and_then(partition_of_arn).unwrap_or(partition);
+    let policy_name = cause
+        .policy_arn
+        .as_deref()
+        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .or_else(|| report.restored_policies.first().cloned())
+        .unwrap_or_default();
+    let actor_name = cause.actor_name();
+    let changed_at = clock(cause.event_time.as_deref(), SystemTime::now());
+    let after_ms = after.as_millis() as u64;
+    let summary = summary(report, cause, &actor_name, &policy_name, &changed_at, after_ms);
+    let owner = report.owner.as_ref();
+    Some(Notification {
+        detail_type,
+        detail: json!({
+            "roleName": role,
+            "roleArn": report.role_arn.as_deref().unwrap_or(""),
+            "stackId": owner.map(|o| o.stack_id.as_str()).unwrap_or(""),
+            "logicalResourceId": owner.map(|o| o.logical_id.as_str()).unwrap_or(""),
+            "outcome": report.outcome.label(),
+            "mode": report.mode.map(|m| m.as_str()).unwrap_or(""),
+            "changedBack": report.drift,
+            "policyName": policy_name,
+            "reason": report.outcome.reason(),
+            "actorName": actor_name,
+            "actorArn": cause.actor_arn,
+            "actorSource": if cause.sweep { "sweep" } else { "event" },
+            "eventName": cause.event_name,
+            "eventId": cause.event_id,
+            "eventTime": cause.event_time.as_deref().unwrap_or(""),
+            "changedAt": changed_at,
+            "repairedAfterMs": after_ms,
+            "consoleUrl": console_url(partition, role).unwrap_or_default(),
+            "summary": summary,
+        }),
+    })
+}
+
+/// One sentence a person reads in an e-mail, e.g. "alice detached AmazonEKSWorkerNodePolicy from prod-nodes at
+/// 10:42 UTC; it was re-attached 70 ms later."
+fn summary(r: &RepairReport, cause: &Cause, actor: &str, policy: &str, at: &str, after_ms: u64) -> String {
+    let role = r.role.as_str();
+    let what = if cause.sweep {
+        format!("The scheduled check found {role} changed (noticed at {at} UTC)")
+    } else if cause.event_name == "DetachRolePolicy" && !policy.is_empty() {
+        format!("{actor} detached {policy} from {role} at {at} UTC")
+    } else if cause.event_name == "DeleteRole" {
+        format!("{actor} deleted {role} at {at} UTC")
+    } else {
+        format!("{actor} called {} on {role} at {at} UTC", cause.event_name)
+    };
+    let changes = r.drift.join(", ");
+    match &r.outcome {
+        Outcome::Repaired if cause.event_name == "DetachRolePolicy" && !policy.is_empty() && !cause.sweep => {
+            format!("{what}; it was re-attached {after_ms} ms later.")
+        }
+        Outcome::Repaired => format!("{what}; it was put back ({changes}) {after_ms} ms later."),
+        Outcome::WouldRepair => format!("{what}; dry-run: it would be put back ({changes}), nothing was changed."),
+        Outcome::CircuitOpen => {
+            format!("{what}; it keeps drifting, so repairs of it are stopped until the circuit breaker's window passes.")
+        }
+        Outcome::Failed { error, .. } => format!("{what}; the repair failed: {error}"),
+        Outcome::RoleDeleted => {
+            format!("{what}, outside its stack; it is not recreated: update or recreate its stack.")
+        }
+        Outcome::InSync | Outcome::Ignored(_) => what,
+    }
+}
+
+/// Where notifications go: the account's default bus, a captured list (tests), or nowhere.
+#[derive(Clone, Debug, Default)]
+pub enum Notifier {
+    #[default]
+    Off,
+    EventBridge {
+        client: aws_sdk_eventbridge::Client,
+        bus: String,
+    },
+    Memory(Arc<Mutex<Vec<Notification>>>),
+}
+
+impl Notifier {
+    /// `NOTIFY_EVENT_BUS` (default `default`; `off` publishes nothing).
+    pub fn from_env(shared: &aws_config::SdkConfig) -> Self {
+        let bus = std::env::var("NOTIFY_EVENT_BUS").ok().filter(|v| !v.trim().is_empty());
+        match bus.as_deref() {
+            Some(b) if b.eq_ignore_ascii_case("off") => Notifier::Off,
+            _ => Notifier::EventBridge {
+                client: aws_sdk_eventbridge::Client::new(shared),
+                bus: bus.unwrap_or_else(|| "default".into()),
+            },
+        }
+    }
+
+    pub fn capturing() -> Self {
+        Notifier::Memory(Arc::default())
+    }
+
+    /// What a capturing notifier received.
+    pub fn sent(&self) -> Vec<Notification> {
+        match self {
+            Notifier::Memory(m) => m.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Publishes, 10 per PutEvents call, the calls at once. A failure is logged (with the entries' summaries, so
+    /// nothing is lost) and never fails the repair it reports. Returns how many entries were accepted.
+    pub async fn publish(&self, notes: &[Notification]) -> usize {
+        if notes.is_empty() {
+            return 0;
+        }
+        match self {
+            Notifier::Off => 0,
+            Notifier::Memory(m) => {
+                m.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(notes);
+                notes.len()
+            }
+            Notifier::EventBridge { client, bus } => {
+                let calls = notes.chunks(BATCH).map(|chunk| put_events(client, bus, chunk));
+                join_all(calls).await.into_iter().sum()
+            }
+        }
+    }
+}
+
+async fn put_events(client: &aws_sdk_eventbridge::Client, bus: &str, chunk: &[Notification]) -> usize {
+    use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+    let entries = chunk.iter().map(|n| {
+        PutEventsRequestEntry::builder()
+            .source(SOURCE)
+            .detail_type(n.detail_type)
+            .detail(n.detail.to_string())
+            .event_bus_name(bus)
+            .set_resources(n.detail["roleArn"].as_str().filter(|a| !a.is_empty()).map(|a| vec![a.to_string()]))
+            .build()
+    });
+    match client.put_events().set_entries(Some(entries.collect())).send().await {
+        Ok(out) => {
+            let failed = out.failed_entry_count().max(0) as usize;
+            for (entry, note) in out.entries().iter().zip(chunk) {
+                if let Some(code) = entry.error_code() {
+                    warn!(code, message = entry.error_message().unwrap_or(""), summary = %note.detail["summary"], "notification not published");
+                }
+            }
+            chunk.len().saturating_sub(failed)
+        }
+        Err(e) => {
+            let e = aws_sdk_eventbridge::error::DisplayErrorContext(e);
+            for note in chunk {
+                error!(error = %e, summary = %note.detail["summary"], "notification not published (PutEvents failed): events:PutEvents on the default bus is needed");
+            }
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::RemediationMode;
+
+    fn report(outcome: Outcome) -> RepairReport {
+        RepairReport {
+            role: "prod-nodes".into(),
+            drift: vec!["AttachRolePolicy AmazonEKSWorkerNodePolicy".into()],
+            mode: Some(RemediationMode::Enforce),
+            outcome,
+            owner: None,
+            role_arn: Some("arn:aws:iam::123456789012:role/prod-nodes".into()),
+            restored_policies: vec!["AmazonEKSWorkerNodePolicy".into()],
+        }
+    }
+
+    fn detach_by_alice() -> Cause {
+        Cause {
+            event_id: "ev-1".into(),
+            event_name: "DetachRolePolicy".into(),
+            actor_arn: "arn:aws:sts::123456789012:assumed-role/Admin/alice".into(),
+            event_time: Some("2026-11-29T10:42:13Z".into()),
+            policy_arn: Some("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy".into()),
+            sweep: false,
+        }
+    }
+
+    #[test]
+    fn a_repair_reads_as_a_sentence_with_the_actor_the_policy_and_the_time() {
+        let n = notification(&report(Outcome::Repaired), &detach_by_alice(), Duration::from_millis(70), Partition::Aws)
+            .unwrap();
+        assert_eq!(n.detail_type, "EKS Node Role Drift Repaired");
+        assert_eq!(
+            n.detail["summary"],
+            "alice detached AmazonEKSWorkerNodePolicy from prod-nodes at 10:42 UTC; it was re-attached 70 ms later."
+        );
+        assert_eq!(n.detail["actorName"], "alice");
+        assert_eq!(n.detail["actorSource"], "event");
+        assert_eq!(n.detail["changedAt"], "10:42");
+        assert_eq!(n.detail["repairedAfterMs"], 70);
+        assert_eq!(n.detail["consoleUrl"], "https://console.aws.amazon.com/iam/home#/roles/details/prod-nodes");
+    }
+
+    #[test]
+    fn in_sync_and_ignored_decisions_send_nothing() {
+        for o in [Outcome::InSync, Outcome::Ignored("not managed".into())] {
+            assert!(notification(&report(o), &detach_by_alice(), Duration::ZERO, Partition::Aws).is_none());
+        }
+        for o in [
+            Outcome::Repaired,
+            Outcome::WouldRepair,
+            Outcome::CircuitOpen,
+            Outcome::RoleDeleted,
+            Outcome::Failed { error: "x".into(), retryable: false },
+        ] {
+            let n = notification(&report(o), &detach_by_alice(), Duration::ZERO, Partition::Aws).unwrap();
+            assert!(DETAIL_TYPES.contains(&n.detail_type));
+        }
+    }
+
+    #[test]
+    fn the_console_link_follows_the_roles_partition() {
+        let mut r = report(Outcome::Repaired);
+        r.role_arn = Some("arn:aws-cn:iam::123456789012:role/prod-nodes".into());
+        let n = notification(&r, &detach_by_alice(), Duration::ZERO, Partition::Aws).unwrap();
+        assert_eq!(n.detail["consoleUrl"], "https://console.amazonaws.cn/iam/home#/roles/details/prod-nodes");
+        r.role_arn = None;
+        let n = notification(&r, &detach_by_alice(), Duration::ZERO, Partition::AwsUsGov).unwrap();
+        assert_eq!(n.detail["consoleUrl"], "https://console.amazonaws-us-gov.com/iam/home#/roles/details/prod-nodes");
+        assert_eq!(console_url(Partition::AwsIso, "x"), None);
+    }
+
+    #[test]
+    fn actors_are_named_as_people_read_them() {
+        let c = |arn: &str| Cause { actor_arn: arn.into(), ..Cause::default() };
+        assert_eq!(c("arn:aws:iam::1:user/bob").actor_name(), "bob");
+        assert_eq!(c("arn:aws:iam::1:root").actor_name(), "root");
+        assert_eq!(c("arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_1/carol@example.com").actor_name(), "carol@example.com");
+        assert_eq!(c("unknown").actor_name(), "unknown");
+        assert_eq!(Cause { sweep: true, actor_arn: "unknown".into(), ..Cause::default() }.actor_name(), "the scheduled sweep");
+    }
+
+    #[test]
+    fn a_forged_event_time_does_not_break_the_clock() {
+        let now = UNIX_EPOCH + Duration::from_secs(3600 * 5 + 60 * 7);
+        assert_eq!(clock(Some("garbage"), now), "05:07");
+        assert_eq!(clock(Some("2026-11-29T1é:42:13Z"), now), "05:07");
+        assert_eq!(clock(None, now), "05:07");
+        assert_eq!(clock(Some("2026-11-29T23:59:00Z"), now), "23:59");
+    }
+}

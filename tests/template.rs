@@ -363,3 +363,40 @@ fn parliament_finds_no_privilege_escalation_in_the_functions_policies() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("node-roles: ") && text.contains("0 blocking finding(s)"), "{text}");
 }
+
+#[test]
+fn notifications_are_published_only_as_the_guards_source_on_the_default_bus_and_mailed_from_their_fields() {
+    use eks_node_role_guard::notify;
+    let put = with_action("events:PutEvents");
+    assert_eq!(put.len(), 1);
+    assert_eq!(put[0].resources, ["arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"]);
+    assert_eq!(put[0].condition["StringEquals"]["events:source"], notify::SOURCE, "it cannot publish as aws.* or anyone else");
+
+    let t = load("template.yaml");
+    let rule = &t["Resources"]["DriftNotificationRule"]["Properties"];
+    assert_eq!(list(&rule["EventPattern"]["source"]), [notify::SOURCE]);
+    let target = &rule["Targets"][0];
+    assert_eq!(text(&target["Arn"]), "${AlarmTopic}");
+    // Every field the mail uses is one the function fills in.
+    let sample = notify::notification(
+        &eks_node_role_guard::drift::RepairReport::new("r", eks_node_role_guard::drift::Outcome::Repaired),
+        &notify::Cause::default(),
+        std::time::Duration::ZERO,
+        eks_node_role_guard::domain::Partition::Aws,
+    )
+    .unwrap();
+    for (_, path) in target["InputTransformer"]["InputPathsMap"].as_mapping().unwrap() {
+        let path = path.as_str().unwrap();
+        if let Some(field) = path.strip_prefix("$.detail.") {
+            assert!(sample.detail.get(field).is_some(), "{field} is not in a notification");
+        } else {
+            assert_eq!(path, "$.detail-type");
+        }
+    }
+    let env = &t["Resources"]["GuardFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(env.get("NOTIFY_EVENT_BUS").is_some());
+    // The topic's key lets CloudWatch and EventBridge publish (the AWS managed SNS key would not).
+    let key = &t["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"][1];
+    assert_eq!(list(&key["Principal"]["Service"]), ["cloudwatch.amazonaws.com", "events.amazonaws.com"]);
+    assert_eq!(text(&t["Resources"]["AlarmTopic"]["Properties"]["KmsMasterKeyId"]), "${AlarmTopicKey}");
+}

@@ -109,7 +109,12 @@ pub struct Notification {
 
 /// The notification for one decision, or `None` when the decision is not worth one.
 /// `after` is the time from the event's arrival to the decision; `partition` is the installation's.
-pub fn notification(report: &RepairReport, cause: &Cause, after: Duration, partition: Partition) -> Option<Notification> {
+pub fn notification(
+    report: &RepairReport,
+    cause: &Cause,
+    after: Duration,
+    partition: Partition,
+) -> Option<Notification> {
     let detail_type = detail_type(&report.outcome)?;
     let role = report.role.as_str();
     let partition = report.role_arn.as_deref().and_then(partition_of_arn).unwrap_or(partition);
@@ -171,7 +176,9 @@ fn summary(r: &RepairReport, cause: &Cause, actor: &str, policy: &str, at: &str,
         Outcome::Repaired => format!("{what}; it was put back ({changes}) {after_ms} ms later."),
         Outcome::WouldRepair => format!("{what}; dry-run: it would be put back ({changes}), nothing was changed."),
         Outcome::CircuitOpen => {
-            format!("{what}; it keeps drifting, so repairs of it are stopped until the circuit breaker's window passes.")
+            format!(
+                "{what}; it keeps drifting, so repairs of it are stopped until the circuit breaker's window passes."
+            )
         }
         Outcome::Failed { error, .. } => format!("{what}; the repair failed: {error}"),
         Outcome::RoleDeleted => {
@@ -347,9 +354,15 @@ mod tests {
         let c = |arn: &str| Cause { actor_arn: arn.into(), ..Cause::default() };
         assert_eq!(c("arn:aws:iam::1:user/bob").actor_name(), "bob");
         assert_eq!(c("arn:aws:iam::1:root").actor_name(), "root");
-        assert_eq!(c("arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_1/carol@example.com").actor_name(), "carol@example.com");
+        assert_eq!(
+            c("arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_1/carol@example.com").actor_name(),
+            "carol@example.com"
+        );
         assert_eq!(c("unknown").actor_name(), "unknown");
-        assert_eq!(Cause { sweep: true, actor_arn: "unknown".into(), ..Cause::default() }.actor_name(), "the scheduled sweep");
+        assert_eq!(
+            Cause { sweep: true, actor_arn: "unknown".into(), ..Cause::default() }.actor_name(),
+            "the scheduled sweep"
+        );
     }
 
     #[test]

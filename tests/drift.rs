@@ -370,7 +370,14 @@ async fn access_denied_is_reported_and_not_retried_while_persistent_throttling_a
     let (proxy, rec) = faulty(&h).await;
     let event = drift_event("drift-detach-role-policy.json", "nodes");
     let deliver = |rec| {
-        eks_node_role_guard::events::handle(&event, rec, &h.drift, &h.metrics, &h.notifier, std::time::Duration::from_secs(30))
+        eks_node_role_guard::events::handle(
+            &event,
+            rec,
+            &h.drift,
+            &h.metrics,
+            &h.notifier,
+            std::time::Duration::from_secs(30),
+        )
     };
 
     // The three reads pass, the attach is denied: reported once, no retry asked for.

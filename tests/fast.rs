@@ -160,7 +160,10 @@ async fn tells_people_once_what_was_put_back_and_who_changed_it() {
     assert_eq!(d["changedBack"], json!(["AttachRolePolicy AmazonEKSWorkerNodePolicy"]));
     assert_eq!(d["policyName"], WORKER);
     assert_eq!(d["mode"], "enforce");
-    assert!(d["summary"].as_str().unwrap().starts_with("alice detached AmazonEKSWorkerNodePolicy from nodes at "), "{d}");
+    assert!(
+        d["summary"].as_str().unwrap().starts_with("alice detached AmazonEKSWorkerNodePolicy from nodes at "),
+        "{d}"
+    );
 }
 
 #[tokio::test]
@@ -209,7 +212,11 @@ async fn the_breaker_opens_after_the_limit_and_tag_edits_cannot_jam_it() {
     let kinds: Vec<_> = w.notifier.sent().iter().map(|n| n.detail_type).collect();
     assert_eq!(
         kinds,
-        ["EKS Node Role Drift Repaired", "EKS Node Role Drift Repaired", "EKS Node Role Drift Repair Stopped (Circuit Open)"]
+        [
+            "EKS Node Role Drift Repaired",
+            "EKS Node Role Drift Repaired",
+            "EKS Node Role Drift Repair Stopped (Circuit Open)"
+        ]
     );
 }
 

@@ -165,7 +165,8 @@ async fn run_case(
         Op::Drift => {
             let ev = drift_event("drift-detach-role-policy.json", name);
             let started = Instant::now();
-            let result = eks_node_role_guard::events::handle(&ev, faulty, &h.drift, &h.metrics, &h.notifier, TIME_LEFT).await;
+            let result =
+                eks_node_role_guard::events::handle(&ev, faulty, &h.drift, &h.metrics, &h.notifier, TIME_LEFT).await;
             assert!(
                 started.elapsed() < TIME_LEFT + Duration::from_secs(1),
                 "{ctx}: drift handling took {:?}",

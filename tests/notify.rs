@@ -23,7 +23,7 @@ impl Receiver {
         let shared = shared_config(endpoint);
         let sqs = aws_sdk_sqs::Client::new(&shared);
         let url = sqs.create_queue().queue_name("guard-notifications").send().await.unwrap().queue_url.unwrap();
-        let arn = format!("arn:aws:sqs:us-east-1:123456789012:guard-notifications");
+        let arn = "arn:aws:sqs:us-east-1:123456789012:guard-notifications";
         let events = aws_sdk_eventbridge::Client::new(&shared);
         events
             .put_rule()
@@ -56,7 +56,13 @@ impl Receiver {
             }
             for m in msgs {
                 out.push(serde_json::from_str(m.body().unwrap()).unwrap());
-                self.sqs.delete_message().queue_url(&self.url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
             }
         }
     }
@@ -119,11 +125,20 @@ async fn a_role_deleted_outside_its_stack_is_announced_once() {
     for p in h.attached("prod-nodes").await {
         h.detach("prod-nodes", &format!("arn:aws:iam::aws:policy/{p}")).await;
     }
-    h.iam.remove_role_from_instance_profile().role_name("prod-nodes").instance_profile_name("prod-nodes").send().await.unwrap();
+    h.iam
+        .remove_role_from_instance_profile()
+        .role_name("prod-nodes")
+        .instance_profile_name("prod-nodes")
+        .send()
+        .await
+        .unwrap();
     h.iam.delete_role().role_name("prod-nodes").send().await.unwrap();
     assert_eq!(h.outcome(&drift_event("drift-delete-role.json", "prod-nodes"), "prod-nodes").await, "role-deleted");
     let got = receiver.drain().await;
-    assert_eq!(got.iter().map(|e| e["detail-type"].as_str().unwrap()).collect::<Vec<_>>(), ["EKS Node Role Deleted Outside Its Stack"]);
+    assert_eq!(
+        got.iter().map(|e| e["detail-type"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["EKS Node Role Deleted Outside Its Stack"]
+    );
 }
 
 #[tokio::test]
@@ -138,17 +153,31 @@ async fn a_sweep_publishes_one_event_per_repaired_role_ten_per_call() {
     let proxy = FaultProxy::start(h.moto.port).await;
     let notifier = Notifier::from_env(&shared_config(&proxy.endpoint()));
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep-1"});
-    let out = eks_node_role_guard::events::handle(&sweep, &h.reconciler, &h.drift, &h.metrics, &notifier, Duration::from_secs(60))
-        .await
-        .unwrap();
+    let out = eks_node_role_guard::events::handle(
+        &sweep,
+        &h.reconciler,
+        &h.drift,
+        &h.metrics,
+        &notifier,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
     let repaired = out["outcomes"].as_array().unwrap().iter().filter(|o| o["outcome"] == "repaired").count();
     assert_eq!(repaired, 12, "{out}");
-    assert_eq!(proxy.by_service().get("events"), Some(&2), "12 notifications in 2 PutEvents calls: {:?}", proxy.by_service());
+    assert_eq!(
+        proxy.by_service().get("events"),
+        Some(&2),
+        "12 notifications in 2 PutEvents calls: {:?}",
+        proxy.by_service()
+    );
     let got = receiver.drain().await;
     let mut named: Vec<String> = got.iter().map(|e| e["detail"]["roleName"].as_str().unwrap().to_string()).collect();
     named.sort();
     assert_eq!(named, roles);
-    assert!(got.iter().all(|e| e["detail"]["actorSource"] == "sweep" && e["detail"]["actorName"] == "the scheduled sweep"));
+    assert!(got
+        .iter()
+        .all(|e| e["detail"]["actorSource"] == "sweep" && e["detail"]["actorName"] == "the scheduled sweep"));
 }
 
 #[tokio::test]
@@ -169,9 +198,16 @@ async fn a_bus_that_cannot_be_reached_costs_the_notification_not_the_repair() {
     let nowhere = format!("http://127.0.0.1:{}", free_port());
     let notifier = Notifier::from_env(&shared_config(&nowhere));
     let event = drift_event("drift-detach-role-policy.json", "prod-nodes");
-    let out = eks_node_role_guard::events::handle(&event, &h.reconciler, &h.drift, &h.metrics, &notifier, Duration::from_secs(60))
-        .await
-        .expect("the repair is reported even though its notification could not be published");
+    let out = eks_node_role_guard::events::handle(
+        &event,
+        &h.reconciler,
+        &h.drift,
+        &h.metrics,
+        &notifier,
+        Duration::from_secs(60),
+    )
+    .await
+    .expect("the repair is reported even though its notification could not be published");
     assert_eq!(out["outcomes"][0]["outcome"], "repaired", "{out}");
     assert_eq!(h.attached("prod-nodes").await.len(), 3);
 }

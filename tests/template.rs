@@ -370,7 +370,11 @@ fn notifications_are_published_only_as_the_guards_source_on_the_default_bus_and_
     let put = with_action("events:PutEvents");
     assert_eq!(put.len(), 1);
     assert_eq!(put[0].resources, ["arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"]);
-    assert_eq!(put[0].condition["StringEquals"]["events:source"], notify::SOURCE, "it cannot publish as aws.* or anyone else");
+    assert_eq!(
+        put[0].condition["StringEquals"]["events:source"],
+        notify::SOURCE,
+        "it cannot publish as aws.* or anyone else"
+    );
 
     let t = load("template.yaml");
     let rule = &t["Resources"]["DriftNotificationRule"]["Properties"];

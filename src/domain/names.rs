@@ -276,7 +276,7 @@ impl fmt::Display for PolicyArn {
 }
 
 /// The IP family of the cluster the nodes join; decides which CNI policy the role needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum IpFamily {
     #[default]
     Ipv4,

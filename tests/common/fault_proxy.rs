@@ -171,6 +171,8 @@ async fn serve(mut sock: TcpStream, upstream_port: u16, state: Arc<Mutex<State>>
         .and_then(|c| c.split('/').nth(3))
         .unwrap_or("unsigned")
         .to_string();
+    // DynamoDB (JSON 1.0) and EKS (REST-JSON) read their error code from `x-amzn-errortype` and a JSON body.
+    let dynamodb = dynamodb || service == "eks";
     let mut request = request.raw;
     // One request per connection keeps the proxy simple; the SDK opens another.
     if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {

@@ -1,1 +1,180 @@
-fn main() {}
+//! `eks-node-role-audit`: the node-role procedure's check, for a whole account. Finds the node roles where they
+//! are used (node groups, Auto Mode, the procedure's names, the guard's state table), judges each against the
+//! procedure with its clusters' facts, and prints a table or JSON. Read-only.
+//!
+//! Exit codes: 0 every used node role complies, 1 findings, 2 could not check (names the missing permission).
+
+mod eks;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use eks_node_role_guard::app::rules_from_env;
+use eks_node_role_guard::audit::collect::{audit, missing_permission, AuditReport, Scope};
+use eks_node_role_guard::audit::render;
+use eks_node_role_guard::domain::Partition;
+use eks_node_role_guard::error::Error;
+use eks_node_role_guard::iam::{client_from, shared_config, IamSettings, SdkIam};
+use eks_node_role_guard::state::{build_client, DynamoStore};
+
+const USAGE: &str = "\
+eks-node-role-audit: check every EKS node role of an account against the Amazon EKS node IAM role procedure
+
+USAGE:
+    eks-node-role-audit [--region REGION] [--cluster NAME]... [--state-table TABLE]
+                        [--output table|json] [--adopt-snippet] [--quiet]
+
+OPTIONS:
+    --region REGION       the clusters' region (default: AWS_REGION / the profile's region)
+    --cluster NAME        only this cluster and the roles its nodes use (repeatable)
+    --state-table TABLE   the guard's state table (default: STATE_TABLE_NAME); without it, \"managed\" is unknown
+    --output FORMAT       table (default) or json
+    --adopt-snippet       print, per node role the guard does not manage, the Custom::EksNodeRole that adopts it
+    --quiet               no progress on stderr
+    -h, --help            this text
+
+The usual AWS environment applies (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, credentials).
+Exit codes: 0 all node roles comply, 1 findings, 2 could not check.";
+
+#[derive(Debug, Default)]
+struct Args {
+    region: Option<String>,
+    clusters: Vec<String>,
+    state_table: Option<String>,
+    json: bool,
+    adopt_snippet: bool,
+    quiet: bool,
+}
+
+fn parse(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut a = Args::default();
+    while let Some(arg) = argv.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| inline.clone().or_else(|| argv.next()).ok_or(format!("{name} needs a value"));
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--region" => a.region = Some(value("--region")?),
+            "--cluster" => a.clusters.push(value("--cluster")?),
+            "--state-table" => a.state_table = Some(value("--state-table")?),
+            "--output" => match value("--output")?.as_str() {
+                "json" => a.json = true,
+                "table" => a.json = false,
+                other => return Err(format!("--output {other}: use table or json")),
+            },
+            "--adopt-snippet" => a.adopt_snippet = true,
+            "--quiet" | "-q" => a.quiet = true,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(Some(a))
+}
+
+fn main() -> ExitCode {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("eks-node-role-audit: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("eks-node-role-audit: cannot start: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> ExitCode {
+    let mut shared = shared_config(&IamSettings::from_env()).await;
+    if let Some(r) = &args.region {
+        shared = shared.into_builder().region(aws_config::Region::new(r.clone())).build();
+    }
+    let region = shared.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
+    let partition = Partition::of_region(&region);
+    let clusters = eks::SdkClusters::new(aws_sdk_eks::Client::new(&shared));
+    let iam = SdkIam::new(client_from(&shared, None));
+    let table = args.state_table.clone().or_else(|| std::env::var("STATE_TABLE_NAME").ok()).filter(|t| !t.is_empty());
+    let store = table.map(|t| DynamoStore::new(build_client(&shared), t));
+    let quiet = args.quiet;
+    let progress = move |done: usize, total: usize, name: &str| {
+        if !quiet && total >= 5 {
+            eprintln!("[{done}/{total}] cluster {name}");
+        }
+    };
+    let scope = Scope { clusters: args.clusters.clone() };
+    let report = match audit(&clusters, &iam, store.as_ref(), &scope, &progress).await {
+        Ok(r) => r,
+        Err(e) => return could_not_check(&e, &region),
+    };
+    let mut out = if args.json { render::json(&report) } else { render::table(&report) };
+    if args.adopt_snippet {
+        out.push_str(&snippets(&report, partition));
+    }
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "{}", out.trim_end()).is_err() {
+        return ExitCode::from(2);
+    }
+    ExitCode::from(report.exit_code() as u8)
+}
+
+fn snippets(report: &AuditReport, partition: Partition) -> String {
+    let rules = rules_from_env(partition, None);
+    let mut out =
+        String::from("\n# Custom::EksNodeRole resources that would adopt the node roles the guard does not manage:\n");
+    let mut any = false;
+    for (r, s) in report.roles.iter().zip(&report.subjects) {
+        if let Some(snippet) = render::adopt_snippet(r, s, &rules, partition) {
+            out.push('\n');
+            out.push_str(&snippet);
+            any = true;
+        }
+    }
+    if !any {
+        out.push_str("# (none)\n");
+    }
+    out
+}
+
+fn could_not_check(e: &Error, region: &str) -> ExitCode {
+    match missing_permission(e) {
+        Some(p) => eprintln!("eks-node-role-audit: could not check: {e}\nThe audit needs {p} (see docs/operations.md, \"Auditing\", for the read-only policy)."),
+        None if e.is_retryable() => eprintln!("eks-node-role-audit: could not check: {e}\nIs the endpoint for {region} reachable (AWS_ENDPOINT_URL, network, credentials)?"),
+        None => eprintln!("eks-node-role-audit: could not check: {e}"),
+    }
+    ExitCode::from(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Result<Option<Args>, String> {
+        parse(s.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn arguments_read_as_documented() {
+        let a =
+            args(&["--region", "eu-west-1", "--cluster", "a", "--cluster=b", "--output", "json", "--adopt-snippet"])
+                .unwrap()
+                .unwrap();
+        assert_eq!(
+            (a.region.as_deref(), a.clusters.as_slice(), a.json, a.adopt_snippet),
+            (Some("eu-west-1"), &["a".to_string(), "b".to_string()][..], true, true)
+        );
+        assert!(args(&["--help"]).unwrap().is_none());
+        assert_eq!(args(&["--output", "yaml"]).unwrap_err(), "--output yaml: use table or json");
+        assert_eq!(args(&["--region"]).unwrap_err(), "--region needs a value");
+        assert!(args(&["--bogus"]).unwrap_err().contains("unknown argument --bogus"));
+    }
+}

@@ -1,0 +1,236 @@
+//! Gathering the audit's facts through the ports: the clusters (`Clusters`: EKS in the binary, in memory in
+//! tests), IAM (`NodeRoleIam`) and the state table (`StateStore`, when one is given). Read-only throughout.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use super::{judge, uses_of, ClusterFacts, Managed, RoleReport, Subject, Use, Verdict};
+use crate::domain::adoption::DEFAULT_ADOPTABLE;
+use crate::domain::RoleName;
+use crate::error::{Error, Result};
+use crate::iam::NodeRoleIam;
+use crate::state::StateStore;
+
+/// The clusters of one region, as EKS describes them.
+pub trait Clusters: Send + Sync {
+    /// Every cluster's name.
+    fn names(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// One cluster with its node groups, Fargate profiles and how the VPC CNI gets its role.
+    fn facts(&self, name: &str) -> impl Future<Output = Result<ClusterFacts>> + Send;
+}
+
+/// Clusters held in memory (tests).
+#[derive(Debug, Clone, Default)]
+pub struct MemoryClusters(Arc<Mutex<BTreeMap<String, ClusterFacts>>>);
+
+impl MemoryClusters {
+    pub fn add(&self, facts: ClusterFacts) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(facts.name.clone(), facts);
+    }
+}
+
+impl Clusters for MemoryClusters {
+    async fn names(&self) -> Result<Vec<String>> {
+        Ok(self.0.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect())
+    }
+
+    async fn facts(&self, name: &str) -> Result<ClusterFacts> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::invalid(format!("no cluster named {name}")))
+    }
+}
+
+/// What to audit.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Only these clusters (and the roles their nodes use); empty: every cluster, plus the roles named as the
+    /// procedure names them and the roles the guard manages.
+    pub clusters: Vec<String>,
+}
+
+/// The whole audit.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    pub roles: Vec<RoleReport>,
+    /// What each role was judged from, in the order of `roles`.
+    #[serde(skip)]
+    pub subjects: Vec<Subject>,
+    pub clusters: Vec<ClusterSummary>,
+    /// What could not be seen account-wide (e.g. no state table given).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSummary {
+    pub name: String,
+    pub ip_family: &'static str,
+    pub notes: Vec<String>,
+}
+
+impl AuditReport {
+    /// 0: every used role complies; 1: findings.
+    pub fn exit_code(&self) -> i32 {
+        i32::from(self.roles.iter().any(|r| r.verdict == Verdict::NonCompliant))
+    }
+}
+
+/// Progress for a person watching (called once per cluster).
+pub type Progress<'a> = &'a (dyn Fn(usize, usize, &str) + Sync);
+
+const CONCURRENCY: usize = 8;
+
+/// Runs the audit. Errors only when something could not be checked at all (AccessDenied, an unreachable
+/// endpoint, an unknown `--cluster`): the caller exits 2 with it.
+pub async fn audit<C: Clusters, I: NodeRoleIam, S: StateStore>(
+    clusters: &C,
+    iam: &I,
+    store: Option<&S>,
+    scope: &Scope,
+    progress: Progress<'_>,
+) -> Result<AuditReport> {
+    let all = clusters.names().await?;
+    let names: Vec<String> = if scope.clusters.is_empty() {
+        all
+    } else {
+        for c in &scope.clusters {
+            if !all.contains(c) {
+                return Err(Error::invalid(format!(
+                    "no cluster named {c} in this region (clusters: {})",
+                    all.join(", ")
+                )));
+            }
+        }
+        scope.clusters.clone()
+    };
+    let total = names.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let facts: Vec<ClusterFacts> = stream::iter(names)
+        .map(|name| {
+            let done = &done;
+            async move {
+                let f = clusters.facts(&name).await;
+                progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, total, &name);
+                f
+            }
+        })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
+
+    let mut notes = Vec::new();
+    let mut candidates: BTreeMap<String, String> = BTreeMap::new(); // lower-cased name → ARN or name
+    let mut add = |arn_or_name: &str| {
+        let name = arn_or_name.rsplit('/').next().unwrap_or(arn_or_name).to_string();
+        candidates.entry(name.to_ascii_lowercase()).or_insert_with(|| arn_or_name.to_string());
+    };
+    for c in &facts {
+        c.node_groups.iter().for_each(|(_, role)| add(role));
+        c.auto_mode_node_role.iter().for_each(|role| add(role));
+    }
+    if scope.clusters.is_empty() {
+        let named: Vec<&str> = DEFAULT_ADOPTABLE.split(',').collect();
+        for r in iam.list_roles(None).await? {
+            if named.iter().any(|n| n.eq_ignore_ascii_case(&r.name)) {
+                add(&r.name);
+            }
+        }
+        match store {
+            Some(s) => s.list().await?.iter().for_each(|r| add(r.role_name.as_str())),
+            None => notes.push(
+                "no state table given (STATE_TABLE_NAME or --state-table): whether the guard manages a role is unknown"
+                    .to_string(),
+            ),
+        }
+    } else if store.is_none() {
+        notes.push("no state table given: whether the guard manages a role is unknown".to_string());
+    }
+
+    let facts_ref = &facts;
+    let subjects: Vec<Subject> = stream::iter(candidates.into_values())
+        .map(|arn_or_name| async move { subject(iam, store, &arn_or_name, facts_ref).await })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut judged: Vec<(RoleReport, Subject)> = subjects.into_iter().map(|s| (judge(&s, &facts), s)).collect();
+    judged.sort_by_key(|(r, _)| r.role_name.to_ascii_lowercase());
+    let (roles, subjects) = judged.into_iter().unzip();
+    let clusters = facts
+        .iter()
+        .map(|c| ClusterSummary { name: c.name.clone(), ip_family: c.ip_family.as_str(), notes: c.notes.clone() })
+        .collect();
+    Ok(AuditReport { roles, subjects, clusters, notes })
+}
+
+async fn subject<I: NodeRoleIam, S: StateStore>(
+    iam: &I,
+    store: Option<&S>,
+    arn_or_name: &str,
+    clusters: &[ClusterFacts],
+) -> Result<Subject> {
+    let name = arn_or_name.rsplit('/').next().unwrap_or(arn_or_name).to_string();
+    let uses: BTreeSet<Use> = uses_of(&name, clusters);
+    let Ok(role_name) = RoleName::parse(&name) else {
+        return Ok(Subject {
+            role_name: name.clone(),
+            role_arn: arn_or_name.to_string(),
+            live: None,
+            inline_policies: Vec::new(),
+            uses,
+            managed: Managed::No,
+        });
+    };
+    let (live, inline, record) =
+        futures_util::join!(iam.read_role(&role_name), iam.inline_policy_names(&role_name), async {
+            match store {
+                Some(s) => s.get(&role_name).await,
+                None => Ok(None),
+            }
+        });
+    let live = live?;
+    let inline = match (&live, inline) {
+        (None, _) => Vec::new(),
+        (Some(_), r) => r?,
+    };
+    let managed = match (store, record?, &live) {
+        (None, _, _) => Managed::Unknown,
+        (Some(_), None, _) => Managed::No,
+        (Some(_), Some(r), Some(l)) if r.role_id.as_deref() == Some(l.role_id.as_str()) => Managed::Yes(Box::new(r)),
+        (Some(_), Some(_), _) => Managed::OtherRole,
+    };
+    Ok(Subject {
+        role_name: live.as_ref().map(|l| l.name.as_str().to_string()).unwrap_or(name),
+        role_arn: live.as_ref().map(|l| l.arn.clone()).unwrap_or_else(|| arn_or_name.to_string()),
+        live,
+        inline_policies: inline,
+        uses,
+        managed,
+    })
+}
+
+/// The permission a failed read needed, e.g. `eks:DescribeCluster`, when the error says access was denied.
+pub fn missing_permission(e: &Error) -> Option<String> {
+    let (service, operation, code) = match e {
+        Error::Iam { operation, code, .. } => ("iam", *operation, code.as_deref()),
+        Error::Aws { service, operation, code, .. } => (*service, *operation, code.as_deref()),
+        _ => return None,
+    };
+    let denied = code.is_some_and(|c| {
+        c.contains("AccessDenied") || c == "UnauthorizedOperation" || c == "UnrecognizedClientException"
+    });
+    let prefix = match service {
+        "iam" => "iam",
+        "DynamoDB" => "dynamodb",
+        "EKS" => "eks",
+        other => other,
+    };
+    denied.then(|| format!("{prefix}:{operation}"))
+}

@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh main
-echo "building the function (debug profile)…"
-cargo build --quiet --bin eks-node-role-guard
+echo "building the function and the audit (debug profile)…"
+cargo build --quiet --bin eks-node-role-guard --bin eks-node-role-audit
 
 PY=.venv/bin/python
 work=$(mktemp -d)
@@ -48,6 +48,7 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" AWS_ACCESS_KEY_ID=testing 
 table=eks-node-role-guard-state
 echo "━━ installation (what template.yaml provides)"
 $PY scripts/demo_tools.py prepare "$table"
+$PY scripts/demo_tools.py notify-setup
 
 AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$emu_port/.rt" AWS_LAMBDA_FUNCTION_NAME=_ \
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 AWS_LAMBDA_FUNCTION_VERSION='$LATEST' \
@@ -101,6 +102,16 @@ $PY scripts/demo_tools.py show demo-eks-node-role | grep '    policies:'
 echo "  function answered: $(invoke events/drift-detach-role-policy.json)"
 $PY scripts/demo_tools.py show demo-eks-node-role | grep '    policies:'
 echo "  decision log: $(grep '"message":"decision"' "$work/function.log" | tail -n 1 | cut -c1-300)"
+$PY scripts/demo_tools.py notifications
+
+echo
+echo "━━ audit: every node role of the account checked against the procedure (eks-node-role-audit)"
+$PY scripts/demo_tools.py make-role legacy-nodes ec2.amazonaws.com
+$PY scripts/demo_tools.py cluster demo ipv6 managed=demo-eks-node-role legacy=legacy-nodes
+set +e
+STATE_TABLE_NAME="$table" target/debug/eks-node-role-audit --adopt-snippet | sed 's/^/  /'
+echo "  exit code: ${PIPESTATUS[0]} (0 all comply, 1 findings, 2 could not check)"
+set -e
 
 echo
 echo "━━ hostile: a Delete that no stack sent (the completed stack's id, copied) is refused; nothing changes"

@@ -10,6 +10,9 @@
   show ROLE                        prints the role as IAM reports it
   item ROLE TABLE                  prints the role's state item, the function's authority
   make-role NAME SVC               creates a role outside the tool (for the adoption demo)
+  notify-setup                     a rule on the default bus sending the guard's notifications to an SQS queue
+  notifications                    prints (and removes) the notifications that arrived in that queue
+  cluster NAME IPFAMILY NG=ROLE... an EKS cluster with managed node groups using the given roles
 """
 import io
 import json
@@ -145,7 +148,44 @@ def make_role(name, service):
     print(f"  created {name} outside the tool: trusts {service}, has AmazonEKSWorkerNodePolicy + AmazonEKS_CNI_Policy")
 
 
+QUEUE = "demo-guard-notifications"
+
+
+def notify_setup():
+    client("sqs").create_queue(QueueName=QUEUE)
+    events = client("events")
+    events.put_rule(Name=QUEUE, EventPattern=json.dumps({"source": ["eks-node-role-guard"]}))
+    events.put_targets(Rule=QUEUE, Targets=[{"Id": "q", "Arn": f"arn:aws:sqs:us-east-1:123456789012:{QUEUE}"}])
+    print("  a rule on the default bus sends the guard's notifications to an SQS queue (as the template's mail rule would)")
+
+
+def notifications():
+    sqs = client("sqs")
+    url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    for m in got:
+        e = json.loads(m["Body"])
+        print(f"  notification: {e['detail-type']}: {e['detail']['summary']}")
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    if not got:
+        print("  (no notification)")
+
+
+def cluster(name, family, *node_groups):
+    iam, eks = client("iam"), client("eks")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName=f"{name}-cluster", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    eks.create_cluster(name=name, roleArn=role, resourcesVpcConfig={"subnetIds": ["subnet-1"]},
+                       kubernetesNetworkConfig={"ipFamily": family})
+    for ng in node_groups:
+        ng_name, ng_role = ng.split("=")
+        eks.create_nodegroup(clusterName=name, nodegroupName=ng_name, subnets=["subnet-1"],
+                             nodeRole=f"arn:aws:iam::123456789012:role/{ng_role}")
+    print(f"  cluster {name} ({family}) with node groups {', '.join(node_groups)}")
+
+
 if __name__ == "__main__":
     cmd, *args = sys.argv[1:]
     {"listen": listen, "prepare": prepare, "stack": stack, "aim": aim, "status": status, "show": show,
-     "item": item, "make-role": make_role}[cmd](*args)
+     "item": item, "make-role": make_role, "notify-setup": notify_setup, "notifications": notifications,
+     "cluster": cluster}[cmd](*args)

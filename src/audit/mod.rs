@@ -436,6 +436,9 @@ fn report(
     findings.dedup_by(|a, b| a.kind == b.kind && a.message == b.message);
     let used = subject.uses.iter().any(Use::is_node_use);
     let managed = matches!(subject.managed, Managed::Yes(_));
+    if !used && managed {
+        notes.insert(0, finding("not-used-by-a-node-group", "no node group or Auto Mode cluster uses it yet"));
+    }
     let verdict = if !used && !managed {
         // A role no node group uses: what would be findings are notes.
         notes.splice(0..0, findings.drain(..).map(|f| Finding { kind: f.kind, message: f.message }));

@@ -207,6 +207,10 @@ async fn a_compliant_cluster_exits_0_and_reads_as_a_table() {
     );
     assert!(text.contains("whether the guard manages a role is unknown"), "{text}");
     assert!(text.contains("1 node role(s) in 1 cluster(s): 1 compliant, 0 non-compliant, 0 unused."), "{text}");
+    // Clusters are regional: another region has none of them.
+    let out = run(&h2.moto.endpoint(), &["--region", "eu-west-1", "--output", "json"], false);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json_of(&out)["clusters"], json!([]));
 }
 
 #[tokio::test]

@@ -234,3 +234,86 @@ pub fn missing_permission(e: &Error) -> Option<String> {
     };
     denied.then(|| format!("{prefix}:{operation}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::{Action, IpFamily, Partition, PolicyArn};
+    use crate::iam::MemoryIam;
+    use crate::state::{Expect, MemoryStore, Record};
+
+    fn make_role(iam: &MemoryIam, name: &str, policies: &[&str]) {
+        let trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]});
+        let create =
+            Action::CreateRole { path: "/".into(), trust, description: None, boundary: None, tags: BTreeMap::new() };
+        iam.outside(name, &create).unwrap();
+        for p in policies {
+            iam.outside(name, &Action::AttachPolicy(PolicyArn::aws_managed(Partition::Aws, p))).unwrap();
+        }
+    }
+
+    fn cluster(name: &str, role: &str) -> ClusterFacts {
+        ClusterFacts {
+            name: name.into(),
+            ip_family: IpFamily::Ipv4,
+            node_groups: vec![("ng".into(), format!("arn:aws:iam::123456789012:role/{role}"))],
+            ..ClusterFacts::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn every_cluster_reports_progress_and_narrowing_keeps_only_its_node_roles() {
+        let (iam, clusters) = (MemoryIam::new(), MemoryClusters::default());
+        for i in 0..6 {
+            make_role(
+                &iam,
+                &format!("nodes-{i}"),
+                &["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"],
+            );
+            clusters.add(cluster(&format!("c{i}"), &format!("nodes-{i}")));
+        }
+        make_role(&iam, "eksNodeRole", &[]);
+        let calls = AtomicUsize::new(0);
+        let progress = |done: usize, total: usize, _: &str| {
+            assert_eq!(total, 6);
+            assert!(done >= 1 && done <= 6);
+            calls.fetch_add(1, Ordering::Relaxed);
+        };
+        let all = audit(&clusters, &iam, None::<&MemoryStore>, &Scope::default(), &progress).await.unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), 6);
+        assert_eq!(all.roles.len(), 7, "six node roles and the declared name");
+        assert_eq!(all.exit_code(), 0, "an unused role is a note: {:?}", all.roles);
+        assert!(all.notes[0].contains("unknown"));
+        let one = audit(&clusters, &iam, None::<&MemoryStore>, &Scope { clusters: vec!["c3".into()] }, &|_, _, _| ())
+            .await
+            .unwrap();
+        assert_eq!(one.roles.iter().map(|r| r.role_name.as_str()).collect::<Vec<_>>(), ["nodes-3"]);
+        let unknown =
+            audit(&clusters, &iam, None::<&MemoryStore>, &Scope { clusters: vec!["nope".into()] }, &|_, _, _| ()).await;
+        assert!(unknown.unwrap_err().to_string().contains("no cluster named nope"));
+    }
+
+    #[tokio::test]
+    async fn an_item_recording_another_role_id_does_not_make_a_role_managed() {
+        let (iam, clusters, store) = (MemoryIam::new(), MemoryClusters::default(), MemoryStore::new());
+        make_role(
+            &iam,
+            "nodes",
+            &["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"],
+        );
+        clusters.add(cluster("prod", "nodes"));
+        let mut spec = crate::domain::spec::tests::spec();
+        spec.name = RoleName::parse("nodes").unwrap();
+        let stale = Record { role_id: Some("AROAOTHERROLE".into()), ..Record::new(spec) };
+        store.put(&stale, Expect::NewOrOwn).await.unwrap();
+        let report = audit(&clusters, &iam, Some(&store), &Scope::default(), &|_, _, _| ()).await.unwrap();
+        let r = &report.roles[0];
+        assert_eq!((r.managed, r.verdict), ("other-role", Verdict::Compliant));
+        assert_eq!(r.notes[0].kind, "state-item-for-another-role");
+    }
+}

@@ -281,7 +281,7 @@ mod tests {
         let calls = AtomicUsize::new(0);
         let progress = |done: usize, total: usize, _: &str| {
             assert_eq!(total, 6);
-            assert!(done >= 1 && done <= 6);
+            assert!((1..=6).contains(&done));
             calls.fetch_add(1, Ordering::Relaxed);
         };
         let all = audit(&clusters, &iam, None::<&MemoryStore>, &Scope::default(), &progress).await.unwrap();

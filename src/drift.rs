@@ -19,8 +19,8 @@ use crate::state::{Phase, Record, StateStore};
 
 const NOT_MANAGED: &str = "not managed by eks-node-role-guard (no state item)";
 
-/// Settings of drift repair (env: `REMEDIATION_MODE`, `CIRCUIT_MAX_REPAIRS`, `CIRCUIT_WINDOW_SECONDS`,
-/// `SWEEP_CONCURRENCY`, `GUARD_EXECUTION_ROLE_NAME`, `AWS_LAMBDA_FUNCTION_NAME`, `AWS_REGION`).
+/// Settings of drift repair (`REMEDIATION_MODE`, `CIRCUIT_MAX_REPAIRS`, `CIRCUIT_WINDOW_SECONDS`,
+/// `SWEEP_CONCURRENCY`, `GUARD_EXECUTION_ROLE_NAME`, `AWS_LAMBDA_FUNCTION_NAME`, `AWS_REGION`: `settings.rs`).
 #[derive(Debug, Clone)]
 pub struct DriftSettings {
     /// The account-wide mode; the stricter of it and the role's own wins.
@@ -53,37 +53,6 @@ impl DriftSettings {
     /// The installation's partition (from its region).
     pub fn partition(&self) -> crate::domain::Partition {
         crate::domain::Partition::of_region(&self.region)
-    }
-
-    pub fn from_env() -> Self {
-        let d = DriftSettings::default();
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let global_mode = match var("REMEDIATION_MODE") {
-            None => d.global_mode,
-            Some(v) => RemediationMode::parse(&v, "REMEDIATION_MODE").unwrap_or_else(|e| {
-                // An unreadable kill switch must not turn repair on: treat it as off.
-                error!(error = %e, "REMEDIATION_MODE unreadable: drift repair is off");
-                RemediationMode::Off
-            }),
-        };
-        DriftSettings {
-            global_mode,
-            max_repairs: var("CIRCUIT_MAX_REPAIRS")
-                .and_then(|v| v.parse().ok())
-                .map(|n: usize| n.clamp(1, 20))
-                .unwrap_or(d.max_repairs),
-            window: var("CIRCUIT_WINDOW_SECONDS")
-                .and_then(|v| v.parse().ok())
-                .map(Duration::from_secs)
-                .unwrap_or(d.window),
-            sweep_concurrency: var("SWEEP_CONCURRENCY")
-                .and_then(|v| v.parse().ok())
-                .map(|n: usize| n.clamp(1, 32))
-                .unwrap_or(d.sweep_concurrency),
-            own_role: var("GUARD_EXECUTION_ROLE_NAME"),
-            function_name: var("AWS_LAMBDA_FUNCTION_NAME"),
-            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).unwrap_or(d.region),
-        }
     }
 }
 
@@ -370,7 +339,7 @@ pub async fn sweep<I: NodeRoleIam, S: StateStore>(
     rec: &Reconciler<I, S>,
     settings: &DriftSettings,
     metrics: &Metrics,
-    deadline: Instant,
+    deadline: crate::deadline::Deadline,
 ) -> Result<Vec<RepairReport>, Error> {
     let mut records: Vec<Record> = rec.store().list().await?.into_iter().filter(|r| r.phase == Phase::Active).collect();
     // A sweep cut short by the deadline must not always skip the same roles: start somewhere else each minute.
@@ -384,10 +353,10 @@ pub async fn sweep<I: NodeRoleIam, S: StateStore>(
     let reports: Vec<RepairReport> = stream::iter(records)
         .map(|record| async move {
             let name = record.role_name.clone();
-            if Instant::now() >= deadline {
+            if deadline.passed() {
                 return RepairReport::new(name.as_str(), Outcome::Ignored("sweep ran out of time".into()));
             }
-            match rec.iam().read_role(&name).await {
+            match rec.read_role(&name).await {
                 Ok(role) => {
                     let observed = Observed { role, record: Some(record) };
                     repair_observed(rec, &name, observed, settings, metrics, inv, SystemTime::now()).await

@@ -34,6 +34,10 @@ pub enum Error {
     #[error("timed out: the operation did not finish {0} before the Lambda deadline")]
     TimedOut(String),
 
+    /// A repair met throttling or a service error: the runtime is asked to deliver the event again.
+    #[error("a repair did not finish and is retried: {0}")]
+    RepairIncomplete(String),
+
     /// The CloudFormation response could not be delivered.
     #[error("could not deliver the response to CloudFormation: {0}")]
     Response(String),
@@ -56,6 +60,7 @@ impl Error {
                 | Error::Aws { retryable: true, .. }
                 | Error::TimedOut(_)
                 | Error::RecordChanged(_)
+                | Error::RepairIncomplete(_)
         )
     }
 
@@ -65,5 +70,42 @@ impl Error {
             Error::Iam { code, .. } => code.as_deref(),
             _ => None,
         }
+    }
+
+    /// Whether this is the IAM error `code`.
+    pub fn is_iam(&self, code: IamCode) -> bool {
+        self.iam_code() == Some(code.as_str())
+    }
+}
+
+/// The IAM error codes the tool decides on (compared here, never as strings elsewhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IamCode {
+    /// The role, profile or policy does not exist (or is not visible yet: IAM is eventually consistent).
+    NoSuchEntity,
+    EntityAlreadyExists,
+    /// The role still has attachments or profiles, or a profile still holds a role.
+    DeleteConflict,
+    /// A quota, e.g. managed policies per role, or one role per instance profile.
+    LimitExceeded,
+}
+
+impl IamCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IamCode::NoSuchEntity => "NoSuchEntity",
+            IamCode::EntityAlreadyExists => "EntityAlreadyExists",
+            IamCode::DeleteConflict => "DeleteConflict",
+            IamCode::LimitExceeded => "LimitExceeded",
+        }
+    }
+}
+
+/// What the Lambda runtime reports for an invocation error: `Retryable` (throttling, 5xx, timeouts: an async
+/// invocation is delivered again) or `NonRetryable`, with the message a person acts on.
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(e: Error) -> Self {
+        let error_type = if e.is_retryable() { "Retryable" } else { "NonRetryable" };
+        lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: e.to_string() }
     }
 }

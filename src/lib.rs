@@ -5,6 +5,7 @@ pub mod app;
 pub mod audit;
 pub mod aws;
 pub mod cfn;
+pub mod deadline;
 pub mod domain;
 pub mod drift;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod reconcile;
+pub mod settings;
 pub mod state;
 
 pub use error::{Error, Result};

@@ -51,12 +51,9 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Namespace from `METRICS_NAMESPACE`, default `EksNodeRoleGuard`.
-    pub fn from_env() -> Self {
-        Metrics {
-            namespace: std::env::var("METRICS_NAMESPACE").unwrap_or_else(|_| "EksNodeRoleGuard".into()),
-            captured: None,
-        }
+    /// Metrics in `namespace` (`METRICS_NAMESPACE`, default `EksNodeRoleGuard`).
+    pub fn new(namespace: &str) -> Self {
+        Metrics { namespace: namespace.to_string(), captured: None }
     }
 
     /// Metrics that are also kept in memory (for tests and benchmarks).

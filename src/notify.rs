@@ -201,15 +201,13 @@ pub enum Notifier {
 }
 
 impl Notifier {
-    /// `NOTIFY_EVENT_BUS` (default `default`; `off` publishes nothing).
-    pub fn from_env(shared: &aws_config::SdkConfig) -> Self {
-        let bus = std::env::var("NOTIFY_EVENT_BUS").ok().filter(|v| !v.trim().is_empty());
-        match bus.as_deref() {
-            Some(b) if b.eq_ignore_ascii_case("off") => Notifier::Off,
-            _ => Notifier::EventBridge {
-                client: aws_sdk_eventbridge::Client::new(shared),
-                bus: bus.unwrap_or_else(|| "default".into()),
-            },
+    /// Publishes to `bus` (`NOTIFY_EVENT_BUS`, default `default`), or nowhere when it is `None` (`off`).
+    pub fn event_bridge(shared: &aws_config::SdkConfig, bus: Option<&str>) -> Self {
+        match bus {
+            None => Notifier::Off,
+            Some(bus) => {
+                Notifier::EventBridge { client: aws_sdk_eventbridge::Client::new(shared), bus: bus.to_string() }
+            }
         }
     }
 

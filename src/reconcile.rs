@@ -11,7 +11,7 @@ use crate::domain::{
     plan, plan_release, plan_teardown, policies, AccountId, Action, CniCheck, LiveRole, NodeRoleSpec, Partition, Plan,
     PolicyArn, Retired, RoleName, Scope,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, IamCode, Result};
 use crate::iam::NodeRoleIam;
 use crate::state::{Record, StateStore};
 
@@ -47,8 +47,24 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         Reconciler { quota: tokio::sync::OnceCell::new_with(Some(quota)), ..self }
     }
 
-    pub fn iam(&self) -> &I {
-        &self.iam
+    /// The role with its policies and profiles (`None` if it does not exist).
+    pub async fn read_role(&self, name: &RoleName) -> Result<Option<LiveRole>> {
+        self.iam.read_role(name).await
+    }
+
+    /// The role's inline policy names.
+    pub async fn inline_policies(&self, name: &RoleName) -> Result<Vec<String>> {
+        self.iam.inline_policy_names(name).await
+    }
+
+    /// Whether an instance profile of that name exists.
+    pub async fn profile_exists(&self, name: &str) -> Result<bool> {
+        Ok(self.iam.instance_profile_tags(name).await?.is_some())
+    }
+
+    /// Every role of the account (names and paths).
+    pub async fn roles(&self) -> Result<Vec<crate::iam::RoleSummary>> {
+        self.iam.list_roles(None).await
     }
 
     pub fn store(&self) -> &S {
@@ -191,7 +207,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         let role = match created {
             Ok(role) => role,
             // A CreateRole whose response was lost and retried by the SDK finds its own role.
-            Err(e) if e.iam_code() == Some("EntityAlreadyExists") => {
+            Err(e) if e.is_iam(IamCode::EntityAlreadyExists) => {
                 let again = self.reread(&desired.name).await?;
                 let claimed = crate::domain::Label::of(&again.tags).and_then(|l| l.owner);
                 if claimed.as_ref() != Some(&desired.owner) {
@@ -252,7 +268,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             info!(role = %current.name, plan = ?teardown.summary(), "deleting role");
             match self.execute(&current.name, &teardown).await {
                 Ok(()) => return Ok(teardown),
-                Err(e) if e.iam_code() == Some("DeleteConflict") && attempt < 3 => {
+                Err(e) if e.is_iam(IamCode::DeleteConflict) && attempt < 3 => {
                     attempt += 1;
                     match self.iam.read_role(&current.name).await? {
                         Some(again) => current = again,

@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::runtime_stub::RuntimeStub;
 use common::*;
 use eks_node_role_guard::app::App;
-use eks_node_role_guard::iam::NodeRoleIam;
 use lambda_runtime::Context;
 use serde_json::Value;
 
@@ -79,7 +78,7 @@ async fn every_malformed_payload_gets_a_failed_response_or_a_clear_log_and_never
         checked += 1;
     }
     assert!(checked >= 100, "{checked}");
-    let roles = app.reconciler.iam().list_roles(None).await.unwrap();
+    let roles = app.reconciler.roles().await.unwrap();
     let created: Vec<_> = roles.iter().filter(|r| r.name != OWN_ROLE && !roles_before.contains(&r.name)).collect();
     assert!(created.is_empty(), "no payload created a role: {created:?}");
 }

@@ -151,7 +151,7 @@ async fn a_sweep_publishes_one_event_per_repaired_role_ten_per_call() {
         h.detach(role, WORKER_ARN).await;
     }
     let proxy = FaultProxy::start(h.moto.port).await;
-    let notifier = Notifier::from_env(&shared_config(&proxy.endpoint()));
+    let notifier = Notifier::event_bridge(&shared_config(&proxy.endpoint()), Some("default"));
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep-1"});
     let out = eks_node_role_guard::events::handle(
         &sweep,
@@ -196,7 +196,7 @@ async fn a_bus_that_cannot_be_reached_costs_the_notification_not_the_repair() {
     assert_eq!(h.create("ProdNodes", json!({"RoleName": "prod-nodes"})).await["Status"], "SUCCESS");
     h.detach("prod-nodes", WORKER_ARN).await;
     let nowhere = format!("http://127.0.0.1:{}", free_port());
-    let notifier = Notifier::from_env(&shared_config(&nowhere));
+    let notifier = Notifier::event_bridge(&shared_config(&nowhere), Some("default"));
     let event = drift_event("drift-detach-role-policy.json", "prod-nodes");
     let out = eks_node_role_guard::events::handle(
         &event,

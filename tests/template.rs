@@ -4,7 +4,7 @@
 mod common;
 
 use common::repo;
-use eks_node_role_guard::events::HANDLED_EVENTS;
+use eks_node_role_guard::events::handled_event_names;
 use serde_yaml::Value;
 
 fn load(path: &str) -> Value {
@@ -322,8 +322,8 @@ fn rule_event_names(t: &Value, rule: &str) -> Vec<String> {
 #[test]
 fn the_event_rule_and_the_forwarder_match_exactly_the_events_the_code_handles() {
     let t = load("template.yaml");
-    assert_eq!(rule_event_names(&t, "DriftRule"), HANDLED_EVENTS);
-    assert_eq!(rule_event_names(&load("forwarder.yaml"), "ForwardRule"), HANDLED_EVENTS);
+    assert_eq!(rule_event_names(&t, "DriftRule"), handled_event_names());
+    assert_eq!(rule_event_names(&load("forwarder.yaml"), "ForwardRule"), handled_event_names());
     let target = &t["Resources"]["DriftRule"]["Properties"]["Targets"][0];
     assert!(target["RetryPolicy"]["MaximumRetryAttempts"].as_u64().unwrap() > 0);
     assert!(!text(&target["DeadLetterConfig"]["Arn"]).is_empty());
@@ -403,4 +403,31 @@ fn notifications_are_published_only_as_the_guards_source_on_the_default_bus_and_
     let key = &t["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"][1];
     assert_eq!(list(&key["Principal"]["Service"]), ["cloudwatch.amazonaws.com", "events.amazonaws.com"]);
     assert_eq!(text(&t["Resources"]["AlarmTopic"]["Properties"]["KmsMasterKeyId"]), "${AlarmTopicKey}");
+}
+
+#[test]
+fn the_template_can_be_published_to_the_serverless_application_repository() {
+    let t = load("template.yaml");
+    let app = &t["Metadata"]["AWS::ServerlessRepo::Application"];
+    let cargo = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let version = cargo.lines().find_map(|l| l.strip_prefix("version = \"")).unwrap().trim_end_matches('"');
+    assert_eq!(text(&app["SemanticVersion"]), version, "SemanticVersion follows Cargo.toml");
+    assert_eq!(text(&app["SpdxLicenseId"]), "Apache-2.0");
+    assert!(cargo.contains("license = \"Apache-2.0\""));
+    for file in ["LicenseUrl", "ReadmeUrl"] {
+        assert!(repo().join(text(&app[file])).is_file(), "{file} names a file of the repository");
+    }
+    assert!(std::fs::read_to_string(repo().join("LICENSE")).unwrap().contains("Apache License"));
+    // The repository's own limits.
+    assert!(text(&app["Description"]).len() <= 256);
+    let labels = list(&app["Labels"]);
+    assert!(!labels.is_empty() && labels.len() <= 10);
+    assert!(labels
+        .iter()
+        .all(|l| l.len() <= 127 && l.chars().all(|c| c.is_ascii_alphanumeric() || "+-_:/@".contains(c))));
+    let author = text(&app["Author"]);
+    assert!(author.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') && !author.contains("--"));
+    for url in ["HomePageUrl", "SourceCodeUrl"] {
+        assert!(text(&app[url]).starts_with("https://"), "{url}");
+    }
 }

@@ -220,7 +220,7 @@ async fn create<I: NodeRoleIam, S: StateStore>(
                     "role {name} already exists and is not managed by this stack: set AdoptExistingRole to true to adopt it, or choose another RoleName"
                 )));
             }
-            let inline = rec.iam().inline_policy_names(&name).await?;
+            let inline = rec.inline_policies(&name).await?;
             let ipv6 = match &cni {
                 CniCheck::Verified(a) => Some(a.clone()),
                 _ => rec.resolve_cni(req.stack.partition, &req.stack.account).await.ok().and_then(|c| match c {
@@ -302,7 +302,7 @@ async fn own_profile_after<I: NodeRoleIam, S: StateStore>(
     }
     let exists = match exists {
         Some(e) => e,
-        None => rec.iam().instance_profile_tags(want).await?.is_some(),
+        None => rec.profile_exists(want).await?,
     };
     Ok(if exists { recorded.map(str::to_string) } else { Some(want.to_string()) })
 }
@@ -366,7 +366,7 @@ async fn search_existing<I: NodeRoleIam, S: StateStore>(
     req: &Request,
     rec: &Reconciler<I, S>,
 ) -> Result<Option<(RoleName, Observed)>> {
-    let roles = rec.iam().list_roles(None).await?;
+    let roles = rec.roles().await?;
     let mut candidates = Vec::new();
     for summary in roles.iter().filter(|r| rec.rules.is_adoptable_name(&r.name)) {
         let Ok(name) = RoleName::parse(&summary.name) else { continue };

@@ -6,12 +6,13 @@ pub mod lifecycle;
 pub mod properties;
 pub mod request;
 pub mod response;
-pub mod watchdog;
 
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::time::Instant;
+
+use crate::deadline::Deadline;
 use tracing::{error, info, warn};
 
 use crate::error::Error;
@@ -23,7 +24,7 @@ use lifecycle::Progress;
 use request::{Envelope, Request};
 use response::{Response, ResponseSender, ResponseUrl, Status};
 
-/// Settings of the CloudFormation trigger (env: `WATCHDOG_MARGIN_MS`, `ALLOW_INSECURE_RESPONSE_URL`).
+/// Settings of the CloudFormation trigger (`WATCHDOG_MARGIN_MS`, `ALLOW_INSECURE_RESPONSE_URL`: `settings.rs`).
 #[derive(Debug, Clone)]
 pub struct CfnSettings {
     /// Time kept before the Lambda deadline for the response PUT.
@@ -34,21 +35,6 @@ pub struct CfnSettings {
 impl Default for CfnSettings {
     fn default() -> Self {
         CfnSettings { margin: Duration::from_secs(5), allow_insecure_response_url: false }
-    }
-}
-
-impl CfnSettings {
-    pub fn from_env() -> Self {
-        let d = CfnSettings::default();
-        CfnSettings {
-            margin: std::env::var("WATCHDOG_MARGIN_MS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .map(Duration::from_millis)
-                .unwrap_or(d.margin),
-            allow_insecure_response_url: std::env::var("ALLOW_INSECURE_RESPONSE_URL")
-                .is_ok_and(|v| v.eq_ignore_ascii_case("true")),
-        }
     }
 }
 
@@ -72,12 +58,12 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C: Stacks>(
     payload: &Value,
     t: &Trigger<'_, I, S, C>,
     invoked_function_arn: &str,
-    time_left: Duration,
+    deadline: impl Into<Deadline>,
     log_stream: &str,
 ) -> Status {
     let (rec, sender, settings) = (t.rec, t.sender, t.settings);
     let started = Instant::now();
-    let lambda_deadline = started + time_left;
+    let lambda_deadline: Deadline = deadline.into();
     let envelope = Envelope::from_raw(payload);
     let url = match envelope
         .response_url
@@ -93,7 +79,7 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C: Stacks>(
     };
 
     let progress = Progress::default();
-    let budget = watchdog::work_budget(time_left, settings.margin);
+    let budget = lambda_deadline.work_budget(settings.margin);
     let mut cut_short = None;
     let result = match Request::parse(payload) {
         Err(e) => Err(e),
@@ -140,8 +126,8 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C: Stacks>(
     let status = response.status;
     let body = response.to_body(log_stream);
     // Stop retrying the PUT a moment before Lambda would freeze the process.
-    let send_deadline = lambda_deadline.checked_sub(Duration::from_millis(200)).unwrap_or(lambda_deadline);
-    match sender.send(&url, body, send_deadline).await {
+    let send_deadline = lambda_deadline.less(Duration::from_millis(200));
+    match sender.send(&url, body, send_deadline.instant()).await {
         Ok(code) => info!(
             request_type = %envelope.request_type,
             logical_id = %envelope.logical_id,
@@ -156,7 +142,7 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C: Stacks>(
     }
     // The answer is out; what time is left goes to removing a replacement the deadline cut short.
     if let Some(req) = cut_short {
-        let left = lambda_deadline.saturating_duration_since(Instant::now()).saturating_sub(Duration::from_millis(200));
+        let left = lambda_deadline.less(Duration::from_millis(200)).left();
         let _ = tokio::time::timeout(left, lifecycle::after_timeout(&req, rec, &progress)).await;
     }
     status

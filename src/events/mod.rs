@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 use tracing::{debug, error, info};
 
+use crate::deadline::Deadline;
 use crate::domain::policies::CNI_IPV6_POLICY;
 use crate::domain::RoleName;
 use crate::drift::{self, DriftSettings, Invocation, Outcome, RepairReport};
@@ -20,19 +21,37 @@ use crate::reconcile::Reconciler;
 use crate::state::StateStore;
 use cloudtrail::CloudTrailDetail;
 
-/// The IAM calls whose events the rule delivers and the trigger acts on.
-pub const HANDLED_EVENTS: &[&str] = &[
-    "DetachRolePolicy",
-    "UpdateAssumeRolePolicy",
-    "PutRolePermissionsBoundary",
-    "DeleteRolePermissionsBoundary",
-    "RemoveRoleFromInstanceProfile",
-    "DeleteInstanceProfile",
-    "CreatePolicyVersion",
-    "SetDefaultPolicyVersion",
-    "DeletePolicy",
-    "DeleteRole",
+/// What a handled call names, and so what is re-checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// `roleName`: that role.
+    Role,
+    /// `instanceProfileName`: the role the tool named the profile after.
+    InstanceProfile,
+    /// `policyArn`: every managed role, when it is the IPv6 CNI policy.
+    Policy,
+}
+
+/// The IAM calls whose events the rule delivers and the trigger acts on — the one list: routing reads it, and
+/// `tests/template.rs` holds the template's and the forwarder's rules to it.
+pub const HANDLED: &[(&str, Names)] = &[
+    ("DetachRolePolicy", Names::Role),
+    ("UpdateAssumeRolePolicy", Names::Role),
+    ("PutRolePermissionsBoundary", Names::Role),
+    ("DeleteRolePermissionsBoundary", Names::Role),
+    ("RemoveRoleFromInstanceProfile", Names::Role),
+    ("DeleteInstanceProfile", Names::InstanceProfile),
+    ("CreatePolicyVersion", Names::Policy),
+    ("SetDefaultPolicyVersion", Names::Policy),
+    ("DeletePolicy", Names::Policy),
+    // Confirmed by reading: the role must really be gone and have had a state item.
+    ("DeleteRole", Names::Role),
 ];
+
+/// The names of the handled calls, in the rule's order.
+pub fn handled_event_names() -> Vec<&'static str> {
+    HANDLED.iter().map(|(name, _)| *name).collect()
+}
 
 pub fn is_event(payload: &Value) -> bool {
     payload.get("detail-type").is_some() && payload.get("source").is_some()
@@ -74,26 +93,22 @@ pub fn route(detail_type: &str, source: &str, detail: &CloudTrailDetail, setting
     let name = detail.event_name.as_deref().unwrap_or("");
     let role = || detail.param("roleName").map(str::to_string);
     let missing = || Route::Ignore(format!("{name} without the expected request parameters"));
-    match name {
-        "DetachRolePolicy"
-        | "UpdateAssumeRolePolicy"
-        | "PutRolePermissionsBoundary"
-        | "DeleteRolePermissionsBoundary"
-        | "RemoveRoleFromInstanceProfile" => role().map(Route::Role).unwrap_or_else(missing),
-        "DeleteInstanceProfile" => {
+    let Some((_, names)) = HANDLED.iter().find(|(n, _)| *n == name) else {
+        return Route::Ignore(format!(
+            "{} is not a call that can break a node role",
+            crate::domain::names::truncate_for_message(name)
+        ));
+    };
+    match names {
+        Names::Role => role().map(Route::Role).unwrap_or_else(missing),
+        Names::InstanceProfile => {
             detail.param("instanceProfileName").map(|p| Route::InstanceProfile(p.to_string())).unwrap_or_else(missing)
         }
-        "CreatePolicyVersion" | "SetDefaultPolicyVersion" | "DeletePolicy" => match detail.param("policyArn") {
+        Names::Policy => match detail.param("policyArn") {
             Some(arn) if arn.rsplit('/').next() == Some(CNI_IPV6_POLICY) => Route::CniPolicy,
             Some(_) => Route::Ignore("not the IPv6 CNI policy".into()),
             None => missing(),
         },
-        // Confirmed by reading: the role must really be gone and have had a state item.
-        "DeleteRole" => role().map(Route::Role).unwrap_or_else(missing),
-        other => Route::Ignore(format!(
-            "{} is not a call that can break a node role",
-            crate::domain::names::truncate_for_message(other)
-        )),
     }
 }
 
@@ -105,11 +120,11 @@ pub async fn handle<I: NodeRoleIam, S: StateStore>(
     settings: &DriftSettings,
     metrics: &Metrics,
     notifier: &Notifier,
-    time_left: Duration,
+    deadline: impl Into<Deadline>,
 ) -> Result<Value, Error> {
     let started = Instant::now();
-    // Leave a little time to log and return before the Lambda deadline.
-    let deadline = started + time_left.saturating_sub(Duration::from_secs(2));
+    // Leave a little time to publish, log and return before the Lambda deadline.
+    let deadline = deadline.into().less(Duration::from_secs(2));
     let text = |k: &str| payload.get(k).and_then(Value::as_str).unwrap_or("");
     let (event_id, detail_type, source) = (text("id"), text("detail-type"), text("source"));
     let detail = CloudTrailDetail::parse(payload.get("detail").unwrap_or(&Value::Null));
@@ -151,7 +166,7 @@ pub async fn handle<I: NodeRoleIam, S: StateStore>(
     });
     if let Some(e) = retry {
         // Throttling or a 5xx: EventBridge/Lambda will deliver the event again.
-        return Err(Error::Iam { operation: "repair", code: None, message: e, retryable: true });
+        return Err(Error::RepairIncomplete(e));
     }
     Ok(json!({
         "handled": "eventbridge",

@@ -14,8 +14,8 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-/// Retry and timeout settings for IAM calls (env: `IAM_MAX_ATTEMPTS`, `IAM_INITIAL_BACKOFF_MS`,
-/// `IAM_ATTEMPT_TIMEOUT_MS`).
+/// Retry and timeout settings of every AWS client (`IAM_MAX_ATTEMPTS`, `IAM_INITIAL_BACKOFF_MS`,
+/// `IAM_ATTEMPT_TIMEOUT_MS`: `settings.rs`).
 #[derive(Debug, Clone)]
 pub struct IamSettings {
     pub max_attempts: u32,
@@ -47,16 +47,6 @@ impl IamSettings {
             .connect_timeout(Duration::from_secs(3))
             .operation_attempt_timeout(self.attempt_timeout)
             .build()
-    }
-
-    pub fn from_env() -> Self {
-        let d = IamSettings::default();
-        let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-        IamSettings {
-            max_attempts: num("IAM_MAX_ATTEMPTS").map(|v| v.clamp(1, 20) as u32).unwrap_or(d.max_attempts),
-            initial_backoff: num("IAM_INITIAL_BACKOFF_MS").map(Duration::from_millis).unwrap_or(d.initial_backoff),
-            attempt_timeout: num("IAM_ATTEMPT_TIMEOUT_MS").map(Duration::from_millis).unwrap_or(d.attempt_timeout),
-        }
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::NodeRoleIam;
 use crate::domain::{policies, Action, Partition, PolicyArn, RoleName};
-use crate::error::Error;
+use crate::error::IamCode;
 
 fn create(path: &str) -> Action {
     Action::CreateRole {
@@ -17,10 +17,6 @@ fn create(path: &str) -> Action {
         boundary: None,
         tags: BTreeMap::from([("eks-node-role-guard:managed".to_string(), "true".to_string())]),
     }
-}
-
-fn code(e: &Error) -> &str {
-    e.iam_code().unwrap_or("")
 }
 
 /// Runs every promise against `iam`, with role and profile names that start with `prefix`.
@@ -38,7 +34,7 @@ pub async fn check<I: NodeRoleIam>(iam: &I, prefix: &str) {
     assert!(role.arn.ends_with(&format!(":role/contract/{name}")), "{}", role.arn);
     assert_eq!(role.tags.get("eks-node-role-guard:managed").map(String::as_str), Some("true"));
     let again = iam.create_role(&name, &create("/")).await.unwrap_err();
-    assert_eq!(code(&again), "EntityAlreadyExists", "{again}");
+    assert!(again.is_iam(IamCode::EntityAlreadyExists), "{again}");
     // (IAM compares role names without regard to case; moto 5.2.5 does not, so that promise is checked against
     // the in-memory IAM alone, below, and the core never relies on it: state items are keyed by the lower-cased
     // name.)
@@ -46,14 +42,14 @@ pub async fn check<I: NodeRoleIam>(iam: &I, prefix: &str) {
     // Attachments: a missing policy is NoSuchEntity; detaching what is gone is done.
     iam.apply(&name, &Action::AttachPolicy(worker.clone())).await.unwrap();
     let e = iam.apply(&name, &Action::AttachPolicy(missing)).await.unwrap_err();
-    assert_eq!(code(&e), "NoSuchEntity", "{e}");
+    assert!(e.is_iam(IamCode::NoSuchEntity), "{e}");
     assert!(iam.read_role(&name).await.unwrap().unwrap().attached.contains(&worker));
     iam.apply(&name, &Action::DetachPolicy(worker.clone())).await.unwrap();
     iam.apply(&name, &Action::DetachPolicy(worker.clone())).await.unwrap();
     assert!(iam.read_role(&name).await.unwrap().unwrap().attached.is_empty());
     let absent = RoleName::parse(&format!("{prefix}Absent")).unwrap();
     let e = iam.apply(&absent, &Action::AttachPolicy(worker.clone())).await.unwrap_err();
-    assert_eq!(code(&e), "NoSuchEntity", "{e}");
+    assert!(e.is_iam(IamCode::NoSuchEntity), "{e}");
 
     // Tags, trust, description.
     let tags = BTreeMap::from([("team".to_string(), "a".to_string())]);
@@ -82,7 +78,7 @@ pub async fn check<I: NodeRoleIam>(iam: &I, prefix: &str) {
     // A role with attachments or a profile cannot be deleted; emptied, it can, and twice is fine.
     iam.apply(&name, &Action::AttachPolicy(worker.clone())).await.unwrap();
     let e = iam.apply(&name, &Action::DeleteRole).await.unwrap_err();
-    assert_eq!(code(&e), "DeleteConflict", "{e}");
+    assert!(e.is_iam(IamCode::DeleteConflict), "{e}");
     for a in [
         Action::RemoveFromInstanceProfile(profile.clone()),
         Action::DeleteInstanceProfile(profile.clone()),
@@ -118,7 +114,8 @@ mod tests {
         let name = RoleName::parse("Nodes").unwrap();
         let role = iam.create_role(&name, &create("/")).await.unwrap();
         let other = RoleName::parse("NODES").unwrap();
-        assert_eq!(code(&iam.create_role(&other, &create("/")).await.unwrap_err()), "EntityAlreadyExists");
+        let e = iam.create_role(&other, &create("/")).await.unwrap_err();
+        assert!(e.is_iam(IamCode::EntityAlreadyExists), "{e}");
         assert_eq!(iam.get_role(&other).await.unwrap().unwrap().role_id, role.role_id);
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::{NodeRoleIam, RoleSummary};
 use crate::domain::{Action, LiveInstanceProfile, LiveRole, PolicyArn, RoleName};
-use crate::error::{Error, Result};
+use crate::error::{Error, IamCode, Result};
 
 const ACCOUNT: &str = "123456789012";
 
@@ -52,12 +52,12 @@ impl Default for MemoryIam {
     }
 }
 
-fn err(operation: &'static str, code: &str, message: impl Into<String>) -> Error {
-    Error::Iam { operation, code: Some(code.to_string()), message: message.into(), retryable: false }
+fn err(operation: &'static str, code: IamCode, message: impl Into<String>) -> Error {
+    Error::Iam { operation, code: Some(code.as_str().to_string()), message: message.into(), retryable: false }
 }
 
 fn no_role(operation: &'static str, name: &str) -> Error {
-    err(operation, "NoSuchEntity", format!("The role with name {name} cannot be found."))
+    err(operation, IamCode::NoSuchEntity, format!("The role with name {name} cannot be found."))
 }
 
 impl MemoryIam {
@@ -113,7 +113,11 @@ impl MemoryIam {
         let mut w = self.world();
         let key = name.as_str().to_ascii_lowercase();
         if w.roles.contains_key(&key) {
-            return Err(err("CreateRole", "EntityAlreadyExists", format!("Role with name {name} already exists.")));
+            return Err(err(
+                "CreateRole",
+                IamCode::EntityAlreadyExists,
+                format!("Role with name {name} already exists."),
+            ));
         }
         w.next_id += 1;
         let live = LiveRole {
@@ -156,7 +160,11 @@ impl MemoryIam {
             return Err(no_role("AddRoleToInstanceProfile", role.as_str()));
         }
         let p = w.profiles.get_mut(&profile.to_ascii_lowercase()).ok_or_else(|| {
-            err("AddRoleToInstanceProfile", "NoSuchEntity", format!("Instance Profile {profile} cannot be found."))
+            err(
+                "AddRoleToInstanceProfile",
+                IamCode::NoSuchEntity,
+                format!("Instance Profile {profile} cannot be found."),
+            )
         })?;
         if p.roles.iter().any(|r| r.eq_ignore_ascii_case(role.as_str())) {
             return Ok(());
@@ -178,18 +186,26 @@ impl MemoryIam {
         let op = action.kind();
         // Removing what is already gone is success (as the SDK adapter treats NoSuchEntity).
         let gone_ok = |r: Result<()>| match r {
-            Err(e) if e.iam_code() == Some("NoSuchEntity") => Ok(()),
+            Err(e) if e.is_iam(IamCode::NoSuchEntity) => Ok(()),
             other => other,
         };
         match action {
             Action::CreateRole { .. } => unreachable!("CreateRole goes through create_role"),
             Action::AttachPolicy(arn) => {
                 if !Self::policy_exists(&w, arn) {
-                    return Err(err(op, "NoSuchEntity", format!("Policy {arn} does not exist or is not attachable.")));
+                    return Err(err(
+                        op,
+                        IamCode::NoSuchEntity,
+                        format!("Policy {arn} does not exist or is not attachable."),
+                    ));
                 }
                 let r = w.roles.get_mut(&key).ok_or_else(|| no_role(op, role.as_str()))?;
                 if !r.live.attached.contains(arn) && r.live.attached.len() >= quota {
-                    return Err(err(op, "LimitExceeded", format!("Cannot exceed quota for PoliciesPerRole: {quota}")));
+                    return Err(err(
+                        op,
+                        IamCode::LimitExceeded,
+                        format!("Cannot exceed quota for PoliciesPerRole: {quota}"),
+                    ));
                 }
                 r.live.attached.insert(arn.clone());
                 Ok(())
@@ -200,7 +216,7 @@ impl MemoryIam {
                     if r.live.attached.remove(arn) {
                         Ok(())
                     } else {
-                        Err(err(op, "NoSuchEntity", format!("Policy {arn} was not found.")))
+                        Err(err(op, IamCode::NoSuchEntity, format!("Policy {arn} was not found.")))
                     }
                 }
             }),
@@ -225,7 +241,7 @@ impl MemoryIam {
                 if w.profiles.get(&k).is_some_and(|p| !p.roles.is_empty()) {
                     return Err(err(
                         op,
-                        "DeleteConflict",
+                        IamCode::DeleteConflict,
                         "Cannot delete entity, must remove roles from instance profile first.",
                     ));
                 }
@@ -237,7 +253,11 @@ impl MemoryIam {
                 let in_profile =
                     w.profiles.values().any(|p| p.roles.iter().any(|n| n.eq_ignore_ascii_case(role.as_str())));
                 if !r.live.attached.is_empty() || !r.inline.is_empty() || in_profile {
-                    return Err(err(op, "DeleteConflict", "Cannot delete entity, must detach all policies first."));
+                    return Err(err(
+                        op,
+                        IamCode::DeleteConflict,
+                        "Cannot delete entity, must detach all policies first.",
+                    ));
                 }
                 w.roles.remove(&key);
                 Ok(())

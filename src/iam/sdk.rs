@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::{NodeRoleIam, RoleSummary};
 use crate::domain::{policies, spec, Action, LiveInstanceProfile, LiveRole, PolicyArn, RoleName};
-use crate::error::{Error, Result};
+use crate::error::{Error, IamCode, Result};
 
 /// How often a write right after a create is retried while IAM propagates the new entity.
 const PROPAGATION_ATTEMPTS: u32 = 6;
@@ -54,15 +54,11 @@ where
     Error::Iam { operation, code, message, retryable }
 }
 
-fn is(e: &Error, code: &str) -> bool {
-    e.iam_code() == Some(code)
-}
-
 /// A read of something that may not exist: NoSuchEntity is `None`.
 fn found<T>(r: Result<T>) -> Result<Option<T>> {
     match r {
         Ok(v) => Ok(Some(v)),
-        Err(e) if is(&e, "NoSuchEntity") => Ok(None),
+        Err(e) if e.is_iam(IamCode::NoSuchEntity) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -70,7 +66,7 @@ fn found<T>(r: Result<T>) -> Result<Option<T>> {
 /// Removing what is already gone is success.
 fn gone_ok(r: Result<()>) -> Result<()> {
     match r {
-        Err(e) if is(&e, "NoSuchEntity") => Ok(()),
+        Err(e) if e.is_iam(IamCode::NoSuchEntity) => Ok(()),
         other => other,
     }
 }
@@ -88,7 +84,7 @@ where
     let mut attempt = 1;
     loop {
         match op().await {
-            Err(e) if is(&e, "NoSuchEntity") && attempt < PROPAGATION_ATTEMPTS && mentions_new_entity(&e) => {
+            Err(e) if e.is_iam(IamCode::NoSuchEntity) && attempt < PROPAGATION_ATTEMPTS && mentions_new_entity(&e) => {
                 tokio::time::sleep(PROPAGATION_DELAY * attempt).await;
                 attempt += 1;
             }
@@ -181,7 +177,7 @@ impl NodeRoleIam for SdkIam {
             .await
             .done("CreateInstanceProfile");
         match created {
-            Err(e) if is(&e, "EntityAlreadyExists") => Ok(()),
+            Err(e) if e.is_iam(IamCode::EntityAlreadyExists) => Ok(()),
             other => other,
         }
     }
@@ -407,7 +403,7 @@ impl SdkIam {
         .await;
         match added {
             // A profile holds one role: fine if it is ours, a conflict otherwise.
-            Err(e) if is(&e, "LimitExceeded") || is(&e, "EntityAlreadyExists") => {
+            Err(e) if e.is_iam(IamCode::LimitExceeded) || e.is_iam(IamCode::EntityAlreadyExists) => {
                 let holder = c
                     .get_instance_profile()
                     .instance_profile_name(profile)

@@ -9,12 +9,13 @@ mod eks;
 use std::io::Write;
 use std::process::ExitCode;
 
-use eks_node_role_guard::app::rules_from_env;
 use eks_node_role_guard::audit::collect::{audit, missing_permission, AuditReport, Scope};
 use eks_node_role_guard::audit::render;
+use eks_node_role_guard::domain::adoption::AdoptionRules;
 use eks_node_role_guard::domain::Partition;
 use eks_node_role_guard::error::Error;
-use eks_node_role_guard::iam::{client_from, shared_config, IamSettings, SdkIam};
+use eks_node_role_guard::iam::{client_from, shared_config, SdkIam};
+use eks_node_role_guard::settings::Settings;
 use eks_node_role_guard::state::{build_client, DynamoStore};
 
 const USAGE: &str = "\
@@ -95,7 +96,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ExitCode {
-    let mut shared = shared_config(&IamSettings::from_env()).await;
+    // The function's settings where they apply: retries, the state table, the adoption declarations.
+    let settings = Settings::from_env();
+    let mut shared = shared_config(&settings.iam).await;
     if let Some(r) = &args.region {
         shared = shared.into_builder().region(aws_config::Region::new(r.clone())).build();
     }
@@ -103,7 +106,7 @@ async fn run(args: Args) -> ExitCode {
     let partition = Partition::of_region(&region);
     let clusters = eks::SdkClusters::new(aws_sdk_eks::Client::new(&shared));
     let iam = SdkIam::new(client_from(&shared, None));
-    let table = args.state_table.clone().or_else(|| std::env::var("STATE_TABLE_NAME").ok()).filter(|t| !t.is_empty());
+    let table = args.state_table.clone().or(Some(settings.state_table.clone())).filter(|t| !t.is_empty());
     let store = table.map(|t| DynamoStore::new(build_client(&shared), t));
     let quiet = args.quiet;
     let progress = move |done: usize, total: usize, name: &str| {
@@ -118,7 +121,7 @@ async fn run(args: Args) -> ExitCode {
     };
     let mut out = if args.json { render::json(&report) } else { render::table(&report) };
     if args.adopt_snippet {
-        out.push_str(&snippets(&report, partition));
+        out.push_str(&snippets(&report, &settings.adoption, partition));
     }
     let mut stdout = std::io::stdout().lock();
     if writeln!(stdout, "{}", out.trim_end()).is_err() {
@@ -127,13 +130,12 @@ async fn run(args: Args) -> ExitCode {
     ExitCode::from(report.exit_code() as u8)
 }
 
-fn snippets(report: &AuditReport, partition: Partition) -> String {
-    let rules = rules_from_env(partition, None);
+fn snippets(report: &AuditReport, rules: &AdoptionRules, partition: Partition) -> String {
     let mut out =
         String::from("\n# Custom::EksNodeRole resources that would adopt the node roles the guard does not manage:\n");
     let mut any = false;
     for (r, s) in report.roles.iter().zip(&report.subjects) {
-        if let Some(snippet) = render::adopt_snippet(r, s, &rules, partition) {
+        if let Some(snippet) = render::adopt_snippet(r, s, rules, partition) {
             out.push('\n');
             out.push_str(&snippet);
             any = true;

@@ -1,0 +1,189 @@
+//! Every environment variable the function reads, read once at start-up into one value (docs/reference.md lists
+//! them). Nothing else reads the environment. A value that cannot be read falls back to its default — except the
+//! repair mode, which falls back to `off` — and the problem is kept to be logged once logging is up.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::cfn::CfnSettings;
+use crate::domain::adoption::{AdoptionRules, DEFAULT_ADOPTABLE, DEFAULT_ALLOWED_ADDITIONAL};
+use crate::domain::{Partition, PolicyArn, RemediationMode};
+use crate::drift::DriftSettings;
+use crate::iam::IamSettings;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `STATE_TABLE_NAME` (required: every request fails without it).
+    pub state_table: String,
+    pub drift: DriftSettings,
+    pub cfn: CfnSettings,
+    pub iam: IamSettings,
+    /// `ADOPTABLE_ROLE_NAMES`, `ALLOWED_ADDITIONAL_POLICY_ARNS` (and the own role, never adoptable).
+    pub adoption: AdoptionRules,
+    /// `IPV6_CNI_POLICY_ARN`: the IPv6 CNI policy the template created.
+    pub ipv6_cni_policy: Option<PolicyArn>,
+    /// `NOTIFY_EVENT_BUS` (default `default`); `None` when `off`.
+    pub notify_bus: Option<String>,
+    /// `METRICS_NAMESPACE`.
+    pub metrics_namespace: String,
+    /// `EVENTS_FORWARDED`: forwarder.yaml sends IAM's events here from the partition's IAM region.
+    pub events_forwarded: bool,
+    /// `LOG_FORMAT=text` for people (JSON otherwise).
+    pub log_text: bool,
+    /// `RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL` (the function's ApplicationLogLevel), else `info`.
+    pub log_filter: String,
+    /// What could not be read, for the log.
+    pub problems: Vec<String>,
+}
+
+impl Settings {
+    pub fn from_env() -> Self {
+        Settings::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// From any source of variables (tests pass a map instead of changing the process's environment).
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let mut problems = Vec::new();
+        let mut number = |k: &str| -> Option<u64> {
+            let v = var(k)?;
+            v.parse().inspect_err(|_| problems.push(format!("{k}='{v}' is not a number: the default is used"))).ok()
+        };
+        let flag = |k: &str| var(k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+
+        let d = DriftSettings::default();
+        let max_repairs = number("CIRCUIT_MAX_REPAIRS").map(|n| (n as usize).clamp(1, 20));
+        let window = number("CIRCUIT_WINDOW_SECONDS").map(Duration::from_secs);
+        let sweep_concurrency = number("SWEEP_CONCURRENCY").map(|n| (n as usize).clamp(1, 32));
+        let margin = number("WATCHDOG_MARGIN_MS").map(Duration::from_millis);
+        let i = IamSettings::default();
+        let iam = IamSettings {
+            max_attempts: number("IAM_MAX_ATTEMPTS").map(|v| v.clamp(1, 20) as u32).unwrap_or(i.max_attempts),
+            initial_backoff: number("IAM_INITIAL_BACKOFF_MS").map(Duration::from_millis).unwrap_or(i.initial_backoff),
+            attempt_timeout: number("IAM_ATTEMPT_TIMEOUT_MS").map(Duration::from_millis).unwrap_or(i.attempt_timeout),
+        };
+        let global_mode = match var("REMEDIATION_MODE") {
+            None => d.global_mode,
+            Some(v) => RemediationMode::parse(&v, "REMEDIATION_MODE").unwrap_or_else(|e| {
+                // An unreadable kill switch must not turn repair on.
+                problems.push(format!("{e}: drift repair is off"));
+                RemediationMode::Off
+            }),
+        };
+        let drift = DriftSettings {
+            global_mode,
+            max_repairs: max_repairs.unwrap_or(d.max_repairs),
+            window: window.unwrap_or(d.window),
+            sweep_concurrency: sweep_concurrency.unwrap_or(d.sweep_concurrency),
+            own_role: var("GUARD_EXECUTION_ROLE_NAME"),
+            function_name: var("AWS_LAMBDA_FUNCTION_NAME"),
+            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).unwrap_or(d.region),
+        };
+        let partition = drift.partition();
+        let mut policy =
+            |k: &str, v: &str| PolicyArn::parse(v, k).inspect_err(|e| problems.push(format!("{e} (ignored)"))).ok();
+        let allowed: BTreeSet<PolicyArn> = match get("ALLOWED_ADDITIONAL_POLICY_ARNS") {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .filter_map(|s| policy("ALLOWED_ADDITIONAL_POLICY_ARNS", s))
+                .collect(),
+            None => DEFAULT_ALLOWED_ADDITIONAL.iter().map(|n| PolicyArn::aws_managed(partition, n)).collect(),
+        };
+        let ipv6_cni_policy = var("IPV6_CNI_POLICY_ARN").and_then(|v| policy("IPV6_CNI_POLICY_ARN", &v));
+        let adoptable = var("ADOPTABLE_ROLE_NAMES").unwrap_or_else(|| DEFAULT_ADOPTABLE.to_string());
+        let state_table = var("STATE_TABLE_NAME").unwrap_or_default();
+        if state_table.is_empty() {
+            problems.push("STATE_TABLE_NAME is not set: every request will fail until it names the state table".into());
+        }
+        let notify_bus = match var("NOTIFY_EVENT_BUS") {
+            Some(b) if b.eq_ignore_ascii_case("off") => None,
+            Some(b) => Some(b),
+            None => Some("default".to_string()),
+        };
+        let c = CfnSettings::default();
+        Settings {
+            state_table,
+            adoption: AdoptionRules::new(&adoptable, allowed, drift.own_role.clone()),
+            drift,
+            cfn: CfnSettings {
+                margin: margin.unwrap_or(c.margin),
+                allow_insecure_response_url: flag("ALLOW_INSECURE_RESPONSE_URL"),
+            },
+            iam,
+            ipv6_cni_policy,
+            notify_bus,
+            metrics_namespace: var("METRICS_NAMESPACE").unwrap_or_else(|| "EksNodeRoleGuard".into()),
+            events_forwarded: flag("EVENTS_FORWARDED"),
+            log_text: var("LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("text")),
+            log_filter: var("RUST_LOG")
+                .or_else(|| var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()))
+                .unwrap_or_else(|| "info".into()),
+            problems,
+        }
+    }
+
+    pub fn partition(&self) -> Partition {
+        self.drift.partition()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Settings {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_vars(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let s = from(&[("STATE_TABLE_NAME", "t")]);
+        assert_eq!(s.drift.global_mode, RemediationMode::Enforce);
+        assert_eq!((s.drift.max_repairs, s.drift.window, s.drift.sweep_concurrency), (5, Duration::from_secs(3600), 8));
+        assert_eq!(s.cfn.margin, Duration::from_secs(5));
+        assert!(!s.cfn.allow_insecure_response_url);
+        assert_eq!(s.notify_bus.as_deref(), Some("default"));
+        assert_eq!(s.metrics_namespace, "EksNodeRoleGuard");
+        assert!(s.adoption.is_adoptable_name("AmazonEKSNodeRole"));
+        assert_eq!(s.adoption.allowed_additional.len(), 2);
+        assert!(s.problems.is_empty(), "{:?}", s.problems);
+    }
+
+    #[test]
+    fn an_unreadable_kill_switch_turns_repair_off_and_says_so() {
+        let s = from(&[("STATE_TABLE_NAME", "t"), ("REMEDIATION_MODE", "enforrce")]);
+        assert_eq!(s.drift.global_mode, RemediationMode::Off);
+        assert!(s.problems[0].contains("drift repair is off"), "{:?}", s.problems);
+    }
+
+    #[test]
+    fn bad_values_fall_back_and_are_reported_bounds_are_kept() {
+        let s = from(&[
+            ("CIRCUIT_MAX_REPAIRS", "500"),
+            ("SWEEP_CONCURRENCY", "many"),
+            ("IPV6_CNI_POLICY_ARN", "not-an-arn"),
+            ("ALLOWED_ADDITIONAL_POLICY_ARNS", "arn:aws:iam::aws:policy/A, ,bad"),
+            ("NOTIFY_EVENT_BUS", "OFF"),
+            ("AWS_REGION", "cn-north-1"),
+        ]);
+        assert_eq!(s.drift.max_repairs, 20);
+        assert_eq!(s.drift.sweep_concurrency, 8);
+        assert_eq!(s.ipv6_cni_policy, None);
+        assert_eq!(s.adoption.allowed_additional.len(), 1);
+        assert_eq!(s.notify_bus, None);
+        assert_eq!(s.partition(), Partition::AwsCn);
+        assert_eq!(s.problems.len(), 4, "{:?}", s.problems);
+        assert!(s.problems.iter().any(|p| p.contains("STATE_TABLE_NAME")));
+    }
+
+    #[test]
+    fn the_default_allow_list_follows_the_partition() {
+        let s = from(&[("STATE_TABLE_NAME", "t"), ("AWS_REGION", "us-gov-west-1")]);
+        assert!(s.adoption.allowed_additional.iter().all(|p| p.as_str().starts_with("arn:aws-us-gov:")));
+    }
+}

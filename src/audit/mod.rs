@@ -197,221 +197,278 @@ fn ipv6_cni(live: &LiveRole) -> Option<&PolicyArn> {
 /// Judges one role against the procedure, with the facts of the clusters that use it. A managed role is judged
 /// against its state item (node class, CNI choice, IP family), the others against how clusters use them.
 pub fn judge(subject: &Subject, clusters: &[ClusterFacts]) -> RoleReport {
-    let mut findings = Vec::new();
-    let mut notes = Vec::new();
-    let node_uses: Vec<&Use> = subject.uses.iter().filter(|u| u.is_node_use()).collect();
-    let clusters_of = |u: &Use| clusters.iter().find(|c| c.name == u.cluster());
-    let record = match &subject.managed {
-        Managed::Yes(r) => Some(r.as_ref()),
-        _ => None,
-    };
-    let auto_mode = node_uses.iter().any(|u| matches!(u, Use::AutoModeNodes { .. }));
-    let node_class = match record {
-        Some(r) => r.desired.node_class,
-        None if auto_mode || subject.role_name.eq_ignore_ascii_case(crate::domain::adoption::AUTO_MODE_ROLE) => {
-            NodeClass::AutoMode
-        }
-        None => NodeClass::Standard,
-    };
-    let ip_families: BTreeSet<IpFamily> =
-        node_uses.iter().filter_map(|u| clusters_of(u)).map(|c| c.ip_family).collect();
-    let node_clusters: Vec<&ClusterFacts> = node_uses.iter().filter_map(|u| clusters_of(u)).collect();
-    let cni_separate = !node_clusters.is_empty() && node_clusters.iter().all(|c| c.cni_own_role.is_some());
-
+    let j = Judging::new(subject, clusters);
+    let mut out = Said::default();
     if let Managed::OtherRole = subject.managed {
-        notes.push(finding(
+        out.note(
             "state-item-for-another-role",
             "the guard has a state item for this name that records another RoleId: nothing is enforced on this role",
-        ));
+        );
     }
-
-    let Some(live) = &subject.live else {
-        findings.push(finding(
+    match &subject.live {
+        None => out.find(
             "role-not-found",
             format!(
                 "{} names the role {}, which does not exist: its nodes cannot join",
-                describe(&node_uses),
+                describe(&j.node_uses),
                 subject.role_name
             ),
-        ));
-        return report(subject, findings, notes, node_class, ip_families, cni_separate);
-    };
-
-    // Roles the procedure forbids as node roles.
-    for u in subject.uses.iter().filter(|u| matches!(u, Use::ClusterRole { .. })) {
-        if !node_uses.is_empty() {
-            findings.push(finding(
-                "cluster-role-used-as-node-role",
-                format!("it is the cluster role of {} and a node role of {}: \"You can't use the same role that is used to create any clusters.\"", u.cluster(), describe(&node_uses)),
-            ));
+        ),
+        Some(live) => {
+            j.forbidden_reuse(&mut out);
+            j.trust(live, &mut out);
+            j.worker_and_registry(live, &mut out);
+            j.cni(live, &mut out);
+            j.against_item(live, &mut out);
+            j.listed(live, &mut out);
         }
     }
-    for u in subject.uses.iter().filter(|u| matches!(u, Use::FargateProfile { .. })) {
-        if !node_uses.is_empty() {
-            findings.push(finding(
-                "fargate-role-used-as-node-role",
-                format!("it is the pod execution role of {} and a node role of {}: \"The Amazon EC2 node groups must have a different IAM role than the Fargate profile.\"", u.describe(), describe(&node_uses)),
-            ));
+    report(subject, out, j.node_class, j.ip_families, j.cni_separate)
+}
+
+/// What the judgement says: findings (they decide the verdict) and notes (listed only).
+#[derive(Default)]
+struct Said {
+    findings: Vec<Finding>,
+    notes: Vec<Finding>,
+}
+
+impl Said {
+    fn find(&mut self, kind: &'static str, message: impl Into<String>) {
+        self.findings.push(finding(kind, message));
+    }
+    fn note(&mut self, kind: &'static str, message: impl Into<String>) {
+        self.notes.push(finding(kind, message));
+    }
+}
+
+/// The facts one role is judged with.
+struct Judging<'a> {
+    subject: &'a Subject,
+    node_uses: Vec<&'a Use>,
+    node_clusters: Vec<&'a ClusterFacts>,
+    record: Option<&'a Record>,
+    auto_mode: bool,
+    node_class: NodeClass,
+    ip_families: BTreeSet<IpFamily>,
+    cni_separate: bool,
+}
+
+impl<'a> Judging<'a> {
+    fn new(subject: &'a Subject, clusters: &'a [ClusterFacts]) -> Self {
+        let node_uses: Vec<&Use> = subject.uses.iter().filter(|u| u.is_node_use()).collect();
+        let node_clusters: Vec<&ClusterFacts> =
+            node_uses.iter().filter_map(|u| clusters.iter().find(|c| c.name == u.cluster())).collect();
+        let record = match &subject.managed {
+            Managed::Yes(r) => Some(r.as_ref()),
+            _ => None,
+        };
+        let auto_mode = node_uses.iter().any(|u| matches!(u, Use::AutoModeNodes { .. }));
+        let node_class = match record {
+            Some(r) => r.desired.node_class,
+            None if auto_mode || subject.role_name.eq_ignore_ascii_case(crate::domain::adoption::AUTO_MODE_ROLE) => {
+                NodeClass::AutoMode
+            }
+            None => NodeClass::Standard,
+        };
+        Judging {
+            ip_families: node_clusters.iter().map(|c| c.ip_family).collect(),
+            cni_separate: !node_clusters.is_empty() && node_clusters.iter().all(|c| c.cni_own_role.is_some()),
+            subject,
+            node_uses,
+            node_clusters,
+            record,
+            auto_mode,
+            node_class,
         }
     }
 
-    // Trust, by meaning.
-    let services = live.trust.as_ref().map(policies::trusted_services).unwrap_or_default();
-    let ec2 = ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"];
-    if !services.iter().any(|s| ec2.contains(&s.as_str())) {
-        findings.push(finding(
-            "trust-not-ec2",
-            "its trust policy does not let EC2 (ec2.amazonaws.com) assume it: nodes cannot use it",
-        ));
-    } else if let Some(t) = live.trust.as_ref() {
-        let partition = Partition::parse(live.arn.split(':').nth(1).unwrap_or("aws")).unwrap_or(Partition::Aws);
-        // Cluster and Fargate principals have findings of their own (below).
-        let others: Vec<&String> = services
-            .iter()
-            .filter(|s| !ec2.contains(&s.as_str()) && *s != CLUSTER_PRINCIPAL && *s != FARGATE_PRINCIPAL)
-            .collect();
-        if !others.is_empty() {
-            findings.push(finding(
-                "trust-broader-than-ec2",
-                format!(
-                    "its trust policy also trusts {}: the procedure trusts EC2 only",
-                    others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    fn used_as(&self, kind: fn(&Use) -> bool) -> bool {
+        self.subject.uses.iter().any(kind)
+    }
+
+    /// Roles the procedure forbids as node roles: a cluster role, a Fargate pod execution role.
+    fn forbidden_reuse(&self, out: &mut Said) {
+        if self.node_uses.is_empty() {
+            return;
+        }
+        let nodes = describe(&self.node_uses);
+        for u in &self.subject.uses {
+            match u {
+                Use::ClusterRole { cluster } => out.find(
+                    "cluster-role-used-as-node-role",
+                    format!("it is the cluster role of {cluster} and a node role of {nodes}: \"You can't use the same role that is used to create any clusters.\""),
                 ),
-            ));
-        } else if !policies::same_policy(t, &policies::ec2_trust_policy(partition)) && services.len() == 1 {
-            notes.push(finding(
-                "trust-differs",
-                "its trust policy trusts EC2 but is not the procedure's document (conditions or other statements)",
-            ));
-        }
-        if services.contains(CLUSTER_PRINCIPAL)
-            && !subject.uses.iter().any(|u| matches!(u, Use::ClusterRole { .. }))
-            && !node_uses.is_empty()
-        {
-            findings.push(finding(
-                "cluster-role-used-as-node-role",
-                "it trusts eks.amazonaws.com, so it is an Amazon EKS cluster role",
-            ));
-        }
-        if services.contains(FARGATE_PRINCIPAL)
-            && !subject.uses.iter().any(|u| matches!(u, Use::FargateProfile { .. }))
-            && !node_uses.is_empty()
-        {
-            findings.push(finding(
-                "fargate-role-used-as-node-role",
-                "it trusts eks-fargate-pods.amazonaws.com, so it is a Fargate pod execution role",
-            ));
-        }
-    }
-
-    // The worker and registry policies.
-    match node_class {
-        NodeClass::Standard => {
-            if !aws_policy(live, policies::WORKER_NODE_POLICY) {
-                findings.push(missing(policies::WORKER_NODE_POLICY, "the nodes cannot join the cluster"));
+                Use::FargateProfile { .. } => out.find(
+                    "fargate-role-used-as-node-role",
+                    format!("it is the pod execution role of {} and a node role of {nodes}: \"The Amazon EC2 node groups must have a different IAM role than the Fargate profile.\"", u.describe()),
+                ),
+                _ => {}
             }
         }
-        NodeClass::AutoMode => {
-            if !aws_policy(live, policies::WORKER_NODE_MINIMAL_POLICY) {
+    }
+
+    /// The trust policy, by meaning: EC2 and nothing else.
+    fn trust(&self, live: &LiveRole, out: &mut Said) {
+        let services = live.trust.as_ref().map(policies::trusted_services).unwrap_or_default();
+        let ec2 = ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"];
+        if !services.iter().any(|s| ec2.contains(&s.as_str())) {
+            out.find(
+                "trust-not-ec2",
+                "its trust policy does not let EC2 (ec2.amazonaws.com) assume it: nodes cannot use it",
+            );
+            return;
+        }
+        // Cluster and Fargate principals have findings of their own.
+        let others: Vec<&str> = services
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !ec2.contains(s) && *s != CLUSTER_PRINCIPAL && *s != FARGATE_PRINCIPAL)
+            .collect();
+        let partition = Partition::parse(live.arn.split(':').nth(1).unwrap_or("aws")).unwrap_or(Partition::Aws);
+        if !others.is_empty() {
+            out.find(
+                "trust-broader-than-ec2",
+                format!("its trust policy also trusts {}: the procedure trusts EC2 only", others.join(", ")),
+            );
+        } else if services.len() == 1
+            && live.trust.as_ref().is_some_and(|t| !policies::same_policy(t, &policies::ec2_trust_policy(partition)))
+        {
+            out.note(
+                "trust-differs",
+                "its trust policy trusts EC2 but is not the procedure's document (conditions or other statements)",
+            );
+        }
+        if self.node_uses.is_empty() {
+            return;
+        }
+        if services.contains(CLUSTER_PRINCIPAL) && !self.used_as(|u| matches!(u, Use::ClusterRole { .. })) {
+            out.find(
+                "cluster-role-used-as-node-role",
+                "it trusts eks.amazonaws.com, so it is an Amazon EKS cluster role",
+            );
+        }
+        if services.contains(FARGATE_PRINCIPAL) && !self.used_as(|u| matches!(u, Use::FargateProfile { .. })) {
+            out.find(
+                "fargate-role-used-as-node-role",
+                "it trusts eks-fargate-pods.amazonaws.com, so it is a Fargate pod execution role",
+            );
+        }
+    }
+
+    /// The worker policy of the node class, and the registry policy.
+    fn worker_and_registry(&self, live: &LiveRole, out: &mut Said) {
+        match self.node_class {
+            NodeClass::Standard if !aws_policy(live, policies::WORKER_NODE_POLICY) => {
+                out.findings.push(missing(policies::WORKER_NODE_POLICY, "the nodes cannot join the cluster"));
+            }
+            NodeClass::AutoMode if !aws_policy(live, policies::WORKER_NODE_MINIMAL_POLICY) => {
                 if aws_policy(live, policies::WORKER_NODE_POLICY) {
-                    notes.push(finding("worker-policy-broader-than-needed", "Auto Mode nodes need only AmazonEKSWorkerNodeMinimalPolicy; AmazonEKSWorkerNodePolicy grants more"));
+                    out.note("worker-policy-broader-than-needed", "Auto Mode nodes need only AmazonEKSWorkerNodeMinimalPolicy; AmazonEKSWorkerNodePolicy grants more");
                 } else {
-                    findings
+                    out.findings
                         .push(missing(policies::WORKER_NODE_MINIMAL_POLICY, "Auto Mode nodes cannot join the cluster"));
                 }
             }
+            _ => {}
         }
-    }
-    if !aws_policy(live, policies::ECR_PULL_ONLY_POLICY) {
+        if aws_policy(live, policies::ECR_PULL_ONLY_POLICY) {
+            return;
+        }
         if aws_policy(live, READ_ONLY_REGISTRY) {
-            notes.push(finding("registry-policy-broader-than-needed", "AmazonEC2ContainerRegistryReadOnly grants more than the nodes need: AmazonEC2ContainerRegistryPullOnly is enough"));
+            out.note("registry-policy-broader-than-needed", "AmazonEC2ContainerRegistryReadOnly grants more than the nodes need: AmazonEC2ContainerRegistryPullOnly is enough");
         } else {
-            findings.push(missing(policies::ECR_PULL_ONLY_POLICY, "the nodes cannot pull images from Amazon ECR"));
+            out.findings.push(missing(policies::ECR_PULL_ONLY_POLICY, "the nodes cannot pull images from Amazon ECR"));
         }
     }
 
-    // The CNI policy: by IP family, or none when the VPC CNI has its own role (or Auto Mode runs networking).
-    let has_v4 = aws_policy(live, policies::CNI_POLICY);
-    let has_v6 = ipv6_cni(live).is_some();
-    let needs_cni = match record {
-        Some(r) => r.desired.attach_cni,
-        None => node_class == NodeClass::Standard && !cni_separate,
-    };
-    let families: BTreeSet<IpFamily> = match record {
-        Some(r) => [r.desired.ip_family].into(),
-        None if ip_families.is_empty() => [IpFamily::Ipv4].into(),
-        None => ip_families.clone(),
-    };
-    if needs_cni {
-        if families.contains(&IpFamily::Ipv4) && !has_v4 {
-            findings.push(missing(policies::CNI_POLICY, "the VPC CNI on these nodes cannot assign IPv4 addresses"));
-        }
-        if families.contains(&IpFamily::Ipv6) && !has_v6 {
-            findings.push(missing(
-                policies::CNI_IPV6_POLICY,
-                "the VPC CNI on these nodes cannot assign IPv6 addresses (create it from AWS's document)",
-            ));
-        }
-    } else if has_v4 || has_v6 {
-        let why = if node_class == NodeClass::AutoMode {
-            "Auto Mode runs networking itself".to_string()
-        } else if let Some(own) = node_clusters.iter().find_map(|c| c.cni_own_role.as_deref()) {
-            format!("the VPC CNI has its own role ({own})")
-        } else {
-            "the guard's state item says the CNI policy is not attached to this role".to_string()
+    /// The CNI policy: by IP family, or none when the VPC CNI has its own role (or Auto Mode runs networking).
+    fn cni(&self, live: &LiveRole, out: &mut Said) {
+        let has_v4 = aws_policy(live, policies::CNI_POLICY);
+        let has_v6 = ipv6_cni(live).is_some();
+        let needs_cni = match self.record {
+            Some(r) => r.desired.attach_cni,
+            None => self.node_class == NodeClass::Standard && !self.cni_separate,
         };
-        findings.push(finding(
-            "cni-policy-on-node-role",
-            format!(
-                "a CNI policy is still attached although {why}: the procedure says to remove it from the node role"
-            ),
-        ));
+        let families: BTreeSet<IpFamily> = match self.record {
+            Some(r) => [r.desired.ip_family].into(),
+            None if self.ip_families.is_empty() => [IpFamily::Ipv4].into(),
+            None => self.ip_families.clone(),
+        };
+        if needs_cni {
+            if families.contains(&IpFamily::Ipv4) && !has_v4 {
+                out.findings
+                    .push(missing(policies::CNI_POLICY, "the VPC CNI on these nodes cannot assign IPv4 addresses"));
+            }
+            if families.contains(&IpFamily::Ipv6) && !has_v6 {
+                out.findings.push(missing(
+                    policies::CNI_IPV6_POLICY,
+                    "the VPC CNI on these nodes cannot assign IPv6 addresses (create it from AWS's document)",
+                ));
+            }
+        } else if has_v4 || has_v6 {
+            let why = if self.node_class == NodeClass::AutoMode {
+                "Auto Mode runs networking itself".to_string()
+            } else if let Some(own) = self.node_clusters.iter().find_map(|c| c.cni_own_role.as_deref()) {
+                format!("the VPC CNI has its own role ({own})")
+            } else {
+                "the guard's state item says the CNI policy is not attached to this role".to_string()
+            };
+            out.find(
+                "cni-policy-on-node-role",
+                format!(
+                    "a CNI policy is still attached although {why}: the procedure says to remove it from the node role"
+                ),
+            );
+        }
     }
-    for r in record.into_iter() {
-        if r.desired.ip_family == IpFamily::Ipv4 && ip_families.contains(&IpFamily::Ipv6)
-            || r.desired.ip_family == IpFamily::Ipv6 && ip_families.contains(&IpFamily::Ipv4)
-        {
-            findings.push(finding(
+
+    /// A managed role against what its stack declares.
+    fn against_item(&self, live: &LiveRole, out: &mut Said) {
+        let Some(r) = self.record else { return };
+        let other_family = match r.desired.ip_family {
+            IpFamily::Ipv4 => IpFamily::Ipv6,
+            IpFamily::Ipv6 => IpFamily::Ipv4,
+        };
+        if self.ip_families.contains(&other_family) {
+            out.find(
                 "ip-family-mismatch",
                 format!(
                     "its stack declares IpFamily {}, but clusters of another family use it",
                     r.desired.ip_family.as_str()
                 ),
-            ));
+            );
         }
-        if r.desired.node_class == NodeClass::Standard && auto_mode {
-            findings.push(finding(
-                "node-class-mismatch",
-                "an Auto Mode cluster uses it, but its stack declares NodeClass standard",
-            ));
+        if r.desired.node_class == NodeClass::Standard && self.auto_mode {
+            out.find("node-class-mismatch", "an Auto Mode cluster uses it, but its stack declares NodeClass standard");
         }
         for p in r.desired.required_policies() {
-            if !live.attached.contains(&p)
-                && !policies::NODE_POLICIES.contains(&p.name())
-                && !p.name().ends_with(policies::CNI_IPV6_POLICY)
-            {
-                findings.push(missing(p.name(), "its stack declares it (AdditionalPolicyArns)"));
+            let node_policy =
+                policies::NODE_POLICIES.contains(&p.name()) || p.name().ends_with(policies::CNI_IPV6_POLICY);
+            if !live.attached.contains(&p) && !node_policy {
+                out.findings.push(missing(p.name(), "its stack declares it (AdditionalPolicyArns)"));
             }
         }
     }
 
-    // What else the role carries: listed, not judged.
-    if let Some(b) = &live.boundary {
-        notes.push(finding(
-            "permissions-boundary",
-            format!("permissions boundary {}: it limits what the node policies grant", b.as_str()),
-        ));
+    /// What else the role carries: listed, not judged.
+    fn listed(&self, live: &LiveRole, out: &mut Said) {
+        if let Some(b) = &live.boundary {
+            out.note(
+                "permissions-boundary",
+                format!("permissions boundary {}: it limits what the node policies grant", b.as_str()),
+            );
+        }
+        let known = |p: &&PolicyArn| {
+            policies::NODE_POLICIES.contains(&p.name()) || p.name().ends_with(policies::CNI_IPV6_POLICY)
+        };
+        for p in live.attached.iter().filter(|p| !known(p)) {
+            out.note("additional-policy", format!("also attached: {}", p.as_str()));
+        }
+        for p in &self.subject.inline_policies {
+            out.note("inline-policy", format!("inline policy {p}"));
+        }
     }
-    let known: BTreeSet<&str> = policies::NODE_POLICIES.iter().copied().collect();
-    for p in
-        live.attached.iter().filter(|p| !known.contains(p.name()) && !p.name().ends_with(policies::CNI_IPV6_POLICY))
-    {
-        notes.push(finding("additional-policy", format!("also attached: {}", p.as_str())));
-    }
-    for p in &subject.inline_policies {
-        notes.push(finding("inline-policy", format!("inline policy {p}")));
-    }
-    report(subject, findings, notes, node_class, ip_families, cni_separate)
 }
 
 fn missing(policy: &str, consequence: &str) -> Finding {
@@ -427,12 +484,12 @@ fn describe(uses: &[&Use]) -> String {
 
 fn report(
     subject: &Subject,
-    mut findings: Vec<Finding>,
-    mut notes: Vec<Finding>,
+    said: Said,
     node_class: NodeClass,
     ip_families: BTreeSet<IpFamily>,
     cni_separate: bool,
 ) -> RoleReport {
+    let Said { mut findings, mut notes } = said;
     findings.dedup_by(|a, b| a.kind == b.kind && a.message == b.message);
     let used = subject.uses.iter().any(Use::is_node_use);
     let managed = matches!(subject.managed, Managed::Yes(_));

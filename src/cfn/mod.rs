@@ -61,15 +61,14 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C: Stacks>(
     deadline: impl Into<Deadline>,
     log_stream: &str,
 ) -> Status {
-    let (rec, sender, settings) = (t.rec, t.sender, t.settings);
     let started = Instant::now();
-    let lambda_deadline: Deadline = deadline.into();
+    let deadline: Deadline = deadline.into();
     let envelope = Envelope::from_raw(payload);
     let url = match envelope
         .response_url
         .as_deref()
         .ok_or_else(|| Error::Response("ResponseURL is missing".into()))
-        .and_then(|u| ResponseUrl::parse(u, settings.allow_insecure_response_url))
+        .and_then(|u| ResponseUrl::parse(u, t.settings.allow_insecure_response_url))
     {
         Ok(u) => u,
         Err(e) => {
@@ -77,57 +76,13 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C: Stacks>(
             return Status::Failed;
         }
     };
-
     let progress = Progress::default();
-    let budget = lambda_deadline.work_budget(settings.margin);
-    let mut cut_short = None;
-    let result = match Request::parse(payload) {
-        Err(e) => Err(e),
-        Ok(req) => {
-            match tokio::time::timeout(budget, Box::pin(confirmed_run(&req, t, invoked_function_arn, &progress))).await
-            {
-                Ok(r) => r,
-                Err(_) => {
-                    cut_short = Some(req);
-                    Err(Error::TimedOut(format!("within {} ms", budget.as_millis())))
-                }
-            }
-        }
-    };
-
-    let physical_id = |fallback: &str| {
-        envelope.physical_id.clone().or_else(|| progress.role()).unwrap_or_else(|| fallback.to_string())
-    };
-    let response = match result {
-        Ok(o) => Response {
-            status: Status::Success,
-            reason: None,
-            physical_resource_id: o.physical_id,
-            stack_id: envelope.stack_id.clone(),
-            request_id: envelope.request_id.clone(),
-            logical_resource_id: envelope.logical_id.clone(),
-            no_echo: false,
-            data: o.data,
-        },
-        Err(e) => {
-            warn!(request_type = %envelope.request_type, logical_id = %envelope.logical_id, error = %e, "request failed");
-            Response {
-                status: Status::Failed,
-                reason: Some(e.to_string()),
-                physical_resource_id: physical_id(&format!("failed-{}", short(&envelope.request_id))),
-                stack_id: envelope.stack_id.clone(),
-                request_id: envelope.request_id.clone(),
-                logical_resource_id: envelope.logical_id.clone(),
-                no_echo: false,
-                data: Default::default(),
-            }
-        }
-    };
+    let (result, cut_short) = work(payload, t, invoked_function_arn, deadline, &progress).await;
+    let response = answer(&envelope, result, &progress);
     let status = response.status;
-    let body = response.to_body(log_stream);
     // Stop retrying the PUT a moment before Lambda would freeze the process.
-    let send_deadline = lambda_deadline.less(Duration::from_millis(200));
-    match sender.send(&url, body, send_deadline.instant()).await {
+    let send_deadline = deadline.less(Duration::from_millis(200));
+    match t.sender.send(&url, response.to_body(log_stream), send_deadline.instant()).await {
         Ok(code) => info!(
             request_type = %envelope.request_type,
             logical_id = %envelope.logical_id,
@@ -142,10 +97,55 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C: Stacks>(
     }
     // The answer is out; what time is left goes to removing a replacement the deadline cut short.
     if let Some(req) = cut_short {
-        let left = lambda_deadline.less(Duration::from_millis(200)).left();
-        let _ = tokio::time::timeout(left, lifecycle::after_timeout(&req, rec, &progress)).await;
+        let _ = tokio::time::timeout(send_deadline.left(), lifecycle::after_timeout(&req, t.rec, &progress)).await;
     }
     status
+}
+
+/// The request carried out within the work budget (the deadline less the margin kept for the answer). A request
+/// the budget cut short is returned too: a replacement it left half-made is removed after the answer.
+async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
+    payload: &Value,
+    t: &Trigger<'_, I, S, C>,
+    invoked_function_arn: &str,
+    deadline: Deadline,
+    progress: &Progress,
+) -> (Result<lifecycle::Outcome, Error>, Option<Request>) {
+    let req = match Request::parse(payload) {
+        Ok(req) => req,
+        Err(e) => return (Err(e), None),
+    };
+    let budget = deadline.work_budget(t.settings.margin);
+    match tokio::time::timeout(budget, Box::pin(confirmed_run(&req, t, invoked_function_arn, progress))).await {
+        Ok(r) => (r, None),
+        Err(_) => (Err(Error::TimedOut(format!("within {} ms", budget.as_millis()))), Some(req)),
+    }
+}
+
+/// The one response: SUCCESS with the outcome's id and attributes, or FAILED with the error as its Reason.
+fn answer(envelope: &Envelope, result: Result<lifecycle::Outcome, Error>, progress: &Progress) -> Response {
+    let (status, reason, physical_resource_id, data) = match result {
+        Ok(o) => (Status::Success, None, o.physical_id, o.data),
+        Err(e) => {
+            warn!(request_type = %envelope.request_type, logical_id = %envelope.logical_id, error = %e, "request failed");
+            let id = envelope
+                .physical_id
+                .clone()
+                .or_else(|| progress.role())
+                .unwrap_or_else(|| format!("failed-{}", short(&envelope.request_id)));
+            (Status::Failed, Some(e.to_string()), id, Default::default())
+        }
+    };
+    Response {
+        status,
+        reason,
+        physical_resource_id,
+        stack_id: envelope.stack_id.clone(),
+        request_id: envelope.request_id.clone(),
+        logical_resource_id: envelope.logical_id.clone(),
+        no_echo: false,
+        data,
+    }
 }
 
 /// The request is carried out only once CloudFormation confirms it.

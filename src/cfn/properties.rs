@@ -53,137 +53,101 @@ pub struct Properties {
 impl Properties {
     /// Validates `ResourceProperties`. `partition` is the stack's: policy ARNs must be in it.
     pub fn parse(props: &Map<String, Value>, partition: Partition) -> Result<Self> {
-        let mut errors: Vec<String> = Vec::new();
-        for key in props.keys().filter(|k| !KNOWN.contains(&k.as_str())) {
+        let mut r = Reader { props, errors: Vec::new() };
+        r.refuse_unknown();
+        let node_class = r.scalar("NodeClass", NodeClass::parse).unwrap_or_default();
+        let asked_cni = r.scalar("AttachCniPolicy", |s| parse_bool(s, "AttachCniPolicy"));
+        let mut attach_cni = asked_cni.unwrap_or(true);
+        if node_class == NodeClass::AutoMode {
+            // Auto Mode runs pod networking itself: its node role carries no CNI policy.
+            if asked_cni == Some(true) {
+                r.errors.push(
+                    "AttachCniPolicy cannot be true with NodeClass auto-mode: EKS Auto Mode runs pod networking itself"
+                        .into(),
+                );
+            }
+            attach_cni = false;
+        }
+        let p = Properties {
+            role_name: r.scalar("RoleName", |s| (!s.is_empty()).then(|| RoleName::parse(s)).transpose()).flatten(),
+            path: r.scalar("Path", RolePath::parse).unwrap_or_else(RolePath::root),
+            description: r.scalar("Description", description),
+            ip_family: r.scalar("IpFamily", IpFamily::parse).unwrap_or_default(),
+            attach_cni,
+            additional_policies: r.additional_policies(partition),
+            boundary: r
+                .scalar("PermissionsBoundary", |s| {
+                    (!s.is_empty()).then(|| policy_in(s, "PermissionsBoundary", partition)).transpose()
+                })
+                .flatten(),
+            tags: r.keep(parse_tags(props.get("Tags"))).unwrap_or_default(),
+            create_instance_profile: r
+                .scalar("CreateInstanceProfile", |s| parse_bool(s, "CreateInstanceProfile"))
+                .unwrap_or(true),
+            adopt_existing: r.scalar("AdoptExistingRole", |s| parse_bool(s, "AdoptExistingRole")).unwrap_or(false),
+            remediation: r.scalar("Remediation", |s| RemediationMode::parse(s, "Remediation")).unwrap_or_default(),
+            node_class,
+        };
+        if r.errors.is_empty() {
+            Ok(p)
+        } else {
+            Err(Error::invalid(r.errors.join("; ")))
+        }
+    }
+}
+
+/// Reads properties, keeping every problem (each names its property and the fix) to report them all at once.
+struct Reader<'a> {
+    props: &'a Map<String, Value>,
+    errors: Vec<String>,
+}
+
+impl Reader<'_> {
+    fn keep<T>(&mut self, r: Result<T>) -> Option<T> {
+        r.inspect_err(|e| self.errors.push(e.to_string())).ok()
+    }
+
+    /// The property's value parsed, `None` when absent or wrong (then the problem is kept).
+    fn scalar<T>(&mut self, key: &str, parse: impl FnOnce(&str) -> Result<T>) -> Option<T> {
+        let r = scalar(self.props, key).and_then(|v| v.map(|s| parse(&s)).transpose());
+        self.keep(r).flatten()
+    }
+
+    fn refuse_unknown(&mut self) {
+        for key in self.props.keys().filter(|k| !KNOWN.contains(&k.as_str())) {
             let hint = suggest(key).map(|s| format!(" (did you mean {s}?)")).unwrap_or_default();
-            errors.push(format!(
+            self.errors.push(format!(
                 "unknown property '{}'{hint}: accepted properties are {}",
                 truncate_for_message(key),
                 KNOWN[..12].join(", ")
             ));
         }
-        let mut check = |r: Result<()>| {
-            if let Err(e) = r {
-                errors.push(e.to_string());
-            }
-        };
-
-        let mut p = Properties {
-            role_name: None,
-            path: RolePath::root(),
-            description: None,
-            ip_family: IpFamily::Ipv4,
-            attach_cni: true,
-            additional_policies: BTreeSet::new(),
-            boundary: None,
-            tags: BTreeMap::new(),
-            create_instance_profile: true,
-            adopt_existing: false,
-            remediation: RemediationMode::Enforce,
-            node_class: NodeClass::Standard,
-        };
-
-        check(scalar(props, "RoleName").and_then(|v| {
-            p.role_name = v.filter(|s| !s.is_empty()).map(|s| RoleName::parse(&s)).transpose()?;
-            Ok(())
-        }));
-        check(scalar(props, "Path").and_then(|v| {
-            if let Some(s) = v {
-                p.path = RolePath::parse(&s)?;
-            }
-            Ok(())
-        }));
-        check(scalar(props, "Description").and_then(|v| {
-            if let Some(d) = &v {
-                let ok = d.chars().count() <= 1000
-                    && d.chars().all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a1}'..='\u{ff}'));
-                if !ok {
-                    return Err(Error::invalid(format!(
-                        "Description '{}' is invalid: at most 1000 characters of printable Latin-1 text",
-                        truncate_for_message(d)
-                    )));
-                }
-            }
-            p.description = v;
-            Ok(())
-        }));
-        check(scalar(props, "IpFamily").and_then(|v| {
-            if let Some(s) = v {
-                p.ip_family = IpFamily::parse(&s)?;
-            }
-            Ok(())
-        }));
-        for (key, slot) in [
-            ("AttachCniPolicy", &mut p.attach_cni),
-            ("CreateInstanceProfile", &mut p.create_instance_profile),
-            ("AdoptExistingRole", &mut p.adopt_existing),
-        ] {
-            check(scalar(props, key).and_then(|v| {
-                if let Some(s) = v {
-                    *slot = parse_bool(&s, key)?;
-                }
-                Ok(())
-            }));
-        }
-        check(scalar(props, "Remediation").and_then(|v| {
-            if let Some(s) = v {
-                p.remediation = RemediationMode::parse(&s, "Remediation")?;
-            }
-            Ok(())
-        }));
-        check(scalar(props, "NodeClass").and_then(|v| {
-            if let Some(s) = v {
-                p.node_class = NodeClass::parse(&s)?;
-            }
-            Ok(())
-        }));
-        if p.node_class == NodeClass::AutoMode {
-            // Auto Mode runs pod networking itself: its node role carries no CNI policy.
-            let asked = scalar(props, "AttachCniPolicy").ok().flatten().is_some_and(|s| s.eq_ignore_ascii_case("true"));
-            check(if asked {
-                Err(Error::invalid(
-                    "AttachCniPolicy cannot be true with NodeClass auto-mode: EKS Auto Mode runs pod networking itself",
-                ))
-            } else {
-                Ok(())
-            });
-            p.attach_cni = false;
-        }
-        check(scalar(props, "PermissionsBoundary").and_then(|v| {
-            p.boundary =
-                v.filter(|s| !s.is_empty()).map(|s| policy_in(&s, "PermissionsBoundary", partition)).transpose()?;
-            Ok(())
-        }));
-        check(list(props, "AdditionalPolicyArns").and_then(|items| {
-            let mut errs = Vec::new();
-            for s in items {
-                match policy_in(&s, "AdditionalPolicyArns", partition) {
-                    Ok(a) => {
-                        p.additional_policies.insert(a);
-                    }
-                    Err(e) => errs.push(e.to_string()),
-                }
-            }
-            if 3 + p.additional_policies.len() > MAX_MANAGED_POLICIES {
-                errs.push(format!(
-                    "AdditionalPolicyArns has {} policies: a role holds at most {MAX_MANAGED_POLICIES} managed policies (the default quota is 10), 3 of them required",
-                    p.additional_policies.len()
-                ));
-            }
-            if errs.is_empty() {
-                Ok(())
-            } else {
-                Err(Error::invalid(errs.join("; ")))
-            }
-        }));
-        check(parse_tags(props.get("Tags")).map(|t| p.tags = t));
-
-        if errors.is_empty() {
-            Ok(p)
-        } else {
-            Err(Error::invalid(errors.join("; ")))
-        }
     }
+
+    fn additional_policies(&mut self, partition: Partition) -> BTreeSet<PolicyArn> {
+        let items = self.keep(list(self.props, "AdditionalPolicyArns")).unwrap_or_default();
+        let policies: BTreeSet<PolicyArn> =
+            items.iter().filter_map(|s| self.keep(policy_in(s, "AdditionalPolicyArns", partition))).collect();
+        if 3 + policies.len() > MAX_MANAGED_POLICIES {
+            self.errors.push(format!(
+                "AdditionalPolicyArns has {} policies: a role holds at most {MAX_MANAGED_POLICIES} managed policies (the default quota is 10), 3 of them required",
+                policies.len()
+            ));
+        }
+        policies
+    }
+}
+
+fn description(d: &str) -> Result<String> {
+    let ok = d.chars().count() <= 1000
+        && d.chars().all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a1}'..='\u{ff}'));
+    if !ok {
+        return Err(Error::invalid(format!(
+            "Description '{}' is invalid: at most 1000 characters of printable Latin-1 text",
+            truncate_for_message(d)
+        )));
+    }
+    Ok(d.to_string())
 }
 
 /// What identifies the role in a request's properties: read leniently from OldResourceProperties, whose other

@@ -181,45 +181,20 @@ impl MemoryIam {
 
     fn apply_now(&self, role: &RoleName, action: &Action) -> Result<()> {
         let mut w = self.world();
-        let key = role.as_str().to_ascii_lowercase();
-        let quota = w.quota;
         let op = action.kind();
-        // Removing what is already gone is success (as the SDK adapter treats NoSuchEntity).
-        let gone_ok = |r: Result<()>| match r {
-            Err(e) if e.is_iam(IamCode::NoSuchEntity) => Ok(()),
-            other => other,
-        };
         match action {
-            Action::CreateRole { .. } => unreachable!("CreateRole goes through create_role"),
-            Action::AttachPolicy(arn) => {
-                if !Self::policy_exists(&w, arn) {
-                    return Err(err(
-                        op,
-                        IamCode::NoSuchEntity,
-                        format!("Policy {arn} does not exist or is not attachable."),
-                    ));
-                }
-                let r = w.roles.get_mut(&key).ok_or_else(|| no_role(op, role.as_str()))?;
-                if !r.live.attached.contains(arn) && r.live.attached.len() >= quota {
-                    return Err(err(
-                        op,
-                        IamCode::LimitExceeded,
-                        format!("Cannot exceed quota for PoliciesPerRole: {quota}"),
-                    ));
-                }
-                r.live.attached.insert(arn.clone());
-                Ok(())
+            Action::CreateRole { .. } => {
+                Err(err(op, IamCode::EntityAlreadyExists, "CreateRole goes through create_role"))
             }
-            Action::DetachPolicy(arn) => gone_ok(match w.roles.get_mut(&key) {
-                None => Err(no_role(op, role.as_str())),
+            Action::AttachPolicy(arn) => Self::attach(&mut w, role, arn),
+            // Removing what is already gone is success (as the SDK adapter treats NoSuchEntity).
+            Action::DetachPolicy(arn) => match w.roles.get_mut(&role.as_str().to_ascii_lowercase()) {
                 Some(r) => {
-                    if r.live.attached.remove(arn) {
-                        Ok(())
-                    } else {
-                        Err(err(op, IamCode::NoSuchEntity, format!("Policy {arn} was not found.")))
-                    }
+                    r.live.attached.remove(arn);
+                    Ok(())
                 }
-            }),
+                None => Ok(()),
+            },
             Action::EnsureInstanceProfile { name, path } => {
                 drop(w);
                 self.create_profile(name, path)?;
@@ -227,69 +202,84 @@ impl MemoryIam {
             }
             Action::AddToInstanceProfile(name) => Self::add_to_profile(&mut w, role, name),
             Action::RemoveFromInstanceProfile(name) => {
-                let p = w.profiles.get_mut(&name.to_ascii_lowercase());
-                match p {
-                    Some(p) => {
-                        p.roles.retain(|r| !r.eq_ignore_ascii_case(role.as_str()));
-                        Ok(())
-                    }
-                    None => Ok(()),
+                if let Some(p) = w.profiles.get_mut(&name.to_ascii_lowercase()) {
+                    p.roles.retain(|r| !r.eq_ignore_ascii_case(role.as_str()));
                 }
+                Ok(())
             }
             Action::DeleteInstanceProfile(name) => {
                 let k = name.to_ascii_lowercase();
                 if w.profiles.get(&k).is_some_and(|p| !p.roles.is_empty()) {
-                    return Err(err(
-                        op,
-                        IamCode::DeleteConflict,
-                        "Cannot delete entity, must remove roles from instance profile first.",
-                    ));
+                    let why = "Cannot delete entity, must remove roles from instance profile first.";
+                    return Err(err(op, IamCode::DeleteConflict, why));
                 }
                 w.profiles.remove(&k);
                 Ok(())
             }
-            Action::DeleteRole => {
-                let Some(r) = w.roles.get(&key) else { return Ok(()) };
-                let in_profile =
-                    w.profiles.values().any(|p| p.roles.iter().any(|n| n.eq_ignore_ascii_case(role.as_str())));
-                if !r.live.attached.is_empty() || !r.inline.is_empty() || in_profile {
-                    return Err(err(
-                        op,
-                        IamCode::DeleteConflict,
-                        "Cannot delete entity, must detach all policies first.",
-                    ));
-                }
-                w.roles.remove(&key);
-                Ok(())
-            }
+            Action::DeleteRole => Self::delete_role(&mut w, role),
             Action::DeleteInlinePolicy(name) => {
-                if let Some(r) = w.roles.get_mut(&key) {
+                if let Some(r) = w.roles.get_mut(&role.as_str().to_ascii_lowercase()) {
                     r.inline.remove(name);
                 }
                 Ok(())
             }
-            other => {
-                let r = w.roles.get_mut(&key).ok_or_else(|| no_role(op, role.as_str()))?;
-                match other {
-                    Action::UpdateTrust(doc) => r.live.trust = Some(doc.clone()),
-                    Action::PutBoundary(arn) => r.live.boundary = Some(arn.clone()),
-                    Action::DeleteBoundary => r.live.boundary = None,
-                    Action::UpdateDescription(d) => r.live.description = Some(d.clone()),
-                    Action::TagRole(tags) => {
-                        for (k, v) in tags {
-                            // IAM tag keys are case-insensitive: the key keeps its first spelling.
-                            let existing = r.live.tags.keys().find(|x| x.eq_ignore_ascii_case(k)).cloned();
-                            r.live.tags.insert(existing.unwrap_or_else(|| k.clone()), v.clone());
-                        }
-                    }
-                    Action::UntagRole(keys) => {
-                        r.live.tags.retain(|k, _| !keys.iter().any(|x| x.eq_ignore_ascii_case(k)))
-                    }
-                    _ => unreachable!("handled above"),
-                }
-                Ok(())
-            }
+            Action::UpdateTrust(_)
+            | Action::PutBoundary(_)
+            | Action::DeleteBoundary
+            | Action::UpdateDescription(_)
+            | Action::TagRole(_)
+            | Action::UntagRole(_) => Self::change_role(&mut w, role, action),
         }
+    }
+
+    fn attach(w: &mut World, role: &RoleName, arn: &PolicyArn) -> Result<()> {
+        let (op, quota) = ("AttachRolePolicy", w.quota);
+        if !Self::policy_exists(w, arn) {
+            let why = format!("Policy {arn} does not exist or is not attachable.");
+            return Err(err(op, IamCode::NoSuchEntity, why));
+        }
+        let r = w.roles.get_mut(&role.as_str().to_ascii_lowercase()).ok_or_else(|| no_role(op, role.as_str()))?;
+        if !r.live.attached.contains(arn) && r.live.attached.len() >= quota {
+            return Err(err(op, IamCode::LimitExceeded, format!("Cannot exceed quota for PoliciesPerRole: {quota}")));
+        }
+        r.live.attached.insert(arn.clone());
+        Ok(())
+    }
+
+    /// IAM refuses to delete a role that still has policies or sits in a profile; one already gone is success.
+    fn delete_role(w: &mut World, role: &RoleName) -> Result<()> {
+        let key = role.as_str().to_ascii_lowercase();
+        let Some(r) = w.roles.get(&key) else { return Ok(()) };
+        let in_profile = w.profiles.values().any(|p| p.roles.iter().any(|n| n.eq_ignore_ascii_case(role.as_str())));
+        if !r.live.attached.is_empty() || !r.inline.is_empty() || in_profile {
+            let why = "Cannot delete entity, must detach all policies first.";
+            return Err(err("DeleteRole", IamCode::DeleteConflict, why));
+        }
+        w.roles.remove(&key);
+        Ok(())
+    }
+
+    /// Changes of the role itself: trust, boundary, description, tags.
+    fn change_role(w: &mut World, role: &RoleName, action: &Action) -> Result<()> {
+        let op = action.kind();
+        let r = w.roles.get_mut(&role.as_str().to_ascii_lowercase()).ok_or_else(|| no_role(op, role.as_str()))?;
+        let live = &mut r.live;
+        match action {
+            Action::UpdateTrust(doc) => live.trust = Some(doc.clone()),
+            Action::PutBoundary(arn) => live.boundary = Some(arn.clone()),
+            Action::DeleteBoundary => live.boundary = None,
+            Action::UpdateDescription(d) => live.description = Some(d.clone()),
+            Action::TagRole(tags) => {
+                for (k, v) in tags {
+                    // IAM tag keys are case-insensitive: the key keeps its first spelling.
+                    let existing = live.tags.keys().find(|x| x.eq_ignore_ascii_case(k)).cloned();
+                    live.tags.insert(existing.unwrap_or_else(|| k.clone()), v.clone());
+                }
+            }
+            Action::UntagRole(keys) => live.tags.retain(|k, _| !keys.iter().any(|x| x.eq_ignore_ascii_case(k))),
+            other => return Err(err(op, IamCode::NoSuchEntity, format!("{other} is not a change of the role itself"))),
+        }
+        Ok(())
     }
 
     /// A hand-made change (a person in the console): the test's way to break a role.

@@ -259,96 +259,87 @@ impl NodeRoleIam for SdkIam {
     }
 
     async fn apply(&self, role: &RoleName, action: &Action) -> Result<()> {
-        let c = &self.client;
-        let name = role.as_str();
+        let (c, name) = (&self.client, role.as_str());
         match action {
-            Action::CreateRole { path, trust, description, boundary, tags: t } => c
-                .create_role()
-                .role_name(name)
-                .path(path)
-                .assume_role_policy_document(trust.to_string())
-                .set_description(description.clone())
-                .set_permissions_boundary(boundary.as_ref().map(|b| b.to_string()))
-                .set_tags(Some(tags(t)))
-                .send()
-                .await
-                .done("CreateRole"),
-            Action::UpdateTrust(doc) => c
-                .update_assume_role_policy()
-                .role_name(name)
-                .policy_document(doc.to_string())
-                .send()
-                .await
-                .done("UpdateAssumeRolePolicy"),
-            Action::PutBoundary(arn) => c
-                .put_role_permissions_boundary()
-                .role_name(name)
-                .permissions_boundary(arn.as_str())
-                .send()
-                .await
-                .done("PutRolePermissionsBoundary"),
-            Action::DeleteBoundary => gone_ok(
-                c.delete_role_permissions_boundary().role_name(name).send().await.done("DeleteRolePermissionsBoundary"),
-            ),
+            Action::CreateRole { .. } => self.create(name, action).await,
+            Action::UpdateTrust(doc) => {
+                let req = c.update_assume_role_policy().role_name(name).policy_document(doc.to_string());
+                req.send().await.done("UpdateAssumeRolePolicy")
+            }
+            Action::PutBoundary(arn) => {
+                let req = c.put_role_permissions_boundary().role_name(name).permissions_boundary(arn.as_str());
+                req.send().await.done("PutRolePermissionsBoundary")
+            }
+            Action::DeleteBoundary => {
+                let req = c.delete_role_permissions_boundary().role_name(name);
+                gone_ok(req.send().await.done("DeleteRolePermissionsBoundary"))
+            }
             Action::UpdateDescription(d) => {
                 c.update_role().role_name(name).description(d).send().await.done("UpdateRole")
             }
-            Action::TagRole(t) => {
-                // Label keys and user keys go in separate calls: the function's policy allows each through its own
-                // statement (aws:TagKeys), and one call must match one statement.
-                let (label, user): (BTreeMap<_, _>, BTreeMap<_, _>) =
-                    t.clone().into_iter().partition(|(k, _)| k.starts_with(spec::TAG_PREFIX));
-                for group in [label, user].iter().filter(|g| !g.is_empty()) {
-                    propagated(|| async {
-                        c.tag_role().role_name(name).set_tags(Some(tags(group))).send().await.done("TagRole")
-                    })
-                    .await?;
-                }
-                Ok(())
+            Action::TagRole(t) => self.tag(name, t).await,
+            Action::UntagRole(keys) => {
+                let req = c.untag_role().role_name(name).set_tag_keys(Some(keys.iter().cloned().collect()));
+                gone_ok(req.send().await.done("UntagRole"))
             }
-            Action::UntagRole(keys) => gone_ok(
-                c.untag_role()
-                    .role_name(name)
-                    .set_tag_keys(Some(keys.iter().cloned().collect()))
-                    .send()
-                    .await
-                    .done("UntagRole"),
-            ),
             Action::AttachPolicy(arn) => {
-                propagated(|| async {
-                    c.attach_role_policy()
-                        .role_name(name)
-                        .policy_arn(arn.as_str())
-                        .send()
-                        .await
-                        .done("AttachRolePolicy")
-                })
-                .await
+                let req = || c.attach_role_policy().role_name(name).policy_arn(arn.as_str());
+                propagated(|| async { req().send().await.done("AttachRolePolicy") }).await
             }
-            Action::DetachPolicy(arn) => gone_ok(
-                c.detach_role_policy().role_name(name).policy_arn(arn.as_str()).send().await.done("DetachRolePolicy"),
-            ),
+            Action::DetachPolicy(arn) => {
+                let req = c.detach_role_policy().role_name(name).policy_arn(arn.as_str());
+                gone_ok(req.send().await.done("DetachRolePolicy"))
+            }
             Action::EnsureInstanceProfile { name: profile, path } => {
                 self.create_instance_profile(profile, path).await?;
                 self.add_to_instance_profile(role, profile).await
             }
             Action::AddToInstanceProfile(profile) => self.add_to_instance_profile(role, profile).await,
-            Action::RemoveFromInstanceProfile(profile) => gone_ok(
-                c.remove_role_from_instance_profile()
-                    .instance_profile_name(profile)
-                    .role_name(name)
-                    .send()
-                    .await
-                    .done("RemoveRoleFromInstanceProfile"),
-            ),
-            Action::DeleteInstanceProfile(profile) => gone_ok(
-                c.delete_instance_profile().instance_profile_name(profile).send().await.done("DeleteInstanceProfile"),
-            ),
-            Action::DeleteInlinePolicy(policy) => gone_ok(
-                c.delete_role_policy().role_name(name).policy_name(policy).send().await.done("DeleteRolePolicy"),
-            ),
+            Action::RemoveFromInstanceProfile(profile) => {
+                let req = c.remove_role_from_instance_profile().instance_profile_name(profile).role_name(name);
+                gone_ok(req.send().await.done("RemoveRoleFromInstanceProfile"))
+            }
+            Action::DeleteInstanceProfile(profile) => {
+                let req = c.delete_instance_profile().instance_profile_name(profile);
+                gone_ok(req.send().await.done("DeleteInstanceProfile"))
+            }
+            Action::DeleteInlinePolicy(policy) => {
+                let req = c.delete_role_policy().role_name(name).policy_name(policy);
+                gone_ok(req.send().await.done("DeleteRolePolicy"))
+            }
             Action::DeleteRole => gone_ok(c.delete_role().role_name(name).send().await.done("DeleteRole")),
         }
+    }
+}
+
+impl SdkIam {
+    async fn create(&self, name: &str, create: &Action) -> Result<()> {
+        let Action::CreateRole { path, trust, description, boundary, tags: t } = create else {
+            return Err(Error::invalid("not a CreateRole action"));
+        };
+        self.client
+            .create_role()
+            .role_name(name)
+            .path(path)
+            .assume_role_policy_document(trust.to_string())
+            .set_description(description.clone())
+            .set_permissions_boundary(boundary.as_ref().map(|b| b.to_string()))
+            .set_tags(Some(tags(t)))
+            .send()
+            .await
+            .done("CreateRole")
+    }
+
+    /// Label keys and user keys go in separate calls: the function's policy allows each through its own
+    /// statement (aws:TagKeys), and one call must match one statement.
+    async fn tag(&self, name: &str, t: &BTreeMap<String, String>) -> Result<()> {
+        let (label, user): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            t.clone().into_iter().partition(|(k, _)| k.starts_with(spec::TAG_PREFIX));
+        for group in [label, user].iter().filter(|g| !g.is_empty()) {
+            let req = || self.client.tag_role().role_name(name).set_tags(Some(tags(group)));
+            propagated(|| async { req().send().await.done("TagRole") }).await?;
+        }
+        Ok(())
     }
 }
 

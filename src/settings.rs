@@ -43,90 +43,119 @@ impl Settings {
 
     /// From any source of variables (tests pass a map instead of changing the process's environment).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Self {
-        let var = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let mut problems = Vec::new();
-        let mut number = |k: &str| -> Option<u64> {
-            let v = var(k)?;
-            v.parse().inspect_err(|_| problems.push(format!("{k}='{v}' is not a number: the default is used"))).ok()
-        };
-        let flag = |k: &str| var(k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-
-        let d = DriftSettings::default();
-        let max_repairs = number("CIRCUIT_MAX_REPAIRS").map(|n| (n as usize).clamp(1, 20));
-        let window = number("CIRCUIT_WINDOW_SECONDS").map(Duration::from_secs);
-        let sweep_concurrency = number("SWEEP_CONCURRENCY").map(|n| (n as usize).clamp(1, 32));
-        let margin = number("WATCHDOG_MARGIN_MS").map(Duration::from_millis);
-        let i = IamSettings::default();
+        let mut v = Vars { get: &get, problems: Vec::new() };
+        let drift = drift(&mut v);
         let iam = IamSettings {
-            max_attempts: number("IAM_MAX_ATTEMPTS").map(|v| v.clamp(1, 20) as u32).unwrap_or(i.max_attempts),
-            initial_backoff: number("IAM_INITIAL_BACKOFF_MS").map(Duration::from_millis).unwrap_or(i.initial_backoff),
-            attempt_timeout: number("IAM_ATTEMPT_TIMEOUT_MS").map(Duration::from_millis).unwrap_or(i.attempt_timeout),
+            max_attempts: v.number("IAM_MAX_ATTEMPTS").map(|n| n.clamp(1, 20) as u32).unwrap_or(6),
+            initial_backoff: v.millis("IAM_INITIAL_BACKOFF_MS").unwrap_or(Duration::from_millis(200)),
+            attempt_timeout: v.millis("IAM_ATTEMPT_TIMEOUT_MS").unwrap_or(Duration::from_secs(10)),
         };
-        let global_mode = match var("REMEDIATION_MODE") {
-            None => d.global_mode,
-            Some(v) => RemediationMode::parse(&v, "REMEDIATION_MODE").unwrap_or_else(|e| {
-                // An unreadable kill switch must not turn repair on.
-                problems.push(format!("{e}: drift repair is off"));
-                RemediationMode::Off
-            }),
+        let cfn = CfnSettings {
+            margin: v.millis("WATCHDOG_MARGIN_MS").unwrap_or(CfnSettings::default().margin),
+            allow_insecure_response_url: v.flag("ALLOW_INSECURE_RESPONSE_URL"),
         };
-        let drift = DriftSettings {
-            global_mode,
-            max_repairs: max_repairs.unwrap_or(d.max_repairs),
-            window: window.unwrap_or(d.window),
-            sweep_concurrency: sweep_concurrency.unwrap_or(d.sweep_concurrency),
-            own_role: var("GUARD_EXECUTION_ROLE_NAME"),
-            function_name: var("AWS_LAMBDA_FUNCTION_NAME"),
-            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).unwrap_or(d.region),
-        };
-        let partition = drift.partition();
-        let mut policy =
-            |k: &str, v: &str| PolicyArn::parse(v, k).inspect_err(|e| problems.push(format!("{e} (ignored)"))).ok();
-        let allowed: BTreeSet<PolicyArn> = match get("ALLOWED_ADDITIONAL_POLICY_ARNS") {
-            Some(list) => list
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .filter_map(|s| policy("ALLOWED_ADDITIONAL_POLICY_ARNS", s))
-                .collect(),
-            None => DEFAULT_ALLOWED_ADDITIONAL.iter().map(|n| PolicyArn::aws_managed(partition, n)).collect(),
-        };
-        let ipv6_cni_policy = var("IPV6_CNI_POLICY_ARN").and_then(|v| policy("IPV6_CNI_POLICY_ARN", &v));
-        let adoptable = var("ADOPTABLE_ROLE_NAMES").unwrap_or_else(|| DEFAULT_ADOPTABLE.to_string());
-        let state_table = var("STATE_TABLE_NAME").unwrap_or_default();
+        let adoption = adoption(&mut v, drift.partition(), drift.own_role.clone());
+        let ipv6_cni_policy = v.text("IPV6_CNI_POLICY_ARN").and_then(|a| v.policy("IPV6_CNI_POLICY_ARN", &a));
+        let state_table = v.text("STATE_TABLE_NAME").unwrap_or_default();
         if state_table.is_empty() {
-            problems.push("STATE_TABLE_NAME is not set: every request will fail until it names the state table".into());
+            v.problems
+                .push("STATE_TABLE_NAME is not set: every request will fail until it names the state table".into());
         }
-        let notify_bus = match var("NOTIFY_EVENT_BUS") {
+        let notify_bus = match v.text("NOTIFY_EVENT_BUS") {
             Some(b) if b.eq_ignore_ascii_case("off") => None,
-            Some(b) => Some(b),
-            None => Some("default".to_string()),
+            other => Some(other.unwrap_or_else(|| "default".into())),
         };
-        let c = CfnSettings::default();
         Settings {
             state_table,
-            adoption: AdoptionRules::new(&adoptable, allowed, drift.own_role.clone()),
             drift,
-            cfn: CfnSettings {
-                margin: margin.unwrap_or(c.margin),
-                allow_insecure_response_url: flag("ALLOW_INSECURE_RESPONSE_URL"),
-            },
+            cfn,
             iam,
+            adoption,
             ipv6_cni_policy,
             notify_bus,
-            metrics_namespace: var("METRICS_NAMESPACE").unwrap_or_else(|| "EksNodeRoleGuard".into()),
-            events_forwarded: flag("EVENTS_FORWARDED"),
-            log_text: var("LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("text")),
-            log_filter: var("RUST_LOG")
-                .or_else(|| var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()))
+            metrics_namespace: v.text("METRICS_NAMESPACE").unwrap_or_else(|| "EksNodeRoleGuard".into()),
+            events_forwarded: v.flag("EVENTS_FORWARDED"),
+            log_text: v.text("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("text")),
+            log_filter: v
+                .text("RUST_LOG")
+                .or_else(|| v.text("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()))
                 .unwrap_or_else(|| "info".into()),
-            problems,
+            problems: v.problems,
         }
     }
 
     pub fn partition(&self) -> Partition {
         self.drift.partition()
     }
+}
+
+/// The variables, read with the problems they have kept.
+struct Vars<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<String>,
+}
+
+impl Vars<'_> {
+    /// The trimmed value; empty counts as unset.
+    fn text(&self, k: &str) -> Option<String> {
+        (self.get)(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn flag(&self, k: &str) -> bool {
+        self.text(k).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
+    fn number(&mut self, k: &str) -> Option<u64> {
+        let v = self.text(k)?;
+        v.parse().inspect_err(|_| self.problems.push(format!("{k}='{v}' is not a number: the default is used"))).ok()
+    }
+
+    fn millis(&mut self, k: &str) -> Option<Duration> {
+        self.number(k).map(Duration::from_millis)
+    }
+
+    fn policy(&mut self, k: &str, v: &str) -> Option<PolicyArn> {
+        PolicyArn::parse(v, k).inspect_err(|e| self.problems.push(format!("{e} (ignored)"))).ok()
+    }
+}
+
+fn drift(v: &mut Vars) -> DriftSettings {
+    let d = DriftSettings::default();
+    let global_mode = match v.text("REMEDIATION_MODE") {
+        None => d.global_mode,
+        Some(m) => RemediationMode::parse(&m, "REMEDIATION_MODE").unwrap_or_else(|e| {
+            // An unreadable kill switch must not turn repair on.
+            v.problems.push(format!("{e}: drift repair is off"));
+            RemediationMode::Off
+        }),
+    };
+    DriftSettings {
+        global_mode,
+        max_repairs: v.number("CIRCUIT_MAX_REPAIRS").map(|n| (n as usize).clamp(1, 20)).unwrap_or(d.max_repairs),
+        window: v.number("CIRCUIT_WINDOW_SECONDS").map(Duration::from_secs).unwrap_or(d.window),
+        sweep_concurrency: v
+            .number("SWEEP_CONCURRENCY")
+            .map(|n| (n as usize).clamp(1, 32))
+            .unwrap_or(d.sweep_concurrency),
+        own_role: v.text("GUARD_EXECUTION_ROLE_NAME"),
+        function_name: v.text("AWS_LAMBDA_FUNCTION_NAME"),
+        region: v.text("AWS_REGION").or_else(|| v.text("AWS_DEFAULT_REGION")).unwrap_or(d.region),
+    }
+}
+
+/// `ADOPTABLE_ROLE_NAMES` and `ALLOWED_ADDITIONAL_POLICY_ARNS` (unset: the defaults, in the partition).
+fn adoption(v: &mut Vars, partition: Partition, own_role: Option<String>) -> AdoptionRules {
+    let allowed: BTreeSet<PolicyArn> = match (v.get)("ALLOWED_ADDITIONAL_POLICY_ARNS") {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| v.policy("ALLOWED_ADDITIONAL_POLICY_ARNS", s))
+            .collect(),
+        None => DEFAULT_ALLOWED_ADDITIONAL.iter().map(|n| PolicyArn::aws_managed(partition, n)).collect(),
+    };
+    let adoptable = v.text("ADOPTABLE_ROLE_NAMES").unwrap_or_else(|| DEFAULT_ADOPTABLE.to_string());
+    AdoptionRules::new(&adoptable, allowed, own_role)
 }
 
 #[cfg(test)]

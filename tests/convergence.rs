@@ -8,6 +8,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use common::*;
 use eks_node_role_guard::state::StateStore;
@@ -145,7 +146,50 @@ fn trust(variant: u8) -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
 }
 
+/// One case's role, its stack resource and the properties the stack declares.
+struct Case {
+    role: String,
+    logical: String,
+    props: Value,
+}
+
 async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError> {
+    let c = set_up(h, case, s).await?;
+    // The outside changes, each with the events CloudTrail would emit.
+    let mut events: Vec<Value> = Vec::new();
+    let mut deleted_by_stack = false;
+    for change in &s.changes {
+        if make(h, &c, s, change, &mut deleted_by_stack).await {
+            events.extend(events_of(change, &c.role));
+        }
+    }
+    let after_changes = snapshot(h, &c.role).await;
+    deliver_unreliably(h, s, events).await;
+    // One sweep (over the state table: this case's role, and whatever earlier cases left).
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events"});
+    eks_node_role_guard::events::handle(
+        &sweep,
+        &h.reconciler,
+        &h.drift,
+        &h.metrics,
+        &h.notifier,
+        Duration::from_secs(60),
+    )
+    .await
+    .map_err(|e| TestCaseError::fail(format!("sweep: {e}")))?;
+    let end = snapshot(h, &c.role).await;
+    if deleted_by_stack {
+        prop_assert!(!end.exists, "deleted by its stack, then recreated");
+    } else if s.kind == Kind::Managed {
+        converged(&c, s, &end, &after_changes)?;
+    } else {
+        prop_assert_eq!(&end, &after_changes, "an unmanaged or deleting role was touched");
+    }
+    clean_up(h, &c, s, end.exists).await
+}
+
+/// The role as the case starts: made by hand (unmanaged) or by its stack (managed, or its Delete begun).
+async fn set_up(h: &Harness, case: usize, s: &Scenario) -> Result<Case, TestCaseError> {
     let role = format!("c{case}");
     let path = format!("/conv{case}/");
     let logical = format!("Conv{case}");
@@ -157,23 +201,13 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
     if s.boundary {
         props["PermissionsBoundary"] = json!("arn:aws:iam::aws:policy/PowerUserAccess");
     }
-    match s.kind {
-        Kind::Unmanaged => {
-            let doc = trust(2);
-            h.iam
-                .create_role()
-                .role_name(&role)
-                .path(&path)
-                .assume_role_policy_document(doc.to_string())
-                .send()
-                .await
-                .unwrap();
-            h.iam.attach_role_policy().role_name(&role).policy_arn(POLICIES[0]).send().await.unwrap();
-        }
-        _ => {
-            let r = h.create(&logical, props.clone()).await;
-            prop_assert_eq!(&r["Status"], "SUCCESS", "{}", r);
-        }
+    if s.kind == Kind::Unmanaged {
+        let create = h.iam.create_role().role_name(&role).path(&path).assume_role_policy_document(trust(2).to_string());
+        create.send().await.unwrap();
+        h.iam.attach_role_policy().role_name(&role).policy_arn(POLICIES[0]).send().await.unwrap();
+    } else {
+        let r = h.create(&logical, props.clone()).await;
+        prop_assert_eq!(&r["Status"], "SUCCESS", "{}", r);
     }
     if s.kind == Kind::Deleting {
         // The stack's Delete has begun: its item says so.
@@ -182,104 +216,82 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
             eks_node_role_guard::state::Record { phase: eks_node_role_guard::state::Phase::Deleting, ..item.clone() };
         h.reconciler.store().put(&marked, item.expect()).await.unwrap();
     }
+    Ok(Case { role, logical, props })
+}
 
-    // The outside changes, each with the events CloudTrail would emit.
-    let mut events: Vec<Value> = Vec::new();
-    let mut deleted_by_stack = false;
-    for c in &s.changes {
-        let ok = match c {
-            Change::Detach(i) => {
-                h.iam.detach_role_policy().role_name(&role).policy_arn(POLICIES[*i]).send().await.is_ok()
-            }
-            Change::Attach(i) => {
-                h.iam.attach_role_policy().role_name(&role).policy_arn(POLICIES[*i]).send().await.is_ok()
-            }
-            Change::Trust(v) => h
-                .iam
-                .update_assume_role_policy()
-                .role_name(&role)
-                .policy_document(trust(*v).to_string())
-                .send()
-                .await
-                .is_ok(),
-            Change::PutBoundary => h
-                .iam
-                .put_role_permissions_boundary()
-                .role_name(&role)
-                .permissions_boundary("arn:aws:iam::aws:policy/ReadOnlyAccess")
-                .send()
-                .await
-                .is_ok(),
-            Change::DeleteBoundary => h.iam.delete_role_permissions_boundary().role_name(&role).send().await.is_ok(),
-            Change::RemoveFromProfile => h
-                .iam
-                .remove_role_from_instance_profile()
-                .role_name(&role)
-                .instance_profile_name(&role)
-                .send()
-                .await
-                .is_ok(),
-            Change::DeleteProfile => {
-                let _ = h
-                    .iam
-                    .remove_role_from_instance_profile()
-                    .role_name(&role)
-                    .instance_profile_name(&role)
-                    .send()
-                    .await;
-                h.iam.delete_instance_profile().instance_profile_name(&role).send().await.is_ok()
-            }
-            Change::ToolUpdate => {
-                s.kind == Kind::Managed && !deleted_by_stack && {
-                    let r = h.send(&update(&logical, &role, props.clone(), props.clone(), &h.url())).await;
-                    r["Status"] == "SUCCESS"
-                }
-            }
-            Change::StackDelete => {
-                s.kind != Kind::Unmanaged && !deleted_by_stack && {
-                    let r = h.send(&delete(&logical, &role, props.clone(), &h.url())).await;
-                    deleted_by_stack = r["Status"] == "SUCCESS";
-                    deleted_by_stack
-                }
-            }
-        };
-        if !ok {
-            continue;
+/// Makes one change; `false` when IAM (or the stack) refused it, so no event follows.
+async fn make(h: &Harness, c: &Case, s: &Scenario, change: &Change, deleted_by_stack: &mut bool) -> bool {
+    let (iam, role) = (&h.iam, c.role.as_str());
+    match change {
+        Change::Detach(i) => iam.detach_role_policy().role_name(role).policy_arn(POLICIES[*i]).send().await.is_ok(),
+        Change::Attach(i) => iam.attach_role_policy().role_name(role).policy_arn(POLICIES[*i]).send().await.is_ok(),
+        Change::Trust(v) => {
+            let req = iam.update_assume_role_policy().role_name(role).policy_document(trust(*v).to_string());
+            req.send().await.is_ok()
         }
-        let p = |extra: Value| {
-            let mut v = json!({"roleName": role});
-            for (k, x) in extra.as_object().unwrap() {
-                v[k] = x.clone();
+        Change::PutBoundary => {
+            let boundary = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+            let req = iam.put_role_permissions_boundary().role_name(role).permissions_boundary(boundary);
+            req.send().await.is_ok()
+        }
+        Change::DeleteBoundary => iam.delete_role_permissions_boundary().role_name(role).send().await.is_ok(),
+        Change::RemoveFromProfile => {
+            let req = iam.remove_role_from_instance_profile().role_name(role).instance_profile_name(role);
+            req.send().await.is_ok()
+        }
+        Change::DeleteProfile => {
+            let _ = iam.remove_role_from_instance_profile().role_name(role).instance_profile_name(role).send().await;
+            iam.delete_instance_profile().instance_profile_name(role).send().await.is_ok()
+        }
+        Change::ToolUpdate => {
+            s.kind == Kind::Managed && !*deleted_by_stack && {
+                let r = h.send(&update(&c.logical, role, c.props.clone(), c.props.clone(), &h.url())).await;
+                r["Status"] == "SUCCESS"
             }
-            v
-        };
-        match c {
-            Change::Detach(i) => events.push(event("DetachRolePolicy", p(json!({"policyArn": POLICIES[*i]})))),
-            Change::Attach(i) => events.push(event("AttachRolePolicy", p(json!({"policyArn": POLICIES[*i]})))),
-            Change::Trust(_) => events.push(event("UpdateAssumeRolePolicy", p(json!({})))),
-            Change::PutBoundary => events.push(event("PutRolePermissionsBoundary", p(json!({})))),
-            Change::DeleteBoundary => events.push(event("DeleteRolePermissionsBoundary", p(json!({})))),
-            Change::RemoveFromProfile => {
-                events.push(event("RemoveRoleFromInstanceProfile", p(json!({"instanceProfileName": role}))))
-            }
-            Change::DeleteProfile => {
-                events.push(event("RemoveRoleFromInstanceProfile", p(json!({"instanceProfileName": role}))));
-                events.push(event("DeleteInstanceProfile", json!({"instanceProfileName": role})));
-            }
-            Change::ToolUpdate => {
-                events.push(as_own_call(event("DetachRolePolicy", p(json!({"policyArn": POLICIES[0]})))))
-            }
-            Change::StackDelete => {
-                for pol in POLICIES {
-                    events.push(as_own_call(event("DetachRolePolicy", p(json!({"policyArn": pol})))));
-                }
-                events.push(as_own_call(event("DeleteRole", p(json!({})))));
+        }
+        Change::StackDelete => {
+            s.kind != Kind::Unmanaged && !*deleted_by_stack && {
+                let r = h.send(&delete(&c.logical, role, c.props.clone(), &h.url())).await;
+                *deleted_by_stack = r["Status"] == "SUCCESS";
+                *deleted_by_stack
             }
         }
     }
-    let after_changes = snapshot(h, &role).await;
+}
 
-    // Delivery: best effort, unordered, sometimes twice.
+/// The CloudTrail events a change emits (the tool's own calls marked as such).
+fn events_of(change: &Change, role: &str) -> Vec<Value> {
+    let p = |extra: Value| {
+        let mut v = json!({"roleName": role});
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    match change {
+        Change::Detach(i) => vec![event("DetachRolePolicy", p(json!({"policyArn": POLICIES[*i]})))],
+        Change::Attach(i) => vec![event("AttachRolePolicy", p(json!({"policyArn": POLICIES[*i]})))],
+        Change::Trust(_) => vec![event("UpdateAssumeRolePolicy", p(json!({})))],
+        Change::PutBoundary => vec![event("PutRolePermissionsBoundary", p(json!({})))],
+        Change::DeleteBoundary => vec![event("DeleteRolePermissionsBoundary", p(json!({})))],
+        Change::RemoveFromProfile => {
+            vec![event("RemoveRoleFromInstanceProfile", p(json!({"instanceProfileName": role})))]
+        }
+        Change::DeleteProfile => vec![
+            event("RemoveRoleFromInstanceProfile", p(json!({"instanceProfileName": role}))),
+            event("DeleteInstanceProfile", json!({"instanceProfileName": role})),
+        ],
+        Change::ToolUpdate => vec![as_own_call(event("DetachRolePolicy", p(json!({"policyArn": POLICIES[0]}))))],
+        Change::StackDelete => POLICIES
+            .iter()
+            .map(|pol| as_own_call(event("DetachRolePolicy", p(json!({"policyArn": pol})))))
+            .chain([as_own_call(event("DeleteRole", p(json!({}))))])
+            .collect(),
+    }
+}
+
+/// Delivery as EventBridge gives it: best effort, unordered, sometimes twice.
+async fn deliver_unreliably(h: &Harness, s: &Scenario, events: Vec<Value>) {
     let mut delivery: Vec<(u32, Value)> = Vec::new();
     for (i, e) in events.into_iter().enumerate() {
         let k = i % 16;
@@ -295,62 +307,48 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
     for (_, e) in &delivery {
         let _ = h.deliver(e).await;
     }
-    // One sweep (over the state table: this case's role, and whatever earlier cases left).
-    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events"});
-    eks_node_role_guard::events::handle(
-        &sweep,
-        &h.reconciler,
-        &h.drift,
-        &h.metrics,
-        &h.notifier,
-        std::time::Duration::from_secs(60),
-    )
-    .await
-    .map_err(|e| TestCaseError::fail(format!("sweep: {e}")))?;
+}
 
-    let end = snapshot(h, &role).await;
-    if deleted_by_stack {
-        prop_assert!(!end.exists, "deleted by its stack, then recreated");
-    } else if s.kind == Kind::Managed {
-        // Exactly the desired state: the procedure's trust policy, every required policy, the boundary asked
-        // for, the instance profile.
-        prop_assert_eq!(&end.trust, &trust(2));
-        let mut required: BTreeSet<String> =
-            ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"].iter().map(|s| s.to_string()).collect();
-        if s.cni {
-            required.insert(if s.ipv6 { "AmazonEKS_CNI_IPv6_Policy" } else { "AmazonEKS_CNI_Policy" }.into());
-        }
-        if s.extra {
-            required.insert("AmazonSSMManagedInstanceCore".into());
-        }
-        prop_assert!(
-            required.is_subset(&end.attached),
-            "missing {:?}",
-            required.difference(&end.attached).collect::<Vec<_>>()
-        );
-        // Outside attachments are not the tool's to undo.
-        let outside: BTreeSet<String> = end.attached.difference(&required).cloned().collect();
-        prop_assert!(outside.is_subset(&after_changes.attached), "the tool attached {:?}", outside);
-        let want_boundary = s.boundary.then(|| "arn:aws:iam::aws:policy/PowerUserAccess".to_string());
-        prop_assert_eq!(&end.boundary, &want_boundary);
-        let want_profiles = if s.profile { vec![role.clone()] } else { vec![] };
-        prop_assert_eq!(&end.profiles, &want_profiles);
-    } else {
-        prop_assert_eq!(&end, &after_changes, "an unmanaged or deleting role was touched");
+/// A managed role ends exactly in its desired state: the procedure's trust policy, every required policy, the
+/// boundary asked for, the instance profile; outside attachments are not the tool's to undo.
+fn converged(c: &Case, s: &Scenario, end: &Snapshot, after_changes: &Snapshot) -> Result<(), TestCaseError> {
+    prop_assert_eq!(&end.trust, &trust(2));
+    let mut required: BTreeSet<String> =
+        ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"].iter().map(|s| s.to_string()).collect();
+    if s.cni {
+        required.insert(if s.ipv6 { "AmazonEKS_CNI_IPv6_Policy" } else { "AmazonEKS_CNI_Policy" }.into());
     }
-    // Leave moto small for the next case.
-    if end.exists {
+    if s.extra {
+        required.insert("AmazonSSMManagedInstanceCore".into());
+    }
+    prop_assert!(
+        required.is_subset(&end.attached),
+        "missing {:?}",
+        required.difference(&end.attached).collect::<Vec<_>>()
+    );
+    let outside: BTreeSet<String> = end.attached.difference(&required).cloned().collect();
+    prop_assert!(outside.is_subset(&after_changes.attached), "the tool attached {:?}", outside);
+    let want_boundary = s.boundary.then(|| "arn:aws:iam::aws:policy/PowerUserAccess".to_string());
+    prop_assert_eq!(&end.boundary, &want_boundary);
+    let want_profiles = if s.profile { vec![c.role.clone()] } else { vec![] };
+    prop_assert_eq!(&end.profiles, &want_profiles);
+    Ok(())
+}
+
+/// Leaves moto small for the next case.
+async fn clean_up(h: &Harness, c: &Case, s: &Scenario, exists: bool) -> Result<(), TestCaseError> {
+    if exists {
         if s.kind != Kind::Unmanaged {
-            let d = h.send(&delete(&logical, &role, props.clone(), &h.url())).await;
+            let d = h.send(&delete(&c.logical, &c.role, c.props.clone(), &h.url())).await;
             prop_assert_eq!(&d["Status"], "SUCCESS", "{}", d);
         } else {
-            for p in h.attached(&role).await {
-                h.detach(&role, &format!("arn:aws:iam::aws:policy/{p}")).await;
+            for p in h.attached(&c.role).await {
+                h.detach(&c.role, &format!("arn:aws:iam::aws:policy/{p}")).await;
             }
-            h.iam.delete_role().role_name(&role).send().await.unwrap();
+            h.iam.delete_role().role_name(&c.role).send().await.unwrap();
         }
     }
-    let _ = h.iam.delete_instance_profile().instance_profile_name(&role).send().await;
+    let _ = h.iam.delete_instance_profile().instance_profile_name(&c.role).send().await;
     Ok(())
 }
 

@@ -432,15 +432,9 @@ fn outcome(desired: &NodeRoleSpec, live: &LiveRole, own_profile: Option<&str>) -
     Outcome { physical_id: live.name.to_string(), data }
 }
 
-async fn update<I: NodeRoleIam, S: StateStore>(
-    req: &Request,
-    props: &Properties,
-    old: Option<&RoleIdentity>,
-    physical_id: &str,
-    rec: &Reconciler<I, S>,
-    progress: &Progress,
-    confirmed: impl Future<Output = Result<()>>,
-) -> Result<Outcome> {
+/// Whether an Update replaces the role: a new RoleName (or Path, with a generated name). A new Path under the
+/// same given RoleName is refused: IAM role names are unique per account.
+fn replaces(req: &Request, props: &Properties, old: Option<&RoleIdentity>, physical_id: &str) -> Result<bool> {
     // IAM role names are case-insensitive: `NodeRole` → `noderole` names the same role, no replacement.
     let same = |n: &RoleName| n.as_str().eq_ignore_ascii_case(physical_id);
     let name_changed = match (&props.role_name, old.map(|o| &o.role_name)) {
@@ -451,12 +445,24 @@ async fn update<I: NodeRoleIam, S: StateStore>(
         (None, _) => false,
     };
     let path_changed = old.is_some_and(|o| o.path != props.path);
-    if name_changed || path_changed {
-        if !name_changed && props.role_name.is_some() {
-            return Err(Error::invalid(format!(
-                "Path cannot change while RoleName stays '{physical_id}': IAM role names are unique per account, so a new Path needs a new RoleName (or no RoleName, for a generated one)"
-            )));
-        }
+    if path_changed && !name_changed && props.role_name.is_some() {
+        return Err(Error::invalid(format!(
+            "Path cannot change while RoleName stays '{physical_id}': IAM role names are unique per account, so a new Path needs a new RoleName (or no RoleName, for a generated one)"
+        )));
+    }
+    Ok(name_changed || path_changed)
+}
+
+async fn update<I: NodeRoleIam, S: StateStore>(
+    req: &Request,
+    props: &Properties,
+    old: Option<&RoleIdentity>,
+    physical_id: &str,
+    rec: &Reconciler<I, S>,
+    progress: &Progress,
+    confirmed: impl Future<Output = Result<()>>,
+) -> Result<Outcome> {
+    if replaces(req, props, old, physical_id)? {
         info!(old_role = physical_id, "RoleName or Path changed: replacing the role");
         let created = Box::pin(create(req, props, rec, progress, Some(physical_id), confirmed)).await;
         if created.is_err() {

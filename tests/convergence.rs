@@ -3,7 +3,8 @@
 //! actions and a stack Delete. After the sequence plus one sweep, a managed role matches its desired state
 //! exactly; an unmanaged or deleting role is exactly as the outside changes left it.
 //!
-//! Seeded and reproducible: `CONVERGENCE_CASES` (default 500, split over 4 shards) and `CONVERGENCE_SEED`.
+//! The same driver runs on moto through the SDK (`CONVERGENCE_CASES`, default 120, over 4 shards) and on the
+//! in-memory adapters (`CONVERGENCE_MEMORY_CASES`, default 1000). Seeded and reproducible: `CONVERGENCE_SEED`.
 
 mod common;
 
@@ -11,7 +12,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::*;
-use eks_node_role_guard::state::StateStore;
+use eks_node_role_guard::cfn::confirm::{Identity, IdentitySource, MemoryStacks};
+use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy, Status};
+use eks_node_role_guard::cfn::{self, CfnSettings, Trigger};
+use eks_node_role_guard::domain::{Action, Partition, PolicyArn, RoleName};
+use eks_node_role_guard::iam::MemoryIam;
+use eks_node_role_guard::metrics::Metrics;
+use eks_node_role_guard::reconcile::Reconciler;
+use eks_node_role_guard::state::{MemoryStore, StateStore};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{json, Value};
@@ -108,25 +116,16 @@ struct Snapshot {
     tags: BTreeMap<String, String>,
 }
 
-async fn snapshot(h: &Harness, role: &str) -> Snapshot {
-    let Some(r) = h.role(role).await else {
-        return Snapshot {
+impl Snapshot {
+    fn gone() -> Snapshot {
+        Snapshot {
             exists: false,
             attached: BTreeSet::new(),
             trust: Value::Null,
             boundary: None,
             profiles: vec![],
             tags: BTreeMap::new(),
-        };
-    };
-    let tags = h.tags(role).await;
-    Snapshot {
-        exists: true,
-        attached: h.attached(role).await,
-        trust: h.trust(role).await,
-        boundary: r.permissions_boundary().and_then(|b| b.permissions_boundary_arn()).map(str::to_string),
-        profiles: h.profiles_of(role).await,
-        tags,
+        }
     }
 }
 
@@ -146,6 +145,286 @@ fn trust(variant: u8) -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
 }
 
+/// Where a case runs: moto behind the SDK, or the in-memory adapters (which pass the same contract tests).
+trait Account {
+    /// A stack request for the resource; whether it succeeded.
+    async fn request(&self, kind: &str, c: &Case) -> bool;
+    /// A role made by hand at `path`, with the procedure's trust and the worker policy.
+    async fn make_unmanaged(&self, role: &str, path: &str);
+    /// The stack's Delete has begun: its item says so.
+    async fn mark_deleting(&self, role: &str);
+    /// A change made by hand; `false` when IAM refused it (then no event follows).
+    async fn change(&self, role: &str, change: &Change) -> bool;
+    async fn deliver(&self, event: &Value);
+    async fn sweep(&self) -> Result<(), String>;
+    async fn snapshot(&self, role: &str) -> Snapshot;
+    /// Removes a role made by hand, and any profile of its name.
+    async fn remove(&self, role: &str);
+}
+
+struct OnMoto(Harness);
+
+impl Account for OnMoto {
+    async fn request(&self, kind: &str, c: &Case) -> bool {
+        let h = &self.0;
+        let r = match kind {
+            "Create" => h.create(&c.logical, c.props.clone()).await,
+            "Update" => h.send(&update(&c.logical, &c.role, c.props.clone(), c.props.clone(), &h.url())).await,
+            _ => h.send(&delete(&c.logical, &c.role, c.props.clone(), &h.url())).await,
+        };
+        r["Status"] == "SUCCESS"
+    }
+
+    async fn make_unmanaged(&self, role: &str, path: &str) {
+        let iam = &self.0.iam;
+        let create = iam.create_role().role_name(role).path(path).assume_role_policy_document(trust(2).to_string());
+        create.send().await.unwrap();
+        iam.attach_role_policy().role_name(role).policy_arn(POLICIES[0]).send().await.unwrap();
+    }
+
+    async fn mark_deleting(&self, role: &str) {
+        let item = self.0.record(role).await.unwrap();
+        let marked =
+            eks_node_role_guard::state::Record { phase: eks_node_role_guard::state::Phase::Deleting, ..item.clone() };
+        self.0.reconciler.store().put(&marked, item.expect()).await.unwrap();
+    }
+
+    async fn change(&self, role: &str, change: &Change) -> bool {
+        let iam = &self.0.iam;
+        match change {
+            Change::Detach(i) => iam.detach_role_policy().role_name(role).policy_arn(POLICIES[*i]).send().await.is_ok(),
+            Change::Attach(i) => iam.attach_role_policy().role_name(role).policy_arn(POLICIES[*i]).send().await.is_ok(),
+            Change::Trust(v) => {
+                let req = iam.update_assume_role_policy().role_name(role).policy_document(trust(*v).to_string());
+                req.send().await.is_ok()
+            }
+            Change::PutBoundary => {
+                let req = iam.put_role_permissions_boundary().role_name(role).permissions_boundary(OUTSIDE_BOUNDARY);
+                req.send().await.is_ok()
+            }
+            Change::DeleteBoundary => iam.delete_role_permissions_boundary().role_name(role).send().await.is_ok(),
+            Change::RemoveFromProfile => {
+                let req = iam.remove_role_from_instance_profile().role_name(role).instance_profile_name(role);
+                req.send().await.is_ok()
+            }
+            Change::DeleteProfile => {
+                let _ =
+                    iam.remove_role_from_instance_profile().role_name(role).instance_profile_name(role).send().await;
+                iam.delete_instance_profile().instance_profile_name(role).send().await.is_ok()
+            }
+            Change::ToolUpdate | Change::StackDelete => unreachable!("stack changes go through request"),
+        }
+    }
+
+    async fn deliver(&self, event: &Value) {
+        let _ = self.0.deliver(event).await;
+    }
+
+    async fn sweep(&self) -> Result<(), String> {
+        let h = &self.0;
+        eks_node_role_guard::events::handle(&sweep_event(), &h.reconciler, &h.drift, &h.metrics, &h.notifier, MINUTE)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn snapshot(&self, role: &str) -> Snapshot {
+        let h = &self.0;
+        let Some(r) = h.role(role).await else { return Snapshot::gone() };
+        Snapshot {
+            exists: true,
+            attached: h.attached(role).await,
+            trust: h.trust(role).await,
+            boundary: r.permissions_boundary().and_then(|b| b.permissions_boundary_arn()).map(str::to_string),
+            profiles: h.profiles_of(role).await,
+            tags: h.tags(role).await,
+        }
+    }
+
+    async fn remove(&self, role: &str) {
+        let h = &self.0;
+        if h.role(role).await.is_some() {
+            for p in h.attached(role).await {
+                h.detach(role, &format!("arn:aws:iam::aws:policy/{p}")).await;
+            }
+            h.iam.delete_role().role_name(role).send().await.unwrap();
+        }
+        let _ = h.iam.delete_instance_profile().instance_profile_name(role).send().await;
+    }
+}
+
+const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/conv/guid";
+const TOKEN: &str = "arn:aws:lambda:us-east-1:123456789012:function:guard";
+const OUTSIDE_BOUNDARY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn sweep_event() -> Value {
+    json!({"detail-type": "Scheduled Event", "source": "aws.events"})
+}
+
+/// The same account on the in-memory adapters: IAM, the state table and CloudFormation.
+struct InMemory {
+    iam: MemoryIam,
+    rec: Reconciler<MemoryIam, MemoryStore>,
+    stacks: MemoryStacks,
+    identity: IdentitySource,
+    sender: ResponseSender,
+    settings: CfnSettings,
+    drift: eks_node_role_guard::drift::DriftSettings,
+    metrics: Metrics,
+    notifier: Notifier,
+    listener: ResponseListener,
+}
+
+impl InMemory {
+    async fn new() -> InMemory {
+        let iam = MemoryIam::new();
+        iam.put_policy(
+            &PolicyArn::parse(IPV6_POLICY_ARN, "test").unwrap(),
+            eks_node_role_guard::domain::policies::cni_ipv6_policy_document(Partition::Aws),
+        );
+        let h_drift =
+            eks_node_role_guard::drift::DriftSettings { own_role: Some(OWN_ROLE.into()), ..Default::default() };
+        InMemory {
+            rec: Reconciler::new(iam.clone(), MemoryStore::new(), rules(), None),
+            iam,
+            stacks: MemoryStacks::default(),
+            identity: IdentitySource::fixed(Identity::from_function_arn(TOKEN).unwrap()),
+            sender: ResponseSender::new(SendPolicy { initial_backoff: Duration::from_millis(5), ..Default::default() }),
+            settings: CfnSettings { margin: Duration::from_secs(1), allow_insecure_response_url: true },
+            drift: h_drift,
+            metrics: Metrics::capturing(),
+            notifier: Notifier::capturing(),
+            listener: ResponseListener::start().await,
+        }
+    }
+
+    fn by_hand(&self, role: &str, action: &Action) -> bool {
+        self.iam.outside(role, action).is_ok()
+    }
+}
+
+impl Account for InMemory {
+    async fn request(&self, kind: &str, c: &Case) -> bool {
+        self.stacks.set(STACK, "UPDATE_IN_PROGRESS", &[(&c.logical, "Custom::EksNodeRole")]);
+        let mut req = json!({"RequestType": kind, "ServiceToken": TOKEN, "ResponseURL": self.listener.url(),
+            "StackId": STACK, "RequestId": format!("{kind}-{}", self.listener.count()),
+            "ResourceType": "Custom::EksNodeRole", "LogicalResourceId": c.logical,
+            "ResourceProperties": c.props, "OldResourceProperties": c.props});
+        if kind != "Create" {
+            req["PhysicalResourceId"] = json!(c.role);
+        }
+        let trigger = Trigger {
+            rec: &self.rec,
+            stacks: &self.stacks,
+            identity: &self.identity,
+            sender: &self.sender,
+            settings: &self.settings,
+        };
+        let ok = cfn::handle(&req, &trigger, "", MINUTE, "s").await == Status::Success;
+        if !ok {
+            eprintln!("{kind} of {}: {}", c.role, self.listener.last());
+        }
+        ok
+    }
+
+    async fn make_unmanaged(&self, role: &str, path: &str) {
+        let create = Action::CreateRole {
+            path: path.into(),
+            trust: trust(2),
+            description: None,
+            boundary: None,
+            tags: BTreeMap::new(),
+        };
+        assert!(self.by_hand(role, &create));
+        assert!(self.by_hand(role, &Action::AttachPolicy(arn(POLICIES[0]))));
+    }
+
+    async fn mark_deleting(&self, role: &str) {
+        let name = RoleName::parse(role).unwrap();
+        let item = self.rec.store().get(&name).await.unwrap().unwrap();
+        let marked =
+            eks_node_role_guard::state::Record { phase: eks_node_role_guard::state::Phase::Deleting, ..item.clone() };
+        self.rec.store().put(&marked, item.expect()).await.unwrap();
+    }
+
+    async fn change(&self, role: &str, change: &Change) -> bool {
+        // IAM refuses what would change nothing (NoSuchEntity); the in-memory IAM forgives removals, so ask first.
+        let live = self.iam.role(role);
+        let Some(live) = live else { return false };
+        let in_profile = live.instance_profiles.iter().any(|p| p.name.eq_ignore_ascii_case(role));
+        match change {
+            Change::Detach(i) => {
+                live.attached.contains(&arn(POLICIES[*i]))
+                    && self.by_hand(role, &Action::DetachPolicy(arn(POLICIES[*i])))
+            }
+            Change::Attach(i) => self.by_hand(role, &Action::AttachPolicy(arn(POLICIES[*i]))),
+            Change::Trust(v) => self.by_hand(role, &Action::UpdateTrust(trust(*v))),
+            Change::PutBoundary => self.by_hand(role, &Action::PutBoundary(arn(OUTSIDE_BOUNDARY))),
+            Change::DeleteBoundary => live.boundary.is_some() && self.by_hand(role, &Action::DeleteBoundary),
+            Change::RemoveFromProfile => {
+                in_profile && self.by_hand(role, &Action::RemoveFromInstanceProfile(role.into()))
+            }
+            Change::DeleteProfile => {
+                if in_profile {
+                    self.by_hand(role, &Action::RemoveFromInstanceProfile(role.into()));
+                }
+                self.iam.profile_exists(role) && self.by_hand(role, &Action::DeleteInstanceProfile(role.into()))
+            }
+            Change::ToolUpdate | Change::StackDelete => unreachable!("stack changes go through request"),
+        }
+    }
+
+    async fn deliver(&self, event: &Value) {
+        let _ =
+            eks_node_role_guard::events::handle(event, &self.rec, &self.drift, &self.metrics, &self.notifier, MINUTE)
+                .await;
+    }
+
+    async fn sweep(&self) -> Result<(), String> {
+        eks_node_role_guard::events::handle(
+            &sweep_event(),
+            &self.rec,
+            &self.drift,
+            &self.metrics,
+            &self.notifier,
+            MINUTE,
+        )
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+    }
+
+    async fn snapshot(&self, role: &str) -> Snapshot {
+        let Some(r) = self.iam.role(role) else { return Snapshot::gone() };
+        Snapshot {
+            exists: true,
+            attached: r.attached.iter().map(|p| p.name().to_string()).collect(),
+            trust: r.trust.clone().unwrap_or(Value::Null),
+            boundary: r.boundary.map(|b| b.to_string()),
+            profiles: r.instance_profiles.iter().map(|p| p.name.clone()).collect(),
+            tags: r.tags,
+        }
+    }
+
+    async fn remove(&self, role: &str) {
+        if let Some(r) = self.iam.role(role) {
+            for p in &r.attached {
+                self.by_hand(role, &Action::DetachPolicy(p.clone()));
+            }
+            for p in &r.instance_profiles {
+                self.by_hand(role, &Action::RemoveFromInstanceProfile(p.name.clone()));
+            }
+            assert!(self.by_hand(role, &Action::DeleteRole));
+        }
+        self.by_hand(role, &Action::DeleteInstanceProfile(role.into()));
+    }
+}
+
+fn arn(s: &str) -> PolicyArn {
+    PolicyArn::parse(s, "test").unwrap()
+}
+
 /// One case's role, its stack resource and the properties the stack declares.
 struct Case {
     role: String,
@@ -153,31 +432,30 @@ struct Case {
     props: Value,
 }
 
-async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError> {
-    let c = set_up(h, case, s).await?;
+async fn run<A: Account>(a: &A, case: usize, s: &Scenario) -> Result<(), TestCaseError> {
+    let c = set_up(a, case, s).await?;
     // The outside changes, each with the events CloudTrail would emit.
     let mut events: Vec<Value> = Vec::new();
     let mut deleted_by_stack = false;
     for change in &s.changes {
-        if make(h, &c, s, change, &mut deleted_by_stack).await {
+        let made = match change {
+            Change::ToolUpdate => s.kind == Kind::Managed && !deleted_by_stack && a.request("Update", &c).await,
+            Change::StackDelete => {
+                let deleted = s.kind != Kind::Unmanaged && !deleted_by_stack && a.request("Delete", &c).await;
+                deleted_by_stack |= deleted;
+                deleted
+            }
+            other => a.change(&c.role, other).await,
+        };
+        if made {
             events.extend(events_of(change, &c.role));
         }
     }
-    let after_changes = snapshot(h, &c.role).await;
-    deliver_unreliably(h, s, events).await;
+    let after_changes = a.snapshot(&c.role).await;
+    deliver_unreliably(a, s, events).await;
     // One sweep (over the state table: this case's role, and whatever earlier cases left).
-    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events"});
-    eks_node_role_guard::events::handle(
-        &sweep,
-        &h.reconciler,
-        &h.drift,
-        &h.metrics,
-        &h.notifier,
-        Duration::from_secs(60),
-    )
-    .await
-    .map_err(|e| TestCaseError::fail(format!("sweep: {e}")))?;
-    let end = snapshot(h, &c.role).await;
+    a.sweep().await.map_err(|e| TestCaseError::fail(format!("sweep: {e}")))?;
+    let end = a.snapshot(&c.role).await;
     if deleted_by_stack {
         prop_assert!(!end.exists, "deleted by its stack, then recreated");
     } else if s.kind == Kind::Managed {
@@ -185,14 +463,18 @@ async fn run(h: &Harness, case: usize, s: &Scenario) -> Result<(), TestCaseError
     } else {
         prop_assert_eq!(&end, &after_changes, "an unmanaged or deleting role was touched");
     }
-    clean_up(h, &c, s, end.exists).await
+    // Leave the account small for the next case.
+    if end.exists && s.kind != Kind::Unmanaged {
+        prop_assert!(a.request("Delete", &c).await, "the stack's Delete cleans up");
+    }
+    a.remove(&c.role).await;
+    Ok(())
 }
 
 /// The role as the case starts: made by hand (unmanaged) or by its stack (managed, or its Delete begun).
-async fn set_up(h: &Harness, case: usize, s: &Scenario) -> Result<Case, TestCaseError> {
+async fn set_up<A: Account>(a: &A, case: usize, s: &Scenario) -> Result<Case, TestCaseError> {
     let role = format!("c{case}");
     let path = format!("/conv{case}/");
-    let logical = format!("Conv{case}");
     let mut props = json!({"RoleName": role, "Path": path, "IpFamily": if s.ipv6 { "ipv6" } else { "ipv4" },
         "AttachCniPolicy": s.cni.to_string(), "CreateInstanceProfile": s.profile.to_string()});
     if s.extra {
@@ -201,62 +483,16 @@ async fn set_up(h: &Harness, case: usize, s: &Scenario) -> Result<Case, TestCase
     if s.boundary {
         props["PermissionsBoundary"] = json!("arn:aws:iam::aws:policy/PowerUserAccess");
     }
+    let c = Case { logical: format!("Conv{case}"), role, props };
     if s.kind == Kind::Unmanaged {
-        let create = h.iam.create_role().role_name(&role).path(&path).assume_role_policy_document(trust(2).to_string());
-        create.send().await.unwrap();
-        h.iam.attach_role_policy().role_name(&role).policy_arn(POLICIES[0]).send().await.unwrap();
+        a.make_unmanaged(&c.role, &path).await;
     } else {
-        let r = h.create(&logical, props.clone()).await;
-        prop_assert_eq!(&r["Status"], "SUCCESS", "{}", r);
+        prop_assert!(a.request("Create", &c).await, "Create of {}", c.props);
     }
     if s.kind == Kind::Deleting {
-        // The stack's Delete has begun: its item says so.
-        let item = h.record(&role).await.unwrap();
-        let marked =
-            eks_node_role_guard::state::Record { phase: eks_node_role_guard::state::Phase::Deleting, ..item.clone() };
-        h.reconciler.store().put(&marked, item.expect()).await.unwrap();
+        a.mark_deleting(&c.role).await;
     }
-    Ok(Case { role, logical, props })
-}
-
-/// Makes one change; `false` when IAM (or the stack) refused it, so no event follows.
-async fn make(h: &Harness, c: &Case, s: &Scenario, change: &Change, deleted_by_stack: &mut bool) -> bool {
-    let (iam, role) = (&h.iam, c.role.as_str());
-    match change {
-        Change::Detach(i) => iam.detach_role_policy().role_name(role).policy_arn(POLICIES[*i]).send().await.is_ok(),
-        Change::Attach(i) => iam.attach_role_policy().role_name(role).policy_arn(POLICIES[*i]).send().await.is_ok(),
-        Change::Trust(v) => {
-            let req = iam.update_assume_role_policy().role_name(role).policy_document(trust(*v).to_string());
-            req.send().await.is_ok()
-        }
-        Change::PutBoundary => {
-            let boundary = "arn:aws:iam::aws:policy/ReadOnlyAccess";
-            let req = iam.put_role_permissions_boundary().role_name(role).permissions_boundary(boundary);
-            req.send().await.is_ok()
-        }
-        Change::DeleteBoundary => iam.delete_role_permissions_boundary().role_name(role).send().await.is_ok(),
-        Change::RemoveFromProfile => {
-            let req = iam.remove_role_from_instance_profile().role_name(role).instance_profile_name(role);
-            req.send().await.is_ok()
-        }
-        Change::DeleteProfile => {
-            let _ = iam.remove_role_from_instance_profile().role_name(role).instance_profile_name(role).send().await;
-            iam.delete_instance_profile().instance_profile_name(role).send().await.is_ok()
-        }
-        Change::ToolUpdate => {
-            s.kind == Kind::Managed && !*deleted_by_stack && {
-                let r = h.send(&update(&c.logical, role, c.props.clone(), c.props.clone(), &h.url())).await;
-                r["Status"] == "SUCCESS"
-            }
-        }
-        Change::StackDelete => {
-            s.kind != Kind::Unmanaged && !*deleted_by_stack && {
-                let r = h.send(&delete(&c.logical, role, c.props.clone(), &h.url())).await;
-                *deleted_by_stack = r["Status"] == "SUCCESS";
-                *deleted_by_stack
-            }
-        }
-    }
+    Ok(c)
 }
 
 /// The CloudTrail events a change emits (the tool's own calls marked as such).
@@ -291,7 +527,7 @@ fn events_of(change: &Change, role: &str) -> Vec<Value> {
 }
 
 /// Delivery as EventBridge gives it: best effort, unordered, sometimes twice.
-async fn deliver_unreliably(h: &Harness, s: &Scenario, events: Vec<Value>) {
+async fn deliver_unreliably<A: Account>(a: &A, s: &Scenario, events: Vec<Value>) {
     let mut delivery: Vec<(u32, Value)> = Vec::new();
     for (i, e) in events.into_iter().enumerate() {
         let k = i % 16;
@@ -305,7 +541,7 @@ async fn deliver_unreliably(h: &Harness, s: &Scenario, events: Vec<Value>) {
     }
     delivery.sort_by_key(|(k, _)| *k);
     for (_, e) in &delivery {
-        let _ = h.deliver(e).await;
+        a.deliver(e).await;
     }
 }
 
@@ -335,60 +571,65 @@ fn converged(c: &Case, s: &Scenario, end: &Snapshot, after_changes: &Snapshot) -
     Ok(())
 }
 
-/// Leaves moto small for the next case.
-async fn clean_up(h: &Harness, c: &Case, s: &Scenario, exists: bool) -> Result<(), TestCaseError> {
-    if exists {
-        if s.kind != Kind::Unmanaged {
-            let d = h.send(&delete(&c.logical, &c.role, c.props.clone(), &h.url())).await;
-            prop_assert_eq!(&d["Status"], "SUCCESS", "{}", d);
-        } else {
-            for p in h.attached(&c.role).await {
-                h.detach(&c.role, &format!("arn:aws:iam::aws:policy/{p}")).await;
-            }
-            h.iam.delete_role().role_name(&c.role).send().await.unwrap();
-        }
-    }
-    let _ = h.iam.delete_instance_profile().instance_profile_name(&c.role).send().await;
-    Ok(())
-}
-
-fn shard(index: usize, shards: usize) {
-    let total: usize = std::env::var("CONVERGENCE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
+/// Runs `cases` seeded cases against the account `make` builds.
+fn check<A: Account, F: std::future::Future<Output = A>>(
+    name: &str,
+    index: usize,
+    cases: u32,
+    make: impl FnOnce() -> F,
+) {
     let seed: u64 = std::env::var("CONVERGENCE_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(20261129);
-    let cases = total.div_ceil(shards) as u32;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let h = rt.block_on(Harness::new());
-    rt.block_on(h.make_ipv6_policy(&eks_node_role_guard::domain::policies::cni_ipv6_policy_document(
-        eks_node_role_guard::domain::Partition::Aws,
-    )));
+    let account = rt.block_on(make());
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
     bytes[8] = index as u8;
+    bytes[9] = name.len() as u8;
     let config = Config { cases, failure_persistence: None, max_shrink_iters: 64, ..Config::default() };
     let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
     let counter = std::sync::atomic::AtomicUsize::new(index * 1_000_000);
     runner
         .run(&scenario(), |s| {
             let case = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            rt.block_on(run(&h, case, &s))
+            rt.block_on(run(&account, case, &s))
         })
-        .unwrap_or_else(|e| panic!("seed {seed}, shard {index}: {e}"));
-    println!("shard {index}: {cases} cases converged (seed {seed})");
+        .unwrap_or_else(|e| panic!("{name}: seed {seed}, shard {index}: {e}"));
+    println!("{name} shard {index}: {cases} cases converged (seed {seed})");
+}
+
+fn cases(var: &str, default: u32) -> u32 {
+    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// On moto, through the SDK: `CONVERGENCE_CASES` (default 120) over 4 shards.
+fn on_moto(index: usize) {
+    let per_shard = cases("CONVERGENCE_CASES", 120).div_ceil(4);
+    check("moto", index, per_shard, || async {
+        let h = Harness::new().await;
+        h.make_ipv6_policy(&eks_node_role_guard::domain::policies::cni_ipv6_policy_document(Partition::Aws)).await;
+        OnMoto(h)
+    });
 }
 
 #[test]
-fn converges_shard_0() {
-    shard(0, 4);
+fn converges_on_moto_shard_0() {
+    on_moto(0);
 }
 #[test]
-fn converges_shard_1() {
-    shard(1, 4);
+fn converges_on_moto_shard_1() {
+    on_moto(1);
 }
 #[test]
-fn converges_shard_2() {
-    shard(2, 4);
+fn converges_on_moto_shard_2() {
+    on_moto(2);
 }
 #[test]
-fn converges_shard_3() {
-    shard(3, 4);
+fn converges_on_moto_shard_3() {
+    on_moto(3);
+}
+
+/// The same property on the in-memory adapters, many more cases: `CONVERGENCE_MEMORY_CASES` (default 1000).
+#[test]
+fn converges_in_memory() {
+    check("memory", 9, cases("CONVERGENCE_MEMORY_CASES", 1000), InMemory::new);
 }

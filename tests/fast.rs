@@ -58,7 +58,7 @@ impl World {
             identity: IdentitySource::fixed(Identity::from_function_arn(TOKEN).unwrap()),
             sender: ResponseSender::new(SendPolicy { initial_backoff: Duration::from_millis(5), ..Default::default() }),
             settings: CfnSettings { margin: Duration::from_secs(1), allow_insecure_response_url: true },
-            drift: DriftSettings::default(),
+            drift: DriftSettings { own_role: Some(OWN_ROLE.into()), ..DriftSettings::default() },
             metrics: Metrics::capturing(),
             notifier: Notifier::capturing(),
             listener: ResponseListener::start().await,
@@ -100,18 +100,105 @@ impl World {
     }
 
     async fn event(&self, event_name: &str, role: &str) -> String {
-        let ev = json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.iam", "id": "e",
-            "detail": {"eventSource": "iam.amazonaws.com", "eventName": event_name,
-                "requestParameters": {"roleName": role}, "userIdentity": {"arn": "arn:aws:iam::123456789012:user/alice"}}});
-        let out =
-            eks_node_role_guard::events::handle(&ev, &self.rec, &self.drift, &self.metrics, &self.notifier, SECONDS_30)
-                .await
-                .unwrap();
-        out["outcomes"][0]["outcome"].as_str().unwrap_or("?").to_string()
+        let out = self.deliver(&cloudtrail(event_name, json!({"roleName": role}))).await;
+        out["outcomes"][0]["outcome"].as_str().or(out["outcome"].as_str()).unwrap_or("?").to_string()
+    }
+
+    /// Delivers an EventBridge event; returns the handler's answer.
+    async fn deliver(&self, ev: &Value) -> Value {
+        eks_node_role_guard::events::handle(ev, &self.rec, &self.drift, &self.metrics, &self.notifier, SECONDS_30)
+            .await
+            .unwrap()
     }
 
     fn attached(&self, role: &str) -> std::collections::BTreeSet<String> {
         self.iam.role(role).map(|r| r.attached.iter().map(|p| p.name().to_string()).collect()).unwrap_or_default()
+    }
+}
+
+/// CloudTrail's event for a call alice made (`params` are its requestParameters).
+fn cloudtrail(event_name: &str, params: Value) -> Value {
+    json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.iam", "id": "e",
+        "detail": {"eventSource": "iam.amazonaws.com", "eventName": event_name, "eventID": "ct-1",
+            "requestParameters": params, "userIdentity": {"arn": "arn:aws:iam::123456789012:user/alice"}}})
+}
+
+const OWN_ROLE: &str = "guard-role";
+
+fn trust_of(services: &[&str]) -> Value {
+    json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":services},"Action":"sts:AssumeRole"}]})
+}
+
+/// A scenario's node role `nodes`, built step by step: what its stack declares, then what people did to it.
+/// `Role::managed().without(WORKER).world().await` is a managed role whose worker policy was detached by hand.
+struct Role {
+    managed: bool,
+    props: Value,
+    changes: Vec<Action>,
+}
+
+impl Role {
+    /// Made by its stack (`Custom::EksNodeRole` with `RoleName: nodes`).
+    fn managed() -> Role {
+        Role { managed: true, props: json!({"RoleName": "nodes"}), changes: vec![] }
+    }
+
+    /// Made by hand with the procedure's trust and policies, not under the guard.
+    fn unmanaged() -> Role {
+        Role { managed: false, props: Value::Null, changes: vec![] }
+    }
+
+    /// A property of its stack resource.
+    fn with(mut self, property: &str, value: &str) -> Role {
+        self.props[property] = json!(value);
+        self
+    }
+
+    /// Someone detached `policy`.
+    fn without(mut self, policy: &str) -> Role {
+        self.changes.push(Action::DetachPolicy(aws(policy)));
+        self
+    }
+
+    /// Someone replaced the trust policy.
+    fn trusting(mut self, services: &[&str]) -> Role {
+        self.changes.push(Action::UpdateTrust(trust_of(services)));
+        self
+    }
+
+    /// Someone put a permissions boundary on it.
+    fn bounded_by(mut self, policy: &str) -> Role {
+        self.changes.push(Action::PutBoundary(aws(policy)));
+        self
+    }
+
+    /// Someone removed its permissions boundary.
+    fn unbounded(mut self) -> Role {
+        self.changes.push(Action::DeleteBoundary);
+        self
+    }
+
+    /// Someone took it out of its instance profile (and deleted the profile, with `deleted`).
+    fn out_of_its_profile(mut self, deleted: bool) -> Role {
+        self.changes.push(Action::RemoveFromInstanceProfile("nodes".into()));
+        if deleted {
+            self.changes.push(Action::DeleteInstanceProfile("nodes".into()));
+        }
+        self
+    }
+
+    async fn world(self) -> World {
+        let w = if self.managed { World::managed(self.props).await } else { World::new().await };
+        if !self.managed {
+            w.iam.outside("nodes", &node_role_made_by_hand()).unwrap();
+            for p in [WORKER, ECR, CNI] {
+                w.iam.outside("nodes", &Action::AttachPolicy(aws(p))).unwrap();
+            }
+        }
+        for change in &self.changes {
+            w.iam.outside("nodes", change).unwrap();
+        }
+        w
     }
 }
 
@@ -305,6 +392,11 @@ async fn a_stack_delete_in_progress_is_never_fought() {
     w.rec.store().put(&marked, item.expect()).await.unwrap();
     assert_eq!(w.outside(Action::DetachPolicy(aws(WORKER)), "DetachRolePolicy").await, "ignored");
     assert!(!w.attached("nodes").contains(WORKER));
+    // The Delete completes; its own events, arriving late, change nothing either.
+    let d = w.send("Delete", json!({"RoleName": "nodes"})).await;
+    assert_eq!(d["Status"], "SUCCESS", "{d}");
+    assert_eq!(w.event("DetachRolePolicy", "nodes").await, "ignored");
+    assert!(w.iam.role("nodes").is_none());
 }
 
 /// A role with the EC2 trust policy and nothing else, made outside the tool.
@@ -361,4 +453,144 @@ async fn the_auto_mode_node_role_is_adopted_only_as_an_auto_mode_role() {
     let r = w.send("Create", props).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     assert_eq!(w.attached("AmazonEKSAutoNodeRole"), names(&["AmazonEKSWorkerNodeMinimalPolicy", ECR]));
+}
+
+// Drift repair, event by event, on the builder: each scenario the role as people left it, then CloudTrail's event.
+
+#[tokio::test]
+async fn restores_the_trust_policy_after_update_assume_role_policy() {
+    let w = Role::managed().trusting(&["ec2.amazonaws.com", "eks.amazonaws.com"]).world().await;
+    assert_eq!(w.event("UpdateAssumeRolePolicy", "nodes").await, "repaired");
+    assert!(policies::same_policy(
+        w.iam.role("nodes").unwrap().trust.as_ref().unwrap(),
+        &trust_of(&["ec2.amazonaws.com"])
+    ));
+}
+
+#[tokio::test]
+async fn removes_a_boundary_put_on_a_role_that_has_none() {
+    let w = Role::managed().bounded_by("ReadOnlyAccess").world().await;
+    assert_eq!(w.event("PutRolePermissionsBoundary", "nodes").await, "repaired");
+    assert_eq!(w.iam.role("nodes").unwrap().boundary, None);
+}
+
+#[tokio::test]
+async fn restores_a_boundary_that_was_deleted() {
+    let power_user = "arn:aws:iam::aws:policy/PowerUserAccess";
+    let w = Role::managed().with("PermissionsBoundary", power_user).unbounded().world().await;
+    assert_eq!(w.iam.role("nodes").unwrap().boundary, None);
+    assert_eq!(w.event("DeleteRolePermissionsBoundary", "nodes").await, "repaired");
+    assert_eq!(w.iam.role("nodes").unwrap().boundary.map(|b| b.to_string()).as_deref(), Some(power_user));
+}
+
+#[tokio::test]
+async fn puts_the_role_back_in_its_instance_profile() {
+    let w = Role::managed().out_of_its_profile(false).world().await;
+    assert_eq!(w.event("RemoveRoleFromInstanceProfile", "nodes").await, "repaired");
+    assert_eq!(w.iam.role("nodes").unwrap().instance_profiles[0].name, "nodes");
+}
+
+#[tokio::test]
+async fn recreates_a_deleted_instance_profile_named_in_the_event() {
+    let w = Role::managed().out_of_its_profile(true).world().await;
+    assert!(!w.iam.profile_exists("nodes"));
+    let out = w.deliver(&cloudtrail("DeleteInstanceProfile", json!({"instanceProfileName": "nodes"}))).await;
+    assert_eq!(out["outcomes"][0]["outcome"], "repaired", "{out}");
+    assert_eq!(w.iam.role("nodes").unwrap().instance_profiles[0].name, "nodes");
+}
+
+#[tokio::test]
+async fn duplicate_and_out_of_order_deliveries_are_harmless() {
+    let w = Role::managed().without(WORKER).without(ECR).world().await;
+    let ecr = cloudtrail("DetachRolePolicy", json!({"roleName": "nodes", "policyArn": aws(ECR).to_string()}));
+    let worker = cloudtrail("DetachRolePolicy", json!({"roleName": "nodes", "policyArn": aws(WORKER).to_string()}));
+    // The later change's event arrives first: the live role decides, so it repairs both.
+    assert_eq!(w.deliver(&ecr).await["outcomes"][0]["outcome"], "repaired");
+    assert_eq!(w.attached("nodes"), names(&[WORKER, ECR, CNI]));
+    for again in [&worker, &worker] {
+        assert_eq!(w.deliver(again).await["outcomes"][0]["outcome"], "in-sync");
+    }
+    assert_eq!(w.metrics.count(Metric::DriftRepaired, "nodes"), 1);
+    assert_eq!(w.notifier.sent().len(), 1, "one notification for one repair");
+}
+
+#[tokio::test]
+async fn an_unmanaged_role_is_never_touched() {
+    let w = Role::unmanaged().without(WORKER).world().await;
+    let before = w.iam.calls().len();
+    assert_eq!(w.event("DetachRolePolicy", "nodes").await, "ignored");
+    assert_eq!(w.attached("nodes"), names(&[ECR, CNI]));
+    assert!(w.iam.calls()[before..].iter().all(|c| c.starts_with("Get") || c.starts_with("List")), "reads only");
+    assert!(w.metrics.captured().is_empty());
+}
+
+#[tokio::test]
+async fn the_tools_own_calls_are_not_acted_on_not_even_read() {
+    let w = Role::managed().without(WORKER).world().await;
+    let mut own = cloudtrail("DetachRolePolicy", json!({"roleName": "nodes"}));
+    own["detail"]["userIdentity"] =
+        json!({"type": "AssumedRole", "arn": format!("arn:aws:sts::123456789012:assumed-role/{OWN_ROLE}/guard")});
+    let before = w.iam.calls().len();
+    assert_eq!(w.deliver(&own).await["reason"], "the tool's own call");
+    assert_eq!(w.iam.calls().len(), before, "not even a read");
+}
+
+#[tokio::test]
+async fn a_failed_call_changes_nothing() {
+    let w = Role::managed().without(WORKER).world().await;
+    let mut failed = cloudtrail("DetachRolePolicy", json!({"roleName": "nodes"}));
+    failed["detail"]["errorCode"] = json!("AccessDenied");
+    assert_eq!(w.deliver(&failed).await["outcome"], "ignored");
+    assert!(!w.attached("nodes").contains(WORKER), "the sweep, not this event, would repair it");
+}
+
+#[tokio::test]
+async fn dry_run_says_what_it_would_do_per_role_or_globally_and_changes_nothing() {
+    let w = Role::managed().with("Remediation", "dry-run").without(WORKER).world().await;
+    let out = w.deliver(&cloudtrail("DetachRolePolicy", json!({"roleName": "nodes"}))).await;
+    assert_eq!(out["outcomes"][0]["outcome"], "would-repair", "{out}");
+    assert_eq!(out["outcomes"][0]["drift"][0], "AttachRolePolicy AmazonEKSWorkerNodePolicy");
+    assert!(!w.attached("nodes").contains(WORKER));
+    assert_eq!(w.metrics.count(Metric::DriftDetected, "nodes"), 1);
+    let mut w = Role::managed().without(WORKER).world().await;
+    w.drift.global_mode = eks_node_role_guard::domain::RemediationMode::DryRun;
+    assert_eq!(w.event("DetachRolePolicy", "nodes").await, "would-repair", "the stricter mode wins");
+    assert!(!w.attached("nodes").contains(WORKER));
+}
+
+#[tokio::test]
+async fn off_ignores_the_role_per_role_or_globally() {
+    let w = Role::managed().with("Remediation", "off").without(WORKER).world().await;
+    assert_eq!(w.event("DetachRolePolicy", "nodes").await, "ignored");
+    let mut w2 = Role::managed().without(WORKER).world().await;
+    w2.drift.global_mode = eks_node_role_guard::domain::RemediationMode::Off;
+    assert_eq!(w2.event("DetachRolePolicy", "nodes").await, "ignored");
+    for w in [&w, &w2] {
+        assert!(!w.attached("nodes").contains(WORKER));
+        assert!(w.metrics.captured().is_empty() && w.notifier.sent().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn events_from_an_aws_service_are_handled_like_any_other() {
+    let w = Role::managed().without(WORKER).world().await;
+    let mut ev = cloudtrail("DetachRolePolicy", json!({"roleName": "nodes"}));
+    ev["detail"]["userIdentity"] = json!({"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"});
+    assert_eq!(w.deliver(&ev).await["outcomes"][0]["outcome"], "repaired");
+}
+
+#[tokio::test]
+async fn garbage_events_are_answered_and_ignored() {
+    let w = Role::managed().without(WORKER).world().await;
+    for ev in [
+        json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.iam"}),
+        json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.iam", "detail": null}),
+        cloudtrail("DetachRolePolicy", json!({"roleName": "no such role!"})),
+        json!({"detail-type": 5, "source": []}),
+        json!({"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "detail": {"state": "running"}}),
+    ] {
+        let out = w.deliver(&ev).await;
+        assert_eq!(out["handled"], "eventbridge", "{out}");
+    }
+    assert!(!w.attached("nodes").contains(WORKER), "none of them is a reason to act");
 }

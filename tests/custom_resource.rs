@@ -1,4 +1,7 @@
-//! The custom resource against a real IAM endpoint (moto) and a real ResponseURL listener.
+//! The custom resource against a real IAM endpoint (moto) and a real ResponseURL listener, where the real
+//! services matter: policy documents and versions (IPv6), adoption of what IAM really holds, instance profiles,
+//! quotas, the response's wire format. Replacements, rollbacks and refusals that are the core's logic alone run on
+//! the in-memory adapters (`tests/fast.rs`).
 
 mod common;
 
@@ -114,19 +117,6 @@ fn aws_ipv6_document() -> serde_json::Value {
 }
 
 #[tokio::test]
-async fn with_the_cni_on_its_own_role_no_cni_policy_is_attached() {
-    let h = Harness::new().await;
-    for family in ["ipv4", "ipv6"] {
-        let logical = format!("Nodes{family}");
-        let r = h.create(&logical, json!({"IpFamily": family, "AttachCniPolicy": "False"})).await;
-        assert_eq!(r["Status"], "SUCCESS", "{r}");
-        assert!(r["Data"].get("CniPolicyArn").is_none());
-        assert_eq!(h.attached(r["PhysicalResourceId"].as_str().unwrap()).await, names(&[WORKER, ECR]));
-    }
-    assert!(!h.policy_exists(IPV6_POLICY_ARN).await);
-}
-
-#[tokio::test]
 async fn adopts_a_named_role_fixing_its_trust_and_never_detaching_what_it_had() {
     let h = Harness::new().await;
     h.make_role("legacy-nodes", "ssm.amazonaws.com", &["arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", SSM_ARN])
@@ -192,15 +182,6 @@ async fn adoption_by_search_finds_only_declared_names_and_refuses_several() {
 }
 
 #[tokio::test]
-async fn adoption_without_candidates_creates_a_new_role() {
-    let h = Harness::new().await;
-    let r = h.create("Nodes", json!({"AdoptExistingRole": "true"})).await;
-    assert_eq!(r["Status"], "SUCCESS", "{r}");
-    assert_eq!(r["Data"]["Adopted"], "false");
-    assert!(r["PhysicalResourceId"].as_str().unwrap().starts_with("prod-eks-Nodes-"));
-}
-
-#[tokio::test]
 async fn refuses_a_cluster_role_and_a_fargate_pod_execution_role() {
     let h = Harness::new().await;
     h.make_role("eksNodeRole", "eks.amazonaws.com", &["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]).await;
@@ -217,21 +198,6 @@ async fn refuses_a_cluster_role_and_a_fargate_pod_execution_role() {
     let r = h.create("Pods", json!({"RoleName": "fargate-pods", "AdoptExistingRole": "true"})).await;
     assert_eq!(r["Status"], "FAILED");
     assert!(r["Reason"].as_str().unwrap().contains("different IAM role than the Fargate profile"), "{r}");
-}
-
-#[tokio::test]
-async fn an_existing_role_is_not_taken_without_adopt_existing_role() {
-    let h = Harness::new().await;
-    h.make_role("AmazonEKSNodeRole", "ec2.amazonaws.com", &[]).await;
-    let r = h.create("Nodes", json!({"RoleName": "AmazonEKSNodeRole"})).await;
-    assert_eq!(r["Status"], "FAILED");
-    let reason = r["Reason"].as_str().unwrap();
-    assert!(reason.contains("set AdoptExistingRole to true") && reason.contains("choose another RoleName"), "{reason}");
-    assert!(h.attached("AmazonEKSNodeRole").await.is_empty(), "untouched");
-    // The stack's rollback Delete of that failed Create must leave the role alone.
-    let d = h.send(&delete("Nodes", r["PhysicalResourceId"].as_str().unwrap(), json!({}), &h.url())).await;
-    assert_eq!(d["Status"], "SUCCESS");
-    assert!(h.role("AmazonEKSNodeRole").await.is_some());
 }
 
 #[tokio::test]
@@ -315,28 +281,6 @@ async fn an_update_in_place_converges_and_detaches_only_what_the_tool_attached()
 }
 
 #[tokio::test]
-async fn a_new_role_name_replaces_the_role_and_a_rollback_returns_to_the_old_one() {
-    let h = Harness::new().await;
-    let old = json!({"RoleName": "nodes-blue"});
-    let new = json!({"RoleName": "nodes-green"});
-    assert_eq!(h.create("Nodes", old.clone()).await["Status"], "SUCCESS");
-    let r = h.send(&update("Nodes", "nodes-blue", new.clone(), old.clone(), &h.url())).await;
-    assert_eq!(r["Status"], "SUCCESS", "{r}");
-    assert_eq!(r["PhysicalResourceId"], "nodes-green");
-    assert!(h.role("nodes-blue").await.is_some(), "left for CloudFormation's cleanup Delete");
-    assert_eq!(h.attached("nodes-green").await, names(&[WORKER, ECR, CNI]));
-
-    // Rollback: CloudFormation sends the old properties against the new physical id.
-    let rb = h.send(&update("Nodes", "nodes-green", old.clone(), new.clone(), &h.url())).await;
-    assert_eq!(rb["Status"], "SUCCESS", "{rb}");
-    assert_eq!(rb["PhysicalResourceId"], "nodes-blue");
-    let cleanup = h.send(&delete("Nodes", "nodes-green", new, &h.url())).await;
-    assert_eq!(cleanup["Status"], "SUCCESS");
-    assert!(h.role("nodes-green").await.is_none());
-    assert_eq!(h.attached("nodes-blue").await, names(&[WORKER, ECR, CNI]));
-}
-
-#[tokio::test]
 async fn a_replacement_that_fails_is_removed_and_the_old_role_stays() {
     let h = Harness::new().await;
     let old = json!({"RoleName": "nodes-blue"});
@@ -351,47 +295,6 @@ async fn a_replacement_that_fails_is_removed_and_the_old_role_stays() {
 }
 
 #[tokio::test]
-async fn a_new_path_with_a_generated_name_replaces_the_role_and_rolls_back_to_the_original() {
-    let h = Harness::new().await;
-    let old = json!({});
-    let new = json!({"Path": "/eks/nodes/"});
-    let c = h.create("Nodes", old.clone()).await;
-    let original = c["PhysicalResourceId"].as_str().unwrap().to_string();
-    let r = h.send(&update("Nodes", &original, new.clone(), old.clone(), &h.url())).await;
-    assert_eq!(r["Status"], "SUCCESS", "{r}");
-    let replacement = r["PhysicalResourceId"].as_str().unwrap().to_string();
-    assert_ne!(replacement, original);
-    assert_eq!(h.role(&replacement).await.unwrap().path, "/eks/nodes/");
-    let rb = h.send(&update("Nodes", &replacement, old, new, &h.url())).await;
-    assert_eq!(rb["PhysicalResourceId"], original.as_str(), "{rb}");
-}
-
-#[tokio::test]
-async fn a_new_path_under_the_same_role_name_is_refused() {
-    let h = Harness::new().await;
-    let old = json!({"RoleName": "nodes"});
-    h.create("Nodes", old.clone()).await;
-    let r = h.send(&update("Nodes", "nodes", json!({"RoleName": "nodes", "Path": "/eks/"}), old, &h.url())).await;
-    assert_eq!(r["Status"], "FAILED");
-    assert_eq!(r["PhysicalResourceId"], "nodes", "a failed Update keeps its physical id");
-    assert!(r["Reason"].as_str().unwrap().contains("a new Path needs a new RoleName"), "{r}");
-}
-
-#[tokio::test]
-async fn delete_of_a_failed_create_or_a_vanished_role_succeeds_without_touching_anything() {
-    let h = Harness::new().await;
-    let bad = h.create("Nodes", json!({"RoleName": "x y"})).await;
-    assert_eq!(bad["Status"], "FAILED");
-    let physical = bad["PhysicalResourceId"].as_str().unwrap();
-    assert!(!physical.is_empty());
-    let d = h.send(&delete("Nodes", physical, json!({"RoleName": "x y"}), &h.url())).await;
-    assert_eq!(d["Status"], "SUCCESS", "{d}");
-    let d = h.send(&delete("Nodes", "never-created", json!({}), &h.url())).await;
-    assert_eq!(d["Status"], "SUCCESS");
-    assert_eq!(d["PhysicalResourceId"], "never-created");
-}
-
-#[tokio::test]
 async fn a_create_cut_short_by_a_failed_attach_is_cleaned_up_by_the_rollback_delete() {
     let h = Harness::new().await;
     let r = h.create("Nodes", json!({"AdditionalPolicyArns": ["arn:aws:iam::aws:policy/DoesNotExist"]})).await;
@@ -403,20 +306,6 @@ async fn a_create_cut_short_by_a_failed_attach_is_cleaned_up_by_the_rollback_del
     assert_eq!(d["Status"], "SUCCESS");
     assert!(h.role(name).await.is_none());
     assert!(!h.profile_exists(name).await);
-}
-
-#[tokio::test]
-async fn invalid_properties_fail_with_a_reason_naming_each_property() {
-    let h = Harness::new().await;
-    let r = h
-        .create("Nodes", json!({"RoleName": "x y", "IpFamily": "dual", "AttachCniPolicy": "yes", "Remediaton": "off"}))
-        .await;
-    assert_eq!(r["Status"], "FAILED");
-    let reason = r["Reason"].as_str().unwrap();
-    for part in ["RoleName 'x y' is invalid", "IpFamily 'dual'", "AttachCniPolicy 'yes'", "did you mean Remediation?"] {
-        assert!(reason.contains(part), "{part} missing from {reason}");
-    }
-    assert!(h.roles().await.is_empty(), "nothing created");
 }
 
 #[tokio::test]
@@ -471,27 +360,6 @@ async fn cfn_handle(h: &Harness, req: &serde_json::Value) -> eks_node_role_guard
 }
 
 #[tokio::test]
-async fn a_role_name_that_changes_only_in_case_is_the_same_role_not_a_replacement() {
-    let h = Harness::new().await;
-    let old = json!({"RoleName": "NodeRole"});
-    assert_eq!(h.create("Nodes", old.clone()).await["Status"], "SUCCESS");
-    let r = h.send(&update("Nodes", "NodeRole", json!({"RoleName": "noderole"}), old, &h.url())).await;
-    assert_eq!(r["Status"], "SUCCESS", "{r}");
-    assert_eq!(r["PhysicalResourceId"], "NodeRole", "no new physical id: no cleanup Delete will follow");
-    assert_eq!(h.attached("NodeRole").await, names(&[WORKER, ECR, CNI]));
-}
-
-#[tokio::test]
-async fn writing_the_generated_name_into_role_name_changes_nothing() {
-    let h = Harness::new().await;
-    let c = h.create("Nodes", json!({})).await;
-    let name = c["PhysicalResourceId"].as_str().unwrap().to_string();
-    let r = h.send(&update("Nodes", &name, json!({"RoleName": name}), json!({}), &h.url())).await;
-    assert_eq!(r["Status"], "SUCCESS", "{r}");
-    assert_eq!(r["PhysicalResourceId"], name.as_str());
-}
-
-#[tokio::test]
 async fn an_adopted_role_keeps_the_instance_profile_it_already_had_and_the_tool_makes_none() {
     let h = Harness::new().await;
     h.make_role("eks-managed-nodes", "ec2.amazonaws.com", &[]).await;
@@ -536,43 +404,6 @@ async fn delete_never_deletes_an_instance_profile_the_tool_did_not_create() {
     assert_eq!(d["Status"], "SUCCESS", "{d}");
     assert!(h.role("nodes").await.is_none());
     assert!(h.profile_exists("nodes").await, "someone else's profile stays");
-}
-
-#[tokio::test]
-async fn a_rollback_after_two_replacements_returns_to_the_role_of_that_path() {
-    let h = Harness::new().await;
-    let (root, a, b) = (json!({}), json!({"Path": "/a/"}), json!({"Path": "/b/"}));
-    let g = h.create("Nodes", root.clone()).await["PhysicalResourceId"].as_str().unwrap().to_string();
-    let g2 = h.send(&update("Nodes", &g, a.clone(), root, &h.url())).await;
-    let g2 = g2["PhysicalResourceId"].as_str().unwrap().to_string();
-    let g3 = h.send(&update("Nodes", &g2, b.clone(), a.clone(), &h.url())).await;
-    let g3 = g3["PhysicalResourceId"].as_str().unwrap().to_string();
-    assert_eq!(h.roles().await.len(), 3, "one role per path");
-    // A later failure rolls back: the properties of /a/ against the physical id of /b/.
-    let rb = h.send(&update("Nodes", &g3, a, b, &h.url())).await;
-    assert_eq!(rb["Status"], "SUCCESS", "{rb}");
-    assert_eq!(rb["PhysicalResourceId"], g2.as_str(), "the role of /a/, not a fourth one");
-    assert_eq!(h.roles().await.len(), 3);
-}
-
-#[tokio::test]
-async fn old_properties_that_fail_todays_validation_never_make_a_rollback_replace_the_role() {
-    let h = Harness::new().await;
-    h.make_role("legacy-nodes", "ec2.amazonaws.com", &[]).await;
-    let good = json!({"RoleName": "legacy-nodes", "AdoptExistingRole": "true"});
-    assert_eq!(h.create("Nodes", good.clone()).await["Status"], "SUCCESS");
-    // An Update with a bad value fails; CloudFormation rolls back with the bad set as the *old* properties.
-    let bad = json!({"RoleName": "legacy-nodes", "AdoptExistingRole": "true", "IpFamily": "dual"});
-    let u = h.send(&update("Nodes", "legacy-nodes", bad.clone(), good.clone(), &h.url())).await;
-    assert_eq!(u["Status"], "FAILED");
-    let rb = h.send(&update("Nodes", "legacy-nodes", good.clone(), bad, &h.url())).await;
-    assert_eq!(rb["Status"], "SUCCESS", "{rb}");
-    assert_eq!(rb["PhysicalResourceId"], "legacy-nodes", "updated in place, not replaced");
-    let unreadable = json!({"RoleName": "not a name!", "Path": 5});
-    let rb = h.send(&update("Nodes", "legacy-nodes", good, unreadable, &h.url())).await;
-    assert_eq!(rb["PhysicalResourceId"], "legacy-nodes", "{rb}");
-    assert!(h.record("legacy-nodes").await.unwrap().desired.adopted, "still the adopted role");
-    assert_eq!(h.roles().await, ["legacy-nodes"]);
 }
 
 #[tokio::test]

@@ -85,6 +85,47 @@ impl World {
         self.listener.last()
     }
 
+    /// A request for the stack resource `logical`, as CloudFormation sends it: `physical` for Update and Delete,
+    /// `old` the properties before an Update. Returns the answer.
+    async fn cfn(&self, kind: &str, logical: &str, physical: Option<&str>, props: Value, old: Value) -> Value {
+        self.stacks.set(STACK, "UPDATE_IN_PROGRESS", &[(logical, "Custom::EksNodeRole")]);
+        let mut req = json!({"RequestType": kind, "ServiceToken": TOKEN, "ResponseURL": self.listener.url(),
+            "StackId": STACK, "RequestId": format!("{kind}-{}", self.listener.count()),
+            "ResourceType": "Custom::EksNodeRole", "LogicalResourceId": logical, "ResourceProperties": props});
+        if let Some(p) = physical {
+            req["PhysicalResourceId"] = json!(p);
+        }
+        if kind == "Update" {
+            req["OldResourceProperties"] = old;
+        }
+        let trigger = Trigger {
+            rec: &self.rec,
+            stacks: &self.stacks,
+            identity: &self.identity,
+            sender: &self.sender,
+            settings: &self.settings,
+        };
+        cfn::handle(&req, &trigger, "", SECONDS_30, "s").await;
+        self.listener.last()
+    }
+
+    async fn create_as(&self, logical: &str, props: Value) -> Value {
+        self.cfn("Create", logical, None, props, Value::Null).await
+    }
+
+    async fn update_as(&self, logical: &str, physical: &str, props: Value, old: Value) -> Value {
+        self.cfn("Update", logical, Some(physical), props, old).await
+    }
+
+    async fn delete_as(&self, logical: &str, physical: &str, props: Value) -> Value {
+        self.cfn("Delete", logical, Some(physical), props, Value::Null).await
+    }
+
+    /// Every role of the account, by name.
+    async fn roles(&self) -> Vec<String> {
+        self.rec.roles().await.unwrap().into_iter().map(|r| r.name).collect()
+    }
+
     /// A managed node role `nodes`, made by a Create.
     async fn managed(props: Value) -> World {
         let w = World::new().await;
@@ -593,4 +634,153 @@ async fn garbage_events_are_answered_and_ignored() {
         assert_eq!(out["handled"], "eventbridge", "{out}");
     }
     assert!(!w.attached("nodes").contains(WORKER), "none of them is a reason to act");
+}
+
+// The lifecycle as CloudFormation drives it: replacements, rollbacks, refusals, validation.
+
+fn id(r: &Value) -> String {
+    r["PhysicalResourceId"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn a_new_role_name_replaces_the_role_and_a_rollback_returns_to_the_old_one() {
+    let w = World::new().await;
+    let (old, new) = (json!({"RoleName": "nodes-blue"}), json!({"RoleName": "nodes-green"}));
+    assert_eq!(w.create_as("Nodes", old.clone()).await["Status"], "SUCCESS");
+    let r = w.update_as("Nodes", "nodes-blue", new.clone(), old.clone()).await;
+    assert_eq!((r["Status"].as_str(), id(&r).as_str()), (Some("SUCCESS"), "nodes-green"), "{r}");
+    assert!(w.iam.role("nodes-blue").is_some(), "left for CloudFormation's cleanup Delete");
+    assert_eq!(w.attached("nodes-green"), names(&[WORKER, ECR, CNI]));
+    // Rollback: CloudFormation sends the old properties against the new physical id, then cleans up.
+    let rb = w.update_as("Nodes", "nodes-green", old, new.clone()).await;
+    assert_eq!((rb["Status"].as_str(), id(&rb).as_str()), (Some("SUCCESS"), "nodes-blue"), "{rb}");
+    assert_eq!(w.delete_as("Nodes", "nodes-green", new).await["Status"], "SUCCESS");
+    assert!(w.iam.role("nodes-green").is_none());
+    assert_eq!(w.attached("nodes-blue"), names(&[WORKER, ECR, CNI]));
+}
+
+#[tokio::test]
+async fn a_new_path_with_a_generated_name_replaces_the_role_and_rolls_back_to_the_original() {
+    let w = World::new().await;
+    let (old, new) = (json!({}), json!({"Path": "/eks/nodes/"}));
+    let original = id(&w.create_as("Nodes", old.clone()).await);
+    assert!(original.starts_with("prod-Nodes-"), "{original}");
+    let r = w.update_as("Nodes", &original, new.clone(), old.clone()).await;
+    let replacement = id(&r);
+    assert_ne!(replacement, original, "{r}");
+    assert_eq!(w.iam.role(&replacement).unwrap().path, "/eks/nodes/");
+    assert_eq!(id(&w.update_as("Nodes", &replacement, old, new).await), original);
+}
+
+#[tokio::test]
+async fn a_rollback_after_two_replacements_returns_to_the_role_of_that_path() {
+    let w = World::new().await;
+    let (root, a, b) = (json!({}), json!({"Path": "/a/"}), json!({"Path": "/b/"}));
+    let g = id(&w.create_as("Nodes", root.clone()).await);
+    let g2 = id(&w.update_as("Nodes", &g, a.clone(), root).await);
+    let g3 = id(&w.update_as("Nodes", &g2, b.clone(), a.clone()).await);
+    assert_eq!(w.roles().await.len(), 3, "one role per path");
+    // A later failure rolls back: the properties of /a/ against the physical id of /b/.
+    let rb = w.update_as("Nodes", &g3, a, b).await;
+    assert_eq!((rb["Status"].as_str(), id(&rb)), (Some("SUCCESS"), g2), "the role of /a/, not a fourth one");
+    assert_eq!(w.roles().await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_new_path_under_the_same_role_name_is_refused() {
+    let w = World::new().await;
+    let old = json!({"RoleName": "nodes"});
+    w.create_as("Nodes", old.clone()).await;
+    let r = w.update_as("Nodes", "nodes", json!({"RoleName": "nodes", "Path": "/eks/"}), old).await;
+    assert_eq!((r["Status"].as_str(), id(&r).as_str()), (Some("FAILED"), "nodes"), "a failed Update keeps its id");
+    assert!(r["Reason"].as_str().unwrap().contains("a new Path needs a new RoleName"), "{r}");
+}
+
+#[tokio::test]
+async fn a_role_name_that_changes_only_in_case_or_names_the_generated_role_is_the_same_role() {
+    let w = World::new().await;
+    let old = json!({"RoleName": "NodeRole"});
+    assert_eq!(w.create_as("Nodes", old.clone()).await["Status"], "SUCCESS");
+    let r = w.update_as("Nodes", "NodeRole", json!({"RoleName": "noderole"}), old).await;
+    assert_eq!((r["Status"].as_str(), id(&r).as_str()), (Some("SUCCESS"), "NodeRole"), "no cleanup Delete will follow");
+    let generated = id(&w.create_as("Other", json!({})).await);
+    let r = w.update_as("Other", &generated, json!({"RoleName": generated}), json!({})).await;
+    assert_eq!((r["Status"].as_str(), id(&r)), (Some("SUCCESS"), generated));
+    assert_eq!(w.roles().await.len(), 2);
+}
+
+#[tokio::test]
+async fn old_properties_that_fail_todays_validation_never_make_a_rollback_replace_the_role() {
+    let w = World::new().await;
+    w.iam.outside("legacy-nodes", &node_role_made_by_hand()).unwrap();
+    let mut w = w;
+    w.rec.rules = AdoptionRules::new("legacy-nodes", Default::default(), None);
+    let good = json!({"RoleName": "legacy-nodes", "AdoptExistingRole": "true"});
+    assert_eq!(w.create_as("Nodes", good.clone()).await["Status"], "SUCCESS");
+    // An Update with a bad value fails; CloudFormation rolls back with the bad set as the *old* properties.
+    let bad = json!({"RoleName": "legacy-nodes", "AdoptExistingRole": "true", "IpFamily": "dual"});
+    assert_eq!(w.update_as("Nodes", "legacy-nodes", bad.clone(), good.clone()).await["Status"], "FAILED");
+    let rb = w.update_as("Nodes", "legacy-nodes", good.clone(), bad).await;
+    assert_eq!((rb["Status"].as_str(), id(&rb).as_str()), (Some("SUCCESS"), "legacy-nodes"), "in place: {rb}");
+    let unreadable = json!({"RoleName": "not a name!", "Path": 5});
+    assert_eq!(id(&w.update_as("Nodes", "legacy-nodes", good, unreadable).await), "legacy-nodes");
+    assert_eq!(w.roles().await, ["legacy-nodes"]);
+}
+
+#[tokio::test]
+async fn delete_of_a_failed_create_or_a_vanished_role_succeeds_without_touching_anything() {
+    let w = World::new().await;
+    let bad = w.create_as("Nodes", json!({"RoleName": "x y"})).await;
+    assert_eq!(bad["Status"], "FAILED");
+    assert!(!id(&bad).is_empty());
+    assert_eq!(w.delete_as("Nodes", &id(&bad), json!({"RoleName": "x y"})).await["Status"], "SUCCESS");
+    let d = w.delete_as("Nodes", "never-created", json!({})).await;
+    assert_eq!((d["Status"].as_str(), id(&d).as_str()), (Some("SUCCESS"), "never-created"));
+    assert!(w.roles().await.is_empty());
+}
+
+#[tokio::test]
+async fn invalid_properties_fail_with_a_reason_naming_each_property() {
+    let w = World::new().await;
+    let props = json!({"RoleName": "x y", "IpFamily": "dual", "AttachCniPolicy": "yes", "Remediaton": "off"});
+    let r = w.create_as("Nodes", props).await;
+    assert_eq!(r["Status"], "FAILED");
+    let reason = r["Reason"].as_str().unwrap();
+    for part in ["RoleName 'x y' is invalid", "IpFamily 'dual'", "AttachCniPolicy 'yes'", "did you mean Remediation?"] {
+        assert!(reason.contains(part), "{part} missing from {reason}");
+    }
+    assert!(w.iam.calls().is_empty(), "not even a read");
+    assert!(w.roles().await.is_empty(), "nothing created");
+}
+
+#[tokio::test]
+async fn with_the_cni_on_its_own_role_no_cni_policy_is_attached() {
+    let w = World::new().await;
+    for family in ["ipv4", "ipv6"] {
+        let r = w.create_as(&format!("Nodes{family}"), json!({"IpFamily": family, "AttachCniPolicy": "False"})).await;
+        assert_eq!(r["Status"], "SUCCESS", "{r}");
+        assert!(r["Data"].get("CniPolicyArn").is_none());
+        assert_eq!(w.attached(&id(&r)), names(&[WORKER, ECR]));
+    }
+}
+
+#[tokio::test]
+async fn an_existing_role_is_not_taken_without_adopt_existing_role_and_its_rollback_leaves_it() {
+    let w = World::new().await;
+    w.iam.outside("AmazonEKSNodeRole", &node_role_made_by_hand()).unwrap();
+    let r = w.create_as("Nodes", json!({"RoleName": "AmazonEKSNodeRole"})).await;
+    assert_eq!(r["Status"], "FAILED");
+    let reason = r["Reason"].as_str().unwrap();
+    assert!(reason.contains("set AdoptExistingRole to true") && reason.contains("choose another RoleName"), "{reason}");
+    assert_eq!(w.delete_as("Nodes", &id(&r), json!({})).await["Status"], "SUCCESS");
+    assert!(w.iam.role("AmazonEKSNodeRole").is_some(), "the rollback Delete leaves the role alone");
+    assert!(w.iam.role("AmazonEKSNodeRole").unwrap().tags.is_empty(), "not even labelled");
+}
+
+#[tokio::test]
+async fn adoption_without_candidates_creates_a_new_role() {
+    let w = World::new().await;
+    let r = w.create_as("Nodes", json!({"AdoptExistingRole": "true"})).await;
+    assert_eq!((r["Status"].as_str(), r["Data"]["Adopted"].as_str()), (Some("SUCCESS"), Some("false")), "{r}");
+    assert!(id(&r).starts_with("prod-Nodes-"));
 }

@@ -193,10 +193,16 @@ async fn latency_section(b: &Bench, bin: &std::path::Path, label: &str, store: &
     b.proxy.always(Some(Fault::Latency(LATENCY)));
     println!("— {label} ({}), with {} ms added to every AWS call —", bin.display(), LATENCY.as_millis());
     let tag = label.split_whitespace().next().unwrap_or("x");
+    repair_vs_python(b, bin, tag, store).await;
+    cold_create_vs_python(b, bin, tag).await;
+    b.proxy.clear();
+}
+
+/// Single-policy repair in a warm process, and the Python handler's.
+async fn repair_vs_python(b: &Bench, bin: &std::path::Path, tag: &str, store: &DynamoStore) {
     let warm_stub = &RuntimeStub::start().await;
     let _warm = b.function_of(bin, warm_stub);
 
-    // Single-policy repair, warm process.
     let iam = b.moto.client();
     let name = &format!("bench-latency-{tag}");
     b.invoke(
@@ -242,8 +248,10 @@ async fn latency_section(b: &Bench, bin: &std::path::Path, label: &str, store: &
         "single-policy repair: {ours:.1} ms, {trips} sequential round trips ({calls}); Python boto3 handler: {python:.1} ms, {py_trips} round trips ({py_calls} calls) → {:.2}×",
         ours / python
     );
+}
 
-    // Fresh IPv4 Create from a cold process: process start → response PUT received.
+/// Fresh IPv4 Create from a cold process (process start → response PUT received), and the Python handler's.
+async fn cold_create_vs_python(b: &Bench, bin: &std::path::Path, tag: &str) {
     let (mut ours, mut trips, mut calls, mut python, mut py_trips) = (Vec::new(), 0, String::new(), Vec::new(), 0);
     for i in 0..RUNS {
         let stub = RuntimeStub::start().await;
@@ -281,7 +289,6 @@ async fn latency_section(b: &Bench, bin: &std::path::Path, label: &str, store: &
         "fresh IPv4 Create, cold process → response PUT: {ours:.0} ms, {trips} sequential round trips ({calls}); Python boto3 handler: {python:.0} ms, {py_trips} round trips (no confirmation, no state store) → {:.2}×",
         ours / python
     );
-    b.proxy.clear();
 }
 
 #[tokio::main]
@@ -300,148 +307,20 @@ async fn main() {
         .send()
         .await
         .unwrap();
-    let peak = 0u64;
     println!(
         "eks-node-role-guard benchmark — binary {}, AWS = moto on loopback, {RUNS} runs, medians",
         binary().display()
     );
 
     let full = std::env::var("BENCH_LATENCY_ONLY").is_err();
-    let mut peak = peak;
-    if full {
-        // 1. Cold start: process start → first event handled (a Delete of a role that is not there: one read, one PUT).
-        let mut cold = Vec::new();
-        let mut init = Vec::new();
-        for i in 0..RUNS {
-            let stub = RuntimeStub::start().await;
-            let mut del = b.aimed(&delete("Nodes", &format!("absent-{i}"), json!({}), &b.listener.url())).await;
-            del["RequestId"] = json!(format!("cold-{i}"));
-            let answer = stub.invoke(del.to_string().as_bytes(), Duration::from_secs(60));
-            let started = Instant::now();
-            let f = b.function(&stub).await;
-            let before = b.listener.accepted().len();
-            answer.await.unwrap();
-            let put = b.listener.accepted()[before].at;
-            cold.push(ms(put - started));
-            init.push(ms(stub.first_poll.lock().unwrap().unwrap() - started));
-            peak = peak.max(peak_rss_kib(f.pid()));
-        }
-        println!(
-            "cold start → first event handled (response PUT received): {:.1} ms (process ready for work: {:.1} ms)",
-            median(cold),
-            median(init)
-        );
-    }
+    let mut peak = if full { cold_start(&b).await } else { 0 };
     // One warm process for the rest.
     let stub = RuntimeStub::start().await;
     let f = b.function(&stub).await;
-
     if full {
-        // 2. Create end-to-end, and the IAM calls per operation.
-        let (mut create, mut create_calls, mut update_calls, mut delete_calls) = (Vec::new(), 0, 0, 0);
-        let mut create_by_service = String::new();
-        for i in 0..RUNS {
-            let name = format!("bench-create-{i}");
-            let req = b.aimed(&request("Create", &format!("N{i}"), json!({"RoleName": name}), &b.listener.url())).await;
-            let by_service = b.proxy.by_service();
-            let before = b.listener.accepted().len();
-            let started = Instant::now();
-            let (_, calls) = b.invoke(&stub, &req).await;
-            let got = &b.listener.accepted()[before];
-            assert_eq!(got.json()["Status"], "SUCCESS");
-            create.push(ms(got.at - started));
-            create_calls = calls;
-            create_by_service = calls_since(&by_service, &b.proxy.by_service());
-            let upd = update(
-                &format!("N{i}"),
-                &name,
-                json!({"RoleName": name, "IpFamily": "ipv6"}),
-                json!({"RoleName": name}),
-                &b.listener.url(),
-            );
-            let (_, calls) = b.invoke(&stub, &b.aimed(&upd).await).await;
-            update_calls = calls;
-            let del = delete(&format!("N{i}"), &name, json!({"RoleName": name, "IpFamily": "ipv6"}), &b.listener.url());
-            let (_, calls) = b.invoke(&stub, &b.aimed(&del).await).await;
-            delete_calls = calls;
-        }
-        println!("Create end to end (request in → response PUT received): {:.1} ms", median(create));
-        println!(
-        "AWS calls: Create {create_calls} ({create_by_service}), Update ipv4→ipv6 {update_calls}, Delete {delete_calls} (reads and confirmation included)"
-    );
-
-        // 3. Detach event → policy attached.
-        let name = "bench-drift";
-        b.invoke(&stub, &b.aimed(&request("Create", "Drift", json!({"RoleName": name}), &b.listener.url())).await)
-            .await;
-        let mut repair = Vec::new();
-        let mut repair_calls = 0;
-        let mut repair_by_service = String::new();
-        for _ in 0..RUNS {
-            detach_again(&store, &iam, name).await;
-            let by_service = b.proxy.by_service();
-            let (d, calls) = b.invoke(&stub, &drift_event("drift-detach-role-policy.json", name)).await;
-            repair.push(ms(d));
-            repair_calls = calls;
-            repair_by_service = calls_since(&by_service, &b.proxy.by_service());
-        }
-        println!(
-        "detach event → policy attached: {:.1} ms, {repair_calls} AWS calls ({repair_by_service}): role, attachments, profiles and the state item read at once, then the attach and the breaker record at once",
-        median(repair)
-    );
-
-        // 4. Sweeps: 100 and 1,000 managed roles (10% broken) among 5,000 unmanaged ones, bounded concurrency 4.
-        // The sweep reads the state table, so the unmanaged roles cost nothing.
-        let t = Instant::now();
-        for i in 0..5000 {
-            iam.create_role()
-                .role_name(format!("unmanaged-{i:04}"))
-                .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
-                .send()
-                .await
-                .unwrap();
-        }
-        println!("(5,000 unmanaged roles made in {:.0} s)", t.elapsed().as_secs_f64());
-        let mut made = 0;
-        for n in [100usize, 1000] {
-            let t = Instant::now();
-            while made < n {
-                seed_role(&iam, &store, &format!("sweep-{made:04}"), made % 10 == 0).await;
-                made += 1;
-            }
-            let setup = t.elapsed();
-            let runs = if n <= 100 { 3 } else { 1 };
-            let mut times = Vec::new();
-            let mut calls = 0;
-            let mut sweep_by_service = String::new();
-            for r in 0..runs {
-                if r > 0 {
-                    for i in (0..n).step_by(10) {
-                        let _ = iam
-                            .detach_role_policy()
-                            .role_name(format!("sweep-{i:04}"))
-                            .policy_arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
-                            .send()
-                            .await;
-                    }
-                }
-                let by_service = b.proxy.by_service();
-                let (d, c) = b
-                    .invoke(&stub, &json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep"}))
-                    .await;
-                times.push(ms(d));
-                calls = c;
-                sweep_by_service = calls_since(&by_service, &b.proxy.by_service());
-            }
-            let t = median(times);
-            println!(
-            "sweep of {n} managed roles ({} repaired) among 5,000 unmanaged: {t:.0} ms, {:.2} ms/role, {calls} AWS calls ({:.1}/role: {sweep_by_service}) [set-up {:.0} s]",
-            n / 10,
-            t / n as f64,
-            calls as f64 / n as f64,
-            setup.as_secs_f64()
-        );
-        }
+        lifecycle(&b, &stub).await;
+        repair(&b, &stub, &store, &iam).await;
+        sweeps(&b, &stub, &store, &iam).await;
         peak = peak.max(peak_rss_kib(f.pid()));
         println!("peak RSS of the function process: {:.1} MiB", peak as f64 / 1024.0);
     }
@@ -452,7 +331,152 @@ async fn main() {
     if let Some(prev) = previous() {
         latency_section(&b, &prev, "previous build (BENCH_BINARY)", &store).await;
     }
+    sizes();
+    drop(f);
+}
 
+/// 1. Cold start: process start → first event handled. Returns the peak RSS seen (KiB).
+async fn cold_start(b: &Bench) -> u64 {
+    let mut peak = 0;
+    // 1. Cold start: process start → first event handled (a Delete of a role that is not there: one read, one PUT).
+    let mut cold = Vec::new();
+    let mut init = Vec::new();
+    for i in 0..RUNS {
+        let stub = RuntimeStub::start().await;
+        let mut del = b.aimed(&delete("Nodes", &format!("absent-{i}"), json!({}), &b.listener.url())).await;
+        del["RequestId"] = json!(format!("cold-{i}"));
+        let answer = stub.invoke(del.to_string().as_bytes(), Duration::from_secs(60));
+        let started = Instant::now();
+        let f = b.function(&stub).await;
+        let before = b.listener.accepted().len();
+        answer.await.unwrap();
+        let put = b.listener.accepted()[before].at;
+        cold.push(ms(put - started));
+        init.push(ms(stub.first_poll.lock().unwrap().unwrap() - started));
+        peak = peak.max(peak_rss_kib(f.pid()));
+    }
+    println!(
+        "cold start → first event handled (response PUT received): {:.1} ms (process ready for work: {:.1} ms)",
+        median(cold),
+        median(init)
+    );
+    peak
+}
+
+/// 2. Create end to end, and the AWS calls of Create, Update and Delete.
+async fn lifecycle(b: &Bench, stub: &RuntimeStub) {
+    // 2. Create end-to-end, and the IAM calls per operation.
+    let (mut create, mut create_calls, mut update_calls, mut delete_calls) = (Vec::new(), 0, 0, 0);
+    let mut create_by_service = String::new();
+    for i in 0..RUNS {
+        let name = format!("bench-create-{i}");
+        let req = b.aimed(&request("Create", &format!("N{i}"), json!({"RoleName": name}), &b.listener.url())).await;
+        let by_service = b.proxy.by_service();
+        let before = b.listener.accepted().len();
+        let started = Instant::now();
+        let (_, calls) = b.invoke(stub, &req).await;
+        let got = &b.listener.accepted()[before];
+        assert_eq!(got.json()["Status"], "SUCCESS");
+        create.push(ms(got.at - started));
+        create_calls = calls;
+        create_by_service = calls_since(&by_service, &b.proxy.by_service());
+        let upd = update(
+            &format!("N{i}"),
+            &name,
+            json!({"RoleName": name, "IpFamily": "ipv6"}),
+            json!({"RoleName": name}),
+            &b.listener.url(),
+        );
+        let (_, calls) = b.invoke(stub, &b.aimed(&upd).await).await;
+        update_calls = calls;
+        let del = delete(&format!("N{i}"), &name, json!({"RoleName": name, "IpFamily": "ipv6"}), &b.listener.url());
+        let (_, calls) = b.invoke(stub, &b.aimed(&del).await).await;
+        delete_calls = calls;
+    }
+    println!("Create end to end (request in → response PUT received): {:.1} ms", median(create));
+    println!(
+    "AWS calls: Create {create_calls} ({create_by_service}), Update ipv4→ipv6 {update_calls}, Delete {delete_calls} (reads and confirmation included)"
+);
+}
+
+/// 3. Detach event → policy attached, warm.
+async fn repair(b: &Bench, stub: &RuntimeStub, store: &DynamoStore, iam: &aws_sdk_iam::Client) {
+    // 3. Detach event → policy attached.
+    let name = "bench-drift";
+    b.invoke(stub, &b.aimed(&request("Create", "Drift", json!({"RoleName": name}), &b.listener.url())).await).await;
+    let mut repair = Vec::new();
+    let mut repair_calls = 0;
+    let mut repair_by_service = String::new();
+    for _ in 0..RUNS {
+        detach_again(store, iam, name).await;
+        let by_service = b.proxy.by_service();
+        let (d, calls) = b.invoke(stub, &drift_event("drift-detach-role-policy.json", name)).await;
+        repair.push(ms(d));
+        repair_calls = calls;
+        repair_by_service = calls_since(&by_service, &b.proxy.by_service());
+    }
+    println!(
+    "detach event → policy attached: {:.1} ms, {repair_calls} AWS calls ({repair_by_service}): role, attachments, profiles and the state item read at once, then the attach and the breaker record at once",
+    median(repair)
+);
+}
+
+/// 4. Sweeps of 100 and 1,000 managed roles among 5,000 unmanaged ones.
+async fn sweeps(b: &Bench, stub: &RuntimeStub, store: &DynamoStore, iam: &aws_sdk_iam::Client) {
+    // 4. Sweeps: 100 and 1,000 managed roles (10% broken) among 5,000 unmanaged ones, bounded concurrency 4.
+    // The sweep reads the state table, so the unmanaged roles cost nothing.
+    let t = Instant::now();
+    for i in 0..5000 {
+        iam.create_role()
+            .role_name(format!("unmanaged-{i:04}"))
+            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+            .send()
+            .await
+            .unwrap();
+    }
+    println!("(5,000 unmanaged roles made in {:.0} s)", t.elapsed().as_secs_f64());
+    let mut made = 0;
+    for n in [100usize, 1000] {
+        let t = Instant::now();
+        while made < n {
+            seed_role(iam, store, &format!("sweep-{made:04}"), made % 10 == 0).await;
+            made += 1;
+        }
+        let setup = t.elapsed();
+        let runs = if n <= 100 { 3 } else { 1 };
+        let mut times = Vec::new();
+        let mut calls = 0;
+        let mut sweep_by_service = String::new();
+        for r in 0..runs {
+            if r > 0 {
+                for i in (0..n).step_by(10) {
+                    let _ = iam
+                        .detach_role_policy()
+                        .role_name(format!("sweep-{i:04}"))
+                        .policy_arn("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")
+                        .send()
+                        .await;
+                }
+            }
+            let by_service = b.proxy.by_service();
+            let (d, c) =
+                b.invoke(stub, &json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep"})).await;
+            times.push(ms(d));
+            calls = c;
+            sweep_by_service = calls_since(&by_service, &b.proxy.by_service());
+        }
+        let t = median(times);
+        println!(
+        "sweep of {n} managed roles ({} repaired) among 5,000 unmanaged: {t:.0} ms, {:.2} ms/role, {calls} AWS calls ({:.1}/role: {sweep_by_service}) [set-up {:.0} s]",
+        n / 10,
+        t / n as f64,
+        calls as f64 / n as f64,
+        setup.as_secs_f64()
+    );
+    }
+}
+
+fn sizes() {
     let native = std::fs::metadata(binary()).map(|m| m.len()).unwrap_or(0);
     println!("stripped release binary ({}): {:.2} MiB", std::env::consts::ARCH, native as f64 / 1048576.0);
     match std::fs::metadata(repo().join("target/lambda/eks-node-role-guard/bootstrap.zip")) {
@@ -461,5 +485,4 @@ async fn main() {
         }
         Err(_) => println!("arm64 Lambda zip: not built (scripts/bench.sh builds it)"),
     }
-    drop(f);
 }

@@ -120,6 +120,16 @@ async fn run_shard(shard: usize, shards: usize) {
     assert!(only.is_some() || cases.len() >= 324 / shards);
 }
 
+/// What one case works with: moto (faultless, for set-up and checks), the proxy, and the function's clients
+/// through the proxy.
+struct Rig<'a> {
+    h: &'a Harness,
+    proxy: &'a FaultProxy,
+    faulty: &'a GuardReconciler,
+    stacks: &'a SdkStacks,
+    settings: &'a cfn::CfnSettings,
+}
+
 async fn run_case(
     h: &Harness,
     proxy: &FaultProxy,
@@ -129,91 +139,116 @@ async fn run_case(
     case: &Case,
     name: &str,
 ) -> String {
+    let rig = Rig { h, proxy, faulty, stacks, settings };
     let ctx = format!("{case:?}");
-    proxy.clear();
-    h.listener.slow(Duration::ZERO);
-    // Set-up without faults.
     let base = props(case, name);
     let logical = format!("L{}", case.id);
-    if matches!(case.op, Op::UpdateInPlace | Op::UpdateReplace | Op::Delete | Op::Drift) {
-        let r = h.create(&logical, base.clone()).await;
-        assert_eq!(r["Status"], "SUCCESS", "{ctx}: set-up {r}");
-    }
+    rig.set_up(case, &logical, &base, name, &ctx).await;
+    rig.inject(case);
     if case.op == Op::Drift {
-        h.detach(name, "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy").await;
+        return rig.drift_case(&logical, &base, name, &ctx).await;
     }
+    rig.cfn_case(case, &logical, &base, name, &ctx).await
+}
 
-    // The faults.
-    let mut script: Vec<Option<Fault>> = vec![None; case.after];
-    match case.count {
-        Some(n) => script.extend(std::iter::repeat_n(case.fault, n)),
-        None => proxy.always(case.fault),
-    }
-    proxy.script(script);
-    match case.listener {
-        ListenerFault::None => {}
-        ListenerFault::FiveXxOnce => h.listener.fail_next(&[503]),
-        ListenerFault::Slow => h.listener.slow(Duration::from_millis(600)),
-    }
-
-    let url = h.url();
-    let request = match case.op {
-        Op::Create | Op::CreateIpv6 => request("Create", &logical, base.clone(), &url),
-        Op::UpdateInPlace => update(
-            &logical,
-            name,
-            json!({"RoleName": name, "IpFamily": "ipv6", "Description": "changed"}),
-            base.clone(),
-            &url,
-        ),
-        Op::UpdateReplace => update(&logical, name, json!({"RoleName": format!("{name}-new")}), base.clone(), &url),
-        Op::Delete => delete(&logical, name, base.clone(), &url),
-        Op::Drift => {
-            let ev = drift_event("drift-detach-role-policy.json", name);
-            let started = Instant::now();
-            let result =
-                eks_node_role_guard::events::handle(&ev, faulty, &h.drift, &h.metrics, &h.notifier, TIME_LEFT).await;
-            assert!(
-                started.elapsed() < TIME_LEFT + Duration::from_secs(1),
-                "{ctx}: drift handling took {:?}",
-                started.elapsed()
-            );
-            proxy.clear();
-            h.listener.slow(Duration::ZERO);
-            h.listener.fail_next(&[]);
-            // After the faults clear, a sweep converges.
-            let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep"});
-            h.deliver(&sweep).await.unwrap_or_else(|e| panic!("{ctx}: sweep failed: {e}"));
-            assert!(h.attached(name).await.contains("AmazonEKSWorkerNodePolicy"), "{ctx}: not converged");
-            cleanup(h, &logical, &[name.to_string()], &base, &ctx).await;
-            return format!("drift {}", if result.is_ok() { "ok" } else { "retry" });
+impl Rig<'_> {
+    /// Set-up without faults: the role the operation needs, broken for a drift case.
+    async fn set_up(&self, case: &Case, logical: &str, base: &Value, name: &str, ctx: &str) {
+        self.proxy.clear();
+        self.h.listener.slow(Duration::ZERO);
+        if matches!(case.op, Op::UpdateInPlace | Op::UpdateReplace | Op::Delete | Op::Drift) {
+            let r = self.h.create(logical, base.clone()).await;
+            assert_eq!(r["Status"], "SUCCESS", "{ctx}: set-up {r}");
         }
-    };
-    let request = h.aimed(&request).await;
-    let before = h.listener.accepted().len();
-    let started = Instant::now();
-    let trigger = cfn::Trigger { rec: faulty, stacks, identity: &h.identity, sender: &h.sender, settings };
-    cfn::handle(&request, &trigger, "function-arn", TIME_LEFT, "stream").await;
-    let accepted = h.listener.accepted();
-    assert_eq!(accepted.len(), before + 1, "{ctx}: exactly one accepted response");
-    let got = accepted.last().unwrap();
-    assert!(got.at - started < TIME_LEFT, "{ctx}: answered after {:?}", got.at - started);
-    let body = got.json();
-    let status = body["Status"].as_str().unwrap().to_string();
-    if status == "FAILED" {
-        let reason = body["Reason"].as_str().unwrap_or("");
-        assert!(!reason.is_empty() && reason.len() < 4000, "{ctx}: readable reason: {reason}");
+        if case.op == Op::Drift {
+            self.h.detach(name, "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy").await;
+        }
     }
-    proxy.clear();
-    h.listener.slow(Duration::ZERO);
 
-    let physical = body["PhysicalResourceId"].as_str().unwrap().to_string();
-    let mut names = vec![physical, name.to_string()];
-    if case.op == Op::UpdateReplace {
-        names.push(format!("{name}-new"));
+    /// The case's faults: `after` calls pass, then `count` calls (or all) get the fault; the ResponseURL's own.
+    fn inject(&self, case: &Case) {
+        let mut script: Vec<Option<Fault>> = vec![None; case.after];
+        match case.count {
+            Some(n) => script.extend(std::iter::repeat_n(case.fault, n)),
+            None => self.proxy.always(case.fault),
+        }
+        self.proxy.script(script);
+        match case.listener {
+            ListenerFault::None => {}
+            ListenerFault::FiveXxOnce => self.h.listener.fail_next(&[503]),
+            ListenerFault::Slow => self.h.listener.slow(Duration::from_millis(600)),
+        }
     }
-    cleanup(h, &logical, &names, &base, &ctx).await;
-    format!("{:?} {status}", case.op)
+
+    fn clear(&self) {
+        self.proxy.clear();
+        self.h.listener.slow(Duration::ZERO);
+    }
+
+    /// A drift event under faults: handled within the time, and after the faults clear a sweep converges.
+    async fn drift_case(&self, logical: &str, base: &Value, name: &str, ctx: &str) -> String {
+        let h = self.h;
+        let ev = drift_event("drift-detach-role-policy.json", name);
+        let started = Instant::now();
+        let result =
+            eks_node_role_guard::events::handle(&ev, self.faulty, &h.drift, &h.metrics, &h.notifier, TIME_LEFT).await;
+        assert!(
+            started.elapsed() < TIME_LEFT + Duration::from_secs(1),
+            "{ctx}: drift handling took {:?}",
+            started.elapsed()
+        );
+        self.clear();
+        h.listener.fail_next(&[]);
+        let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep"});
+        h.deliver(&sweep).await.unwrap_or_else(|e| panic!("{ctx}: sweep failed: {e}"));
+        assert!(h.attached(name).await.contains("AmazonEKSWorkerNodePolicy"), "{ctx}: not converged");
+        cleanup(h, logical, &[name.to_string()], base, ctx).await;
+        format!("drift {}", if result.is_ok() { "ok" } else { "retry" })
+    }
+
+    /// A CloudFormation request under faults: exactly one accepted response before the deadline, a readable
+    /// reason when FAILED, and nothing left after CloudFormation's following Deletes.
+    async fn cfn_case(&self, case: &Case, logical: &str, base: &Value, name: &str, ctx: &str) -> String {
+        let h = self.h;
+        let url = h.url();
+        let request = match case.op {
+            Op::Create | Op::CreateIpv6 => request("Create", logical, base.clone(), &url),
+            Op::UpdateInPlace => {
+                let changed = json!({"RoleName": name, "IpFamily": "ipv6", "Description": "changed"});
+                update(logical, name, changed, base.clone(), &url)
+            }
+            Op::UpdateReplace => update(logical, name, json!({"RoleName": format!("{name}-new")}), base.clone(), &url),
+            Op::Delete | Op::Drift => delete(logical, name, base.clone(), &url),
+        };
+        let request = h.aimed(&request).await;
+        let before = h.listener.accepted().len();
+        let started = Instant::now();
+        let trigger = cfn::Trigger {
+            rec: self.faulty,
+            stacks: self.stacks,
+            identity: &h.identity,
+            sender: &h.sender,
+            settings: self.settings,
+        };
+        cfn::handle(&request, &trigger, "function-arn", TIME_LEFT, "stream").await;
+        let accepted = h.listener.accepted();
+        assert_eq!(accepted.len(), before + 1, "{ctx}: exactly one accepted response");
+        let got = accepted.last().unwrap();
+        assert!(got.at - started < TIME_LEFT, "{ctx}: answered after {:?}", got.at - started);
+        let body = got.json();
+        let status = body["Status"].as_str().unwrap().to_string();
+        if status == "FAILED" {
+            let reason = body["Reason"].as_str().unwrap_or("");
+            assert!(!reason.is_empty() && reason.len() < 4000, "{ctx}: readable reason: {reason}");
+        }
+        self.clear();
+        let mut names = vec![body["PhysicalResourceId"].as_str().unwrap().to_string(), name.to_string()];
+        if case.op == Op::UpdateReplace {
+            names.push(format!("{name}-new"));
+        }
+        cleanup(h, logical, &names, base, ctx).await;
+        format!("{:?} {status}", case.op)
+    }
 }
 
 /// What CloudFormation would do next: Delete every physical id involved, without faults; nothing may remain.

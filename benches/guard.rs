@@ -75,11 +75,13 @@ fn calls_since(before: &BTreeMap<String, usize>, after: &BTreeMap<String, usize>
 
 impl Bench {
     async fn function(&self, stub: &RuntimeStub) -> Function {
-        self.function_of(&binary(), stub)
+        self.function_of(&binary(), stub, &[])
     }
 
-    fn function_of(&self, binary: &std::path::Path, stub: &RuntimeStub) -> Function {
-        Function::start_binary(binary, &stub.address(), &self.proxy.endpoint(), &[("SWEEP_CONCURRENCY", "4")])
+    fn function_of(&self, binary: &std::path::Path, stub: &RuntimeStub, env: &[(&str, &str)]) -> Function {
+        let mut all = vec![("SWEEP_CONCURRENCY", "4")];
+        all.extend_from_slice(env);
+        Function::start_binary(binary, &stub.address(), &self.proxy.endpoint(), &all)
     }
 
     /// `req` aimed at a moto stack holding its resource (one stack per logical id, made on first use).
@@ -200,25 +202,10 @@ async fn latency_section(b: &Bench, bin: &std::path::Path, label: &str, store: &
 
 /// Single-policy repair in a warm process, and the Python handler's.
 async fn repair_vs_python(b: &Bench, bin: &std::path::Path, tag: &str, store: &DynamoStore) {
-    let warm_stub = &RuntimeStub::start().await;
-    let _warm = b.function_of(bin, warm_stub);
-
     let iam = b.moto.client();
-    let name = &format!("bench-latency-{tag}");
-    b.invoke(
-        warm_stub,
-        &b.aimed(&request("Create", &format!("Latency{tag}"), json!({"RoleName": name}), &b.listener.url())).await,
-    )
-    .await;
-    let (mut ours, mut trips, mut calls) = (Vec::new(), 0, String::new());
-    for _ in 0..RUNS {
-        detach_again(store, &iam, name).await;
-        let (rt, by) = (b.proxy.round_trips(), b.proxy.by_service());
-        let (d, _) = b.invoke(warm_stub, &drift_event("drift-detach-role-policy.json", name)).await;
-        ours.push(ms(d));
-        trips = b.proxy.round_trips() - rt;
-        calls = calls_since(&by, &b.proxy.by_service());
-    }
+    // The repair alone (notifications off), then with its notification: the PutEvents is a third round trip.
+    let (ours, trips, calls) = repairs(b, bin, tag, "off", store, &iam).await;
+    let (notified, n_trips, n_calls) = repairs(b, bin, tag, "default", store, &iam).await;
     let py_role = format!("bench-python-repair-{tag}");
     let py = python_baseline(&["repair", &py_role, &RUNS.to_string()], &b.proxy.endpoint());
     iam.create_role()
@@ -243,11 +230,37 @@ async fn repair_vs_python(b: &Bench, bin: &std::path::Path, tag: &str, store: &D
     let py_trips = (b.proxy.round_trips() - rt - RUNS) / RUNS;
     let py_calls = (b.proxy.requests() - req0 - RUNS) / RUNS;
     let python: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(f64::NAN);
-    let ours = median(ours);
     println!(
         "single-policy repair: {ours:.1} ms, {trips} sequential round trips ({calls}); Python boto3 handler: {python:.1} ms, {py_trips} round trips ({py_calls} calls) → {:.2}×",
         ours / python
     );
+    println!("single-policy repair with its notification: {notified:.1} ms, {n_trips} sequential round trips ({n_calls})");
+}
+
+/// Median repair time of a warm process (`NOTIFY_EVENT_BUS=bus`), its sequential round trips and calls.
+async fn repairs(
+    b: &Bench,
+    bin: &std::path::Path,
+    tag: &str,
+    bus: &str,
+    store: &DynamoStore,
+    iam: &aws_sdk_iam::Client,
+) -> (f64, usize, String) {
+    let warm_stub = &RuntimeStub::start().await;
+    let _warm = b.function_of(bin, warm_stub, &[("NOTIFY_EVENT_BUS", bus)]);
+    let name = &format!("bench-latency-{tag}-{bus}");
+    let create = request("Create", &format!("Latency{tag}{bus}"), json!({"RoleName": name}), &b.listener.url());
+    b.invoke(warm_stub, &b.aimed(&create).await).await;
+    let (mut times, mut trips, mut calls) = (Vec::new(), 0, String::new());
+    for _ in 0..RUNS {
+        detach_again(store, iam, name).await;
+        let (rt, by) = (b.proxy.round_trips(), b.proxy.by_service());
+        let (d, _) = b.invoke(warm_stub, &drift_event("drift-detach-role-policy.json", name)).await;
+        times.push(ms(d));
+        trips = b.proxy.round_trips() - rt;
+        calls = calls_since(&by, &b.proxy.by_service());
+    }
+    (median(times), trips, calls)
 }
 
 /// Fresh IPv4 Create from a cold process (process start → response PUT received), and the Python handler's.
@@ -267,7 +280,7 @@ async fn cold_create_vs_python(b: &Bench, bin: &std::path::Path, tag: &str) {
         let (rt, by) = (b.proxy.round_trips(), b.proxy.by_service());
         let before = b.listener.accepted().len();
         let started = Instant::now();
-        let f = b.function_of(bin, &stub);
+        let f = b.function_of(bin, &stub, &[]);
         answer.await.unwrap();
         ours.push(ms(b.listener.accepted()[before].at - started));
         trips = b.proxy.round_trips() - rt;

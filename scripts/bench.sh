@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh main
 cargo build --release --quiet --bin eks-node-role-guard
 if rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu >/dev/null; then
-  PATH="$PWD/.venv/bin:$PATH" .venv/bin/cargo-lambda lambda build --release --arm64 --output-format zip >/dev/null 2>&1 \
+  PATH="$PWD/.venv/bin:$PATH" .venv/bin/cargo-lambda lambda build --release --arm64 --output-format zip --bin eks-node-role-guard >/dev/null 2>&1 \
     || echo "(arm64 build failed: zip size not reported)"
 fi
 # The driver itself needs no optimisation: it mostly waits. The dev profile keeps it quick to build.

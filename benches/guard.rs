@@ -234,7 +234,9 @@ async fn repair_vs_python(b: &Bench, bin: &std::path::Path, tag: &str, store: &D
         "single-policy repair: {ours:.1} ms, {trips} sequential round trips ({calls}); Python boto3 handler: {python:.1} ms, {py_trips} round trips ({py_calls} calls) → {:.2}×",
         ours / python
     );
-    println!("single-policy repair with its notification: {notified:.1} ms, {n_trips} sequential round trips ({n_calls})");
+    println!(
+        "single-policy repair with its notification: {notified:.1} ms, {n_trips} sequential round trips ({n_calls})"
+    );
 }
 
 /// Median repair time of a warm process (`NOTIFY_EVENT_BUS=bus`), its sequential round trips and calls.

@@ -45,7 +45,13 @@ PARAMETERS = {
     "GuardLogGroup.Arn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/x:*",
     "DeadLetterQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:dlq",
 }
-CONDITIONS = {"CreateStateTable": True, "WithIpv6CniPolicy": True, "WithBoundaries": True, "WithOperator": True}
+CONDITIONS = {
+    "CreateStateTable": True,
+    "WithIpv6CniPolicy": True,
+    "WithBoundaries": True,
+    "WithOperator": True,
+    "WithNotifications": True,
+}
 
 
 class Tagged:

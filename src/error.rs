@@ -109,3 +109,29 @@ impl From<Error> for lambda_runtime::Diagnostic {
         lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: e.to_string() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_hears_whether_a_retry_can_help() {
+        let d = lambda_runtime::Diagnostic::from(Error::RepairIncomplete("IAM AttachRolePolicy: Throttling".into()));
+        assert_eq!(d.error_type, "Retryable");
+        assert!(d.error_message.contains("retried: IAM AttachRolePolicy: Throttling"));
+        let d = lambda_runtime::Diagnostic::from(Error::invalid("RoleName 'x y' is invalid"));
+        assert_eq!((d.error_type.as_str(), d.error_message.as_str()), ("NonRetryable", "RoleName 'x y' is invalid"));
+    }
+
+    #[test]
+    fn iam_codes_are_compared_in_one_place() {
+        let e = Error::Iam {
+            operation: "GetRole",
+            code: Some("NoSuchEntity".into()),
+            message: "m".into(),
+            retryable: false,
+        };
+        assert!(e.is_iam(IamCode::NoSuchEntity) && !e.is_iam(IamCode::DeleteConflict));
+        assert!(!Error::invalid("x").is_iam(IamCode::NoSuchEntity));
+    }
+}

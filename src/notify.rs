@@ -12,6 +12,7 @@ use futures_util::future::join_all;
 use serde_json::{json, Value};
 use tracing::{error, warn};
 
+use crate::deadline::Deadline;
 use crate::domain::Partition;
 use crate::drift::{Outcome, RepairReport};
 
@@ -49,17 +50,17 @@ pub struct Cause {
     /// The caller's ARN as the event names it (`unknown` when it names none).
     pub actor_arn: String,
     pub event_time: Option<String>,
-    /// The policy the call named (DetachRolePolicy's `policyArn`).
+    /// The policy the call named (DetachRolePolicy's `policyArn`, or the IPv6 CNI policy that changed).
     pub policy_arn: Option<String>,
-    /// Found by the scheduled sweep (or a CNI policy change), not by an event about this role.
-    pub sweep: bool,
+    /// Found by the scheduled sweep: no call, no actor.
+    pub scheduled: bool,
 }
 
 impl Cause {
     /// A short name for the actor: an assumed role's session name, a user's name, `root`.
     pub fn actor_name(&self) -> String {
         let arn = self.actor_arn.as_str();
-        if self.sweep && (arn.is_empty() || arn == "unknown") {
+        if self.scheduled && (arn.is_empty() || arn == "unknown") {
             return "the scheduled sweep".into();
         }
         let resource = arn.split(':').nth(5).unwrap_or(arn);
@@ -85,6 +86,52 @@ pub fn clock(event_time: Option<&str>, now: SystemTime) -> String {
     format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)
 }
 
+/// A CloudTrail `eventTime` (`2026-11-29T10:42:13Z`, fractions allowed) as a time.
+pub fn parse_utc(t: &str) -> Option<SystemTime> {
+    let b = t.as_bytes();
+    if b.len() < 20 || !t.is_ascii() || !t.ends_with('Z') {
+        return None;
+    }
+    if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hh * 3600 + mm * 60 + ss;
+    u64::try_from(secs).ok().map(|s| UNIX_EPOCH + Duration::from_secs(s))
+}
+
+/// "70 ms", "12 s", "3 min", "2 h".
+fn human(d: Duration) -> String {
+    match d.as_secs() {
+        0 => format!("{} ms", d.as_millis()),
+        s @ 1..=119 => format!("{s} s"),
+        s @ 120..=7199 => format!("{} min", s / 60),
+        s => format!("{} h", s / 3600),
+    }
+}
+
+/// How long after the change the decision came: from the call's `eventTime` when it is believable (past, within a
+/// day), else from the event's arrival at the function (`handled`). `true` when measured from the call.
+fn since_change(cause: &Cause, handled: Duration, now: SystemTime) -> (Duration, bool) {
+    let at = cause.event_time.as_deref().and_then(parse_utc);
+    match at.and_then(|t| now.duration_since(t).ok()) {
+        Some(d) if d < Duration::from_secs(86_400) => (d.max(handled), true),
+        _ => (handled, false),
+    }
+}
+
 /// The IAM console page of a role, in the role's partition (none where the partition has no public console).
 pub fn console_url(partition: Partition, role: &str) -> Option<String> {
     let host = match partition {
@@ -107,14 +154,20 @@ pub struct Notification {
     pub detail: Value,
 }
 
-/// The notification for one decision, or `None` when the decision is not worth one.
-/// `after` is the time from the event's arrival to the decision; `partition` is the installation's.
+/// The notification for one decision, or `None` when the decision is not worth one. `after` is the time from
+/// the event's arrival to the decision, `partition` the installation's, `now` the decision's time.
 pub fn notification(
     report: &RepairReport,
     cause: &Cause,
     after: Duration,
     partition: Partition,
+    now: SystemTime,
 ) -> Option<Notification> {
+    // A failure the runtime retries is decided again by the retry: announced then, not now (or the dead-letter
+    // queue's alarm says it never succeeded).
+    if matches!(report.outcome, Outcome::Failed { retryable: true, .. }) {
+        return None;
+    }
     let detail_type = detail_type(&report.outcome)?;
     let role = report.role.as_str();
     let partition = report.role_arn.as_deref().and_then(partition_of_arn).unwrap_or(partition);
@@ -125,9 +178,13 @@ pub fn notification(
         .or_else(|| report.restored_policies.first().cloned())
         .unwrap_or_default();
     let actor_name = cause.actor_name();
-    let changed_at = clock(cause.event_time.as_deref(), SystemTime::now());
-    let after_ms = after.as_millis() as u64;
-    let summary = summary(report, cause, &actor_name, &policy_name, &changed_at, after_ms);
+    let changed_at = clock(cause.event_time.as_deref(), now);
+    let (since, from_call) = since_change(cause, after, now);
+    let later = match from_call {
+        true => format!("{} later", human(since)),
+        false => format!("{} after the event reached the guard", human(since)),
+    };
+    let summary = summary(report, cause, &actor_name, &policy_name, &changed_at, &later);
     let owner = report.owner.as_ref();
     Some(Notification {
         detail_type,
@@ -143,12 +200,14 @@ pub fn notification(
             "reason": report.outcome.reason(),
             "actorName": actor_name,
             "actorArn": cause.actor_arn,
-            "actorSource": if cause.sweep { "sweep" } else { "event" },
+            "actorSource": if cause.scheduled { "sweep" } else { "event" },
             "eventName": cause.event_name,
             "eventId": cause.event_id,
             "eventTime": cause.event_time.as_deref().unwrap_or(""),
             "changedAt": changed_at,
-            "repairedAfterMs": after_ms,
+            "repairedAfterMs": since.as_millis() as u64,
+            "repairedAfterFrom": if from_call { "eventTime" } else { "arrival" },
+            "handledInMs": after.as_millis() as u64,
             "consoleUrl": console_url(partition, role).unwrap_or_default(),
             "summary": summary,
         }),
@@ -156,24 +215,26 @@ pub fn notification(
 }
 
 /// One sentence a person reads in an e-mail, e.g. "alice detached AmazonEKSWorkerNodePolicy from prod-nodes at
-/// 10:42 UTC; it was re-attached 70 ms later."
-fn summary(r: &RepairReport, cause: &Cause, actor: &str, policy: &str, at: &str, after_ms: u64) -> String {
+/// 10:42 UTC; it was re-attached 2 s later."
+fn summary(r: &RepairReport, cause: &Cause, actor: &str, policy: &str, at: &str, later: &str) -> String {
     let role = r.role.as_str();
-    let what = if cause.sweep {
+    let detached = cause.event_name == "DetachRolePolicy" && !policy.is_empty();
+    let what = if cause.scheduled {
         format!("The scheduled check found {role} changed (noticed at {at} UTC)")
-    } else if cause.event_name == "DetachRolePolicy" && !policy.is_empty() {
+    } else if detached {
         format!("{actor} detached {policy} from {role} at {at} UTC")
     } else if cause.event_name == "DeleteRole" {
         format!("{actor} deleted {role} at {at} UTC")
+    } else if let Some(p) = cause.policy_arn.as_deref().filter(|_| cause.event_name.contains("Polic")) {
+        let name = p.rsplit('/').next().unwrap_or(p);
+        format!("{actor} called {} on {name}, which {role} uses, at {at} UTC", cause.event_name)
     } else {
         format!("{actor} called {} on {role} at {at} UTC", cause.event_name)
     };
     let changes = r.drift.join(", ");
     match &r.outcome {
-        Outcome::Repaired if cause.event_name == "DetachRolePolicy" && !policy.is_empty() && !cause.sweep => {
-            format!("{what}; it was re-attached {after_ms} ms later.")
-        }
-        Outcome::Repaired => format!("{what}; it was put back ({changes}) {after_ms} ms later."),
+        Outcome::Repaired if detached && !cause.scheduled => format!("{what}; it was re-attached {later}."),
+        Outcome::Repaired => format!("{what}; it was put back ({changes}) {later}."),
         Outcome::WouldRepair => format!("{what}; dry-run: it would be put back ({changes}), nothing was changed."),
         Outcome::CircuitOpen => {
             format!(
@@ -223,12 +284,25 @@ impl Notifier {
         }
     }
 
-    /// Publishes, 10 per PutEvents call, the calls at once. A failure is logged (with the entries' summaries, so
-    /// nothing is lost) and never fails the repair it reports. Returns how many entries were accepted.
-    pub async fn publish(&self, notes: &[Notification]) -> usize {
+    /// Publishes before `deadline`, 10 per PutEvents call, the calls at once. A failure or the deadline is logged
+    /// (with the entries' sentences, so nothing is lost) and never fails the repair it reports. Returns how many
+    /// entries were accepted.
+    pub async fn publish(&self, notes: &[Notification], deadline: Deadline) -> usize {
         if notes.is_empty() {
             return 0;
         }
+        match tokio::time::timeout(deadline.left(), self.publish_now(notes)).await {
+            Ok(n) => n,
+            Err(_) => {
+                for note in notes {
+                    error!(summary = %note.detail["summary"], "notification not published: no time left before the Lambda deadline");
+                }
+                0
+            }
+        }
+    }
+
+    async fn publish_now(&self, notes: &[Notification]) -> usize {
         match self {
             Notifier::Off => 0,
             Notifier::Memory(m) => {
@@ -298,30 +372,83 @@ mod tests {
             actor_arn: "arn:aws:sts::123456789012:assumed-role/Admin/alice".into(),
             event_time: Some("2026-11-29T10:42:13Z".into()),
             policy_arn: Some("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy".into()),
-            sweep: false,
+            scheduled: false,
         }
     }
 
+    fn at(t: &str, plus: Duration) -> SystemTime {
+        parse_utc(t).unwrap() + plus
+    }
+
+    const DETACHED_AT: &str = "2026-11-29T10:42:13Z";
+
     #[test]
-    fn a_repair_reads_as_a_sentence_with_the_actor_the_policy_and_the_time() {
-        let n = notification(&report(Outcome::Repaired), &detach_by_alice(), Duration::from_millis(70), Partition::Aws)
-            .unwrap();
+    fn a_repair_reads_as_a_sentence_with_the_actor_the_policy_and_the_time_since_the_change() {
+        let now = at(DETACHED_AT, Duration::from_millis(2300));
+        let n = notification(
+            &report(Outcome::Repaired),
+            &detach_by_alice(),
+            Duration::from_millis(70),
+            Partition::Aws,
+            now,
+        )
+        .unwrap();
         assert_eq!(n.detail_type, "EKS Node Role Drift Repaired");
         assert_eq!(
             n.detail["summary"],
-            "alice detached AmazonEKSWorkerNodePolicy from prod-nodes at 10:42 UTC; it was re-attached 70 ms later."
+            "alice detached AmazonEKSWorkerNodePolicy from prod-nodes at 10:42 UTC; it was re-attached 2 s later."
         );
         assert_eq!(n.detail["actorName"], "alice");
         assert_eq!(n.detail["actorSource"], "event");
         assert_eq!(n.detail["changedAt"], "10:42");
-        assert_eq!(n.detail["repairedAfterMs"], 70);
+        assert_eq!(
+            (n.detail["repairedAfterMs"].as_u64(), n.detail["repairedAfterFrom"].as_str()),
+            (Some(2300), Some("eventTime"))
+        );
+        assert_eq!(n.detail["handledInMs"], 70);
         assert_eq!(n.detail["consoleUrl"], "https://console.aws.amazon.com/iam/home#/roles/details/prod-nodes");
+    }
+
+    #[test]
+    fn an_unbelievable_event_time_is_not_used_for_the_delay() {
+        for event_time in [None, Some("2026-11-29T23:59:00Z"), Some("2020-01-01T00:00:00Z"), Some("yesterday")] {
+            let cause = Cause { event_time: event_time.map(str::to_string), ..detach_by_alice() };
+            let now = at(DETACHED_AT, Duration::from_secs(5));
+            let n = notification(&report(Outcome::Repaired), &cause, Duration::from_millis(70), Partition::Aws, now)
+                .unwrap();
+            assert!(
+                n.detail["summary"].as_str().unwrap().ends_with("re-attached 70 ms after the event reached the guard."),
+                "{event_time:?}: {}",
+                n.detail["summary"]
+            );
+            assert_eq!(n.detail["repairedAfterFrom"], "arrival");
+        }
+    }
+
+    #[test]
+    fn event_times_are_read_as_utc() {
+        assert_eq!(parse_utc("1970-01-01T00:00:00Z"), Some(UNIX_EPOCH));
+        assert_eq!(parse_utc("2026-11-29T10:42:13Z"), Some(UNIX_EPOCH + Duration::from_secs(1_795_948_933)));
+        assert_eq!(parse_utc("2024-02-29T12:00:00.123Z"), Some(UNIX_EPOCH + Duration::from_secs(1_709_208_000)));
+        for bad in
+            ["2026-13-01T00:00:00Z", "2026-11-29 10:42:13Z", "2026-11-29T10:42:13+01:00", "é026-11-29T10:42:13Z", ""]
+        {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_retried_failure_is_announced_by_the_retry_not_now() {
+        let retried = Outcome::Failed { error: "Throttling".into(), retryable: true };
+        assert!(notification(&report(retried), &detach_by_alice(), Duration::ZERO, Partition::Aws, SystemTime::now())
+            .is_none());
     }
 
     #[test]
     fn in_sync_and_ignored_decisions_send_nothing() {
         for o in [Outcome::InSync, Outcome::Ignored("not managed".into())] {
-            assert!(notification(&report(o), &detach_by_alice(), Duration::ZERO, Partition::Aws).is_none());
+            assert!(notification(&report(o), &detach_by_alice(), Duration::ZERO, Partition::Aws, SystemTime::now())
+                .is_none());
         }
         for o in [
             Outcome::Repaired,
@@ -330,7 +457,8 @@ mod tests {
             Outcome::RoleDeleted,
             Outcome::Failed { error: "x".into(), retryable: false },
         ] {
-            let n = notification(&report(o), &detach_by_alice(), Duration::ZERO, Partition::Aws).unwrap();
+            let n = notification(&report(o), &detach_by_alice(), Duration::ZERO, Partition::Aws, SystemTime::now())
+                .unwrap();
             assert!(DETAIL_TYPES.contains(&n.detail_type));
         }
     }
@@ -339,10 +467,10 @@ mod tests {
     fn the_console_link_follows_the_roles_partition() {
         let mut r = report(Outcome::Repaired);
         r.role_arn = Some("arn:aws-cn:iam::123456789012:role/prod-nodes".into());
-        let n = notification(&r, &detach_by_alice(), Duration::ZERO, Partition::Aws).unwrap();
+        let n = notification(&r, &detach_by_alice(), Duration::ZERO, Partition::Aws, SystemTime::now()).unwrap();
         assert_eq!(n.detail["consoleUrl"], "https://console.amazonaws.cn/iam/home#/roles/details/prod-nodes");
         r.role_arn = None;
-        let n = notification(&r, &detach_by_alice(), Duration::ZERO, Partition::AwsUsGov).unwrap();
+        let n = notification(&r, &detach_by_alice(), Duration::ZERO, Partition::AwsUsGov, SystemTime::now()).unwrap();
         assert_eq!(n.detail["consoleUrl"], "https://console.amazonaws-us-gov.com/iam/home#/roles/details/prod-nodes");
         assert_eq!(console_url(Partition::AwsIso, "x"), None);
     }
@@ -358,7 +486,7 @@ mod tests {
         );
         assert_eq!(c("unknown").actor_name(), "unknown");
         assert_eq!(
-            Cause { sweep: true, actor_arn: "unknown".into(), ..Cause::default() }.actor_name(),
+            Cause { scheduled: true, actor_arn: "unknown".into(), ..Cause::default() }.actor_name(),
             "the scheduled sweep"
         );
     }

@@ -76,10 +76,7 @@ impl Settings {
             metrics_namespace: v.text("METRICS_NAMESPACE").unwrap_or_else(|| "EksNodeRoleGuard".into()),
             events_forwarded: v.flag("EVENTS_FORWARDED"),
             log_text: v.text("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("text")),
-            log_filter: v
-                .text("RUST_LOG")
-                .or_else(|| v.text("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()))
-                .unwrap_or_else(|| "info".into()),
+            log_filter: log_filter(&mut v),
             problems: v.problems,
         }
     }
@@ -141,6 +138,17 @@ fn drift(v: &mut Vars) -> DriftSettings {
         function_name: v.text("AWS_LAMBDA_FUNCTION_NAME"),
         region: v.text("AWS_REGION").or_else(|| v.text("AWS_DEFAULT_REGION")).unwrap_or(d.region),
     }
+}
+
+/// `RUST_LOG` when it parses, else `AWS_LAMBDA_LOG_LEVEL` (the function's ApplicationLogLevel), else `info`.
+fn log_filter(v: &mut Vars) -> String {
+    if let Some(f) = v.text("RUST_LOG") {
+        if tracing_subscriber::EnvFilter::try_new(&f).is_ok() {
+            return f;
+        }
+        v.problems.push(format!("RUST_LOG='{f}' is not a log filter: AWS_LAMBDA_LOG_LEVEL or info is used"));
+    }
+    v.text("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()).unwrap_or_else(|| "info".into())
 }
 
 /// `ADOPTABLE_ROLE_NAMES` and `ALLOWED_ADDITIONAL_POLICY_ARNS` (unset: the defaults, in the partition).
@@ -208,6 +216,14 @@ mod tests {
         assert_eq!(s.partition(), Partition::AwsCn);
         assert_eq!(s.problems.len(), 4, "{:?}", s.problems);
         assert!(s.problems.iter().any(|p| p.contains("STATE_TABLE_NAME")));
+    }
+
+    #[test]
+    fn an_unreadable_log_filter_falls_back_to_the_lambda_log_level() {
+        let s = from(&[("STATE_TABLE_NAME", "t"), ("RUST_LOG", "info,[broken"), ("AWS_LAMBDA_LOG_LEVEL", "WARN")]);
+        assert_eq!(s.log_filter, "warn");
+        assert!(s.problems[0].contains("RUST_LOG"), "{:?}", s.problems);
+        assert_eq!(from(&[("RUST_LOG", "eks_node_role_guard=debug")]).log_filter, "eks_node_role_guard=debug");
     }
 
     #[test]

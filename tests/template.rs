@@ -387,6 +387,7 @@ fn notifications_are_published_only_as_the_guards_source_on_the_default_bus_and_
         &notify::Cause::default(),
         std::time::Duration::ZERO,
         eks_node_role_guard::domain::Partition::Aws,
+        std::time::SystemTime::now(),
     )
     .unwrap();
     for (_, path) in target["InputTransformer"]["InputPathsMap"].as_mapping().unwrap() {
@@ -403,6 +404,12 @@ fn notifications_are_published_only_as_the_guards_source_on_the_default_bus_and_
     let key = &t["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"][1];
     assert_eq!(list(&key["Principal"]["Service"]), ["cloudwatch.amazonaws.com", "events.amazonaws.com"]);
     assert_eq!(text(&t["Resources"]["AlarmTopic"]["Properties"]["KmsMasterKeyId"]), "${AlarmTopicKey}");
+    // Only the notification rule may publish as EventBridge (not any rule of the account).
+    let topic = &t["Resources"]["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"][1];
+    let Value::Tagged(only_rule) = topic else { panic!("the rule's statement exists only with the rule: {topic:?}") };
+    let statement = &only_rule.value.as_sequence().unwrap()[1];
+    assert_eq!(text(&statement["Principal"]["Service"]), "events.amazonaws.com");
+    assert_eq!(text(&statement["Condition"]["ArnEquals"]["aws:SourceArn"]), "DriftNotificationRule.Arn");
 }
 
 #[test]

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use super::{judge, uses_of, ClusterFacts, Managed, RoleReport, Subject, Use, Verdict};
+use super::{judge, uses_of, ClusterFacts, Ipv6Cni, Managed, RoleReport, Subject, Use, Verdict};
 use crate::domain::adoption::DEFAULT_ADOPTABLE;
+use crate::domain::policies::{cni_ipv6_policy_document, same_policy, CNI_IPV6_POLICY};
 use crate::domain::RoleName;
 use crate::error::{Error, Result};
 use crate::iam::NodeRoleIam;
@@ -186,6 +187,7 @@ async fn subject<I: NodeRoleIam, S: StateStore>(
             inline_policies: Vec::new(),
             uses,
             managed: Managed::No,
+            ipv6_cni: Ipv6Cni::Unknown,
         });
     };
     let (live, inline, record) =
@@ -206,7 +208,16 @@ async fn subject<I: NodeRoleIam, S: StateStore>(
         (Some(_), Some(r), Some(l)) if r.role_id.as_deref() == Some(l.role_id.as_str()) => Managed::Yes(Box::new(r)),
         (Some(_), Some(_), _) => Managed::OtherRole,
     };
+    let ipv6_cni = match live.as_ref().and_then(|l| l.attached.iter().find(|p| p.name().ends_with(CNI_IPV6_POLICY))) {
+        None => Ipv6Cni::Unknown,
+        Some(arn) => match iam.policy_document(arn).await? {
+            Some(doc) if same_policy(&doc, &cni_ipv6_policy_document(arn.partition())) => Ipv6Cni::AwsDocument,
+            Some(_) => Ipv6Cni::Foreign,
+            None => Ipv6Cni::Unknown,
+        },
+    };
     Ok(Subject {
+        ipv6_cni,
         role_name: live.as_ref().map(|l| l.name.as_str().to_string()).unwrap_or(name),
         role_arn: live.as_ref().map(|l| l.arn.clone()).unwrap_or_else(|| arn_or_name.to_string()),
         live,

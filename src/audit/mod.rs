@@ -102,6 +102,8 @@ pub struct Subject {
     pub inline_policies: Vec<String>,
     pub uses: BTreeSet<Use>,
     pub managed: Managed,
+    /// The IPv6 CNI policy attached, as its document says.
+    pub ipv6_cni: Ipv6Cni,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -194,6 +196,18 @@ fn ipv6_cni(live: &LiveRole) -> Option<&PolicyArn> {
     live.attached.iter().find(|p| p.name().ends_with(policies::CNI_IPV6_POLICY))
 }
 
+/// What the IPv6 CNI policy attached to a role says, read by `collect` (never trusted by its name alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ipv6Cni {
+    /// None attached, or not read.
+    #[default]
+    Unknown,
+    /// Its default version means exactly AWS's document.
+    AwsDocument,
+    /// Another document under that name.
+    Foreign,
+}
+
 /// Judges one role against the procedure, with the facts of the clusters that use it. A managed role is judged
 /// against its state item (node class, CNI choice, IP family), the others against how clusters use them.
 pub fn judge(subject: &Subject, clusters: &[ClusterFacts]) -> RoleReport {
@@ -264,11 +278,13 @@ impl<'a> Judging<'a> {
             _ => None,
         };
         let auto_mode = node_uses.iter().any(|u| matches!(u, Use::AutoModeNodes { .. }));
+        let node_group = node_uses.iter().any(|u| matches!(u, Use::NodeGroup { .. }));
+        // A node group's nodes need the standard role (worker policy, CNI policy) even when Auto Mode nodes share
+        // it; the Auto Mode name alone decides only for a role nothing uses yet.
+        let named_auto = subject.role_name.eq_ignore_ascii_case(crate::domain::adoption::AUTO_MODE_ROLE);
         let node_class = match record {
             Some(r) => r.desired.node_class,
-            None if auto_mode || subject.role_name.eq_ignore_ascii_case(crate::domain::adoption::AUTO_MODE_ROLE) => {
-                NodeClass::AutoMode
-            }
+            None if !node_group && (auto_mode || named_auto) => NodeClass::AutoMode,
             None => NodeClass::Standard,
         };
         Judging {
@@ -319,11 +335,15 @@ impl<'a> Judging<'a> {
             );
             return;
         }
-        // Cluster and Fargate principals have findings of their own.
-        let others: Vec<&str> = services
+        // Cluster and Fargate principals have findings of their own; any other principal (a service, an
+        // account, a federated identity, anyone) may assume the nodes' permissions.
+        let principals = live.trust.as_ref().map(policies::trusted_principals).unwrap_or_default();
+        let others: Vec<String> = principals
             .iter()
-            .map(String::as_str)
-            .filter(|s| !ec2.contains(s) && *s != CLUSTER_PRINCIPAL && *s != FARGATE_PRINCIPAL)
+            .filter(|(kind, id)| {
+                kind != "Service" || (!ec2.contains(&id.as_str()) && id != CLUSTER_PRINCIPAL && id != FARGATE_PRINCIPAL)
+            })
+            .map(|(kind, id)| if kind == "Service" { id.clone() } else { format!("{kind} {id}") })
             .collect();
         let partition = Partition::parse(live.arn.split(':').nth(1).unwrap_or("aws")).unwrap_or(Partition::Aws);
         if !others.is_empty() {
@@ -331,7 +351,7 @@ impl<'a> Judging<'a> {
                 "trust-broader-than-ec2",
                 format!("its trust policy also trusts {}: the procedure trusts EC2 only", others.join(", ")),
             );
-        } else if services.len() == 1
+        } else if principals.len() == 1
             && live.trust.as_ref().is_some_and(|t| !policies::same_policy(t, &policies::ec2_trust_policy(partition)))
         {
             out.note(
@@ -386,6 +406,14 @@ impl<'a> Judging<'a> {
     fn cni(&self, live: &LiveRole, out: &mut Said) {
         let has_v4 = aws_policy(live, policies::CNI_POLICY);
         let has_v6 = ipv6_cni(live).is_some();
+        if let (Some(arn), Ipv6Cni::Foreign) = (ipv6_cni(live), self.subject.ipv6_cni) {
+            out.find(
+                "cni-ipv6-policy-not-aws-document",
+                format!(
+                    "{arn} is named like AWS's IPv6 CNI policy but its document is not AWS's: it may grant anything"
+                ),
+            );
+        }
         let needs_cni = match self.record {
             Some(r) => r.desired.attach_cni,
             None => self.node_class == NodeClass::Standard && !self.cni_separate,

@@ -65,6 +65,7 @@ fn judged(live: LiveRole, clusters: &[ClusterFacts]) -> RoleReport {
         live: Some(live),
         inline_policies: vec![],
         managed: Managed::Unknown,
+        ipv6_cni: Ipv6Cni::Unknown,
     };
     judge(&subject, clusters)
 }
@@ -164,6 +165,7 @@ fn a_node_group_naming_a_deleted_role_is_a_finding() {
         inline_policies: vec![],
         uses: uses_of("gone", &c),
         managed: Managed::Unknown,
+        ipv6_cni: Ipv6Cni::Unknown,
     };
     assert_eq!(kinds(&judge(&subject, &c)), ["role-not-found"]);
 }
@@ -204,6 +206,7 @@ fn boundaries_extra_and_inline_policies_are_listed() {
         live: Some(live),
         inline_policies: vec!["extra".into()],
         managed: Managed::Unknown,
+        ipv6_cni: Ipv6Cni::Unknown,
     };
     let r = judge(&subject, &c);
     assert_eq!(r.verdict, Verdict::Compliant);
@@ -225,9 +228,60 @@ fn a_managed_role_is_judged_against_its_state_item() {
         live: Some(live),
         inline_policies: vec![],
         managed: Managed::Yes(Box::new(record)),
+        ipv6_cni: Ipv6Cni::Unknown,
     };
     let r = judge(&subject, &c);
     assert_eq!(r.managed, "yes");
     // The item says no CNI policy on this role (its VPC CNI has its own) and ipv4, but an ipv6 cluster uses it.
     assert_eq!(kinds(&r), ["cni-policy-on-node-role", "ip-family-mismatch"], "{r:?}");
+}
+
+#[test]
+fn a_role_shared_by_auto_mode_and_a_node_group_is_judged_for_the_node_group() {
+    let mut c = cluster("mixed", IpFamily::Ipv4, "AmazonEKSAutoNodeRole");
+    c.auto_mode_node_role = Some("arn:aws:iam::123456789012:role/AmazonEKSAutoNodeRole".into());
+    let r = judged(role("AmazonEKSAutoNodeRole", &["ec2.amazonaws.com"], &[MINIMAL, PULL, CNI]), &[c.clone()]);
+    assert_eq!(r.node_class, NodeClass::Standard);
+    assert_eq!(kinds(&r), ["missing-policy"], "{r:?}");
+    assert!(r.findings[0].message.starts_with(WORKER), "the node group needs the full worker policy");
+    // Its CNI policy is needed by the node group's nodes: never "remove it".
+    let named_only = judged(
+        role("AmazonEKSAutoNodeRole", &["ec2.amazonaws.com"], &[WORKER, PULL, CNI]),
+        &[cluster("ng", IpFamily::Ipv4, "AmazonEKSAutoNodeRole")],
+    );
+    assert_eq!((named_only.verdict, kinds(&named_only)), (Verdict::Compliant, vec![]), "{named_only:?}");
+}
+
+#[test]
+fn a_trust_that_also_lets_an_account_or_anyone_assume_the_role_is_a_finding() {
+    let c = [cluster("prod", IpFamily::Ipv4, "nodes")];
+    let mut live = node_role(&[WORKER, PULL, CNI]);
+    live.trust = Some(json!({"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"},
+        {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"sts:AssumeRole"}]}));
+    let r = judged(live.clone(), &c);
+    assert_eq!(kinds(&r), ["trust-broader-than-ec2"]);
+    assert!(r.findings[0].message.contains("AWS arn:aws:iam::999999999999:root"), "{:?}", r.findings);
+    live.trust = Some(json!({"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"},
+        {"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}]}));
+    assert_eq!(kinds(&judged(live, &c)), ["trust-broader-than-ec2"]);
+}
+
+#[test]
+fn an_ipv6_cni_policy_is_judged_by_its_document_not_its_name() {
+    let c = [cluster("v6", IpFamily::Ipv6, "nodes")];
+    let live = node_role(&[WORKER, PULL, "arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy"]);
+    let mut subject = Subject {
+        role_name: "nodes".into(),
+        role_arn: live.arn.clone(),
+        uses: uses_of("nodes", &c),
+        live: Some(live),
+        inline_policies: vec![],
+        managed: Managed::Unknown,
+        ipv6_cni: Ipv6Cni::Foreign,
+    };
+    assert_eq!(kinds(&judge(&subject, &c)), ["cni-ipv6-policy-not-aws-document"]);
+    subject.ipv6_cni = Ipv6Cni::AwsDocument;
+    assert_eq!(judge(&subject, &c).verdict, Verdict::Compliant);
 }

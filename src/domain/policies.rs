@@ -158,6 +158,20 @@ pub fn same_policy(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Every principal an Allow statement of the document trusts, as `(kind, id)`: `("Service", "ec2.amazonaws.com")`,
+/// `("AWS", "arn:aws:iam::111122223333:root")`, `("*", "*")`; a `NotPrincipal` allow trusts everyone else.
+pub fn trusted_principals(doc: &Value) -> BTreeSet<(String, String)> {
+    normalise(doc)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s.effect == "Allow")
+        .flat_map(|s| {
+            let anyone = (!s.not_principal.is_empty()).then(|| ("*".to_string(), "*".to_string()));
+            s.principal.into_iter().chain(anyone)
+        })
+        .collect()
+}
+
 /// Service principals an Allow statement of the document trusts.
 pub fn trusted_services(doc: &Value) -> BTreeSet<String> {
     normalise(doc)

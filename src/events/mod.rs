@@ -123,8 +123,9 @@ pub async fn handle<I: NodeRoleIam, S: StateStore>(
     deadline: impl Into<Deadline>,
 ) -> Result<Value, Error> {
     let started = Instant::now();
+    let lambda: Deadline = deadline.into();
     // Leave a little time to publish, log and return before the Lambda deadline.
-    let deadline = deadline.into().less(Duration::from_secs(2));
+    let deadline = lambda.less(Duration::from_secs(2));
     let text = |k: &str| payload.get(k).and_then(Value::as_str).unwrap_or("");
     let (event_id, detail_type, source) = (text("id"), text("detail-type"), text("source"));
     let detail = CloudTrailDetail::parse(payload.get("detail").unwrap_or(&Value::Null));
@@ -141,7 +142,7 @@ pub async fn handle<I: NodeRoleIam, S: StateStore>(
         actor_arn: actor.clone(),
         event_time: detail.event_time.clone(),
         policy_arn: detail.param("policyArn").map(str::to_string),
-        sweep: matches!(routed, Route::Sweep | Route::CniPolicy),
+        scheduled: matches!(routed, Route::Sweep),
     };
     let reports: Vec<RepairReport> = match routed {
         Route::Ignore(why) => {
@@ -157,9 +158,9 @@ pub async fn handle<I: NodeRoleIam, S: StateStore>(
     let mut notes = Vec::new();
     for r in &reports {
         log_decision(&event_id, &actor, &event_name, r, started);
-        notes.extend(notify::notification(r, &cause, started.elapsed(), settings.partition()));
+        notes.extend(notify::notification(r, &cause, started.elapsed(), settings.partition(), SystemTime::now()));
     }
-    notifier.publish(&notes).await;
+    notifier.publish(&notes, lambda.less(Duration::from_millis(300))).await;
     let retry = reports.iter().find_map(|r| match &r.outcome {
         Outcome::Failed { error, retryable: true } => Some(error.clone()),
         _ => None,

@@ -11,15 +11,10 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use common::memory::MemoryAccount;
 use common::*;
-use eks_node_role_guard::cfn::confirm::{Identity, IdentitySource, MemoryStacks};
-use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy, Status};
-use eks_node_role_guard::cfn::{self, CfnSettings, Trigger};
 use eks_node_role_guard::domain::{Action, Partition, PolicyArn, RoleName};
-use eks_node_role_guard::iam::MemoryIam;
-use eks_node_role_guard::metrics::Metrics;
-use eks_node_role_guard::reconcile::Reconciler;
-use eks_node_role_guard::state::{MemoryStore, StateStore};
+use eks_node_role_guard::state::StateStore;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{json, Value};
@@ -253,8 +248,6 @@ impl Account for OnMoto {
     }
 }
 
-const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/conv/guid";
-const TOKEN: &str = "arn:aws:lambda:us-east-1:123456789012:function:guard";
 const OUTSIDE_BOUNDARY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -262,70 +255,33 @@ fn sweep_event() -> Value {
     json!({"detail-type": "Scheduled Event", "source": "aws.events"})
 }
 
-/// The same account on the in-memory adapters: IAM, the state table and CloudFormation.
-struct InMemory {
-    iam: MemoryIam,
-    rec: Reconciler<MemoryIam, MemoryStore>,
-    stacks: MemoryStacks,
-    identity: IdentitySource,
-    sender: ResponseSender,
-    settings: CfnSettings,
-    drift: eks_node_role_guard::drift::DriftSettings,
-    metrics: Metrics,
-    notifier: Notifier,
-    listener: ResponseListener,
-}
+/// The same account on the in-memory adapters (IAM, the state table, CloudFormation), with the IPv6 CNI policy.
+struct InMemory(MemoryAccount);
 
 impl InMemory {
     async fn new() -> InMemory {
-        let iam = MemoryIam::new();
-        iam.put_policy(
+        let mut a = MemoryAccount::new(rules()).await;
+        a.drift.own_role = Some(OWN_ROLE.into());
+        a.iam.put_policy(
             &PolicyArn::parse(IPV6_POLICY_ARN, "test").unwrap(),
             eks_node_role_guard::domain::policies::cni_ipv6_policy_document(Partition::Aws),
         );
-        let h_drift =
-            eks_node_role_guard::drift::DriftSettings { own_role: Some(OWN_ROLE.into()), ..Default::default() };
-        InMemory {
-            rec: Reconciler::new(iam.clone(), MemoryStore::new(), rules(), None),
-            iam,
-            stacks: MemoryStacks::default(),
-            identity: IdentitySource::fixed(Identity::from_function_arn(TOKEN).unwrap()),
-            sender: ResponseSender::new(SendPolicy { initial_backoff: Duration::from_millis(5), ..Default::default() }),
-            settings: CfnSettings { margin: Duration::from_secs(1), allow_insecure_response_url: true },
-            drift: h_drift,
-            metrics: Metrics::capturing(),
-            notifier: Notifier::capturing(),
-            listener: ResponseListener::start().await,
-        }
+        InMemory(a)
     }
 
     fn by_hand(&self, role: &str, action: &Action) -> bool {
-        self.iam.outside(role, action).is_ok()
+        self.0.iam.outside(role, action).is_ok()
     }
 }
 
 impl Account for InMemory {
     async fn request(&self, kind: &str, c: &Case) -> bool {
-        self.stacks.set(STACK, "UPDATE_IN_PROGRESS", &[(&c.logical, "Custom::EksNodeRole")]);
-        let mut req = json!({"RequestType": kind, "ServiceToken": TOKEN, "ResponseURL": self.listener.url(),
-            "StackId": STACK, "RequestId": format!("{kind}-{}", self.listener.count()),
-            "ResourceType": "Custom::EksNodeRole", "LogicalResourceId": c.logical,
-            "ResourceProperties": c.props, "OldResourceProperties": c.props});
-        if kind != "Create" {
-            req["PhysicalResourceId"] = json!(c.role);
+        let physical = (kind != "Create").then_some(c.role.as_str());
+        let answer = self.0.cfn(kind, &c.logical, physical, c.props.clone(), c.props.clone()).await;
+        if answer["Status"] != "SUCCESS" {
+            eprintln!("{kind} of {}: {answer}", c.role);
         }
-        let trigger = Trigger {
-            rec: &self.rec,
-            stacks: &self.stacks,
-            identity: &self.identity,
-            sender: &self.sender,
-            settings: &self.settings,
-        };
-        let ok = cfn::handle(&req, &trigger, "", MINUTE, "s").await == Status::Success;
-        if !ok {
-            eprintln!("{kind} of {}: {}", c.role, self.listener.last());
-        }
-        ok
+        answer["Status"] == "SUCCESS"
     }
 
     async fn make_unmanaged(&self, role: &str, path: &str) {
@@ -342,15 +298,15 @@ impl Account for InMemory {
 
     async fn mark_deleting(&self, role: &str) {
         let name = RoleName::parse(role).unwrap();
-        let item = self.rec.store().get(&name).await.unwrap().unwrap();
+        let item = self.0.rec.store().get(&name).await.unwrap().unwrap();
         let marked =
             eks_node_role_guard::state::Record { phase: eks_node_role_guard::state::Phase::Deleting, ..item.clone() };
-        self.rec.store().put(&marked, item.expect()).await.unwrap();
+        self.0.rec.store().put(&marked, item.expect()).await.unwrap();
     }
 
     async fn change(&self, role: &str, change: &Change) -> bool {
         // IAM refuses what would change nothing (NoSuchEntity); the in-memory IAM forgives removals, so ask first.
-        let live = self.iam.role(role);
+        let live = self.0.iam.role(role);
         let Some(live) = live else { return false };
         let in_profile = live.instance_profiles.iter().any(|p| p.name.eq_ignore_ascii_case(role));
         match change {
@@ -369,34 +325,22 @@ impl Account for InMemory {
                 if in_profile {
                     self.by_hand(role, &Action::RemoveFromInstanceProfile(role.into()));
                 }
-                self.iam.profile_exists(role) && self.by_hand(role, &Action::DeleteInstanceProfile(role.into()))
+                self.0.iam.profile_exists(role) && self.by_hand(role, &Action::DeleteInstanceProfile(role.into()))
             }
             Change::ToolUpdate | Change::StackDelete => unreachable!("stack changes go through request"),
         }
     }
 
     async fn deliver(&self, event: &Value) {
-        let _ =
-            eks_node_role_guard::events::handle(event, &self.rec, &self.drift, &self.metrics, &self.notifier, MINUTE)
-                .await;
+        let _ = self.0.deliver(event).await;
     }
 
     async fn sweep(&self) -> Result<(), String> {
-        eks_node_role_guard::events::handle(
-            &sweep_event(),
-            &self.rec,
-            &self.drift,
-            &self.metrics,
-            &self.notifier,
-            MINUTE,
-        )
-        .await
-        .map(drop)
-        .map_err(|e| e.to_string())
+        self.0.deliver(&sweep_event()).await.map(drop).map_err(|e| e.to_string())
     }
 
     async fn snapshot(&self, role: &str) -> Snapshot {
-        let Some(r) = self.iam.role(role) else { return Snapshot::gone() };
+        let Some(r) = self.0.iam.role(role) else { return Snapshot::gone() };
         Snapshot {
             exists: true,
             attached: r.attached.iter().map(|p| p.name().to_string()).collect(),
@@ -408,7 +352,7 @@ impl Account for InMemory {
     }
 
     async fn remove(&self, role: &str) {
-        if let Some(r) = self.iam.role(role) {
+        if let Some(r) = self.0.iam.role(role) {
             for p in &r.attached {
                 self.by_hand(role, &Action::DetachPolicy(p.clone()));
             }

@@ -5,108 +5,49 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{names, ResponseListener};
-use eks_node_role_guard::cfn::confirm::{Identity, IdentitySource, MemoryStacks};
-use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy};
-use eks_node_role_guard::cfn::{self, CfnSettings, Trigger};
+use common::memory::{MemoryAccount, MEMORY_OWN_ROLE, MEMORY_STACK as STACK};
+use common::names;
 use eks_node_role_guard::domain::adoption::AdoptionRules;
 use eks_node_role_guard::domain::{policies, Action, Partition, PolicyArn};
-use eks_node_role_guard::drift::DriftSettings;
-use eks_node_role_guard::iam::MemoryIam;
-use eks_node_role_guard::metrics::{Metric, Metrics};
-use eks_node_role_guard::notify::Notifier;
-use eks_node_role_guard::reconcile::Reconciler;
-use eks_node_role_guard::state::{MemoryStore, Phase, StateStore};
+use eks_node_role_guard::metrics::Metric;
+use eks_node_role_guard::state::{Phase, StateStore};
 use serde_json::{json, Value};
 
-const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/prod/guid";
-const TOKEN: &str = "arn:aws:lambda:us-east-1:123456789012:function:guard";
 const WORKER: &str = "AmazonEKSWorkerNodePolicy";
 const ECR: &str = "AmazonEC2ContainerRegistryPullOnly";
 const CNI: &str = "AmazonEKS_CNI_Policy";
-const SECONDS_30: Duration = Duration::from_secs(30);
 
 fn aws(name: &str) -> PolicyArn {
     PolicyArn::aws_managed(Partition::Aws, name)
 }
 
 /// One account: in-memory IAM, state table and CloudFormation, a stack in progress holding `NodeRole`.
-struct World {
-    iam: MemoryIam,
-    rec: Reconciler<MemoryIam, MemoryStore>,
-    stacks: MemoryStacks,
-    identity: IdentitySource,
-    sender: ResponseSender,
-    settings: CfnSettings,
-    drift: DriftSettings,
-    metrics: Metrics,
-    notifier: Notifier,
-    listener: ResponseListener,
+/// One account on the in-memory adapters (IAM, state table, CloudFormation), with the node role `nodes` of the
+/// stack resource `NodeRole` as most scenarios use it.
+struct World(MemoryAccount);
+
+impl std::ops::Deref for World {
+    type Target = MemoryAccount;
+    fn deref(&self) -> &MemoryAccount {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for World {
+    fn deref_mut(&mut self) -> &mut MemoryAccount {
+        &mut self.0
+    }
 }
 
 impl World {
     async fn new() -> World {
-        let iam = MemoryIam::new();
-        let stacks = MemoryStacks::default();
-        stacks.set(STACK, "UPDATE_IN_PROGRESS", &[("NodeRole", "Custom::EksNodeRole")]);
-        World {
-            rec: Reconciler::new(iam.clone(), MemoryStore::new(), AdoptionRules::defaults(Partition::Aws), None),
-            iam,
-            stacks,
-            identity: IdentitySource::fixed(Identity::from_function_arn(TOKEN).unwrap()),
-            sender: ResponseSender::new(SendPolicy { initial_backoff: Duration::from_millis(5), ..Default::default() }),
-            settings: CfnSettings { margin: Duration::from_secs(1), allow_insecure_response_url: true },
-            drift: DriftSettings { own_role: Some(OWN_ROLE.into()), ..DriftSettings::default() },
-            metrics: Metrics::capturing(),
-            notifier: Notifier::capturing(),
-            listener: ResponseListener::start().await,
-        }
+        World(MemoryAccount::new(AdoptionRules::defaults(Partition::Aws)).await)
     }
 
-    fn request(&self, kind: &str, props: Value) -> Value {
-        json!({"RequestType": kind, "ServiceToken": TOKEN, "ResponseURL": self.listener.url(), "StackId": STACK,
-            "RequestId": format!("{kind}-{}", self.listener.count()), "ResourceType": "Custom::EksNodeRole",
-            "LogicalResourceId": "NodeRole", "PhysicalResourceId": "nodes", "ResourceProperties": props,
-            "OldResourceProperties": {"RoleName": "nodes"}})
-    }
-
-    /// Sends a request and returns CloudFormation's answer.
+    /// Sends a request for `NodeRole` (physical id `nodes`) and returns CloudFormation's answer.
     async fn send(&self, kind: &str, props: Value) -> Value {
-        let trigger = Trigger {
-            rec: &self.rec,
-            stacks: &self.stacks,
-            identity: &self.identity,
-            sender: &self.sender,
-            settings: &self.settings,
-        };
-        cfn::handle(&self.request(kind, props), &trigger, "", Duration::from_secs(30), "s").await;
-        self.listener.last()
-    }
-
-    /// A request for the stack resource `logical`, as CloudFormation sends it: `physical` for Update and Delete,
-    /// `old` the properties before an Update. Returns the answer.
-    async fn cfn(&self, kind: &str, logical: &str, physical: Option<&str>, props: Value, old: Value) -> Value {
-        self.stacks.set(STACK, "UPDATE_IN_PROGRESS", &[(logical, "Custom::EksNodeRole")]);
-        let mut req = json!({"RequestType": kind, "ServiceToken": TOKEN, "ResponseURL": self.listener.url(),
-            "StackId": STACK, "RequestId": format!("{kind}-{}", self.listener.count()),
-            "ResourceType": "Custom::EksNodeRole", "LogicalResourceId": logical, "ResourceProperties": props});
-        if let Some(p) = physical {
-            req["PhysicalResourceId"] = json!(p);
-        }
-        if kind == "Update" {
-            req["OldResourceProperties"] = old;
-        }
-        let trigger = Trigger {
-            rec: &self.rec,
-            stacks: &self.stacks,
-            identity: &self.identity,
-            sender: &self.sender,
-            settings: &self.settings,
-        };
-        cfn::handle(&req, &trigger, "", SECONDS_30, "s").await;
-        self.listener.last()
+        let physical = (kind != "Create").then_some("nodes");
+        self.cfn(kind, "NodeRole", physical, props, json!({"RoleName": "nodes"})).await
     }
 
     async fn create_as(&self, logical: &str, props: Value) -> Value {
@@ -141,15 +82,8 @@ impl World {
     }
 
     async fn event(&self, event_name: &str, role: &str) -> String {
-        let out = self.deliver(&cloudtrail(event_name, json!({"roleName": role}))).await;
+        let out = self.deliver(&cloudtrail(event_name, json!({"roleName": role}))).await.unwrap();
         out["outcomes"][0]["outcome"].as_str().or(out["outcome"].as_str()).unwrap_or("?").to_string()
-    }
-
-    /// Delivers an EventBridge event; returns the handler's answer.
-    async fn deliver(&self, ev: &Value) -> Value {
-        eks_node_role_guard::events::handle(ev, &self.rec, &self.drift, &self.metrics, &self.notifier, SECONDS_30)
-            .await
-            .unwrap()
     }
 
     fn attached(&self, role: &str) -> std::collections::BTreeSet<String> {
@@ -163,8 +97,6 @@ fn cloudtrail(event_name: &str, params: Value) -> Value {
         "detail": {"eventSource": "iam.amazonaws.com", "eventName": event_name, "eventID": "ct-1",
             "requestParameters": params, "userIdentity": {"arn": "arn:aws:iam::123456789012:user/alice"}}})
 }
-
-const OWN_ROLE: &str = "guard-role";
 
 fn trust_of(services: &[&str]) -> Value {
     json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":services},"Action":"sts:AssumeRole"}]})
@@ -368,7 +300,7 @@ async fn a_copied_label_gives_a_foreign_role_nothing() {
 #[tokio::test]
 async fn a_request_of_a_completed_stack_is_refused_and_changes_nothing() {
     let w = World::managed(json!({"RoleName": "nodes"})).await;
-    w.stacks.set(STACK, "UPDATE_COMPLETE", &[("NodeRole", "Custom::EksNodeRole")]);
+    *w.stack_status.lock().unwrap() = "UPDATE_COMPLETE";
     let r = w.send("Delete", json!({"RoleName": "nodes"})).await;
     assert_eq!(r["Status"], "FAILED");
     assert!(r["Reason"].as_str().unwrap().contains("not confirmed by CloudFormation"), "{r}");
@@ -535,7 +467,7 @@ async fn puts_the_role_back_in_its_instance_profile() {
 async fn recreates_a_deleted_instance_profile_named_in_the_event() {
     let w = Role::managed().out_of_its_profile(true).world().await;
     assert!(!w.iam.profile_exists("nodes"));
-    let out = w.deliver(&cloudtrail("DeleteInstanceProfile", json!({"instanceProfileName": "nodes"}))).await;
+    let out = w.deliver(&cloudtrail("DeleteInstanceProfile", json!({"instanceProfileName": "nodes"}))).await.unwrap();
     assert_eq!(out["outcomes"][0]["outcome"], "repaired", "{out}");
     assert_eq!(w.iam.role("nodes").unwrap().instance_profiles[0].name, "nodes");
 }
@@ -546,10 +478,10 @@ async fn duplicate_and_out_of_order_deliveries_are_harmless() {
     let ecr = cloudtrail("DetachRolePolicy", json!({"roleName": "nodes", "policyArn": aws(ECR).to_string()}));
     let worker = cloudtrail("DetachRolePolicy", json!({"roleName": "nodes", "policyArn": aws(WORKER).to_string()}));
     // The later change's event arrives first: the live role decides, so it repairs both.
-    assert_eq!(w.deliver(&ecr).await["outcomes"][0]["outcome"], "repaired");
+    assert_eq!(w.deliver(&ecr).await.unwrap()["outcomes"][0]["outcome"], "repaired");
     assert_eq!(w.attached("nodes"), names(&[WORKER, ECR, CNI]));
     for again in [&worker, &worker] {
-        assert_eq!(w.deliver(again).await["outcomes"][0]["outcome"], "in-sync");
+        assert_eq!(w.deliver(again).await.unwrap()["outcomes"][0]["outcome"], "in-sync");
     }
     assert_eq!(w.metrics.count(Metric::DriftRepaired, "nodes"), 1);
     assert_eq!(w.notifier.sent().len(), 1, "one notification for one repair");
@@ -569,10 +501,9 @@ async fn an_unmanaged_role_is_never_touched() {
 async fn the_tools_own_calls_are_not_acted_on_not_even_read() {
     let w = Role::managed().without(WORKER).world().await;
     let mut own = cloudtrail("DetachRolePolicy", json!({"roleName": "nodes"}));
-    own["detail"]["userIdentity"] =
-        json!({"type": "AssumedRole", "arn": format!("arn:aws:sts::123456789012:assumed-role/{OWN_ROLE}/guard")});
+    own["detail"]["userIdentity"] = json!({"type": "AssumedRole", "arn": format!("arn:aws:sts::123456789012:assumed-role/{MEMORY_OWN_ROLE}/guard")});
     let before = w.iam.calls().len();
-    assert_eq!(w.deliver(&own).await["reason"], "the tool's own call");
+    assert_eq!(w.deliver(&own).await.unwrap()["reason"], "the tool's own call");
     assert_eq!(w.iam.calls().len(), before, "not even a read");
 }
 
@@ -581,14 +512,14 @@ async fn a_failed_call_changes_nothing() {
     let w = Role::managed().without(WORKER).world().await;
     let mut failed = cloudtrail("DetachRolePolicy", json!({"roleName": "nodes"}));
     failed["detail"]["errorCode"] = json!("AccessDenied");
-    assert_eq!(w.deliver(&failed).await["outcome"], "ignored");
+    assert_eq!(w.deliver(&failed).await.unwrap()["outcome"], "ignored");
     assert!(!w.attached("nodes").contains(WORKER), "the sweep, not this event, would repair it");
 }
 
 #[tokio::test]
 async fn dry_run_says_what_it_would_do_per_role_or_globally_and_changes_nothing() {
     let w = Role::managed().with("Remediation", "dry-run").without(WORKER).world().await;
-    let out = w.deliver(&cloudtrail("DetachRolePolicy", json!({"roleName": "nodes"}))).await;
+    let out = w.deliver(&cloudtrail("DetachRolePolicy", json!({"roleName": "nodes"}))).await.unwrap();
     assert_eq!(out["outcomes"][0]["outcome"], "would-repair", "{out}");
     assert_eq!(out["outcomes"][0]["drift"][0], "AttachRolePolicy AmazonEKSWorkerNodePolicy");
     assert!(!w.attached("nodes").contains(WORKER));
@@ -617,7 +548,7 @@ async fn events_from_an_aws_service_are_handled_like_any_other() {
     let w = Role::managed().without(WORKER).world().await;
     let mut ev = cloudtrail("DetachRolePolicy", json!({"roleName": "nodes"}));
     ev["detail"]["userIdentity"] = json!({"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"});
-    assert_eq!(w.deliver(&ev).await["outcomes"][0]["outcome"], "repaired");
+    assert_eq!(w.deliver(&ev).await.unwrap()["outcomes"][0]["outcome"], "repaired");
 }
 
 #[tokio::test]
@@ -630,7 +561,7 @@ async fn garbage_events_are_answered_and_ignored() {
         json!({"detail-type": 5, "source": []}),
         json!({"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "detail": {"state": "running"}}),
     ] {
-        let out = w.deliver(&ev).await;
+        let out = w.deliver(&ev).await.unwrap();
         assert_eq!(out["handled"], "eventbridge", "{out}");
     }
     assert!(!w.attached("nodes").contains(WORKER), "none of them is a reason to act");

@@ -4,6 +4,7 @@
 
 pub mod fault_proxy;
 pub mod http;
+pub mod memory;
 pub mod runtime_stub;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,0 +1,92 @@
+//! One account on the in-memory adapters — IAM, the state table, CloudFormation — with the function's triggers
+//! wired as in production and a real ResponseURL listener. The adapters pass the same contract tests as moto.
+
+use std::time::Duration;
+
+use eks_node_role_guard::cfn::confirm::{Identity, IdentitySource, MemoryStacks};
+use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy};
+use eks_node_role_guard::cfn::{self, CfnSettings, Trigger};
+use eks_node_role_guard::domain::adoption::AdoptionRules;
+use eks_node_role_guard::drift::DriftSettings;
+use eks_node_role_guard::iam::MemoryIam;
+use eks_node_role_guard::metrics::Metrics;
+use eks_node_role_guard::notify::Notifier;
+use eks_node_role_guard::reconcile::Reconciler;
+use eks_node_role_guard::state::MemoryStore;
+use serde_json::{json, Value};
+
+use super::ResponseListener;
+
+/// The stack every in-memory request comes from (stack name `prod`).
+pub const MEMORY_STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/prod/guid";
+pub const MEMORY_TOKEN: &str = "arn:aws:lambda:us-east-1:123456789012:function:guard";
+/// The function's execution role: events it made are its own calls.
+pub const MEMORY_OWN_ROLE: &str = "guard-role";
+const TIME_LEFT: Duration = Duration::from_secs(30);
+
+pub struct MemoryAccount {
+    pub iam: MemoryIam,
+    pub rec: Reconciler<MemoryIam, MemoryStore>,
+    pub stacks: MemoryStacks,
+    pub identity: IdentitySource,
+    pub sender: ResponseSender,
+    pub settings: CfnSettings,
+    pub drift: DriftSettings,
+    pub metrics: Metrics,
+    pub notifier: Notifier,
+    pub listener: ResponseListener,
+    /// What `DescribeStacks` says of the stack (in progress until a test says otherwise).
+    pub stack_status: std::sync::Mutex<&'static str>,
+}
+
+impl MemoryAccount {
+    pub async fn new(rules: AdoptionRules) -> MemoryAccount {
+        let iam = MemoryIam::new();
+        MemoryAccount {
+            rec: Reconciler::new(iam.clone(), MemoryStore::new(), rules, None),
+            iam,
+            stacks: MemoryStacks::default(),
+            identity: IdentitySource::fixed(Identity::from_function_arn(MEMORY_TOKEN).unwrap()),
+            sender: ResponseSender::new(SendPolicy { initial_backoff: Duration::from_millis(5), ..Default::default() }),
+            settings: CfnSettings { margin: Duration::from_secs(1), allow_insecure_response_url: true },
+            drift: DriftSettings { own_role: Some(MEMORY_OWN_ROLE.into()), ..DriftSettings::default() },
+            metrics: Metrics::capturing(),
+            notifier: Notifier::capturing(),
+            listener: ResponseListener::start().await,
+            stack_status: std::sync::Mutex::new("UPDATE_IN_PROGRESS"),
+        }
+    }
+
+    pub fn trigger(&self) -> Trigger<'_, MemoryIam, MemoryStore, MemoryStacks> {
+        Trigger {
+            rec: &self.rec,
+            stacks: &self.stacks,
+            identity: &self.identity,
+            sender: &self.sender,
+            settings: &self.settings,
+        }
+    }
+
+    /// A request for the stack resource `logical`, as CloudFormation sends it while the stack is in progress:
+    /// `physical` for Update and Delete, `old` the properties before an Update. Returns the answer.
+    pub async fn cfn(&self, kind: &str, logical: &str, physical: Option<&str>, props: Value, old: Value) -> Value {
+        let status = *self.stack_status.lock().unwrap();
+        self.stacks.set(MEMORY_STACK, status, &[(logical, "Custom::EksNodeRole")]);
+        let mut req = json!({"RequestType": kind, "ServiceToken": MEMORY_TOKEN, "ResponseURL": self.listener.url(),
+            "StackId": MEMORY_STACK, "RequestId": format!("{kind}-{}", self.listener.count()),
+            "ResourceType": "Custom::EksNodeRole", "LogicalResourceId": logical, "ResourceProperties": props});
+        if let Some(p) = physical {
+            req["PhysicalResourceId"] = json!(p);
+        }
+        if kind == "Update" {
+            req["OldResourceProperties"] = old;
+        }
+        cfn::handle(&req, &self.trigger(), "", TIME_LEFT, "s").await;
+        self.listener.last()
+    }
+
+    /// Delivers an EventBridge event to the drift trigger.
+    pub async fn deliver(&self, ev: &Value) -> Result<Value, eks_node_role_guard::Error> {
+        eks_node_role_guard::events::handle(ev, &self.rec, &self.drift, &self.metrics, &self.notifier, TIME_LEFT).await
+    }
+}

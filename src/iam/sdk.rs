@@ -261,7 +261,7 @@ impl NodeRoleIam for SdkIam {
     async fn apply(&self, role: &RoleName, action: &Action) -> Result<()> {
         let (c, name) = (&self.client, role.as_str());
         match action {
-            Action::CreateRole { .. } => self.create(name, action).await,
+            Action::CreateRole { .. } => self.create_role(role, action).await.map(drop),
             Action::UpdateTrust(doc) => {
                 let req = c.update_assume_role_policy().role_name(name).policy_document(doc.to_string());
                 req.send().await.done("UpdateAssumeRolePolicy")
@@ -313,23 +313,6 @@ impl NodeRoleIam for SdkIam {
 }
 
 impl SdkIam {
-    async fn create(&self, name: &str, create: &Action) -> Result<()> {
-        let Action::CreateRole { path, trust, description, boundary, tags: t } = create else {
-            return Err(Error::invalid("not a CreateRole action"));
-        };
-        self.client
-            .create_role()
-            .role_name(name)
-            .path(path)
-            .assume_role_policy_document(trust.to_string())
-            .set_description(description.clone())
-            .set_permissions_boundary(boundary.as_ref().map(|b| b.to_string()))
-            .set_tags(Some(tags(t)))
-            .send()
-            .await
-            .done("CreateRole")
-    }
-
     /// Label keys and user keys go in separate calls: the function's policy allows each through its own
     /// statement (aws:TagKeys), and one call must match one statement.
     async fn tag(&self, name: &str, t: &BTreeMap<String, String>) -> Result<()> {

@@ -61,10 +61,10 @@ impl Drop for Guarded {
     }
 }
 
-/// Starts a server on a free loopback port and waits until it accepts connections; another port is tried if it
-/// exits first (the port was taken meanwhile).
+/// Starts a server on a free loopback port and waits until it (not another test's server that took the same port
+/// meanwhile) accepts connections; another port is tried if it exits first or someone else holds the port.
 fn spawn_listening(what: &str, wait: Duration, command: impl Fn(u16) -> Command) -> (u16, Guarded) {
-    for _ in 0..5 {
+    for _ in 0..8 {
         let port = free_port();
         let child = command(port).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
         let mut guard = Guarded(child.unwrap_or_else(|e| panic!("start {what}: {e}")));
@@ -74,12 +74,58 @@ fn spawn_listening(what: &str, wait: Duration, command: impl Fn(u16) -> Command)
                 break;
             }
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return (port, guard);
+                match listener_owner(port, guard.0.id()) {
+                    Owner::Ours | Owner::Unknown => return (port, guard),
+                    Owner::Theirs => break,
+                }
             }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
     panic!("{what} did not start");
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Owner {
+    Ours,
+    Theirs,
+    Unknown,
+}
+
+/// Who listens on `port`: the process `pid` (or one it started), another process, or unknown (no /proc).
+pub fn listener_owner(port: u16, pid: u32) -> Owner {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else { return Owner::Unknown };
+    let wanted = format!(":{port:04X}");
+    // sl local_address rem_address st ... inode: a LISTEN (0A) socket on our port.
+    let inode = table.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 9 && f[1].ends_with(&wanted) && f[3] == "0A").then(|| f[9].to_string())
+    });
+    let Some(inode) = inode else { return Owner::Unknown };
+    let socket = format!("socket:[{inode}]");
+    let mut family = vec![pid];
+    if let Ok(procs) = std::fs::read_dir("/proc") {
+        for p in procs.flatten() {
+            let Ok(stat) = std::fs::read_to_string(p.path().join("stat")) else { continue };
+            // pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+            let ppid = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|v| v.parse().ok());
+            if ppid == Some(pid) {
+                family.extend(p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()));
+            }
+        }
+    }
+    let holds = |p: u32| {
+        std::fs::read_dir(format!("/proc/{p}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == socket))
+    };
+    if family.into_iter().any(holds) {
+        Owner::Ours
+    } else {
+        Owner::Theirs
+    }
 }
 
 /// A moto server with the AWS managed policies loaded, on a free loopback port.
@@ -100,6 +146,10 @@ impl Moto {
 
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self._child.0.id()
     }
 
     pub fn client(&self) -> aws_sdk_iam::Client {

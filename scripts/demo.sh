@@ -99,7 +99,10 @@ echo
 echo "━━ drift: someone detaches AmazonEKSWorkerNodePolicy in the console; CloudTrail's event arrives"
 $PY -c 'import boto3; boto3.client("iam").detach_role_policy(RoleName="demo-eks-node-role", PolicyArn="arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy")'
 $PY scripts/demo_tools.py show demo-eks-node-role | grep '    policies:'
-echo "  function answered: $(invoke events/drift-detach-role-policy.json)"
+# CloudTrail's event, stamped now (it reaches EventBridge seconds to minutes after the call).
+$PY -c 'import json,sys,datetime; e=json.load(open(sys.argv[1])); e["time"]=e["detail"]["eventTime"]=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"); json.dump(e,open(sys.argv[2],"w"))' \
+  events/drift-detach-role-policy.json "$work/detach-now.json"
+echo "  function answered: $(invoke "$work/detach-now.json")"
 $PY scripts/demo_tools.py show demo-eks-node-role | grep '    policies:'
 echo "  decision log: $(grep '"message":"decision"' "$work/function.log" | tail -n 1 | cut -c1-300)"
 $PY scripts/demo_tools.py notifications

@@ -75,14 +75,8 @@ impl Cause {
 
 /// `HH:MM` (UTC) of a CloudTrail `eventTime` (`2026-11-29T10:42:13Z`), else of `now`.
 pub fn clock(event_time: Option<&str>, now: SystemTime) -> String {
-    if let Some(t) = event_time {
-        let b = t.as_bytes();
-        if b.len() >= 16 && b[10] == b'T' && b[13] == b':' && b[11..16].iter().all(|c| *c == b':' || c.is_ascii_digit())
-        {
-            return String::from_utf8_lossy(&b[11..16]).into_owned();
-        }
-    }
-    let secs = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() % 86_400;
+    let at = event_time.and_then(parse_utc).unwrap_or(now);
+    let secs = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() % 86_400;
     format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)
 }
 

@@ -68,6 +68,12 @@ impl Receiver {
     }
 }
 
+/// The drift trigger in this process, publishing through `notifier` instead of the harness's own.
+async fn handle_with(h: &Harness, notifier: &Notifier, event: &Value) -> Result<Value, eks_node_role_guard::Error> {
+    eks_node_role_guard::events::handle(event, &h.reconciler, &h.drift, &h.metrics, notifier, Duration::from_secs(60))
+        .await
+}
+
 #[tokio::test]
 async fn a_repair_through_the_function_puts_exactly_one_event_on_the_default_bus() {
     let h = Harness::deployed(&[]).await;
@@ -153,16 +159,7 @@ async fn a_sweep_publishes_one_event_per_repaired_role_ten_per_call() {
     let proxy = FaultProxy::start(h.moto.port).await;
     let notifier = Notifier::event_bridge(&shared_config(&proxy.endpoint()), Some("default"));
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep-1"});
-    let out = eks_node_role_guard::events::handle(
-        &sweep,
-        &h.reconciler,
-        &h.drift,
-        &h.metrics,
-        &notifier,
-        Duration::from_secs(60),
-    )
-    .await
-    .unwrap();
+    let out = handle_with(&h, &notifier, &sweep).await.unwrap();
     let repaired = out["outcomes"].as_array().unwrap().iter().filter(|o| o["outcome"] == "repaired").count();
     assert_eq!(repaired, 12, "{out}");
     assert_eq!(
@@ -198,16 +195,9 @@ async fn a_bus_that_cannot_be_reached_costs_the_notification_not_the_repair() {
     let nowhere = format!("http://127.0.0.1:{}", free_port());
     let notifier = Notifier::event_bridge(&shared_config(&nowhere), Some("default"));
     let event = drift_event("drift-detach-role-policy.json", "prod-nodes");
-    let out = eks_node_role_guard::events::handle(
-        &event,
-        &h.reconciler,
-        &h.drift,
-        &h.metrics,
-        &notifier,
-        Duration::from_secs(60),
-    )
-    .await
-    .expect("the repair is reported even though its notification could not be published");
+    let out = handle_with(&h, &notifier, &event)
+        .await
+        .expect("the repair is reported even though its notification could not be published");
     assert_eq!(out["outcomes"][0]["outcome"], "repaired", "{out}");
     assert_eq!(h.attached("prod-nodes").await.len(), 3);
 }

@@ -184,7 +184,8 @@ impl MemoryIam {
         let op = action.kind();
         match action {
             Action::CreateRole { .. } => {
-                Err(err(op, IamCode::EntityAlreadyExists, "CreateRole goes through create_role"))
+                drop(w);
+                self.create(role, action).map(drop)
             }
             Action::AttachPolicy(arn) => Self::attach(&mut w, role, arn),
             // Removing what is already gone is success (as the SDK adapter treats NoSuchEntity).
@@ -284,11 +285,7 @@ impl MemoryIam {
 
     /// A hand-made change (a person in the console): the test's way to break a role.
     pub fn outside(&self, role: &str, action: &Action) -> Result<()> {
-        let name = RoleName::parse(role)?;
-        match action {
-            Action::CreateRole { .. } => self.create(&name, action).map(drop),
-            _ => self.apply_now(&name, action),
-        }
+        self.apply_now(&RoleName::parse(role)?, action)
     }
 
     /// Puts an inline policy on a role (a person's hand-made change).

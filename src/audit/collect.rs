@@ -310,6 +310,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_copied_label_does_not_make_a_role_managed() {
+        let (iam, clusters, store) = (MemoryIam::new(), MemoryClusters::default(), MemoryStore::new());
+        make_role(&iam, "nodes", &["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"]);
+        let label = crate::domain::spec::tests::spec().labels();
+        iam.outside("nodes", &Action::TagRole(label)).unwrap();
+        clusters.add(cluster("prod", "nodes"));
+        let report = audit(&clusters, &iam, Some(&store), &Scope::default(), &|_, _, _| ()).await.unwrap();
+        let r = &report.roles[0];
+        assert_eq!(r.managed, "no", "tags decide nothing: only a state item with the role's RoleId does");
+        assert_eq!(r.findings.iter().map(|f| f.kind).collect::<Vec<_>>(), ["missing-policy"], "judged as any role");
+    }
+
+    #[tokio::test]
     async fn an_item_recording_another_role_id_does_not_make_a_role_managed() {
         let (iam, clusters, store) = (MemoryIam::new(), MemoryClusters::default(), MemoryStore::new());
         make_role(

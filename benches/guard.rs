@@ -265,6 +265,20 @@ async fn repairs(
     (median(times), trips, calls)
 }
 
+/// One line per AWS call: when it reached the proxy and when its answer left (from the process start), and how
+/// long moto itself took.
+fn print_timeline(spans: &[common::fault_proxy::Span], since: Duration) {
+    for s in spans {
+        println!(
+            "    {:>6.1} → {:>6.1} ms  (moto {:>5.1} ms)  {}",
+            ms(s.start - since),
+            ms(s.end - since),
+            ms(s.upstream),
+            s.operation
+        );
+    }
+}
+
 /// Fresh IPv4 Create from a cold process (process start → response PUT received), and the Python handler's.
 async fn cold_create_vs_python(b: &Bench, bin: &std::path::Path, tag: &str) {
     let (mut ours, mut trips, mut calls, mut python, mut py_trips) = (Vec::new(), 0, String::new(), Vec::new(), 0);
@@ -281,10 +295,13 @@ async fn cold_create_vs_python(b: &Bench, bin: &std::path::Path, tag: &str) {
         let answer = stub.invoke(req.to_string().as_bytes(), Duration::from_secs(120));
         let (rt, by) = (b.proxy.round_trips(), b.proxy.by_service());
         let before = b.listener.accepted().len();
-        let started = Instant::now();
+        let (started, since) = (Instant::now(), b.proxy.now());
         let f = b.function_of(bin, &stub, &[]);
         answer.await.unwrap();
         ours.push(ms(b.listener.accepted()[before].at - started));
+        if i + 1 == RUNS && std::env::var_os("BENCH_TIMELINE").is_some() {
+            print_timeline(&b.proxy.timeline_since(since), since);
+        }
         trips = b.proxy.round_trips() - rt;
         calls = calls_since(&by, &b.proxy.by_service());
         drop(f);

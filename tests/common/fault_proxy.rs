@@ -41,10 +41,22 @@ struct State {
     /// trips (requests that overlap are one round trip).
     in_flight: usize,
     waves: usize,
+    /// Every request's operation, when it arrived and when its answer left (from the proxy's start), and how
+    /// long the upstream took: the timeline the benchmark prints.
+    timeline: Vec<Span>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Span {
+    pub operation: String,
+    pub start: Duration,
+    pub end: Duration,
+    pub upstream: Duration,
 }
 
 pub struct FaultProxy {
     pub port: u16,
+    started: std::time::Instant,
     state: Arc<Mutex<State>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -55,14 +67,15 @@ impl FaultProxy {
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
         let st = state.clone();
+        let started = std::time::Instant::now();
         let task = tokio::spawn(async move {
             let held = Arc::new(Mutex::new(Vec::new()));
             while let Ok((sock, _)) = listener.accept().await {
                 let (st, held) = (st.clone(), held.clone());
-                tokio::spawn(async move { serve(sock, upstream_port, st, held).await });
+                tokio::spawn(async move { serve(sock, upstream_port, st, held, started).await });
             }
         });
-        FaultProxy { port, state, task }
+        FaultProxy { port, started, state, task }
     }
 
     pub fn endpoint(&self) -> String {
@@ -100,6 +113,19 @@ impl FaultProxy {
 
     pub fn faulted(&self) -> usize {
         self.state.lock().unwrap().faulted
+    }
+
+    /// Time since the proxy started, on the timeline's clock.
+    pub fn now(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The requests that arrived after `since` (see `now`), in order of arrival.
+    pub fn timeline_since(&self, since: Duration) -> Vec<Span> {
+        let mut spans: Vec<Span> =
+            self.state.lock().unwrap().timeline.iter().filter(|s| s.start >= since).cloned().collect();
+        spans.sort_by_key(|s| s.start);
+        spans
     }
 }
 
@@ -146,11 +172,39 @@ fn error_for(dynamodb: bool, status: u16, code: &str, message: &str) -> Vec<u8> 
 
 async fn forward(request: &[u8], upstream_port: u16) -> Option<Vec<u8>> {
     let mut up = TcpStream::connect(("127.0.0.1", upstream_port)).await.ok()?;
+    up.set_nodelay(true).ok()?;
     up.write_all(request).await.ok()?;
+    tokio::time::timeout(Duration::from_secs(30), read_response(&mut up)).await.ok()?
+}
+
+/// One HTTP response: up to its Content-Length when it has one. Waiting for moto to close the connection
+/// instead costs ~11 ms a call (its server's close), which would count as AWS time against both benchmark sides.
+async fn read_response(up: &mut TcpStream) -> Option<Vec<u8>> {
     let mut resp = Vec::new();
-    // moto closes the connection after each response.
-    tokio::time::timeout(Duration::from_secs(30), up.read_to_end(&mut resp)).await.ok()?.ok()?;
-    Some(resp)
+    let mut tmp = [0u8; 16384];
+    loop {
+        let n = up.read(&mut tmp).await.ok()?;
+        if n == 0 {
+            return Some(resp);
+        }
+        resp.extend_from_slice(&tmp[..n]);
+        let Some(head_end) = resp.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4) else { continue };
+        let head = String::from_utf8_lossy(&resp[..head_end]).to_ascii_lowercase();
+        if head.contains("transfer-encoding: chunked") {
+            up.read_to_end(&mut resp).await.ok()?;
+            return Some(resp);
+        }
+        let len: Option<usize> =
+            head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok());
+        match len {
+            Some(len) if resp.len() >= head_end + len => return Some(resp),
+            Some(_) => {}
+            None => {
+                up.read_to_end(&mut resp).await.ok()?;
+                return Some(resp);
+            }
+        }
+    }
 }
 
 /// SO_LINGER 0 makes the close a reset (RST), and with a zero timeout the drop does not block.
@@ -160,8 +214,29 @@ fn reset(sock: TcpStream) {
     drop(sock);
 }
 
-async fn serve(mut sock: TcpStream, upstream_port: u16, state: Arc<Mutex<State>>, held: Arc<Mutex<Vec<TcpStream>>>) {
+/// `Service:Operation`, from DynamoDB's `x-amz-target` or the query protocol's `Action=` (IAM, STS,
+/// CloudFormation, EventBridge's target header too).
+fn operation(service: &str, headers: &std::collections::BTreeMap<String, String>, body: &[u8]) -> String {
+    let op = match headers.get("x-amz-target") {
+        Some(t) => t.rsplit('.').next().unwrap_or(t).to_string(),
+        None => String::from_utf8_lossy(body)
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("Action="))
+            .unwrap_or("?")
+            .to_string(),
+    };
+    format!("{service}:{op}")
+}
+
+async fn serve(
+    mut sock: TcpStream,
+    upstream_port: u16,
+    state: Arc<Mutex<State>>,
+    held: Arc<Mutex<Vec<TcpStream>>>,
+    started: std::time::Instant,
+) {
     let Some(request) = super::http::read_request(&mut sock).await else { return };
+    let arrived = started.elapsed();
     let headers = request.headers();
     let dynamodb = headers.get("x-amz-target").is_some_and(|t| t.starts_with("DynamoDB_"));
     // `AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/aws4_request, ...`
@@ -173,6 +248,7 @@ async fn serve(mut sock: TcpStream, upstream_port: u16, state: Arc<Mutex<State>>
         .to_string();
     // DynamoDB (JSON 1.0) and EKS (REST-JSON) read their error code from `x-amzn-errortype` and a JSON body.
     let dynamodb = dynamodb || service == "eks";
+    let operation = operation(&service, &headers, &request.body);
     let mut request = request.raw;
     // One request per connection keeps the proxy simple; the SDK opens another.
     if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -196,9 +272,12 @@ async fn serve(mut sock: TcpStream, upstream_port: u16, state: Arc<Mutex<State>>
         f
     };
     let done = InFlight(state.clone());
+    let mut upstream = Duration::ZERO;
     match fault {
         None => {
+            let t = std::time::Instant::now();
             if let Some(resp) = forward(&request, upstream_port).await {
+                upstream = t.elapsed();
                 let _ = sock.write_all(&resp).await;
             }
         }
@@ -224,7 +303,9 @@ async fn serve(mut sock: TcpStream, upstream_port: u16, state: Arc<Mutex<State>>
         }
         Some(Fault::Latency(d)) => {
             tokio::time::sleep(d).await;
+            let t = std::time::Instant::now();
             if let Some(resp) = forward(&request, upstream_port).await {
+                upstream = t.elapsed();
                 let _ = sock.write_all(&resp).await;
             }
         }
@@ -235,6 +316,8 @@ async fn serve(mut sock: TcpStream, upstream_port: u16, state: Arc<Mutex<State>>
         }
         Some(Fault::Hang) => held.lock().unwrap().push(sock),
     }
+    let end = started.elapsed();
+    state.lock().unwrap().timeline.push(Span { operation, start: arrived, end, upstream });
     drop(done);
 }
 

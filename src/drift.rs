@@ -33,6 +33,9 @@ pub struct DriftSettings {
     pub function_name: Option<String>,
     /// The installation's region: a copied label is reported only when it names this region.
     pub region: String,
+    /// `IPV6_CNI_POLICY_ARN`: the installation's own IPv6 CNI policy, whose changes start a sweep like those of
+    /// the account's `AmazonEKS_CNI_IPv6_Policy`.
+    pub ipv6_cni_policy: Option<String>,
 }
 
 impl Default for DriftSettings {
@@ -45,6 +48,7 @@ impl Default for DriftSettings {
             own_role: None,
             function_name: None,
             region: "us-east-1".into(),
+            ipv6_cni_policy: None,
         }
     }
 }

@@ -44,7 +44,7 @@ impl Settings {
     /// From any source of variables (tests pass a map instead of changing the process's environment).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Self {
         let mut v = Vars { get: &get, problems: Vec::new() };
-        let drift = drift(&mut v);
+        let mut drift = drift(&mut v);
         let iam = IamSettings {
             max_attempts: v.number("IAM_MAX_ATTEMPTS").map(|n| n.clamp(1, 20) as u32).unwrap_or(6),
             initial_backoff: v.millis("IAM_INITIAL_BACKOFF_MS").unwrap_or(Duration::from_millis(200)),
@@ -56,6 +56,7 @@ impl Settings {
         };
         let adoption = adoption(&mut v, drift.partition(), drift.own_role.clone());
         let ipv6_cni_policy = v.text("IPV6_CNI_POLICY_ARN").and_then(|a| v.policy("IPV6_CNI_POLICY_ARN", &a));
+        drift.ipv6_cni_policy = ipv6_cni_policy.as_ref().map(ToString::to_string);
         let state_table = v.text("STATE_TABLE_NAME").unwrap_or_default();
         if state_table.is_empty() {
             v.problems
@@ -137,6 +138,8 @@ fn drift(v: &mut Vars) -> DriftSettings {
         own_role: v.text("GUARD_EXECUTION_ROLE_NAME"),
         function_name: v.text("AWS_LAMBDA_FUNCTION_NAME"),
         region: v.text("AWS_REGION").or_else(|| v.text("AWS_DEFAULT_REGION")).unwrap_or(d.region),
+        // Read once with the reconciler's copy, in `from_vars`.
+        ipv6_cni_policy: None,
     }
 }
 
@@ -211,6 +214,7 @@ mod tests {
         assert_eq!(s.drift.max_repairs, 20);
         assert_eq!(s.drift.sweep_concurrency, 8);
         assert_eq!(s.ipv6_cni_policy, None);
+        assert_eq!(s.drift.ipv6_cni_policy, None);
         assert_eq!(s.adoption.allowed_additional.len(), 1);
         assert_eq!(s.notify_bus, None);
         assert_eq!(s.partition(), Partition::AwsCn);
@@ -224,6 +228,14 @@ mod tests {
         assert_eq!(s.log_filter, "warn");
         assert!(s.problems[0].contains("RUST_LOG"), "{:?}", s.problems);
         assert_eq!(from(&[("RUST_LOG", "eks_node_role_guard=debug")]).log_filter, "eks_node_role_guard=debug");
+    }
+
+    #[test]
+    fn the_installations_ipv6_cni_policy_is_known_to_the_event_routing_too() {
+        let arn = "arn:aws:iam::123456789012:policy/guard-AmazonEKS_CNI_IPv6_Policy";
+        let s = from(&[("STATE_TABLE_NAME", "t"), ("IPV6_CNI_POLICY_ARN", arn)]);
+        assert_eq!(s.ipv6_cni_policy.as_ref().map(|p| p.as_str()), Some(arn));
+        assert_eq!(s.drift.ipv6_cni_policy.as_deref(), Some(arn));
     }
 
     #[test]

@@ -140,30 +140,35 @@ impl Default for SendPolicy {
 }
 
 type Https = hyper_rustls::HttpsConnector<HttpConnector>;
+type HttpsClient = Client<Https, Full<Bytes>>;
 
 /// Sends responses. Built once per process and reused.
+///
+/// Its HTTPS client reads the system's root certificates (a few milliseconds): that happens on a blocking
+/// thread started with the sender, so a cold Create pays it while its first AWS calls are in flight, and an
+/// event that sends no response never waits for it.
 #[derive(Clone)]
 pub struct ResponseSender {
-    client: Client<Https, Full<Bytes>>,
+    client: std::sync::Arc<tokio::sync::OnceCell<HttpsClient>>,
     policy: SendPolicy,
 }
 
 impl ResponseSender {
     pub fn new(policy: SendPolicy) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .unwrap_or_else(|_| {
-                hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-                    rustls::ClientConfig::builder()
-                        .with_root_certificates(rustls::RootCertStore::empty())
-                        .with_no_client_auth(),
-                )
-            })
-            .https_or_http()
-            .enable_http1()
-            .build();
-        ResponseSender { client: Client::builder(TokioExecutor::new()).build(https), policy }
+        let client = std::sync::Arc::new(tokio::sync::OnceCell::new());
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let warm = client.clone();
+            rt.spawn(async move {
+                warm.get_or_init(build_client).await;
+            });
+        }
+        ResponseSender { client, policy }
+    }
+
+    /// The HTTPS client, once: built by the warm-up, or here if there was none (no runtime when the sender was
+    /// made); a caller that comes first waits for the build under way instead of starting another.
+    async fn client(&self) -> &HttpsClient {
+        self.client.get_or_init(build_client).await
     }
 
     /// PUTs `body`, retrying until it is accepted, a non-retryable status comes back, the attempts run out, or
@@ -185,7 +190,7 @@ impl ResponseSender {
                 .body(Full::new(body.clone()))
                 .expect("static request parts are valid");
             let budget = self.policy.attempt_timeout.min(deadline.saturating_duration_since(now).max(LATE_ATTEMPT));
-            match tokio::time::timeout(budget, self.client.request(req)).await {
+            match tokio::time::timeout(budget, self.client().await.request(req)).await {
                 Ok(Ok(resp)) => {
                     let status = resp.status();
                     let _ = tokio::time::timeout(budget, resp.into_body().collect()).await;
@@ -207,6 +212,31 @@ impl ResponseSender {
             backoff = (backoff * 2).min(self.policy.max_backoff);
         }
         Err(Error::Response(last))
+    }
+}
+
+/// rustls (ring) with the system's roots, off the async workers: loading the roots is blocking file I/O.
+async fn build_client() -> HttpsClient {
+    let build = || {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .unwrap_or_else(|_| {
+                hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
+                    rustls::ClientConfig::builder()
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth(),
+                )
+            })
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Client::builder(TokioExecutor::new()).build(https)
+    };
+    match tokio::task::spawn_blocking(build).await {
+        Ok(client) => client,
+        // The blocking pool is shutting down: build here rather than lose the response.
+        Err(_) => build(),
     }
 }
 

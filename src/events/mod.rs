@@ -105,7 +105,12 @@ pub fn route(detail_type: &str, source: &str, detail: &CloudTrailDetail, setting
             detail.param("instanceProfileName").map(|p| Route::InstanceProfile(p.to_string())).unwrap_or_else(missing)
         }
         Names::Policy => match detail.param("policyArn") {
-            Some(arn) if arn.rsplit('/').next() == Some(CNI_IPV6_POLICY) => Route::CniPolicy,
+            Some(arn)
+                if arn.rsplit('/').next() == Some(CNI_IPV6_POLICY)
+                    || settings.ipv6_cni_policy.as_deref() == Some(arn) =>
+            {
+                Route::CniPolicy
+            }
             Some(_) => Route::Ignore("not the IPv6 CNI policy".into()),
             None => missing(),
         },
@@ -254,6 +259,24 @@ mod tests {
         let d = detail(json!({"eventName": "DeleteRole", "requestParameters": {"roleName": "nodes"}}));
         assert_eq!(route(CT, "aws.iam", &d, &s()), Route::Role("nodes".into()));
         assert_eq!(route("Scheduled Event", "aws.events", &CloudTrailDetail::default(), &s()), Route::Sweep);
+    }
+
+    #[test]
+    fn changes_to_the_installations_own_ipv6_cni_policy_start_a_sweep_and_look_alikes_do_not() {
+        let own = "arn:aws:iam::123456789012:policy/guard-AmazonEKS_CNI_IPv6_Policy";
+        let settings = DriftSettings { ipv6_cni_policy: Some(own.into()), ..s() };
+        let call =
+            |arn: &str| detail(json!({"eventName": "CreatePolicyVersion", "requestParameters": {"policyArn": arn}}));
+        assert_eq!(route(CT, "aws.iam", &call(own), &settings), Route::CniPolicy);
+        // Without the setting, the installation's policy is just another policy.
+        assert!(matches!(route(CT, "aws.iam", &call(own), &s()), Route::Ignore(_)));
+        for look_alike in [
+            "arn:aws:iam::123456789012:policy/guard-AmazonEKS_CNI_IPv6_Policy-copy",
+            "arn:aws:iam::210987654321:policy/guard-AmazonEKS_CNI_IPv6_Policy",
+            "arn:aws:iam::123456789012:policy/other/guard-AmazonEKS_CNI_IPv6_Policy",
+        ] {
+            assert!(matches!(route(CT, "aws.iam", &call(look_alike), &settings), Route::Ignore(_)), "{look_alike}");
+        }
     }
 
     #[test]

@@ -51,6 +51,7 @@ CONDITIONS = {
     "WithBoundaries": True,
     "WithOperator": True,
     "WithNotifications": True,
+    "WithRoleNamePrefix": True,
 }
 
 

@@ -39,14 +39,21 @@ fn list(v: &Value) -> Vec<String> {
 }
 
 struct Statement {
+    effect: String,
     sid: String,
     actions: Vec<String>,
     resources: Vec<String>,
     condition: Value,
 }
 
-/// Every statement of the function's role; a statement under `!If [Condition, statement, AWS::NoValue]` counts.
+/// Every Allow statement of the function's role; a statement under `!If [Condition, statement, AWS::NoValue]`
+/// counts.
 fn guard_statements() -> Vec<Statement> {
+    all_guard_statements().into_iter().filter(|s| s.effect == "Allow").collect()
+}
+
+/// Every statement of the function's role, Allow and Deny.
+fn all_guard_statements() -> Vec<Statement> {
     let t = load("template.yaml");
     let role = &t["Resources"]["GuardRole"]["Properties"];
     let mut out = Vec::new();
@@ -56,8 +63,8 @@ fn guard_statements() -> Vec<Statement> {
                 Value::Tagged(t) if t.tag == "!If" => &t.value.as_sequence().unwrap()[1],
                 s => s,
             };
-            assert_eq!(s["Effect"], "Allow");
             out.push(Statement {
+                effect: text(&s["Effect"]),
                 sid: text(&s["Sid"]),
                 actions: list(&s["Action"]),
                 resources: list(&s["Resource"]),
@@ -179,6 +186,31 @@ fn pass_role_is_scoped_by_role_arn_without_a_tag_condition() {
 }
 
 #[test]
+fn with_a_name_prefix_nothing_below_a_path_named_like_it_is_in_scope() {
+    let denies: Vec<Statement> = all_guard_statements().into_iter().filter(|s| s.effect == "Deny").collect();
+    assert_eq!(denies.len(), 1);
+    let d = &denies[0];
+    assert_eq!(
+        d.resources,
+        [
+            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePathPrefix}${RoleNamePrefix}*/*",
+            "arn:${AWS::Partition}:iam::${AWS::AccountId}:instance-profile${RolePathPrefix}${RoleNamePrefix}*/*"
+        ]
+    );
+    // Every write the function may make on a role or a profile is denied there.
+    for s in guard_statements() {
+        for a in s.actions.iter().filter(|a| !a.starts_with("iam:Get") && !a.starts_with("iam:List")) {
+            if a.starts_with("iam:") {
+                assert!(d.actions.contains(a), "{a} ({}) is not denied below the prefix", s.sid);
+            }
+        }
+    }
+    let t = load("template.yaml");
+    let conditional = serde_yaml::to_string(&t["Conditions"]["WithRoleNamePrefix"]).unwrap();
+    assert!(conditional.contains("RoleNamePrefix"), "{conditional}");
+}
+
+#[test]
 fn boundaries_only_from_the_allow_list_and_only_when_one_is_given() {
     let t = load("template.yaml");
     let b = with_action("iam:PutRolePermissionsBoundary");
@@ -232,6 +264,8 @@ fn the_state_table_is_retained_recoverable_and_written_only_by_the_function() {
     assert_eq!(table["Condition"], "CreateStateTable");
     let p = &table["Properties"];
     assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+    // Deleted and re-created, the table would come back without its resource policy.
+    assert_eq!(p["DeletionProtectionEnabled"], Value::Bool(true));
     assert_eq!(p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], Value::Bool(true));
     assert_eq!(p["KeySchema"].as_sequence().unwrap().len(), 1, "one partition key, no sort key");
     assert_eq!(p["KeySchema"][0]["AttributeName"], "pk");

@@ -360,11 +360,10 @@ pub async fn sweep<I: NodeRoleIam, S: StateStore>(
             if deadline.passed() {
                 return RepairReport::new(name.as_str(), Outcome::Ignored("sweep ran out of time".into()));
             }
-            match rec.read_role(&name).await {
-                Ok(role) => {
-                    let observed = Observed { role, record: Some(record) };
-                    repair_observed(rec, &name, observed, settings, metrics, inv, SystemTime::now()).await
-                }
+            // The item is read again with the role: the listed one may predate an Update that came since, and
+            // repairing from it would put back what the Update took away.
+            match rec.observe(&name).await {
+                Ok(observed) => repair_observed(rec, &name, observed, settings, metrics, inv, SystemTime::now()).await,
                 Err(e) => failed(name.as_str(), e, metrics, false),
             }
         })

@@ -57,6 +57,21 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         self.iam.inline_policy_names(name).await
     }
 
+    /// A role taken on its label alone (this resource's, before its RoleId is recorded) must hold nothing a node
+    /// role may not: a label can be copied onto a role made to be taken over. `Err` names what it holds.
+    pub async fn check_label_claim(&self, live: &LiveRole, desired: &NodeRoleSpec) -> Result<()> {
+        let inline = self.inline_policies(&live.name).await?;
+        let problems = self.rules.content_problems(live, &inline, desired.partition, desired.ipv6_cni_policy.as_ref());
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(Error::conflict(format!(
+            "role {} carries this resource's label but was not made by it: {}; it is left alone: choose another RoleName",
+            live.name,
+            problems.join("; ")
+        )))
+    }
+
     /// Whether an instance profile of that name exists.
     pub async fn profile_exists(&self, name: &str) -> Result<bool> {
         Ok(self.iam.instance_profile_tags(name).await?.is_some())
@@ -213,6 +228,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                 if claimed.as_ref() != Some(&desired.owner) {
                     return Err(e);
                 }
+                self.check_label_claim(&again, desired).await?;
                 warn!(role = %desired.name, "already exists with this resource's label (a lost response): going on");
                 again
             }

@@ -154,7 +154,8 @@ fn log_filter(v: &mut Vars) -> String {
     v.text("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()).unwrap_or_else(|| "info".into())
 }
 
-/// `ADOPTABLE_ROLE_NAMES` and `ALLOWED_ADDITIONAL_POLICY_ARNS` (unset: the defaults, in the partition).
+/// `ADOPTABLE_ROLE_NAMES` and `ALLOWED_ADDITIONAL_POLICY_ARNS` (unset: the defaults, in the partition), and
+/// `ALLOWED_PERMISSIONS_BOUNDARY_ARNS` (unset: none).
 fn adoption(v: &mut Vars, partition: Partition, own_role: Option<String>) -> AdoptionRules {
     let allowed: BTreeSet<PolicyArn> = match (v.get)("ALLOWED_ADDITIONAL_POLICY_ARNS") {
         Some(list) => list
@@ -165,8 +166,23 @@ fn adoption(v: &mut Vars, partition: Partition, own_role: Option<String>) -> Ado
             .collect(),
         None => DEFAULT_ALLOWED_ADDITIONAL.iter().map(|n| PolicyArn::aws_managed(partition, n)).collect(),
     };
+    for p in allowed.iter().filter(|p| p.partition() != partition) {
+        v.problems.push(format!(
+            "ALLOWED_ADDITIONAL_POLICY_ARNS names {} outside this partition ({partition}): it can never be attached here",
+            p.as_str()
+        ));
+    }
     let adoptable = v.text("ADOPTABLE_ROLE_NAMES").unwrap_or_else(|| DEFAULT_ADOPTABLE.to_string());
-    AdoptionRules::new(&adoptable, allowed, own_role)
+    let mut rules = AdoptionRules::new(&adoptable, allowed, own_role);
+    rules.allowed_boundaries = v
+        .text("ALLOWED_PERMISSIONS_BOUNDARY_ARNS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| v.policy("ALLOWED_PERMISSIONS_BOUNDARY_ARNS", s))
+        .collect();
+    rules
 }
 
 #[cfg(test)]
@@ -207,7 +223,7 @@ mod tests {
             ("CIRCUIT_MAX_REPAIRS", "500"),
             ("SWEEP_CONCURRENCY", "many"),
             ("IPV6_CNI_POLICY_ARN", "not-an-arn"),
-            ("ALLOWED_ADDITIONAL_POLICY_ARNS", "arn:aws:iam::aws:policy/A, ,bad"),
+            ("ALLOWED_ADDITIONAL_POLICY_ARNS", "arn:aws-cn:iam::aws:policy/A, ,bad"),
             ("NOTIFY_EVENT_BUS", "OFF"),
             ("AWS_REGION", "cn-north-1"),
         ]);
@@ -236,6 +252,21 @@ mod tests {
         let s = from(&[("STATE_TABLE_NAME", "t"), ("IPV6_CNI_POLICY_ARN", arn)]);
         assert_eq!(s.ipv6_cni_policy.as_ref().map(|p| p.as_str()), Some(arn));
         assert_eq!(s.drift.ipv6_cni_policy.as_deref(), Some(arn));
+    }
+
+    #[test]
+    fn boundaries_are_allowed_only_when_listed_and_foreign_partition_policies_are_reported() {
+        assert!(from(&[("STATE_TABLE_NAME", "t")]).adoption.allowed_boundaries.is_empty(), "unset: none");
+        let s = from(&[
+            ("STATE_TABLE_NAME", "t"),
+            ("AWS_REGION", "cn-north-1"),
+            ("ALLOWED_PERMISSIONS_BOUNDARY_ARNS", "arn:aws-cn:iam::123456789012:policy/Boundary, "),
+            ("ALLOWED_ADDITIONAL_POLICY_ARNS", "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"),
+        ]);
+        let b: Vec<&str> = s.adoption.allowed_boundaries.iter().map(|p| p.as_str()).collect();
+        assert_eq!(b, ["arn:aws-cn:iam::123456789012:policy/Boundary"]);
+        assert_eq!(s.problems.len(), 1, "{:?}", s.problems);
+        assert!(s.problems[0].contains("outside this partition (aws-cn)"), "{:?}", s.problems);
     }
 
     #[test]

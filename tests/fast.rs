@@ -41,7 +41,9 @@ impl std::ops::DerefMut for World {
 
 impl World {
     async fn new() -> World {
-        World(MemoryAccount::new(AdoptionRules::defaults(Partition::Aws)).await)
+        let mut rules = AdoptionRules::defaults(Partition::Aws);
+        rules.allowed_boundaries.insert(PolicyArn::aws_managed(Partition::Aws, common::BOUNDARY));
+        World(MemoryAccount::new(rules).await)
     }
 
     /// Sends a request for `NodeRole` (physical id `nodes`) and returns CloudFormation's answer.
@@ -297,6 +299,65 @@ async fn a_copied_label_gives_a_foreign_role_nothing() {
     assert_eq!(w.metrics.count(Metric::UnverifiedManagementTag, "app-fn"), 1);
 }
 
+/// A role as this resource's Create makes it, with these tags (a copied label).
+fn made_with(tags: std::collections::BTreeMap<String, String>) -> Action {
+    Action::CreateRole {
+        path: "/".into(),
+        trust: policies::ec2_trust_policy(Partition::Aws),
+        description: None,
+        boundary: None,
+        tags,
+    }
+}
+
+#[tokio::test]
+async fn a_role_made_with_this_resources_label_just_before_create_role_is_taken_only_if_it_holds_nothing() {
+    let label = World::managed(json!({"RoleName": "nodes"})).await.iam.role("nodes").unwrap().tags;
+    // As a CreateRole whose response was lost and retried finds it: bare, with this resource's label.
+    let w = World::new().await;
+    w.iam.race_next_create("nodes", made_with(label.clone()), &[]);
+    let r = w.send("Create", json!({"RoleName": "nodes"})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert!(w.attached("nodes").contains(WORKER));
+    // Hostile: the label copied onto a role made to be taken over, with an inline policy of its own.
+    let w = World::new().await;
+    w.iam.race_next_create("nodes", made_with(label), &["admin"]);
+    let r = w.send("Create", json!({"RoleName": "nodes"})).await;
+    assert_eq!(r["Status"], "FAILED");
+    let reason = r["Reason"].as_str().unwrap();
+    assert!(reason.contains("carries this resource's label but was not made by it"), "{reason}");
+    assert!(reason.contains("inline policy 'admin'"), "{reason}");
+    assert!(w.attached("nodes").is_empty(), "nothing attached to it");
+}
+
+#[tokio::test]
+async fn a_retried_create_takes_a_labelled_role_only_if_it_holds_nothing() {
+    let donor = World::managed(json!({"RoleName": "nodes"})).await;
+    let label = donor.iam.role("nodes").unwrap().tags;
+    let name = eks_node_role_guard::domain::RoleName::parse("nodes").unwrap();
+    let mut item = donor.rec.store().get(&name).await.unwrap().unwrap();
+    // The item as the first attempt left it before the process died: written, no RoleId yet.
+    item.role_id = None;
+    for inline in [vec![], vec!["admin"]] {
+        let w = World::new().await;
+        w.rec.store().put(&item, eks_node_role_guard::state::Expect::NewOrOwn).await.unwrap();
+        w.iam.outside("nodes", &made_with(label.clone())).unwrap();
+        for p in &inline {
+            w.iam.put_inline_policy("nodes", p);
+        }
+        let r = w.send("Create", json!({"RoleName": "nodes"})).await;
+        if inline.is_empty() {
+            assert_eq!(r["Status"], "SUCCESS", "the retry resumes its own creation: {r}");
+        } else {
+            // Hostile: someone made the role under the label in between.
+            assert_eq!(r["Status"], "FAILED");
+            let reason = r["Reason"].as_str().unwrap();
+            assert!(reason.contains("carries this resource's label but was not made by it"), "{reason}");
+            assert!(w.attached("nodes").is_empty(), "nothing attached to it");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_request_of_a_completed_stack_is_refused_and_changes_nothing() {
     let w = World::managed(json!({"RoleName": "nodes"})).await;
@@ -454,6 +515,30 @@ async fn restores_a_boundary_that_was_deleted() {
     assert_eq!(w.iam.role("nodes").unwrap().boundary, None);
     assert_eq!(w.event("DeleteRolePermissionsBoundary", "nodes").await, "repaired");
     assert_eq!(w.iam.role("nodes").unwrap().boundary.map(|b| b.to_string()).as_deref(), Some(power_user));
+}
+
+#[tokio::test]
+async fn a_boundary_the_installation_does_not_allow_is_refused_before_any_change() {
+    let allowed = "arn:aws:iam::aws:policy/PowerUserAccess";
+    let w = World::new().await;
+    let r = w.send("Create", json!({"RoleName": "nodes", "PermissionsBoundary": allowed})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert_eq!(w.iam.role("nodes").unwrap().boundary.map(|b| b.to_string()).as_deref(), Some(allowed));
+    // Hostile: a stack author naming a boundary the operator did not allow, on Create and on Update.
+    let other = "arn:aws:iam::aws:policy/AdministratorAccess";
+    let refused = World::new().await;
+    let r = refused.send("Create", json!({"RoleName": "nodes", "PermissionsBoundary": other})).await;
+    assert_eq!(r["Status"], "FAILED");
+    let reason = r["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("PermissionsBoundary {other} is not in AllowedPermissionsBoundaryArns")),
+        "{reason}"
+    );
+    assert!(reason.contains(allowed), "the reason names what is allowed: {reason}");
+    assert!(refused.iam.role("nodes").is_none(), "nothing created");
+    let r = w.send("Update", json!({"RoleName": "nodes", "PermissionsBoundary": other})).await;
+    assert_eq!(r["Status"], "FAILED");
+    assert_eq!(w.iam.role("nodes").unwrap().boundary.map(|b| b.to_string()).as_deref(), Some(allowed), "unchanged");
 }
 
 #[tokio::test]
@@ -714,4 +799,58 @@ async fn adoption_without_candidates_creates_a_new_role() {
     let r = w.create_as("Nodes", json!({"AdoptExistingRole": "true"})).await;
     assert_eq!((r["Status"].as_str(), r["Data"]["Adopted"].as_str()), (Some("SUCCESS"), Some("false")), "{r}");
     assert!(id(&r).starts_with("prod-Nodes-"));
+}
+
+/// The state table at the moment a sweep's listing goes stale: right after `list`, the role's stack runs an
+/// Update with `AttachCniPolicy: false` (the item first, then the detach), before the sweep reads the role.
+struct UpdatedAfterList {
+    inner: eks_node_role_guard::state::MemoryStore,
+    iam: eks_node_role_guard::iam::MemoryIam,
+}
+
+impl StateStore for UpdatedAfterList {
+    async fn get(
+        &self,
+        role: &eks_node_role_guard::domain::RoleName,
+    ) -> eks_node_role_guard::Result<Option<eks_node_role_guard::state::Record>> {
+        self.inner.get(role).await
+    }
+    async fn put(
+        &self,
+        record: &eks_node_role_guard::state::Record,
+        expect: eks_node_role_guard::state::Expect,
+    ) -> eks_node_role_guard::Result<eks_node_role_guard::state::Record> {
+        self.inner.put(record, expect).await
+    }
+    async fn delete(
+        &self,
+        role: &eks_node_role_guard::domain::RoleName,
+        version: u64,
+    ) -> eks_node_role_guard::Result<()> {
+        self.inner.delete(role, version).await
+    }
+    async fn list(&self) -> eks_node_role_guard::Result<Vec<eks_node_role_guard::state::Record>> {
+        let listed = self.inner.list().await?;
+        for r in &listed {
+            let mut updated = r.clone();
+            updated.desired.attach_cni = false;
+            self.inner.put(&updated, r.expect()).await?;
+            self.iam.outside(r.role_name.as_str(), &Action::DetachPolicy(aws(CNI)))?;
+        }
+        Ok(listed)
+    }
+}
+
+#[tokio::test]
+async fn a_sweep_repairs_from_the_item_as_it_is_now_not_as_it_was_listed() {
+    let w = World::managed(json!({"RoleName": "nodes"})).await;
+    assert!(w.attached("nodes").contains(CNI));
+    let store = UpdatedAfterList { inner: w.rec.store().clone(), iam: w.iam.clone() };
+    let rec = eks_node_role_guard::reconcile::Reconciler::new(w.iam.clone(), store, w.rec.rules.clone(), None);
+    let settings = eks_node_role_guard::drift::DriftSettings::default();
+    let deadline = std::time::Duration::from_secs(30);
+    let reports = eks_node_role_guard::drift::sweep(&rec, &settings, &w.metrics, deadline.into()).await.unwrap();
+    assert_eq!(reports.len(), 1);
+    assert!(!w.attached("nodes").contains(CNI), "the Update's detach stands: {reports:?}");
+    assert!(w.attached("nodes").contains(WORKER));
 }

@@ -130,7 +130,17 @@ fn no_statement_trusts_a_tag_on_the_role() {
     assert!(!t.contains("aws:ResourceTag"), "tags decide nothing: no statement may be conditioned on them");
     let create = with_action("iam:CreateRole");
     assert_eq!(create.len(), 1);
-    assert_eq!(text(&create[0].condition["StringEquals"]["aws:RequestTag/eks-node-role-guard:managed"]), "true");
+    for branch in if_branches(&create[0].condition) {
+        assert_eq!(text(&branch["StringEquals"]["aws:RequestTag/eks-node-role-guard:managed"]), "true");
+    }
+}
+
+/// Both values of `!If [Condition, a, b]`, or the value itself.
+fn if_branches(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Tagged(t) if t.tag == "!If" => t.value.as_sequence().unwrap()[1..].to_vec(),
+        v => vec![v.clone()],
+    }
 }
 
 #[test]
@@ -217,6 +227,15 @@ fn boundaries_only_from_the_allow_list_and_only_when_one_is_given() {
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].actions, ["iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary"]);
     assert_eq!(text(&b[0].condition["ArnEquals"]["iam:PermissionsBoundary"]), "${AllowedPermissionsBoundaryArns}");
+    // CreateRole: a boundary from the allow-list or none; with an empty list, none at all.
+    let create = with_action("iam:CreateRole");
+    let Value::Tagged(t_if) = &create[0].condition else { panic!("CreateRole's condition depends on WithBoundaries") };
+    assert_eq!(t_if.value[0], "WithBoundaries");
+    let (with, without) = (&t_if.value[1], &t_if.value[2]);
+    assert_eq!(text(&with["ArnEqualsIfExists"]["iam:PermissionsBoundary"]), "${AllowedPermissionsBoundaryArns}");
+    assert_eq!(text(&without["Null"]["iam:PermissionsBoundary"]), "true");
+    let env = &t["Resources"]["GuardFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(text(&env["ALLOWED_PERMISSIONS_BOUNDARY_ARNS"]).contains("AllowedPermissionsBoundaryArns"));
     let statements = t["Resources"]["GuardRole"]["Properties"]["Policies"][2]["PolicyDocument"]["Statement"].clone();
     let conditional = statements.as_sequence().unwrap().iter().any(|s| match s {
         Value::Tagged(tg) => tg.tag == "!If" && tg.value[0] == "WithBoundaries",

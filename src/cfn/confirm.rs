@@ -4,11 +4,13 @@
 //! A request is confirmed when
 //! 1. its StackId is in this function's partition, account and region, and its ServiceToken in that region;
 //! 2. `DescribeStackResource(StackId, LogicalResourceId)` shows a custom resource (`Custom::*` or
-//!    `AWS::CloudFormation::CustomResource`);
+//!    `AWS::CloudFormation::CustomResource`), and for a Create, one CloudFormation is creating
+//!    (`CREATE_IN_PROGRESS`): a forged Create cannot borrow a resource that already exists;
 //! 3. `DescribeStacks(StackId)` shows an operation in progress (`*_IN_PROGRESS`, not `REVIEW_IN_PROGRESS`).
 //!
-//! The request type is not bound to the stack's phase and physical ids are not compared (moto reports neither
-//! faithfully, so neither could be tested). Transient errors are retried until the watchdog cuts the work
+//! Update and Delete are not bound to the resource's status and physical ids are not compared: a rollback's
+//! Update and a replaced role's cleanup Delete arrive while the resource shows another status and id, and moto
+//! reports neither faithfully, so no such rule could be tested. Transient errors are retried until the watchdog cuts the work
 //! short; a definite negative refuses at once. The residual risk (a forged Update or Delete while the owner
 //! stack runs an operation) is named in docs/threat-model.md.
 
@@ -19,7 +21,7 @@ use std::time::Duration;
 
 use tracing::warn;
 
-use super::request::Request;
+use super::request::{Kind, Request};
 use crate::domain::{AccountId, Partition};
 use crate::error::{Error, Result};
 
@@ -92,10 +94,19 @@ impl IdentitySource {
     }
 }
 
+/// A stack's resource as `DescribeStackResource` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackResource {
+    /// `Custom::EksNodeRole`, `AWS::IAM::Role`, …
+    pub kind: String,
+    /// `CREATE_IN_PROGRESS`, `UPDATE_COMPLETE`, …
+    pub status: String,
+}
+
 /// What the function asks CloudFormation.
 pub trait Stacks: Send + Sync {
-    /// The type of the stack's resource; `None` when the stack or the resource does not exist.
-    fn resource_type(&self, stack_id: &str, logical_id: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// The stack's resource; `None` when the stack or the resource does not exist.
+    fn resource(&self, stack_id: &str, logical_id: &str) -> impl Future<Output = Result<Option<StackResource>>> + Send;
     /// The stack's status; `None` when the stack does not exist.
     fn stack_status(&self, stack_id: &str) -> impl Future<Output = Result<Option<String>>> + Send;
 }
@@ -136,17 +147,24 @@ pub async fn confirm<C: Stacks>(req: &Request, me: &Identity, stacks: &C) -> Res
 }
 
 async fn check<C: Stacks>(req: &Request, stacks: &C) -> Result<()> {
-    let (kind, status) = tokio::join!(
-        stacks.resource_type(&req.owner.stack_id, &req.owner.logical_id),
+    let (resource, status) = tokio::join!(
+        stacks.resource(&req.owner.stack_id, &req.owner.logical_id),
         stacks.stack_status(&req.owner.stack_id)
     );
-    let (kind, status) = (kind?, status?);
-    match kind.as_deref() {
-        Some(k) if k.starts_with("Custom::") || k == "AWS::CloudFormation::CustomResource" => {}
-        Some(k) => return Err(Error::NotConfirmed(format!("resource {} of the stack is a {k}", req.owner.logical_id))),
-        None => {
-            return Err(Error::NotConfirmed(format!("the stack has no resource {}", req.owner.logical_id)));
-        }
+    let (resource, status) = (resource?, status?);
+    let logical = &req.owner.logical_id;
+    let Some(resource) = resource else {
+        return Err(Error::NotConfirmed(format!("the stack has no resource {logical}")));
+    };
+    let k = &resource.kind;
+    if !(k.starts_with("Custom::") || k == "AWS::CloudFormation::CustomResource") {
+        return Err(Error::NotConfirmed(format!("resource {logical} of the stack is a {k}")));
+    }
+    if matches!(req.kind, Kind::Create) && resource.status != "CREATE_IN_PROGRESS" {
+        return Err(Error::NotConfirmed(format!(
+            "resource {logical} is {}: CloudFormation sends a Create only while it creates the resource",
+            crate::domain::names::truncate_for_message(&resource.status)
+        )));
     }
     match status.as_deref() {
         Some(s) if s.ends_with("_IN_PROGRESS") && s != "REVIEW_IN_PROGRESS" => Ok(()),
@@ -176,7 +194,7 @@ fn absent_if_validation<T>(r: Result<Option<T>>) -> Result<Option<T>> {
 }
 
 impl Stacks for SdkStacks {
-    async fn resource_type(&self, stack_id: &str, logical_id: &str) -> Result<Option<String>> {
+    async fn resource(&self, stack_id: &str, logical_id: &str) -> Result<Option<StackResource>> {
         absent_if_validation(
             self.client
                 .describe_stack_resource()
@@ -184,7 +202,12 @@ impl Stacks for SdkStacks {
                 .logical_resource_id(logical_id)
                 .send()
                 .await
-                .map(|o| o.stack_resource_detail.and_then(|d| d.resource_type))
+                .map(|o| {
+                    o.stack_resource_detail.and_then(|d| {
+                        let status = d.resource_status.map(|s| s.as_str().to_string()).unwrap_or_default();
+                        d.resource_type.map(|kind| StackResource { kind, status })
+                    })
+                })
                 .map_err(|e| crate::aws::error("CloudFormation", "DescribeStackResource", e)),
         )
     }
@@ -212,8 +235,8 @@ impl Stacks for SdkStacks {
 #[derive(Default)]
 struct MemoryStack {
     status: String,
-    /// LogicalResourceId → resource type.
-    resources: HashMap<String, String>,
+    /// LogicalResourceId → the resource.
+    resources: HashMap<String, StackResource>,
 }
 
 /// Stacks kept in memory for fast tests, by StackId.
@@ -223,15 +246,27 @@ pub struct MemoryStacks {
 }
 
 impl MemoryStacks {
+    /// A stack in `status` with these `(LogicalResourceId, type)` resources, each waiting for its Create answer
+    /// (`CREATE_IN_PROGRESS`) until `set_resource_status` says otherwise.
     pub fn set(&self, stack_id: &str, status: &str, resources: &[(&str, &str)]) {
-        let resources = resources.iter().map(|(l, t)| (l.to_string(), t.to_string())).collect();
+        let resources = resources
+            .iter()
+            .map(|(l, t)| (l.to_string(), StackResource { kind: t.to_string(), status: "CREATE_IN_PROGRESS".into() }))
+            .collect();
         let stack = MemoryStack { status: status.into(), resources };
         self.stacks.lock().unwrap_or_else(|e| e.into_inner()).insert(stack_id.into(), stack);
+    }
+
+    pub fn set_resource_status(&self, stack_id: &str, logical_id: &str, status: &str) {
+        let mut stacks = self.stacks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = stacks.get_mut(stack_id).and_then(|s| s.resources.get_mut(logical_id)) {
+            r.status = status.into();
+        }
     }
 }
 
 impl Stacks for MemoryStacks {
-    async fn resource_type(&self, stack_id: &str, logical_id: &str) -> Result<Option<String>> {
+    async fn resource(&self, stack_id: &str, logical_id: &str) -> Result<Option<StackResource>> {
         let stacks = self.stacks.lock().unwrap_or_else(|e| e.into_inner());
         Ok(stacks.get(stack_id).and_then(|s| s.resources.get(logical_id).cloned()))
     }
@@ -253,10 +288,14 @@ mod tests {
     }
 
     fn req(stack: &str, token: &str) -> Request {
+        req_of("Delete", stack, token)
+    }
+
+    fn req_of(kind: &str, stack: &str, token: &str) -> Request {
         Request::parse(&json!({
-            "RequestType": "Delete", "ServiceToken": token, "ResponseURL": "https://x.s3.amazonaws.com/y",
+            "RequestType": kind, "ServiceToken": token, "ResponseURL": "https://x.s3.amazonaws.com/y",
             "StackId": stack, "RequestId": "r", "ResourceType": "Custom::EksNodeRole", "LogicalResourceId": "NodeRole",
-            "PhysicalResourceId": "p", "ResourceProperties": {}
+            "PhysicalResourceId": "p", "ResourceProperties": {}, "OldResourceProperties": {}
         }))
         .unwrap()
     }
@@ -317,11 +356,31 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_create_is_confirmed_only_while_cloudformation_creates_the_resource() {
+        let create = req_of("Create", STACK, TOKEN);
+        for stack_status in ["CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS"] {
+            let s = stacks(stack_status, "Custom::EksNodeRole");
+            assert!(confirm(&create, &me(), &s).await.is_ok(), "{stack_status}");
+            // A forged Create borrowing a resource that exists already (another stack's, or this one's).
+            for resource_status in ["CREATE_COMPLETE", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE", "DELETE_IN_PROGRESS"] {
+                s.set_resource_status(STACK, "NodeRole", resource_status);
+                let e = confirm(&create, &me(), &s).await.unwrap_err().to_string();
+                assert!(e.contains(&format!("resource NodeRole is {resource_status}")), "{e}");
+            }
+            // Update and Delete are not bound to the resource's status (a rollback's and a cleanup's are not).
+            for kind in ["Update", "Delete"] {
+                let r = req_of(kind, STACK, TOKEN);
+                assert!(confirm(&r, &me(), &s).await.is_ok(), "{kind}");
+            }
+        }
+    }
+
     /// CloudFormation that throttles the first `n` calls.
     struct Flaky(std::sync::atomic::AtomicUsize, MemoryStacks);
 
     impl Stacks for Flaky {
-        async fn resource_type(&self, stack_id: &str, logical_id: &str) -> Result<Option<String>> {
+        async fn resource(&self, stack_id: &str, logical_id: &str) -> Result<Option<StackResource>> {
             if self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) > 0 {
                 return Err(Error::Aws {
                     service: "CloudFormation",
@@ -331,7 +390,7 @@ mod tests {
                     retryable: true,
                 });
             }
-            self.1.resource_type(stack_id, logical_id).await
+            self.1.resource(stack_id, logical_id).await
         }
         async fn stack_status(&self, stack_id: &str) -> Result<Option<String>> {
             self.1.stack_status(stack_id).await

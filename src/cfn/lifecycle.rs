@@ -147,14 +147,17 @@ fn spec_for(req: &Request, props: &Properties, name: &RoleName, adoption: &Adopt
     }
 }
 
-/// Checks what needs no role at all: the additional policies are allowed, and an IPv6 role's CNI policy is
-/// there and is AWS's document. Returns the CNI check the desired state is built with.
+/// Checks what needs no role at all: the additional policies and the boundary are allowed, and an IPv6 role's
+/// CNI policy is there and is AWS's document. Returns the CNI check the desired state is built with.
 async fn preflight<I: NodeRoleIam, S: StateStore>(
     req: &Request,
     props: &Properties,
     rec: &Reconciler<I, S>,
 ) -> Result<CniCheck> {
     if let Some(why) = rec.rules.disallowed_additional(&props.additional_policies) {
+        return Err(Error::invalid(why));
+    }
+    if let Some(why) = rec.rules.disallowed_boundary(props.boundary.as_ref()) {
         return Err(Error::invalid(why));
     }
     if props.ip_family != IpFamily::Ipv6 || !props.attach_cni {
@@ -241,6 +244,11 @@ async fn create<I: NodeRoleIam, S: StateStore>(
         progress.taken_here();
     }
     let desired = spec_for(req, props, &name, &adoption, &cni);
+    if let (Some(r), Some(l)) = (&record, &live) {
+        if r.role_id.is_none() {
+            rec.check_label_claim(l, &desired).await?;
+        }
+    }
     rec.check_policy_quota(&desired, live.as_ref(), &Default::default()).await?;
     let mut item = record.clone().unwrap_or_else(|| Record::new(desired.clone()));
     let own_profile = own_profile_after(rec, &desired, item.own_profile.as_deref(), None, profile_exists).await?;

@@ -57,6 +57,9 @@ pub struct AdoptionRules {
     pub allowed_additional: BTreeSet<PolicyArn>,
     /// The function's own execution role: never adopted, whatever the list says.
     pub own_role: Option<String>,
+    /// Permissions boundaries a `PermissionsBoundary` property may name (the installation's
+    /// AllowedPermissionsBoundaryArns); empty: none.
+    pub allowed_boundaries: BTreeSet<PolicyArn>,
 }
 
 impl AdoptionRules {
@@ -65,7 +68,25 @@ impl AdoptionRules {
             adoptable: adoptable.split(',').filter(|s| !s.trim().is_empty()).map(NamePattern::new).collect(),
             allowed_additional,
             own_role,
+            allowed_boundaries: BTreeSet::new(),
         }
+    }
+
+    /// Why a `PermissionsBoundary` property cannot be used, if it cannot.
+    pub fn disallowed_boundary(&self, boundary: Option<&PolicyArn>) -> Option<String> {
+        let b = boundary?;
+        if self.allowed_boundaries.contains(b) {
+            return None;
+        }
+        let allowed = if self.allowed_boundaries.is_empty() {
+            "none".to_string()
+        } else {
+            self.allowed_boundaries.iter().map(PolicyArn::as_str).collect::<Vec<_>>().join(", ")
+        };
+        Some(format!(
+            "PermissionsBoundary {} is not in AllowedPermissionsBoundaryArns of this installation ({allowed}): ask its operator to allow it, or remove the property",
+            b.as_str()
+        ))
     }
 
     /// The defaults, in a partition.
@@ -137,14 +158,29 @@ impl AdoptionRules {
         if self.own_role.as_deref().is_some_and(|own| own.eq_ignore_ascii_case(name)) {
             why.push("it is this function's own execution role".to_string());
         }
-        if let Some(p) = RESERVED_PATHS.iter().find(|p| live.path.starts_with(**p)) {
-            why.push(format!("its path {p} marks a role that AWS or a service owns"));
-        }
         if !self.is_adoptable_name(name) {
             why.push(format!(
                 "its name is not in AdoptableRoleNames ({}): the operator must declare it a node role first",
                 self.adoptable.iter().map(NamePattern::as_str).collect::<Vec<_>>().join(", ")
             ));
+        }
+        why.extend(self.content_problems(live, inline_policies, partition, ipv6_cni));
+        (!why.is_empty()).then(|| format!("role {name} cannot be adopted: {}", why.join("; ")))
+    }
+
+    /// What in a role's content no node role may have: a reserved path, a trust policy beyond EC2's, inline
+    /// policies, managed policies that are neither node policies nor allowed. Adoption refuses such a role; so
+    /// does a Create that finds its name taken by a role carrying this resource's label (labels can be copied).
+    pub fn content_problems(
+        &self,
+        live: &LiveRole,
+        inline_policies: &[String],
+        partition: Partition,
+        ipv6_cni: Option<&PolicyArn>,
+    ) -> Vec<String> {
+        let mut why = Vec::new();
+        if let Some(p) = RESERVED_PATHS.iter().find(|p| live.path.starts_with(**p)) {
+            why.push(format!("its path {p} marks a role that AWS or a service owns"));
         }
         if let Some(t) = live.trust.as_ref().and_then(policies::forbidden_trust) {
             why.push(t.to_string());
@@ -163,7 +199,7 @@ impl AdoptionRules {
                 p.as_str()
             ));
         }
-        (!why.is_empty()).then(|| format!("role {name} cannot be adopted: {}", why.join("; ")))
+        why
     }
 }
 

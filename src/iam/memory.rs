@@ -37,6 +37,9 @@ struct World {
     policies: BTreeMap<String, Value>,
     quota: usize,
     next_id: u64,
+    /// A role someone else creates (with these inline policies) just before the next CreateRole of its name:
+    /// the race a test sets up with `race_next_create`.
+    race: Option<(String, Action, Vec<String>)>,
     /// Every call, in order, as `Operation` or `Operation name`.
     calls: Vec<String>,
 }
@@ -288,6 +291,11 @@ impl MemoryIam {
         self.apply_now(&RoleName::parse(role)?, action)
     }
 
+    /// Someone else creates `role` (with `inline` policies) between the function's reads and its CreateRole.
+    pub fn race_next_create(&self, role: &str, create: Action, inline: &[&str]) {
+        self.world().race = Some((role.to_string(), create, inline.iter().map(|p| p.to_string()).collect()));
+    }
+
     /// Puts an inline policy on a role (a person's hand-made change).
     pub fn put_inline_policy(&self, role: &str, policy: &str) {
         if let Some(r) = self.world().roles.get_mut(&role.to_ascii_lowercase()) {
@@ -330,6 +338,13 @@ impl NodeRoleIam for MemoryIam {
     }
 
     async fn create_role(&self, role: &RoleName, create: &Action) -> Result<LiveRole> {
+        let race = self.world().race.take_if(|(name, _, _)| name.eq_ignore_ascii_case(role.as_str()));
+        if let Some((name, first, inline)) = race {
+            self.outside(&name, &first)?;
+            for p in inline {
+                self.put_inline_policy(&name, &p);
+            }
+        }
         self.call(format!("CreateRole {role}"));
         self.create(role, create)
     }

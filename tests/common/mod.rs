@@ -497,6 +497,9 @@ pub async fn put_response(url: &str, body: &Value) {
 /// Besides the procedure's names: the names these tests give the roles they adopt.
 pub const ADOPTABLE: &str = "eksNodeRole,AmazonEKSNodeRole,NodeInstanceRole,legacy-*,old-nodes,eks-managed-*";
 
+/// The permissions boundary the operator allows in these tests (AllowedPermissionsBoundaryArns).
+pub const BOUNDARY: &str = "PowerUserAccess";
+
 pub fn rules() -> AdoptionRules {
     let mut r = AdoptionRules::defaults(Partition::Aws);
     r.adoptable = AdoptionRules::new(ADOPTABLE, Default::default(), None).adoptable;
@@ -505,6 +508,7 @@ pub fn rules() -> AdoptionRules {
     for name in ["ReadOnlyAccess", "DoesNotExist"] {
         r.allowed_additional.insert(eks_node_role_guard::domain::PolicyArn::aws_managed(Partition::Aws, name));
     }
+    r.allowed_boundaries.insert(eks_node_role_guard::domain::PolicyArn::aws_managed(Partition::Aws, BOUNDARY));
     r
 }
 
@@ -919,6 +923,7 @@ impl Function {
             .env("STATE_TABLE_NAME", TABLE)
             .env("ADOPTABLE_ROLE_NAMES", ADOPTABLE)
             .env("GUARD_EXECUTION_ROLE_NAME", OWN_ROLE)
+            .env("ALLOWED_PERMISSIONS_BOUNDARY_ARNS", format!("arn:aws:iam::aws:policy/{BOUNDARY}"))
             .stdout(out.try_clone().unwrap())
             .stderr(out);
         for (k, v) in extra_env {

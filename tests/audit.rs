@@ -226,7 +226,12 @@ async fn the_adopt_snippet_adopts_a_node_role_and_says_why_another_would_be_refu
         .find(|s| s.contains("# eksNodeRole — used by prod/ng-legacy"))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(!snippet.contains("would refuse"), "{snippet}");
+    assert!(snippet.contains("ServiceToken: !ImportValue eks-node-role-guard-ServiceToken"), "{snippet}");
     assert!(!text.contains("GuardedNodesNodeRole"), "a managed role gets no snippet: {text}");
+    let named =
+        run(&h.moto.endpoint(), &["--adopt-snippet", "--cluster", "prod", "--guard-stack", "platform-guard"], true);
+    let named = String::from_utf8_lossy(&named.stdout).to_string();
+    assert!(named.contains("ServiceToken: !ImportValue platform-guard-ServiceToken"), "{named}");
     let refused = text.split("\n\n").find(|s| s.contains("# prod-cluster")).unwrap();
     assert!(refused.contains("the guard would refuse it today") && refused.contains("cluster role"), "{refused}");
 

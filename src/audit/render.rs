@@ -101,12 +101,13 @@ fn logical_id(role: &str) -> String {
 }
 
 /// The `Custom::EksNodeRole` resource that would adopt the role, with why the guard would refuse it today (if
-/// it would). `None` for a role the guard manages already or that does not exist.
+/// it would); its ServiceToken imports the export of the guard stack named `guard_stack`. `None` for a role the guard manages already or that does not exist.
 pub fn adopt_snippet(
     report: &RoleReport,
     subject: &Subject,
     rules: &AdoptionRules,
     partition: Partition,
+    guard_stack: &str,
 ) -> Option<String> {
     let live = subject.live.as_ref()?;
     if report.managed == "yes" {
@@ -125,7 +126,7 @@ pub fn adopt_snippet(
     let _ = writeln!(out, "{}:", logical_id(&report.role_name));
     let _ = writeln!(out, "  Type: Custom::EksNodeRole");
     let _ = writeln!(out, "  Properties:");
-    let _ = writeln!(out, "    ServiceToken: !ImportValue eks-node-role-guard-ServiceToken");
+    let _ = writeln!(out, "    ServiceToken: !ImportValue {guard_stack}-ServiceToken");
     let _ = writeln!(out, "    ServiceTimeout: 300");
     let _ = writeln!(out, "    RoleName: {}", report.role_name);
     if live.path != "/" {

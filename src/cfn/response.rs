@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 /// CloudFormation rejects response bodies over 4096 bytes.
 pub const MAX_BODY: usize = 4096;
 
-/// How long the one attempt made after the deadline may take.
+/// How long the first attempt may take when the deadline is (nearly) past already.
 const LATE_ATTEMPT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -94,7 +94,7 @@ impl fmt::Debug for ResponseUrl {
 }
 
 impl ResponseUrl {
-    /// Only `https` to a host under amazonaws.com or amazonaws.com.cn; with `allow_insecure`, also `http`
+    /// Only `https` to a host under amazonaws.com, amazonaws.com.cn or the ISO partitions' domains; with `allow_insecure`, also `http`
     /// to a loopback address (local use).
     pub fn parse(s: &str, allow_insecure: bool) -> Result<Self> {
         let uri: hyper::Uri = s.parse().map_err(|_| Error::Response("ResponseURL is not a valid URL".into()))?;
@@ -113,7 +113,7 @@ impl ResponseUrl {
             Ok(ResponseUrl(uri))
         } else {
             Err(Error::Response(format!(
-                "ResponseURL refused: only https URLs on amazonaws.com or amazonaws.com.cn hosts are accepted (host was '{host}'; set ALLOW_INSECURE_RESPONSE_URL=true to allow http on loopback for local use)"
+                "ResponseURL refused: only https URLs on amazonaws.com, amazonaws.com.cn, c2s.ic.gov or sc2s.sgov.gov hosts are accepted (host was '{host}'; set ALLOW_INSECURE_RESPONSE_URL=true to allow http on loopback for local use)"
             )))
         }
     }
@@ -189,7 +189,10 @@ impl ResponseSender {
                 .header(hyper::header::CONTENT_LENGTH, body.len())
                 .body(Full::new(body.clone()))
                 .expect("static request parts are valid");
-            let budget = self.policy.attempt_timeout.min(deadline.saturating_duration_since(now).max(LATE_ATTEMPT));
+            // Only the first attempt may outlast the deadline (the emulator's is already past when work starts): a
+            // retry that did could outlive the invocation, which Lambda would run again, and answer again.
+            let left = deadline.saturating_duration_since(now);
+            let budget = self.policy.attempt_timeout.min(if attempt == 1 { left.max(LATE_ATTEMPT) } else { left });
             match tokio::time::timeout(budget, self.client().await.request(req)).await {
                 Ok(Ok(resp)) => {
                     let status = resp.status();
@@ -319,5 +322,30 @@ mod tests {
     #[test]
     fn connection_errors_never_quote_the_url() {
         assert_eq!(redact("error trying to connect: http://x/y?sig"), "error trying to connect: <url redacted>");
+    }
+
+    #[tokio::test]
+    async fn a_retry_never_runs_past_the_deadline() {
+        // The first attempt gets a 500 at once; every later one meets a server that never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut held = Vec::new();
+            while let Ok((mut sock, _)) = listener.accept().await {
+                if held.is_empty() {
+                    let _ = sock.read(&mut [0u8; 4096]).await;
+                    let _ = sock.write_all(b"HTTP/1.1 500 X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                }
+                held.push(sock);
+            }
+        });
+        let sender =
+            ResponseSender::new(SendPolicy { initial_backoff: Duration::from_millis(10), ..Default::default() });
+        let url = ResponseUrl::parse(&format!("http://127.0.0.1:{port}/r"), true).unwrap();
+        let started = Instant::now();
+        let sent = sender.send(&url, b"{}".to_vec(), started + Duration::from_millis(400)).await;
+        assert!(sent.is_err());
+        assert!(started.elapsed() < Duration::from_millis(700), "gave up at the deadline: {:?}", started.elapsed());
     }
 }

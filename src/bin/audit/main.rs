@@ -23,7 +23,7 @@ eks-node-role-audit: check every EKS node role of an account against the Amazon 
 
 USAGE:
     eks-node-role-audit [--region REGION] [--cluster NAME]... [--state-table TABLE]
-                        [--output table|json] [--adopt-snippet] [--quiet]
+                        [--output table|json] [--adopt-snippet [--guard-stack NAME]] [--quiet]
 
 OPTIONS:
     --region REGION       the clusters' region (default: AWS_REGION / the profile's region)
@@ -31,11 +31,12 @@ OPTIONS:
     --state-table TABLE   the guard's state table (default: STATE_TABLE_NAME); without it, \"managed\" is unknown
     --output FORMAT       table (default) or json
     --adopt-snippet       print, per node role the guard does not manage, the Custom::EksNodeRole that adopts it
+    --guard-stack NAME    the guard's stack name, for the snippets' ServiceToken import (default: eks-node-role-guard)
     --quiet               no progress on stderr
     -h, --help            this text
 
 The usual AWS environment applies (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, credentials).
-Exit codes: 0 all node roles comply, 1 findings, 2 could not check.";
+Exit codes: 0 no node role is non-compliant, 1 findings, 2 could not check.";
 
 #[derive(Debug, Default)]
 struct Args {
@@ -44,6 +45,7 @@ struct Args {
     state_table: Option<String>,
     json: bool,
     adopt_snippet: bool,
+    guard_stack: Option<String>,
     quiet: bool,
 }
 
@@ -66,6 +68,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String>
                 other => return Err(format!("--output {other}: use table or json")),
             },
             "--adopt-snippet" => a.adopt_snippet = true,
+            "--guard-stack" => a.guard_stack = Some(value("--guard-stack")?),
             "--quiet" | "-q" => a.quiet = true,
             other => return Err(format!("unknown argument {other}")),
         }
@@ -121,7 +124,8 @@ async fn run(args: Args) -> ExitCode {
     };
     let mut out = if args.json { render::json(&report) } else { render::table(&report) };
     if args.adopt_snippet {
-        out.push_str(&snippets(&report, &settings.adoption, partition));
+        let guard_stack = args.guard_stack.as_deref().unwrap_or("eks-node-role-guard");
+        out.push_str(&snippets(&report, &settings.adoption, partition, guard_stack));
     }
     let mut stdout = std::io::stdout().lock();
     if writeln!(stdout, "{}", out.trim_end()).is_err() {
@@ -130,12 +134,12 @@ async fn run(args: Args) -> ExitCode {
     ExitCode::from(report.exit_code() as u8)
 }
 
-fn snippets(report: &AuditReport, rules: &AdoptionRules, partition: Partition) -> String {
+fn snippets(report: &AuditReport, rules: &AdoptionRules, partition: Partition, guard_stack: &str) -> String {
     let mut out =
         String::from("\n# Custom::EksNodeRole resources that would adopt the node roles the guard does not manage:\n");
     let mut any = false;
     for (r, s) in report.roles.iter().zip(&report.subjects) {
-        if let Some(snippet) = render::adopt_snippet(r, s, rules, partition) {
+        if let Some(snippet) = render::adopt_snippet(r, s, rules, partition, guard_stack) {
             out.push('\n');
             out.push_str(&snippet);
             any = true;

@@ -1,30 +1,47 @@
 //! Structured logs: JSON lines (CloudWatch reads them as JSON), `LOG_FORMAT=text` for a terminal.
 
-use tracing_subscriber::EnvFilter;
+use tracing::{Level, Metadata, Subscriber};
+use tracing_subscriber::filter::{filter_fn, FilterExt};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// `filter` as `RUST_LOG` writes it (e.g. `info`, `eks_node_role_guard=debug`); `text` for people.
 pub fn init(filter: &str, text: bool) {
-    let builder = tracing_subscriber::fmt().with_env_filter(env_filter(filter)).with_target(false).without_time();
+    tracing_subscriber::registry().with(layer(filter, text, std::io::stdout)).init();
+}
+
+/// The one output layer, with the filter asked for and the limits no filter lifts.
+fn layer<S, W>(filter: &str, text: bool, writer: W) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = env_filter(filter).and(filter_fn(runtime_at_most_info));
+    let fmt = tracing_subscriber::fmt::layer().with_writer(writer).with_target(false).without_time();
     if text {
-        builder.with_ansi(false).init();
+        fmt.with_ansi(false).with_filter(filter).boxed()
     } else {
-        builder.json().flatten_event(true).with_current_span(false).init();
+        fmt.json().flatten_event(true).with_current_span(false).with_filter(filter).boxed()
     }
 }
 
-/// The filter asked for, with two limits whatever it says: the SDK's own chatter stays out, and the Lambda
-/// runtime never logs below `info` (at `trace` it logs every raw event, a CloudFormation request's pre-signed
-/// ResponseURL included).
+/// The filter asked for; the SDK's own chatter stays out unless asked for.
 fn env_filter(filter: &str) -> EnvFilter {
-    // A directive for a module of the runtime would be more specific than the limit below, and win.
-    let asked: Vec<&str> = filter.split(',').filter(|d| !d.trim_start().starts_with("lambda_runtime")).collect();
-    ["aws_smithy_runtime=warn", "aws_config=warn", "lambda_runtime=info", "lambda_runtime_api_client=info"].iter().fold(
-        EnvFilter::try_new(asked.join(","))
-            .ok()
-            .filter(|_| !asked.is_empty())
-            .unwrap_or_else(|| EnvFilter::new("info")),
-        |f, d| f.add_directive(d.parse().expect("static directive")),
-    )
+    ["aws_smithy_runtime=warn", "aws_config=warn"]
+        .iter()
+        .fold(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")), |f, d| {
+            f.add_directive(d.parse().expect("static directive"))
+        })
+}
+
+/// The Lambda runtime's own events never below INFO, whatever the filter says (a target, a span, a field): at
+/// TRACE it logs every raw event, a CloudFormation request's pre-signed ResponseURL included. A filter of its
+/// own, and-ed with the one asked for, so no directive can lift it.
+fn runtime_at_most_info(meta: &Metadata<'_>) -> bool {
+    !(meta.target().starts_with("lambda_runtime") && *meta.level() > Level::INFO)
 }
 
 #[cfg(test)]
@@ -33,16 +50,17 @@ mod tests {
 
     use super::*;
 
-    /// What the filter lets through, as text, for events of these targets at TRACE.
+    /// What the logs say, with `filter`, of the runtime's raw-event record (inside its invoke span, as
+    /// lambda_runtime logs it) and of one trace record of the tool's own.
     fn logged(filter: &str) -> String {
         let out = Arc::new(Mutex::new(Vec::<u8>::new()));
         let sink = out.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(env_filter(filter))
-            .with_writer(move || Sink(sink.clone()))
-            .finish();
+        let subscriber = tracing_subscriber::registry().with(layer(filter, false, move || Sink(sink.clone())));
         tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(target: "lambda_runtime", "Lambda runtime invoke", requestId = "r-1");
+            let _in = span.enter();
             tracing::trace!(target: "lambda_runtime::layers::api_response", body = "ResponseURL=https://secret", "raw JSON event received from Lambda");
+            tracing::info!(target: "lambda_runtime", "runtime info");
             tracing::trace!(target: "eks_node_role_guard::cfn", "own trace");
         });
         let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
@@ -62,14 +80,26 @@ mod tests {
     }
 
     #[test]
-    fn the_runtime_never_logs_the_raw_event_even_when_trace_is_asked_for() {
-        for asked in ["trace", "lambda_runtime=trace", "lambda_runtime::layers=trace,trace"] {
+    fn the_runtime_never_logs_the_raw_event_whatever_the_filter_asks() {
+        for asked in [
+            "trace",
+            "lambda_runtime=trace",
+            "lambda_runtime::layers=trace,trace",
+            "[Lambda runtime invoke]=trace",
+            "[{requestId}]=trace",
+            "lambda_runtime=trace,",
+        ] {
             let out = logged(asked);
             assert!(!out.contains("secret"), "{asked}: {out}");
         }
-        // The filter still works for the tool's own logs.
+    }
+
+    #[test]
+    fn the_filter_still_decides_everything_else() {
         assert!(logged("trace").contains("own trace"));
         assert!(logged("lambda_runtime=trace,eks_node_role_guard=trace").contains("own trace"));
         assert!(!logged("info").contains("own trace"));
+        assert!(logged("info").contains("runtime info"));
+        assert!(!logged("lambda_runtime=warn").contains("runtime info"), "quieter than info stays quieter");
     }
 }

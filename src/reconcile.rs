@@ -61,7 +61,11 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
     /// role may not: a label can be copied onto a role made to be taken over. `Err` names what it holds.
     pub async fn check_label_claim(&self, live: &LiveRole, desired: &NodeRoleSpec) -> Result<()> {
         let inline = self.inline_policies(&live.name).await?;
-        let problems = self.rules.content_problems(live, &inline, desired.partition, desired.ipv6_cni_policy.as_ref());
+        // What the desired state attaches, or recorded as there before an adoption, is no objection.
+        let mut held = live.clone();
+        let wanted = desired.required_policies();
+        held.attached.retain(|p| !wanted.contains(p) && !desired.preexisting.contains(p));
+        let problems = self.rules.content_problems(&held, &inline, desired.partition, desired.ipv6_cni_policy.as_ref());
         if problems.is_empty() {
             return Ok(());
         }

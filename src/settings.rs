@@ -155,7 +155,7 @@ fn log_filter(v: &mut Vars) -> String {
 }
 
 /// `ADOPTABLE_ROLE_NAMES` and `ALLOWED_ADDITIONAL_POLICY_ARNS` (unset: the defaults, in the partition), and
-/// `ALLOWED_PERMISSIONS_BOUNDARY_ARNS` (unset: none).
+/// `ALLOWED_PERMISSIONS_BOUNDARY_ARNS` (unset: none), `ROLE_PATH_PREFIX` and `ROLE_NAME_PREFIX` (the scope).
 fn adoption(v: &mut Vars, partition: Partition, own_role: Option<String>) -> AdoptionRules {
     let allowed: BTreeSet<PolicyArn> = match (v.get)("ALLOWED_ADDITIONAL_POLICY_ARNS") {
         Some(list) => list
@@ -174,6 +174,8 @@ fn adoption(v: &mut Vars, partition: Partition, own_role: Option<String>) -> Ado
     }
     let adoptable = v.text("ADOPTABLE_ROLE_NAMES").unwrap_or_else(|| DEFAULT_ADOPTABLE.to_string());
     let mut rules = AdoptionRules::new(&adoptable, allowed, own_role);
+    rules.path_prefix = v.text("ROLE_PATH_PREFIX").unwrap_or_else(|| "/".into());
+    rules.name_prefix = v.text("ROLE_NAME_PREFIX").unwrap_or_default();
     rules.allowed_boundaries = v
         .text("ALLOWED_PERMISSIONS_BOUNDARY_ARNS")
         .unwrap_or_default()
@@ -267,6 +269,14 @@ mod tests {
         assert_eq!(b, ["arn:aws-cn:iam::123456789012:policy/Boundary"]);
         assert_eq!(s.problems.len(), 1, "{:?}", s.problems);
         assert!(s.problems[0].contains("outside this partition (aws-cn)"), "{:?}", s.problems);
+    }
+
+    #[test]
+    fn the_scope_comes_from_the_template() {
+        let s = from(&[("STATE_TABLE_NAME", "t")]);
+        assert_eq!((s.adoption.path_prefix.as_str(), s.adoption.name_prefix.as_str()), ("/", ""));
+        let s = from(&[("STATE_TABLE_NAME", "t"), ("ROLE_PATH_PREFIX", "/teams/"), ("ROLE_NAME_PREFIX", "eks-")]);
+        assert_eq!((s.adoption.path_prefix.as_str(), s.adoption.name_prefix.as_str()), ("/teams/", "eks-"));
     }
 
     #[test]

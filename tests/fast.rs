@@ -328,6 +328,14 @@ async fn a_role_made_with_this_resources_label_just_before_create_role_is_taken_
     assert!(reason.contains("carries this resource's label but was not made by it"), "{reason}");
     assert!(reason.contains("inline policy 'admin'"), "{reason}");
     assert!(w.attached("nodes").is_empty(), "nothing attached to it");
+    // CloudFormation's rollback then deletes the resource: the role the Create refused stays as it is; the
+    // instance profile made beside the CreateRole and the item go.
+    let r = w.send("Delete", json!({"RoleName": "nodes"})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert!(w.iam.role("nodes").is_some(), "the refused role is left alone");
+    assert!(!w.iam.profile_exists("nodes"), "the profile this resource made is removed");
+    let name = eks_node_role_guard::domain::RoleName::parse("nodes").unwrap();
+    assert!(w.rec.store().get(&name).await.unwrap().is_none(), "the item is removed");
 }
 
 #[tokio::test]
@@ -354,6 +362,9 @@ async fn a_retried_create_takes_a_labelled_role_only_if_it_holds_nothing() {
             let reason = r["Reason"].as_str().unwrap();
             assert!(reason.contains("carries this resource's label but was not made by it"), "{reason}");
             assert!(w.attached("nodes").is_empty(), "nothing attached to it");
+            let r = w.send("Delete", json!({"RoleName": "nodes"})).await;
+            assert_eq!(r["Status"], "SUCCESS", "the rollback's Delete leaves the role alone: {r}");
+            assert!(w.iam.role("nodes").is_some());
         }
     }
 }
@@ -539,6 +550,31 @@ async fn a_boundary_the_installation_does_not_allow_is_refused_before_any_change
     let r = w.send("Update", json!({"RoleName": "nodes", "PermissionsBoundary": other})).await;
     assert_eq!(r["Status"], "FAILED");
     assert_eq!(w.iam.role("nodes").unwrap().boundary.map(|b| b.to_string()).as_deref(), Some(allowed), "unchanged");
+    // A boundary the item records stays usable when the operator narrows the list later: other changes (and a
+    // rollback, which sends the same boundary again) go through.
+    let mut w = w;
+    w.rec.rules.allowed_boundaries.clear();
+    let r = w
+        .send(
+            "Update",
+            json!({"RoleName": "nodes", "PermissionsBoundary": allowed, "Tags": [{"Key": "team", "Value": "a"}]}),
+        )
+        .await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+}
+
+#[tokio::test]
+async fn a_path_named_like_the_name_prefix_is_refused_before_any_change() {
+    let mut w = World::new().await;
+    w.rec.rules.name_prefix = "eks-nodes-".into();
+    let r = w.send("Create", json!({"RoleName": "eks-nodes-a", "Path": "/nodes/"})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    // Hostile: a name outside the prefix, hidden below a path that IAM's `eks-nodes-*` would otherwise match.
+    let r = w.cfn("Create", "Other", None, json!({"RoleName": "Admin", "Path": "/eks-nodes-x/"}), json!({})).await;
+    assert_eq!(r["Status"], "FAILED");
+    let reason = r["Reason"].as_str().unwrap();
+    assert!(reason.contains("Path: path /eks-nodes-x/ starts with RolePathPrefix + RoleNamePrefix"), "{reason}");
+    assert!(w.iam.role("Admin").is_none(), "nothing created");
 }
 
 #[tokio::test]

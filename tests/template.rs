@@ -345,6 +345,9 @@ fn the_function_learns_its_declarations_from_the_template() {
     assert!(text(&env["ALLOWED_ADDITIONAL_POLICY_ARNS"]).ends_with("${AllowedAdditionalPolicyArns}"));
     assert!(text(&env["IPV6_CNI_POLICY_ARN"]).contains("${Ipv6CniPolicy}"));
     assert_eq!(text(&env["GUARD_EXECUTION_ROLE_NAME"]), "${AWS::StackName}-guard");
+    // The scope, so that a path out of IAM's reach is refused before any change.
+    assert_eq!(text(&env["ROLE_PATH_PREFIX"]), "${RolePathPrefix}");
+    assert_eq!(text(&env["ROLE_NAME_PREFIX"]), "${RoleNamePrefix}");
     assert_eq!(
         t["Parameters"]["AdoptableRoleNames"]["Default"],
         eks_node_role_guard::domain::adoption::DEFAULT_ADOPTABLE

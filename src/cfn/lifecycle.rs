@@ -147,8 +147,8 @@ fn spec_for(req: &Request, props: &Properties, name: &RoleName, adoption: &Adopt
     }
 }
 
-/// Checks what needs no role at all: the additional policies and the boundary are allowed, and an IPv6 role's
-/// CNI policy is there and is AWS's document. Returns the CNI check the desired state is built with.
+/// Checks what needs no role at all: the additional policies are allowed, the path is in reach, and an IPv6
+/// role's CNI policy is there and is AWS's document. Returns the CNI check the desired state is built with.
 async fn preflight<I: NodeRoleIam, S: StateStore>(
     req: &Request,
     props: &Properties,
@@ -157,8 +157,8 @@ async fn preflight<I: NodeRoleIam, S: StateStore>(
     if let Some(why) = rec.rules.disallowed_additional(&props.additional_policies) {
         return Err(Error::invalid(why));
     }
-    if let Some(why) = rec.rules.disallowed_boundary(props.boundary.as_ref()) {
-        return Err(Error::invalid(why));
+    if let Some(why) = rec.rules.path_out_of_reach(props.path.as_str()) {
+        return Err(Error::invalid(format!("Path: {why}; choose another Path")));
     }
     if props.ip_family != IpFamily::Ipv6 || !props.attach_cni {
         return Ok(CniCheck::NotNeeded);
@@ -173,6 +173,23 @@ async fn preflight<I: NodeRoleIam, S: StateStore>(
             "the IPv6 CNI policy {arn} exists but its default version is not the document AWS publishes, so it is not attached: restore AWS's document or point IPV6_CNI_POLICY_ARN at the policy the installation created"
         ))),
         CniCheck::NotNeeded => Ok(CniCheck::NotNeeded),
+    }
+}
+
+/// A PermissionsBoundary must be on the installation's allow-list when it is set or changed; one the item
+/// already records stays usable, so a list narrowed later (or a rollback) does not strand the resource.
+fn check_boundary(
+    rec_rules: &crate::domain::adoption::AdoptionRules,
+    props: &Properties,
+    recorded: Option<&NodeRoleSpec>,
+) -> Result<()> {
+    let Some(b) = &props.boundary else { return Ok(()) };
+    if recorded.is_some_and(|d| d.boundary == Boundary::Set(b.clone())) {
+        return Ok(());
+    }
+    match rec_rules.disallowed_boundary(Some(b)) {
+        Some(why) => Err(Error::invalid(why)),
+        None => Ok(()),
     }
 }
 
@@ -205,6 +222,7 @@ async fn create<I: NodeRoleIam, S: StateStore>(
             return Err(state::owned_elsewhere(r));
         }
     }
+    check_boundary(&rec.rules, props, record.as_ref().map(|r| &r.desired))?;
     let mut original_trust = record.as_ref().and_then(|r| r.original_trust.clone());
     let adoption = match (&record, &live) {
         (_, None) => Adoption::none(),
@@ -245,7 +263,8 @@ async fn create<I: NodeRoleIam, S: StateStore>(
     }
     let desired = spec_for(req, props, &name, &adoption, &cni);
     if let (Some(r), Some(l)) = (&record, &live) {
-        if r.role_id.is_none() {
+        // Taken on its label alone: the item has no RoleId yet (an earlier attempt stopped before recording it).
+        if r.role_id.is_none() && is_recorded_role(r, l) {
             rec.check_label_claim(l, &desired).await?;
         }
     }
@@ -496,6 +515,7 @@ async fn update<I: NodeRoleIam, S: StateStore>(
     if record.owner != req.owner {
         return Err(state::owned_elsewhere(&record));
     }
+    check_boundary(&rec.rules, props, Some(&record.desired))?;
     if let Some(l) = &live {
         if !is_recorded_role(&record, l) {
             return Err(Error::conflict(format!(
@@ -598,9 +618,17 @@ async fn remove_resource<I: NodeRoleIam, S: StateStore>(
         info!(role = %name, "role is managed by another resource: left untouched");
         return Ok(None);
     }
+    // A role taken on its label alone (no RoleId recorded) is this resource's only if it holds nothing a node
+    // role may not: the Create refused any other, and the rollback's Delete leaves it alone too.
+    let recorded = match &live {
+        Some(l) if is_recorded_role(&record, l) => {
+            record.role_id.is_some() || rec.check_label_claim(l, &record.desired).await.is_ok()
+        }
+        _ => false,
+    };
     // Check before changing anything that the teardown can finish: a policy attached by hand outside the
     // allow-list is one the function may not detach.
-    if let Some(l) = live.as_ref().filter(|l| is_recorded_role(&record, l) && !record.desired.adopted) {
+    if let Some(l) = live.as_ref().filter(|_| recorded && !record.desired.adopted) {
         let attachable = rec.rules.attachable(record.desired.partition, record.desired.ipv6_cni_policy.as_ref());
         let stuck: Vec<&str> = l.attached.iter().filter(|p| !attachable.contains(*p)).map(|p| p.as_str()).collect();
         if !stuck.is_empty() {
@@ -621,9 +649,9 @@ async fn remove_resource<I: NodeRoleIam, S: StateStore>(
     let mut warning = None;
     match &live {
         None => info!(role = %name, "role already gone"),
-        Some(l) if !is_recorded_role(&record, l) => {
+        Some(_) if !recorded => {
             let w = format!(
-                "role {name} is not the role this resource recorded (its RoleId differs): it was left in place and only this resource's state item was removed"
+                "role {name} is not the role this resource recorded (another RoleId, or a copy of its label on a role it did not make): it was left in place and only this resource's state item was removed"
             );
             warn!(role = %name, "{w}");
             warning = Some(w);
@@ -635,14 +663,19 @@ async fn remove_resource<I: NodeRoleIam, S: StateStore>(
             rec.teardown(l, record.own_profile.as_deref()).await?;
         }
     }
-    if live.is_none() {
+    if !recorded {
         if let Some(p) = &record.own_profile {
-            // A Delete retried after the role went but before its profile did.
-            rec.execute(
-                name,
-                &crate::domain::Plan { actions: vec![crate::domain::Action::DeleteInstanceProfile(p.clone())] },
-            )
-            .await?;
+            // A Delete retried after the role went but before its profile did, or a profile made beside a
+            // CreateRole that found someone else's role (kept if that role was put in it since).
+            let delete = crate::domain::Plan { actions: vec![crate::domain::Action::DeleteInstanceProfile(p.clone())] };
+            match rec.execute(name, &delete).await {
+                Err(e) if live.is_some() => {
+                    warn!(role = %name, profile = %p, error = %e, "instance profile left in place");
+                    warning =
+                        Some(format!("{}; instance profile {p} was left in place ({e})", warning.unwrap_or_default()));
+                }
+                other => other?,
+            }
         }
     }
     rec.store().delete(name, record.version).await?;

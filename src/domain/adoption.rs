@@ -60,6 +60,10 @@ pub struct AdoptionRules {
     /// Permissions boundaries a `PermissionsBoundary` property may name (the installation's
     /// AllowedPermissionsBoundaryArns); empty: none.
     pub allowed_boundaries: BTreeSet<PolicyArn>,
+    /// The installation's RolePathPrefix and RoleNamePrefix: with a name prefix, IAM denies the function every
+    /// path that starts with the two together (`/eks-nodes-x/`), where `*` would otherwise reach.
+    pub path_prefix: String,
+    pub name_prefix: String,
 }
 
 impl AdoptionRules {
@@ -69,7 +73,20 @@ impl AdoptionRules {
             allowed_additional,
             own_role,
             allowed_boundaries: BTreeSet::new(),
+            path_prefix: "/".into(),
+            name_prefix: String::new(),
         }
+    }
+
+    /// Why the function cannot reach a role at `path`, if it cannot: with a RoleNamePrefix, a path that starts
+    /// with RolePathPrefix + RoleNamePrefix (the template's Deny `NothingBelowAPathNamedLikeThePrefix`).
+    pub fn path_out_of_reach(&self, path: &str) -> Option<String> {
+        let below = format!("{}{}", self.path_prefix, self.name_prefix);
+        (!self.name_prefix.is_empty() && path.starts_with(&below)).then(|| {
+            format!(
+                "path {path} starts with RolePathPrefix + RoleNamePrefix ({below}), which this installation may not touch: a role there could be named anything"
+            )
+        })
     }
 
     /// Why a `PermissionsBoundary` property cannot be used, if it cannot.
@@ -182,6 +199,7 @@ impl AdoptionRules {
         if let Some(p) = RESERVED_PATHS.iter().find(|p| live.path.starts_with(**p)) {
             why.push(format!("its path {p} marks a role that AWS or a service owns"));
         }
+        why.extend(self.path_out_of_reach(&live.path).map(|w| format!("its {w}")));
         if let Some(t) = live.trust.as_ref().and_then(policies::forbidden_trust) {
             why.push(t.to_string());
         }
@@ -282,6 +300,28 @@ mod tests {
                 .unwrap_or_default();
             assert!(why.contains(expected), "{expected}: {why}");
         }
+    }
+
+    #[test]
+    fn a_path_named_like_the_prefix_is_out_of_reach_and_only_then() {
+        let mut r = AdoptionRules::defaults(Partition::Aws);
+        assert_eq!(r.path_out_of_reach("/eks-nodes-x/"), None, "no name prefix: the scope is the path prefix");
+        r.name_prefix = "eks-nodes-".into();
+        for path in ["/", "/nodes/", "/eks-nodes/", "/x/eks-nodes-a/"] {
+            assert_eq!(r.path_out_of_reach(path), None, "{path}");
+        }
+        for path in ["/eks-nodes-x/", "/eks-nodes-/", "/eks-nodes-a/b/"] {
+            let why = r.path_out_of_reach(path).unwrap_or_else(|| panic!("{path}"));
+            assert!(why.contains("RolePathPrefix + RoleNamePrefix (/eks-nodes-)"), "{why}");
+        }
+        r.path_prefix = "/teams/".into();
+        assert!(r.path_out_of_reach("/teams/eks-nodes-a/").is_some());
+        assert_eq!(r.path_out_of_reach("/teams/"), None);
+        assert_eq!(
+            r.path_out_of_reach("/eks-nodes-a/"),
+            None,
+            "outside the path prefix the scope does not reach anyway"
+        );
     }
 
     #[test]

@@ -113,7 +113,7 @@ $PY scripts/demo_tools.py make-role legacy-nodes ec2.amazonaws.com
 $PY scripts/demo_tools.py cluster demo ipv6 managed=demo-eks-node-role legacy=legacy-nodes
 set +e
 STATE_TABLE_NAME="$table" target/debug/eks-node-role-audit --adopt-snippet | sed 's/^/  /'
-echo "  exit code: ${PIPESTATUS[0]} (0 all comply, 1 findings, 2 could not check)"
+echo "  exit code: ${PIPESTATUS[0]} (0 no node role non-compliant, 1 findings, 2 could not check)"
 set -e
 
 echo

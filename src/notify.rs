@@ -162,6 +162,12 @@ pub fn notification(
     if matches!(report.outcome, Outcome::Failed { retryable: true, .. }) {
         return None;
     }
+    // A sweep runs every half hour: it announces what it changed. What it only finds again (the same dry-run
+    // drift, a deleted role, a repair that keeps failing, an open breaker) would arrive 48 times a day; it is
+    // logged and counted (metrics, alarms) on every run and announced by the event that caused it.
+    if cause.scheduled && !matches!(report.outcome, Outcome::Repaired) {
+        return None;
+    }
     let detail_type = detail_type(&report.outcome)?;
     let role = report.role.as_str();
     let partition = report.role_arn.as_deref().and_then(partition_of_arn).unwrap_or(partition);
@@ -220,14 +226,17 @@ fn summary(r: &RepairReport, cause: &Cause, actor: &str, policy: &str, at: &str,
     } else if cause.event_name == "DeleteRole" {
         format!("{actor} deleted {role} at {at} UTC")
     } else if let Some(p) = cause.policy_arn.as_deref().filter(|_| cause.event_name.contains("Polic")) {
+        // The policy's change starts a check of every managed role: what it finds is not the caller's doing.
         let name = p.rsplit('/').next().unwrap_or(p);
-        format!("{actor} called {} on {name}, which {role} uses, at {at} UTC", cause.event_name)
+        format!("{actor} called {} on {name} at {at} UTC; the check of every managed role that followed found {role} changed", cause.event_name)
     } else {
         format!("{actor} called {} on {role} at {at} UTC", cause.event_name)
     };
     let changes = r.drift.join(", ");
     match &r.outcome {
-        Outcome::Repaired if detached && !cause.scheduled => format!("{what}; it was re-attached {later}."),
+        Outcome::Repaired if detached && !cause.scheduled && r.restored_policies.iter().any(|p| p == policy) => {
+            format!("{what}; it was re-attached {later}.")
+        }
         Outcome::Repaired => format!("{what}; it was put back ({changes}) {later}."),
         Outcome::WouldRepair => format!("{what}; dry-run: it would be put back ({changes}), nothing was changed."),
         Outcome::CircuitOpen => {
@@ -304,14 +313,42 @@ impl Notifier {
                 notes.len()
             }
             Notifier::EventBridge { client, bus } => {
-                let calls = notes.chunks(BATCH).map(|chunk| put_events(client, bus, chunk));
-                join_all(calls).await.into_iter().sum()
+                let (sent, again) = put_all(client, bus, notes, false).await;
+                if again.is_empty() {
+                    return sent;
+                }
+                // Entries PutEvents could not take this time (throttled, an internal failure) go once more, as
+                // AWS advises: the SDK retries whole calls, not single entries.
+                sent + put_all(client, bus, &again, true).await.0
             }
         }
     }
 }
 
-async fn put_events(client: &aws_sdk_eventbridge::Client, bus: &str, chunk: &[Notification]) -> usize {
+/// Every note, 10 to a PutEvents call, the calls at once. Returns how many were published and the notes whose
+/// entries failed in a way a second try can mend (logged here instead when `last` is set).
+async fn put_all(
+    client: &aws_sdk_eventbridge::Client,
+    bus: &str,
+    notes: &[Notification],
+    last: bool,
+) -> (usize, Vec<Notification>) {
+    let calls = notes.chunks(BATCH).map(|chunk| put_events(client, bus, chunk, last));
+    join_all(calls).await.into_iter().fold((0, Vec::new()), |(sent, mut again), (n, retry)| {
+        again.extend(retry);
+        (sent + n, again)
+    })
+}
+
+/// Entry error codes PutEvents documents as worth sending again.
+const RETRYABLE_ENTRY_CODES: [&str; 2] = ["ThrottlingException", "InternalFailure"];
+
+async fn put_events(
+    client: &aws_sdk_eventbridge::Client,
+    bus: &str,
+    chunk: &[Notification],
+    last: bool,
+) -> (usize, Vec<Notification>) {
     use aws_sdk_eventbridge::types::PutEventsRequestEntry;
     let entries = chunk.iter().map(|n| {
         PutEventsRequestEntry::builder()
@@ -324,20 +361,24 @@ async fn put_events(client: &aws_sdk_eventbridge::Client, bus: &str, chunk: &[No
     });
     match client.put_events().set_entries(Some(entries.collect())).send().await {
         Ok(out) => {
-            let failed = out.failed_entry_count().max(0) as usize;
+            let mut again = Vec::new();
             for (entry, note) in out.entries().iter().zip(chunk) {
-                if let Some(code) = entry.error_code() {
+                let Some(code) = entry.error_code() else { continue };
+                if !last && RETRYABLE_ENTRY_CODES.contains(&code) {
+                    again.push(note.clone());
+                } else {
                     warn!(code, message = entry.error_message().unwrap_or(""), summary = %note.detail["summary"], "notification not published");
                 }
             }
-            chunk.len().saturating_sub(failed)
+            let failed = out.failed_entry_count().max(0) as usize;
+            (chunk.len().saturating_sub(failed), again)
         }
         Err(e) => {
             let e = aws_sdk_eventbridge::error::DisplayErrorContext(e);
             for note in chunk {
                 error!(error = %e, summary = %note.detail["summary"], "notification not published (PutEvents failed): events:PutEvents on the default bus is needed");
             }
-            0
+            (0, Vec::new())
         }
     }
 }
@@ -439,6 +480,53 @@ mod tests {
     }
 
     #[test]
+    fn a_sweep_announces_what_it_changed_not_what_it_finds_again() {
+        let sweep = Cause { scheduled: true, actor_arn: String::new(), ..detach_by_alice() };
+        let now = SystemTime::now();
+        assert!(notification(&report(Outcome::Repaired), &sweep, Duration::ZERO, Partition::Aws, now).is_some());
+        for o in [
+            Outcome::WouldRepair,
+            Outcome::CircuitOpen,
+            Outcome::RoleDeleted,
+            Outcome::Failed { error: "x".into(), retryable: false },
+        ] {
+            assert!(notification(&report(o.clone()), &sweep, Duration::ZERO, Partition::Aws, now).is_none(), "{o:?}");
+            // The event that caused it is announced.
+            assert!(notification(&report(o), &detach_by_alice(), Duration::ZERO, Partition::Aws, now).is_some());
+        }
+    }
+
+    #[test]
+    fn a_policy_change_is_not_blamed_for_what_the_check_after_it_finds() {
+        let cause = Cause {
+            event_name: "CreatePolicyVersion".into(),
+            policy_arn: Some("arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy".into()),
+            ..detach_by_alice()
+        };
+        let n = notification(&report(Outcome::Repaired), &cause, Duration::ZERO, Partition::Aws, SystemTime::now())
+            .unwrap();
+        let s = n.detail["summary"].as_str().unwrap();
+        assert!(s.contains("called CreatePolicyVersion on AmazonEKS_CNI_IPv6_Policy at"), "{s}");
+        assert!(s.contains("the check of every managed role that followed found prod-nodes changed"), "{s}");
+        assert!(!s.contains("which prod-nodes uses"), "{s}");
+    }
+
+    #[test]
+    fn re_attached_is_said_only_of_the_policy_that_was_put_back() {
+        let mut r = report(Outcome::Repaired);
+        let now = SystemTime::now();
+        let said = |r: &RepairReport| {
+            let n = notification(r, &detach_by_alice(), Duration::ZERO, Partition::Aws, now).unwrap();
+            n.detail["summary"].as_str().unwrap().to_string()
+        };
+        assert!(said(&r).contains("it was re-attached"), "{}", said(&r));
+        // The detached policy was back already (put back by hand); the repair restored something else.
+        r.restored_policies = vec!["AmazonEKS_CNI_Policy".into()];
+        r.drift = vec!["AttachRolePolicy AmazonEKS_CNI_Policy".into()];
+        assert!(said(&r).contains("it was put back (AttachRolePolicy AmazonEKS_CNI_Policy)"), "{}", said(&r));
+    }
+
+    #[test]
     fn in_sync_and_ignored_decisions_send_nothing() {
         for o in [Outcome::InSync, Outcome::Ignored("not managed".into())] {
             assert!(notification(&report(o), &detach_by_alice(), Duration::ZERO, Partition::Aws, SystemTime::now())
@@ -492,5 +580,43 @@ mod tests {
         assert_eq!(clock(Some("2026-11-29T1é:42:13Z"), now), "05:07");
         assert_eq!(clock(None, now), "05:07");
         assert_eq!(clock(Some("2026-11-29T23:59:00Z"), now), "23:59");
+    }
+
+    #[tokio::test]
+    async fn entries_put_events_could_not_take_are_sent_once_more() {
+        use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
+        use aws_sdk_eventbridge::types::PutEventsResultEntry;
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+        let ok = || PutEventsResultEntry::builder().event_id("e").build();
+        let failed = |code: &str| PutEventsResultEntry::builder().error_code(code).error_message("x").build();
+        // First call: the second entry throttled, the third malformed (not worth a retry); second call: taken.
+        let first = mock!(aws_sdk_eventbridge::Client::put_events).then_output(move || {
+            PutEventsOutput::builder()
+                .failed_entry_count(2)
+                .entries(ok())
+                .entries(failed("ThrottlingException"))
+                .entries(failed("MalformedDetail"))
+                .build()
+        });
+        let second = mock!(aws_sdk_eventbridge::Client::put_events)
+            .match_requests(|r| r.entries().len() == 1)
+            .then_output(move || PutEventsOutput::builder().failed_entry_count(0).entries(ok()).build());
+        let client = mock_client!(aws_sdk_eventbridge, RuleMode::Sequential, [&first, &second]);
+        let notifier = Notifier::EventBridge { client, bus: "default".into() };
+        let notes: Vec<Notification> = (0..3)
+            .map(|_| {
+                notification(
+                    &report(Outcome::Repaired),
+                    &detach_by_alice(),
+                    Duration::ZERO,
+                    Partition::Aws,
+                    SystemTime::now(),
+                )
+                .unwrap()
+            })
+            .collect();
+        let sent = notifier.publish(&notes, Deadline::after(Duration::from_secs(5))).await;
+        assert_eq!(sent, 2, "the throttled entry went again; the malformed one did not");
+        assert_eq!(second.num_calls(), 1);
     }
 }

@@ -140,6 +140,7 @@ pub async fn handle<I: NodeRoleIam, S: StateStore>(
 
     let inv = Invocation::default();
     let routed = route(detail_type, source, &detail, settings);
+    let sweeping = matches!(routed, Route::CniPolicy | Route::Sweep);
     let cause = Cause {
         // CloudTrail's own id: the one to look the call up by.
         event_id: detail.event_id.clone().unwrap_or_else(|| event_id.clone()),
@@ -170,8 +171,9 @@ pub async fn handle<I: NodeRoleIam, S: StateStore>(
         Outcome::Failed { error, retryable: true } => Some(error.clone()),
         _ => None,
     });
-    if let Some(e) = retry {
-        // Throttling or a 5xx: EventBridge/Lambda will deliver the event again.
+    if let Some(e) = retry.filter(|_| !sweeping) {
+        // Throttling or a 5xx: EventBridge/Lambda will deliver the event again. (A sweep is not run again for one
+        // role: the next sweep is its retry.)
         return Err(Error::RepairIncomplete(e));
     }
     Ok(json!({

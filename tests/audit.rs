@@ -232,6 +232,12 @@ async fn the_adopt_snippet_adopts_a_node_role_and_says_why_another_would_be_refu
         run(&h.moto.endpoint(), &["--adopt-snippet", "--cluster", "prod", "--guard-stack", "platform-guard"], true);
     let named = String::from_utf8_lossy(&named.stdout).to_string();
     assert!(named.contains("ServiceToken: !ImportValue platform-guard-ServiceToken"), "{named}");
+    // With JSON output the snippets go inside the one JSON document, for jq.
+    let doc = json_of(&run(&h.moto.endpoint(), &["--output", "json", "--adopt-snippet", "--cluster", "prod"], true));
+    let in_json = doc["adoptSnippets"].as_array().unwrap();
+    let eks = in_json.iter().find(|s| s["roleName"] == "eksNodeRole").unwrap();
+    assert!(eks["snippet"].as_str().unwrap().contains("AdoptExistingRole: true"), "{eks}");
+    assert!(doc["roles"].is_array());
     let refused = text.split("\n\n").find(|s| s.contains("# prod-cluster")).unwrap();
     assert!(refused.contains("the guard would refuse it today") && refused.contains("cluster role"), "{refused}");
 

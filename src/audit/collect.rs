@@ -154,6 +154,12 @@ pub async fn audit<C: Clusters, I: NodeRoleIam, S: StateStore>(
     } else if store.is_none() {
         notes.push("no state table given: whether the guard manages a role is unknown".to_string());
     }
+    // IAM roles are account-wide; the clusters read here are one region's (and with --cluster, some of them).
+    notes.push(if scope.clusters.is_empty() {
+        "roles are judged by this region's clusters only: a role that clusters in other regions use may need what this report says to remove".to_string()
+    } else {
+        "roles are judged by the named clusters only: a role that other clusters (here or in other regions) use may need what this report says to remove".to_string()
+    });
 
     let facts_ref = &facts;
     let subjects: Vec<Subject> = stream::iter(candidates.into_values())
@@ -206,7 +212,8 @@ async fn subject<I: NodeRoleIam, S: StateStore>(
         (None, _, _) => Managed::Unknown,
         (Some(_), None, _) => Managed::No,
         (Some(_), Some(r), Some(l)) if r.role_id.as_deref() == Some(l.role_id.as_str()) => Managed::Yes(Box::new(r)),
-        (Some(_), Some(_), _) => Managed::OtherRole,
+        (Some(_), Some(_), None) => Managed::Deleted,
+        (Some(_), Some(_), Some(_)) => Managed::OtherRole,
     };
     let ipv6_cni = match live.as_ref().and_then(|l| l.attached.iter().find(|p| p.name().ends_with(CNI_IPV6_POLICY))) {
         None => Ipv6Cni::Unknown,
@@ -339,5 +346,20 @@ mod tests {
         let r = &report.roles[0];
         assert_eq!((r.managed, r.verdict), ("other-role", Verdict::Compliant));
         assert_eq!(r.notes[0].kind, "state-item-for-another-role");
+    }
+
+    #[tokio::test]
+    async fn a_managed_role_deleted_outside_its_stack_is_a_finding_even_unused() {
+        let (iam, clusters, store) = (MemoryIam::new(), MemoryClusters::default(), MemoryStore::new());
+        let mut spec = crate::domain::spec::tests::spec();
+        spec.name = RoleName::parse("gone").unwrap();
+        let item = Record { role_id: Some("AROAGONE".into()), ..Record::new(spec) };
+        store.put(&item, Expect::NewOrOwn).await.unwrap();
+        let report = audit(&clusters, &iam, Some(&store), &Scope::default(), &|_, _, _| ()).await.unwrap();
+        let r = report.roles.iter().find(|r| r.role_name == "gone").unwrap();
+        assert_eq!((r.managed, r.verdict), ("deleted", Verdict::NonCompliant));
+        assert_eq!(r.findings.iter().map(|f| f.kind).collect::<Vec<_>>(), ["managed-role-deleted"]);
+        assert_eq!(report.exit_code(), 1);
+        assert!(report.notes.iter().any(|n| n.contains("this region's clusters only")), "{:?}", report.notes);
     }
 }

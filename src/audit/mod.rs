@@ -77,6 +77,8 @@ pub enum Managed {
     No,
     /// An item exists for the name but records another RoleId: nothing is enforced on this role.
     OtherRole,
+    /// An item exists and the role does not: deleted outside its stack (the guard raises RoleDeleted).
+    Deleted,
     /// No state table was given: unknown.
     Unknown,
 }
@@ -87,6 +89,7 @@ impl Managed {
             Managed::Yes(_) => "yes",
             Managed::No => "no",
             Managed::OtherRole => "other-role",
+            Managed::Deleted => "deleted",
             Managed::Unknown => "unknown",
         }
     }
@@ -220,6 +223,13 @@ pub fn judge(subject: &Subject, clusters: &[ClusterFacts]) -> RoleReport {
         );
     }
     match &subject.live {
+        None if subject.managed == Managed::Deleted => out.find(
+            "managed-role-deleted",
+            format!(
+                "the guard manages {} but the role does not exist: it was deleted outside its stack, which must be updated or re-created",
+                subject.role_name
+            ),
+        ),
         None => out.find(
             "role-not-found",
             format!(
@@ -445,7 +455,7 @@ impl<'a> Judging<'a> {
             out.find(
                 "cni-policy-on-node-role",
                 format!(
-                    "a CNI policy is still attached although {why}: the procedure says to remove it from the node role"
+                    "a CNI policy is still attached although {why}: the procedure says to remove it from the node role, once no cluster outside this report (another region, or one --cluster left out) runs the VPC CNI with it"
                 ),
             );
         }
@@ -469,6 +479,29 @@ impl<'a> Judging<'a> {
         }
         if r.desired.node_class == NodeClass::Standard && self.auto_mode {
             out.find("node-class-mismatch", "an Auto Mode cluster uses it, but its stack declares NodeClass standard");
+        }
+        let node_groups: Vec<&Use> =
+            self.node_uses.iter().copied().filter(|u| matches!(u, Use::NodeGroup { .. })).collect();
+        if r.desired.node_class == NodeClass::AutoMode && !node_groups.is_empty() {
+            out.find(
+                "node-class-mismatch",
+                format!(
+                    "{} uses it, but its stack declares NodeClass auto-mode: a node group's nodes need AmazonEKSWorkerNodePolicy and the VPC CNI's policy, which an Auto Mode role does not carry",
+                    describe(&node_groups)
+                ),
+            );
+        }
+        // The stack keeps the CNI policy off the role: right only where the VPC CNI has a role of its own.
+        let cni_without_role: Vec<&str> =
+            self.node_clusters.iter().filter(|c| c.cni_own_role.is_none()).map(|c| c.name.as_str()).collect();
+        if r.desired.node_class == NodeClass::Standard && !r.desired.attach_cni && !cni_without_role.is_empty() {
+            out.find(
+                "cni-role-missing",
+                format!(
+                    "its stack declares AttachCniPolicy false, but the VPC CNI of {} has no role of its own (vpc-cni add-on role or Pod Identity): pods there get no addresses",
+                    cni_without_role.join(", ")
+                ),
+            );
         }
         for p in r.desired.required_policies() {
             let node_policy =
@@ -520,7 +553,8 @@ fn report(
     let Said { mut findings, mut notes } = said;
     findings.dedup_by(|a, b| a.kind == b.kind && a.message == b.message);
     let used = subject.uses.iter().any(Use::is_node_use);
-    let managed = matches!(subject.managed, Managed::Yes(_));
+    // A deleted managed role is a finding whether or not nodes still name it.
+    let managed = matches!(subject.managed, Managed::Yes(_) | Managed::Deleted);
     if !used && managed {
         notes.insert(0, finding("not-used-by-a-node-group", "no node group or Auto Mode cluster uses it yet"));
     }

@@ -140,6 +140,12 @@ pub fn adopt_snippet(
         }
         NodeClass::Standard => {
             let _ = writeln!(out, "    IpFamily: {}", family.as_str());
+            if report.cni_separate {
+                let _ = writeln!(
+                    out,
+                    "    # false: every cluster seen gives the VPC CNI its own role; check clusters in other regions first"
+                );
+            }
             let _ = writeln!(out, "    AttachCniPolicy: {}", !report.cni_separate);
         }
     }

@@ -220,7 +220,8 @@ fn a_managed_role_is_judged_against_its_state_item() {
     spec.attach_cni = false;
     let live = node_role(&[WORKER, PULL, CNI]);
     let record = crate::state::Record { role_id: Some(live.role_id.clone()), ..crate::state::Record::new(spec) };
-    let c = [cluster("prod", IpFamily::Ipv6, "nodes")];
+    let mut c = [cluster("prod", IpFamily::Ipv6, "nodes")];
+    c[0].cni_own_role = Some("vpc-cni add-on role arn:aws:iam::123456789012:role/cni".into());
     let subject = Subject {
         role_name: "nodes".into(),
         role_arn: live.arn.clone(),
@@ -284,4 +285,45 @@ fn an_ipv6_cni_policy_is_judged_by_its_document_not_its_name() {
     assert_eq!(kinds(&judge(&subject, &c)), ["cni-ipv6-policy-not-aws-document"]);
     subject.ipv6_cni = Ipv6Cni::AwsDocument;
     assert_eq!(judge(&subject, &c).verdict, Verdict::Compliant);
+}
+
+/// A managed role (its item declares `spec`) used by these clusters.
+fn managed_judged(spec: crate::domain::NodeRoleSpec, live: LiveRole, c: &[ClusterFacts]) -> RoleReport {
+    let record = crate::state::Record { role_id: Some(live.role_id.clone()), ..crate::state::Record::new(spec) };
+    let subject = Subject {
+        role_name: live.name.as_str().to_string(),
+        role_arn: live.arn.clone(),
+        uses: uses_of(live.name.as_str(), c),
+        live: Some(live),
+        inline_policies: vec![],
+        managed: Managed::Yes(Box::new(record)),
+        ipv6_cni: Ipv6Cni::Unknown,
+    };
+    judge(&subject, c)
+}
+
+#[test]
+fn a_stack_that_keeps_the_cni_policy_off_needs_a_vpc_cni_with_its_own_role() {
+    let mut spec = crate::domain::spec::tests::spec();
+    spec.name = RoleName::parse("nodes").unwrap();
+    spec.attach_cni = false;
+    let mut c = [cluster("prod", IpFamily::Ipv4, "nodes")];
+    let r = managed_judged(spec.clone(), node_role(&[WORKER, PULL]), &c);
+    assert_eq!(kinds(&r), ["cni-role-missing"], "{r:?}");
+    assert!(r.findings[0].message.contains("the VPC CNI of prod has no role of its own"), "{r:?}");
+    c[0].cni_own_role = Some("Pod Identity association a-1 of kube-system/aws-node".into());
+    let r = managed_judged(spec, node_role(&[WORKER, PULL]), &c);
+    assert_eq!((r.verdict, kinds(&r)), (Verdict::Compliant, vec![]), "{r:?}");
+}
+
+#[test]
+fn a_node_group_using_a_role_its_stack_declares_auto_mode_is_a_mismatch() {
+    let mut spec = crate::domain::spec::tests::spec();
+    spec.name = RoleName::parse("nodes").unwrap();
+    spec.node_class = NodeClass::AutoMode;
+    spec.attach_cni = false;
+    let r = managed_judged(spec, node_role(&[MINIMAL, PULL]), &[cluster("prod", IpFamily::Ipv4, "nodes")]);
+    assert!(kinds(&r).contains(&"node-class-mismatch"), "{r:?}");
+    let m = r.findings.iter().find(|f| f.kind == "node-class-mismatch").unwrap();
+    assert!(m.message.contains("prod/") && m.message.contains("declares NodeClass auto-mode"), "{m:?}");
 }

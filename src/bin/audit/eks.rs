@@ -15,6 +15,11 @@ pub struct SdkClusters {
     client: aws_sdk_eks::Client,
 }
 
+/// Whether an EKS call failed because what it named no longer exists.
+fn gone<E, R>(e: &aws_sdk_eks::error::SdkError<E, R>, not_found: impl Fn(&E) -> bool) -> bool {
+    e.as_service_error().is_some_and(not_found)
+}
+
 impl SdkClusters {
     pub fn new(client: aws_sdk_eks::Client) -> Self {
         SdkClusters { client }
@@ -69,19 +74,21 @@ impl SdkClusters {
         let mut names = Vec::new();
         let mut pages = self.client.list_nodegroups().cluster_name(cluster).into_paginator().send();
         while let Some(page) = pages.next().await {
-            names.extend(page.map_err(|e| error("ListNodegroups", e))?.nodegroups.unwrap_or_default());
+            match page {
+                Ok(p) => names.extend(p.nodegroups.unwrap_or_default()),
+                // The cluster went while the audit ran: DescribeCluster says so.
+                Err(e) if gone(&e, |s| s.is_resource_not_found_exception()) => return Ok(Vec::new()),
+                Err(e) => return Err(error("ListNodegroups", e)),
+            }
         }
         stream::iter(names)
             .map(|ng| async move {
-                let out = self
-                    .client
-                    .describe_nodegroup()
-                    .cluster_name(cluster)
-                    .nodegroup_name(&ng)
-                    .send()
-                    .await
-                    .map_err(|e| error("DescribeNodegroup", e))?;
-                Ok::<_, Error>(out.nodegroup.and_then(|n| n.node_role).map(|role| (ng, role)))
+                match self.client.describe_nodegroup().cluster_name(cluster).nodegroup_name(&ng).send().await {
+                    Ok(out) => Ok(out.nodegroup.and_then(|n| n.node_role).map(|role| (ng, role))),
+                    // Deleted between the listing and now: nothing of it to judge.
+                    Err(e) if gone(&e, |s| s.is_resource_not_found_exception()) => Ok(None),
+                    Err(e) => Err(error("DescribeNodegroup", e)),
+                }
             })
             .buffered(CONCURRENCY)
             .try_filter_map(|x| async move { Ok(x) })
@@ -93,19 +100,26 @@ impl SdkClusters {
         let mut names = Vec::new();
         let mut pages = self.client.list_fargate_profiles().cluster_name(cluster).into_paginator().send();
         while let Some(page) = pages.next().await {
-            names.extend(page.map_err(|e| error("ListFargateProfiles", e))?.fargate_profile_names.unwrap_or_default());
+            match page {
+                Ok(p) => names.extend(p.fargate_profile_names.unwrap_or_default()),
+                Err(e) if gone(&e, |s| s.is_resource_not_found_exception()) => return Ok(Vec::new()),
+                Err(e) => return Err(error("ListFargateProfiles", e)),
+            }
         }
         stream::iter(names)
             .map(|fp| async move {
-                let out = self
+                match self
                     .client
                     .describe_fargate_profile()
                     .cluster_name(cluster)
                     .fargate_profile_name(&fp)
                     .send()
                     .await
-                    .map_err(|e| error("DescribeFargateProfile", e))?;
-                Ok::<_, Error>(out.fargate_profile.and_then(|p| p.pod_execution_role_arn).map(|role| (fp, role)))
+                {
+                    Ok(out) => Ok(out.fargate_profile.and_then(|p| p.pod_execution_role_arn).map(|role| (fp, role))),
+                    Err(e) if gone(&e, |s| s.is_resource_not_found_exception()) => Ok(None),
+                    Err(e) => Err(error("DescribeFargateProfile", e)),
+                }
             })
             .buffered(CONCURRENCY)
             .try_filter_map(|x| async move { Ok(x) })
@@ -172,7 +186,23 @@ impl Clusters for SdkClusters {
             self.fargate_profiles(name),
             self.cni_own_role(name, &mut notes),
         );
-        let cluster = cluster.map_err(|e| error("DescribeCluster", e))?.cluster;
+        let cluster = match cluster {
+            Ok(out) => out.cluster,
+            Err(e) if gone(&e, |s| s.is_resource_not_found_exception()) => {
+                let note = "the cluster was deleted while the audit ran: nothing of it is judged".to_string();
+                return Ok(ClusterFacts {
+                    name: name.to_string(),
+                    role_arn: None,
+                    ip_family: IpFamily::Ipv4,
+                    auto_mode_node_role: None,
+                    node_groups: Vec::new(),
+                    fargate_profiles: Vec::new(),
+                    cni_own_role: None,
+                    notes: vec![note],
+                });
+            }
+            Err(e) => return Err(error("DescribeCluster", e)),
+        };
         let cluster = cluster.as_ref();
         let ip_family = match cluster.and_then(|c| c.kubernetes_network_config()).and_then(|k| k.ip_family()) {
             Some(f) if f.as_str() == "ipv6" => IpFamily::Ipv6,
@@ -301,5 +331,34 @@ mod tests {
             Some("eks:DescribeAddon"),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn what_is_deleted_while_the_audit_runs_is_skipped_not_an_error() {
+        use aws_sdk_eks::operation::describe_cluster::DescribeClusterError;
+        use aws_sdk_eks::operation::describe_nodegroup::DescribeNodegroupError;
+        use aws_sdk_eks::types::error::ResourceNotFoundException;
+        let not_found = || ResourceNotFoundException::builder().message("not found").build();
+        // A node group listed, then deleted before it is described.
+        let ng = mock!(aws_sdk_eks::Client::list_nodegroups)
+            .then_output(|| ListNodegroupsOutput::builder().nodegroups("gone").build());
+        let fp = mock!(aws_sdk_eks::Client::list_fargate_profiles)
+            .then_output(|| ListFargateProfilesOutput::builder().build());
+        let described = mock!(aws_sdk_eks::Client::describe_nodegroup)
+            .then_error(move || DescribeNodegroupError::ResourceNotFoundException(not_found()));
+        let addon = mock!(aws_sdk_eks::Client::describe_addon)
+            .then_error(move || DescribeAddonError::ResourceNotFoundException(not_found()));
+        let pia = mock!(aws_sdk_eks::Client::list_pod_identity_associations)
+            .then_output(|| ListPodIdentityAssociationsOutput::builder().build());
+        let rules = [&cluster_rule(false), &ng, &fp, &described, &addon, &pia];
+        let facts = SdkClusters::new(mock_client!(aws_sdk_eks, RuleMode::MatchAny, rules)).facts("auto").await.unwrap();
+        assert!(facts.node_groups.is_empty());
+        // The whole cluster deleted after ListClusters.
+        let cluster = mock!(aws_sdk_eks::Client::describe_cluster)
+            .then_error(move || DescribeClusterError::ResourceNotFoundException(not_found()));
+        let rules = [&cluster, &ng, &fp, &described, &addon, &pia];
+        let facts = SdkClusters::new(mock_client!(aws_sdk_eks, RuleMode::MatchAny, rules)).facts("auto").await.unwrap();
+        assert!(facts.notes[0].contains("deleted while the audit ran"), "{:?}", facts.notes);
+        assert_eq!(facts.role_arn, None);
     }
 }

@@ -122,11 +122,25 @@ async fn run(args: Args) -> ExitCode {
         Ok(r) => r,
         Err(e) => return could_not_check(&e, &region),
     };
-    let mut out = if args.json { render::json(&report) } else { render::table(&report) };
-    if args.adopt_snippet {
-        let guard_stack = args.guard_stack.as_deref().unwrap_or("eks-node-role-guard");
-        out.push_str(&snippets(&report, &settings.adoption, partition, guard_stack));
-    }
+    let guard_stack = args.guard_stack.as_deref().unwrap_or("eks-node-role-guard");
+    let snippets = match args.adopt_snippet {
+        true => snippet_list(&report, &settings.adoption, partition, guard_stack),
+        false => Vec::new(),
+    };
+    let out = match (args.json, args.adopt_snippet) {
+        (false, false) => render::table(&report),
+        (false, true) => render::table(&report) + &snippets_text(&snippets),
+        (true, false) => render::json(&report),
+        // One JSON document still: the snippets go in it, as `adoptSnippets`.
+        (true, true) => {
+            let mut doc: serde_json::Value = serde_json::from_str(&render::json(&report)).unwrap_or_default();
+            doc["adoptSnippets"] = serde_json::json!(snippets
+                .iter()
+                .map(|(role, yaml)| serde_json::json!({"roleName": role, "snippet": yaml}))
+                .collect::<Vec<_>>());
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        }
+    };
     let mut stdout = std::io::stdout().lock();
     if writeln!(stdout, "{}", out.trim_end()).is_err() {
         return ExitCode::from(2);
@@ -134,18 +148,31 @@ async fn run(args: Args) -> ExitCode {
     ExitCode::from(report.exit_code() as u8)
 }
 
-fn snippets(report: &AuditReport, rules: &AdoptionRules, partition: Partition, guard_stack: &str) -> String {
+/// The adopting resource of each node role the guard does not manage, by role name.
+fn snippet_list(
+    report: &AuditReport,
+    rules: &AdoptionRules,
+    partition: Partition,
+    guard_stack: &str,
+) -> Vec<(String, String)> {
+    report
+        .roles
+        .iter()
+        .zip(&report.subjects)
+        .filter_map(|(r, s)| {
+            render::adopt_snippet(r, s, rules, partition, guard_stack).map(|y| (r.role_name.clone(), y))
+        })
+        .collect()
+}
+
+fn snippets_text(snippets: &[(String, String)]) -> String {
     let mut out =
         String::from("\n# Custom::EksNodeRole resources that would adopt the node roles the guard does not manage:\n");
-    let mut any = false;
-    for (r, s) in report.roles.iter().zip(&report.subjects) {
-        if let Some(snippet) = render::adopt_snippet(r, s, rules, partition, guard_stack) {
-            out.push('\n');
-            out.push_str(&snippet);
-            any = true;
-        }
+    for (_, snippet) in snippets {
+        out.push('\n');
+        out.push_str(snippet);
     }
-    if !any {
+    if snippets.is_empty() {
         out.push_str("# (none)\n");
     }
     out

@@ -115,6 +115,11 @@ impl Vars<'_> {
     fn policy(&mut self, k: &str, v: &str) -> Option<PolicyArn> {
         PolicyArn::parse(v, k).inspect_err(|e| self.problems.push(format!("{e} (ignored)"))).ok()
     }
+
+    /// A comma-separated list of policy ARNs; empty items are skipped, unreadable ones reported.
+    fn policies(&mut self, k: &str, list: &str) -> BTreeSet<PolicyArn> {
+        list.split(',').map(str::trim).filter(|s| !s.is_empty()).filter_map(|s| self.policy(k, s)).collect()
+    }
 }
 
 fn drift(v: &mut Vars) -> DriftSettings {
@@ -158,12 +163,7 @@ fn log_filter(v: &mut Vars) -> String {
 /// `ALLOWED_PERMISSIONS_BOUNDARY_ARNS` (unset: none), `ROLE_PATH_PREFIX` and `ROLE_NAME_PREFIX` (the scope).
 fn adoption(v: &mut Vars, partition: Partition, own_role: Option<String>) -> AdoptionRules {
     let allowed: BTreeSet<PolicyArn> = match (v.get)("ALLOWED_ADDITIONAL_POLICY_ARNS") {
-        Some(list) => list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .filter_map(|s| v.policy("ALLOWED_ADDITIONAL_POLICY_ARNS", s))
-            .collect(),
+        Some(list) => v.policies("ALLOWED_ADDITIONAL_POLICY_ARNS", &list),
         None => DEFAULT_ALLOWED_ADDITIONAL.iter().map(|n| PolicyArn::aws_managed(partition, n)).collect(),
     };
     for p in allowed.iter().filter(|p| p.partition() != partition) {
@@ -176,14 +176,8 @@ fn adoption(v: &mut Vars, partition: Partition, own_role: Option<String>) -> Ado
     let mut rules = AdoptionRules::new(&adoptable, allowed, own_role);
     rules.path_prefix = v.text("ROLE_PATH_PREFIX").unwrap_or_else(|| "/".into());
     rules.name_prefix = v.text("ROLE_NAME_PREFIX").unwrap_or_default();
-    rules.allowed_boundaries = v
-        .text("ALLOWED_PERMISSIONS_BOUNDARY_ARNS")
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| v.policy("ALLOWED_PERMISSIONS_BOUNDARY_ARNS", s))
-        .collect();
+    let boundaries = v.text("ALLOWED_PERMISSIONS_BOUNDARY_ARNS").unwrap_or_default();
+    rules.allowed_boundaries = v.policies("ALLOWED_PERMISSIONS_BOUNDARY_ARNS", &boundaries);
     rules
 }
 

@@ -10,6 +10,7 @@ use tracing::{info, warn};
 
 use super::properties::{Properties, RoleIdentity, DEFAULT_DESCRIPTION};
 use super::request::{Kind, Request};
+use crate::domain::adoption::AdoptionRules;
 use crate::domain::{
     policies, Boundary, CniCheck, IpFamily, Label, LiveRole, NodeRoleSpec, PolicyArn, Retired, RoleName,
 };
@@ -178,19 +179,12 @@ async fn preflight<I: NodeRoleIam, S: StateStore>(
 
 /// A PermissionsBoundary must be on the installation's allow-list when it is set or changed; one the item
 /// already records stays usable, so a list narrowed later (or a rollback) does not strand the resource.
-fn check_boundary(
-    rec_rules: &crate::domain::adoption::AdoptionRules,
-    props: &Properties,
-    recorded: Option<&NodeRoleSpec>,
-) -> Result<()> {
+fn check_boundary(rules: &AdoptionRules, props: &Properties, recorded: Option<&NodeRoleSpec>) -> Result<()> {
     let Some(b) = &props.boundary else { return Ok(()) };
     if recorded.is_some_and(|d| d.boundary == Boundary::Set(b.clone())) {
         return Ok(());
     }
-    match rec_rules.disallowed_boundary(Some(b)) {
-        Some(why) => Err(Error::invalid(why)),
-        None => Ok(()),
-    }
+    rules.disallowed_boundary(b).map_or(Ok(()), |why| Err(Error::invalid(why)))
 }
 
 /// Whether the live role is the one the item records: the same RoleId, or (before the RoleId was recorded) a
@@ -671,8 +665,8 @@ async fn remove_resource<I: NodeRoleIam, S: StateStore>(
             match rec.execute(name, &delete).await {
                 Err(e) if live.is_some() => {
                     warn!(role = %name, profile = %p, error = %e, "instance profile left in place");
-                    warning =
-                        Some(format!("{}; instance profile {p} was left in place ({e})", warning.unwrap_or_default()));
+                    // The role was left in place above, which `warning` already says.
+                    warning = warning.map(|w| format!("{w}; instance profile {p} was left in place ({e})"));
                 }
                 other => other?,
             }

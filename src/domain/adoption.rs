@@ -90,8 +90,7 @@ impl AdoptionRules {
     }
 
     /// Why a `PermissionsBoundary` property cannot be used, if it cannot.
-    pub fn disallowed_boundary(&self, boundary: Option<&PolicyArn>) -> Option<String> {
-        let b = boundary?;
+    pub fn disallowed_boundary(&self, b: &PolicyArn) -> Option<String> {
         if self.allowed_boundaries.contains(b) {
             return None;
         }

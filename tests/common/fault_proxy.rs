@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,37 +174,10 @@ async fn forward(request: &[u8], upstream_port: u16) -> Option<Vec<u8>> {
     let mut up = TcpStream::connect(("127.0.0.1", upstream_port)).await.ok()?;
     up.set_nodelay(true).ok()?;
     up.write_all(request).await.ok()?;
-    tokio::time::timeout(Duration::from_secs(30), read_response(&mut up)).await.ok()?
-}
-
-/// One HTTP response: up to its Content-Length when it has one. Waiting for moto to close the connection
-/// instead costs ~11 ms a call (its server's close), which would count as AWS time against both benchmark sides.
-async fn read_response(up: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut resp = Vec::new();
-    let mut tmp = [0u8; 16384];
-    loop {
-        let n = up.read(&mut tmp).await.ok()?;
-        if n == 0 {
-            return Some(resp);
-        }
-        resp.extend_from_slice(&tmp[..n]);
-        let Some(head_end) = resp.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4) else { continue };
-        let head = String::from_utf8_lossy(&resp[..head_end]).to_ascii_lowercase();
-        if head.contains("transfer-encoding: chunked") {
-            up.read_to_end(&mut resp).await.ok()?;
-            return Some(resp);
-        }
-        let len: Option<usize> =
-            head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok());
-        match len {
-            Some(len) if resp.len() >= head_end + len => return Some(resp),
-            Some(_) => {}
-            None => {
-                up.read_to_end(&mut resp).await.ok()?;
-                return Some(resp);
-            }
-        }
-    }
+    // By its length: waiting for moto to close the connection costs ~11 ms a call (its server's close), which
+    // would count as AWS time against both benchmark sides.
+    let answer = tokio::time::timeout(Duration::from_secs(30), super::http::read_message(&mut up, true)).await.ok()?;
+    answer.map(|m| m.raw)
 }
 
 /// SO_LINGER 0 makes the close a reset (RST), and with a zero timeout the drop does not block.

@@ -29,6 +29,12 @@ impl RawRequest {
 }
 
 pub async fn read_request(sock: &mut TcpStream) -> Option<RawRequest> {
+    read_message(sock, false).await
+}
+
+/// One HTTP/1.1 message: the head, then the body by its Content-Length. Without a length (or chunked), a
+/// request has no body and a response (`to_close`) runs until the connection closes.
+pub async fn read_message(sock: &mut TcpStream, to_close: bool) -> Option<RawRequest> {
     let mut raw = Vec::new();
     let mut tmp = [0u8; 8192];
     let head_end = loop {
@@ -42,17 +48,19 @@ pub async fn read_request(sock: &mut TcpStream) -> Option<RawRequest> {
         }
     };
     let head = String::from_utf8_lossy(&raw[..head_end]).to_string();
-    let len: usize = head
-        .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    while raw.len() < head_end + len {
-        let n = sock.read(&mut tmp).await.ok()?;
-        if n == 0 {
-            break;
+    let lower = head.to_ascii_lowercase();
+    let len: Option<usize> =
+        lower.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok());
+    if to_close && (len.is_none() || lower.contains("transfer-encoding: chunked")) {
+        sock.read_to_end(&mut raw).await.ok()?;
+    } else {
+        while raw.len() < head_end + len.unwrap_or(0) {
+            let n = sock.read(&mut tmp).await.ok()?;
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&tmp[..n]);
         }
-        raw.extend_from_slice(&tmp[..n]);
     }
     Some(RawRequest { head, body: raw[head_end..].to_vec(), raw })
 }

@@ -133,7 +133,7 @@ async fn run(args: Args) -> ExitCode {
         (true, false) => render::json(&report),
         // One JSON document still: the snippets go in it, as `adoptSnippets`.
         (true, true) => {
-            let mut doc: serde_json::Value = serde_json::from_str(&render::json(&report)).unwrap_or_default();
+            let mut doc = serde_json::to_value(&report).unwrap_or_default();
             doc["adoptSnippets"] = serde_json::json!(snippets
                 .iter()
                 .map(|(role, yaml)| serde_json::json!({"roleName": role, "snippet": yaml}))

@@ -7,7 +7,6 @@ pub mod aws;
 pub mod cfn;
 pub mod deadline;
 pub mod domain;
-pub mod drift;
 pub mod error;
 pub mod events;
 pub mod iam;

@@ -14,33 +14,17 @@ use tracing::{error, warn};
 
 use crate::deadline::Deadline;
 use crate::domain::Partition;
-use crate::drift::{Outcome, RepairReport};
+use crate::reconcile::repair::{Outcome, RepairReport};
 
 /// The `source` of every notification.
 pub const SOURCE: &str = "eks-node-role-guard";
 /// PutEvents takes at most 10 entries.
 pub const BATCH: usize = 10;
 
-/// The detail-type of a decision's notification; `None` for decisions nobody needs to hear about.
-pub fn detail_type(outcome: &Outcome) -> Option<&'static str> {
-    match outcome {
-        Outcome::Repaired => Some("EKS Node Role Drift Repaired"),
-        Outcome::WouldRepair => Some("EKS Node Role Drift Found (Dry Run)"),
-        Outcome::CircuitOpen => Some("EKS Node Role Drift Repair Stopped (Circuit Open)"),
-        Outcome::Failed { .. } => Some("EKS Node Role Drift Repair Failed"),
-        Outcome::RoleDeleted => Some("EKS Node Role Deleted Outside Its Stack"),
-        Outcome::InSync | Outcome::Ignored(_) => None,
-    }
+/// Every detail-type a notification can carry (for the template's rule and the docs), from the outcome table.
+pub fn detail_types() -> Vec<&'static str> {
+    Outcome::ALL.iter().filter_map(Outcome::detail_type).collect()
 }
-
-/// Every detail-type a notification can carry (for the template's rule and the docs).
-pub const DETAIL_TYPES: &[&str] = &[
-    "EKS Node Role Drift Repaired",
-    "EKS Node Role Drift Found (Dry Run)",
-    "EKS Node Role Drift Repair Stopped (Circuit Open)",
-    "EKS Node Role Drift Repair Failed",
-    "EKS Node Role Deleted Outside Its Stack",
-];
 
 /// What woke the function: a CloudTrail event (its actor and call) or the scheduled sweep.
 #[derive(Debug, Clone, Default)]
@@ -137,10 +121,6 @@ pub fn console_url(partition: Partition, role: &str) -> Option<String> {
     Some(format!("https://{host}/iam/home#/roles/details/{}", urlencoding::encode(role)))
 }
 
-fn partition_of_arn(arn: &str) -> Option<Partition> {
-    Partition::parse(arn.split(':').nth(1)?)
-}
-
 /// One notification, ready for PutEvents.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {
@@ -168,9 +148,9 @@ pub fn notification(
     if cause.scheduled && !matches!(report.outcome, Outcome::Repaired) {
         return None;
     }
-    let detail_type = detail_type(&report.outcome)?;
+    let detail_type = report.outcome.detail_type()?;
     let role = report.role.as_str();
-    let partition = report.role_arn.as_deref().and_then(partition_of_arn).unwrap_or(partition);
+    let partition = report.role_arn.as_deref().and_then(Partition::of_arn).unwrap_or(partition);
     let policy_name = cause
         .policy_arn
         .as_deref()
@@ -541,7 +521,7 @@ mod tests {
         ] {
             let n = notification(&report(o), &detach_by_alice(), Duration::ZERO, Partition::Aws, SystemTime::now())
                 .unwrap();
-            assert!(DETAIL_TYPES.contains(&n.detail_type));
+            assert!(detail_types().contains(&n.detail_type));
         }
     }
 

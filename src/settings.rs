@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::cfn::CfnSettings;
 use crate::domain::adoption::{AdoptionRules, DEFAULT_ADOPTABLE, DEFAULT_ALLOWED_ADDITIONAL};
 use crate::domain::{Partition, PolicyArn, RemediationMode};
-use crate::drift::DriftSettings;
 use crate::iam::IamSettings;
+use crate::reconcile::repair::DriftSettings;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -56,7 +56,7 @@ impl Settings {
         };
         let adoption = adoption(&mut v, drift.partition(), drift.own_role.clone());
         let ipv6_cni_policy = v.text("IPV6_CNI_POLICY_ARN").and_then(|a| v.policy("IPV6_CNI_POLICY_ARN", &a));
-        drift.ipv6_cni_policy = ipv6_cni_policy.as_ref().map(ToString::to_string);
+        drift.ipv6_cni_policy = ipv6_cni_policy.clone();
         let state_table = v.text("STATE_TABLE_NAME").unwrap_or_default();
         if state_table.is_empty() {
             v.problems
@@ -247,7 +247,7 @@ mod tests {
         let arn = "arn:aws:iam::123456789012:policy/guard-AmazonEKS_CNI_IPv6_Policy";
         let s = from(&[("STATE_TABLE_NAME", "t"), ("IPV6_CNI_POLICY_ARN", arn)]);
         assert_eq!(s.ipv6_cni_policy.as_ref().map(|p| p.as_str()), Some(arn));
-        assert_eq!(s.drift.ipv6_cni_policy.as_deref(), Some(arn));
+        assert_eq!(s.drift.ipv6_cni_policy.as_ref().map(|p| p.as_str()), Some(arn));
     }
 
     #[test]

@@ -181,7 +181,7 @@ impl Account for OnMoto {
         let item = self.0.record(role).await.unwrap();
         let marked =
             eks_node_role_guard::state::Record { phase: eks_node_role_guard::state::Phase::Deleting, ..item.clone() };
-        self.0.reconciler.store().put(&marked, item.expect()).await.unwrap();
+        self.0.store.put(&marked, item.expect()).await.unwrap();
     }
 
     async fn change(&self, role: &str, change: &Change) -> bool {
@@ -298,10 +298,10 @@ impl Account for InMemory {
 
     async fn mark_deleting(&self, role: &str) {
         let name = RoleName::parse(role).unwrap();
-        let item = self.0.rec.store().get(&name).await.unwrap().unwrap();
+        let item = self.0.store.get(&name).await.unwrap().unwrap();
         let marked =
             eks_node_role_guard::state::Record { phase: eks_node_role_guard::state::Phase::Deleting, ..item.clone() };
-        self.0.rec.store().put(&marked, item.expect()).await.unwrap();
+        self.0.store.put(&marked, item.expect()).await.unwrap();
     }
 
     async fn change(&self, role: &str, change: &Change) -> bool {

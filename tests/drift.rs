@@ -116,29 +116,25 @@ async fn the_circuit_breaker_opens_after_n_repairs_and_stays_open() {
     assert_eq!(recorded, 3, "the breaker's state is kept in the state item");
     // A fresh process (no memory) sees the same: the state is in the item.
     let h2_settings = h.drift.clone();
-    let inv = eks_node_role_guard::drift::Invocation::default();
-    let report = eks_node_role_guard::drift::repair(
-        &h.reconciler,
-        &eks_node_role_guard::domain::RoleName::parse("flappy").unwrap(),
-        &h2_settings,
-        &h.metrics,
-        &inv,
-        std::time::SystemTime::now(),
-    )
-    .await;
-    assert_eq!(report.outcome, eks_node_role_guard::drift::Outcome::CircuitOpen);
+    let inv = eks_node_role_guard::reconcile::repair::ReportedLabels::default();
+    let report = h
+        .reconciler
+        .repair(
+            &eks_node_role_guard::domain::RoleName::parse("flappy").unwrap(),
+            &h2_settings,
+            &h.metrics,
+            &inv,
+            std::time::SystemTime::now(),
+        )
+        .await;
+    assert_eq!(report.outcome, eks_node_role_guard::reconcile::repair::Outcome::CircuitOpen);
     // Once the window has passed, repairs resume.
     let later = std::time::SystemTime::now() + h2_settings.window;
-    let report = eks_node_role_guard::drift::repair(
-        &h.reconciler,
-        &eks_node_role_guard::domain::RoleName::parse("flappy").unwrap(),
-        &h2_settings,
-        &h.metrics,
-        &inv,
-        later,
-    )
-    .await;
-    assert_eq!(report.outcome, eks_node_role_guard::drift::Outcome::Repaired);
+    let report = h
+        .reconciler
+        .repair(&eks_node_role_guard::domain::RoleName::parse("flappy").unwrap(), &h2_settings, &h.metrics, &inv, later)
+        .await;
+    assert_eq!(report.outcome, eks_node_role_guard::reconcile::repair::Outcome::Repaired);
 }
 
 #[tokio::test]

@@ -66,7 +66,12 @@ impl World {
 
     /// Every role of the account, by name.
     async fn roles(&self) -> Vec<String> {
-        self.rec.roles().await.unwrap().into_iter().map(|r| r.name).collect()
+        eks_node_role_guard::iam::NodeRoleIam::list_roles(&self.iam, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect()
     }
 
     /// A managed node role `nodes`, made by a Create.
@@ -184,7 +189,7 @@ async fn creates_the_role_with_the_ec2_trust_policy_the_three_policies_and_its_p
     assert!(policies::same_policy(role.trust.as_ref().unwrap(), &policies::ec2_trust_policy(Partition::Aws)));
     assert_eq!(w.attached("nodes"), names(&[WORKER, ECR, CNI]));
     assert_eq!(role.instance_profiles[0].name, "nodes");
-    let item = w.rec.store().get(&role.name).await.unwrap().unwrap();
+    let item = w.store.get(&role.name).await.unwrap().unwrap();
     assert_eq!(item.role_id.as_deref(), Some(role.role_id.as_str()));
     // The role was created once, with its profile made alongside it.
     let calls = w.iam.calls();
@@ -335,7 +340,7 @@ async fn a_role_made_with_this_resources_label_just_before_create_role_is_taken_
     assert!(w.iam.role("nodes").is_some(), "the refused role is left alone");
     assert!(!w.iam.profile_exists("nodes"), "the profile this resource made is removed");
     let name = eks_node_role_guard::domain::RoleName::parse("nodes").unwrap();
-    assert!(w.rec.store().get(&name).await.unwrap().is_none(), "the item is removed");
+    assert!(w.store.get(&name).await.unwrap().is_none(), "the item is removed");
 }
 
 #[tokio::test]
@@ -343,12 +348,12 @@ async fn a_retried_create_takes_a_labelled_role_only_if_it_holds_nothing() {
     let donor = World::managed(json!({"RoleName": "nodes"})).await;
     let label = donor.iam.role("nodes").unwrap().tags;
     let name = eks_node_role_guard::domain::RoleName::parse("nodes").unwrap();
-    let mut item = donor.rec.store().get(&name).await.unwrap().unwrap();
+    let mut item = donor.store.get(&name).await.unwrap().unwrap();
     // The item as the first attempt left it before the process died: written, no RoleId yet.
     item.role_id = None;
     for inline in [vec![], vec!["admin"]] {
         let w = World::new().await;
-        w.rec.store().put(&item, eks_node_role_guard::state::Expect::NewOrOwn).await.unwrap();
+        w.store.put(&item, eks_node_role_guard::state::Expect::NewOrOwn).await.unwrap();
         w.iam.outside("nodes", &made_with(label.clone())).unwrap();
         for p in &inline {
             w.iam.put_inline_policy("nodes", p);
@@ -392,7 +397,7 @@ async fn an_update_detaches_what_it_retires_and_delete_removes_role_profile_and_
     let d = w.send("Delete", json!({"RoleName": "nodes"})).await;
     assert_eq!(d["Status"], "SUCCESS", "{d}");
     assert!(w.iam.role("nodes").is_none() && !w.iam.profile_exists("nodes"));
-    assert!(w.rec.store().list().await.unwrap().is_empty());
+    assert!(w.store.list().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -432,9 +437,9 @@ async fn more_policies_than_the_quota_are_refused_before_any_change() {
 #[tokio::test]
 async fn a_stack_delete_in_progress_is_never_fought() {
     let w = World::managed(json!({"RoleName": "nodes"})).await;
-    let item = w.rec.store().get(&"nodes".parse_role()).await.unwrap().unwrap();
+    let item = w.store.get(&"nodes".parse_role()).await.unwrap().unwrap();
     let marked = eks_node_role_guard::state::Record { phase: Phase::Deleting, ..item.clone() };
-    w.rec.store().put(&marked, item.expect()).await.unwrap();
+    w.store.put(&marked, item.expect()).await.unwrap();
     assert_eq!(w.outside(Action::DetachPolicy(aws(WORKER)), "DetachRolePolicy").await, "ignored");
     assert!(!w.attached("nodes").contains(WORKER));
     // The Delete completes; its own events, arriving late, change nothing either.
@@ -881,11 +886,11 @@ impl StateStore for UpdatedAfterList {
 async fn a_sweep_repairs_from_the_item_as_it_is_now_not_as_it_was_listed() {
     let w = World::managed(json!({"RoleName": "nodes"})).await;
     assert!(w.attached("nodes").contains(CNI));
-    let store = UpdatedAfterList { inner: w.rec.store().clone(), iam: w.iam.clone() };
+    let store = UpdatedAfterList { inner: w.store.clone(), iam: w.iam.clone() };
     let rec = eks_node_role_guard::reconcile::Reconciler::new(w.iam.clone(), store, w.rec.rules.clone(), None);
-    let settings = eks_node_role_guard::drift::DriftSettings::default();
+    let settings = eks_node_role_guard::reconcile::repair::DriftSettings::default();
     let deadline = std::time::Duration::from_secs(30);
-    let reports = eks_node_role_guard::drift::sweep(&rec, &settings, &w.metrics, deadline.into()).await.unwrap();
+    let reports = rec.sweep(&settings, &w.metrics, deadline.into()).await.unwrap();
     assert_eq!(reports.len(), 1);
     assert!(!w.attached("nodes").contains(CNI), "the Update's detach stands: {reports:?}");
     assert!(w.attached("nodes").contains(WORKER));

@@ -439,7 +439,10 @@ fn notifications_are_published_only_as_the_guards_source_on_the_default_bus_and_
     assert_eq!(text(&target["Arn"]), "${AlarmTopic}");
     // Every field the mail uses is one the function fills in.
     let sample = notify::notification(
-        &eks_node_role_guard::drift::RepairReport::new("r", eks_node_role_guard::drift::Outcome::Repaired),
+        &eks_node_role_guard::reconcile::repair::RepairReport::new(
+            "r",
+            eks_node_role_guard::reconcile::repair::Outcome::Repaired,
+        ),
         &notify::Cause::default(),
         std::time::Duration::ZERO,
         eks_node_role_guard::domain::Partition::Aws,

@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use super::{judge, uses_of, ClusterFacts, Ipv6Cni, Managed, RoleReport, Subject, Use, Verdict};
 use crate::domain::adoption::DEFAULT_ADOPTABLE;
-use crate::domain::policies::{cni_ipv6_policy_document, same_policy, CNI_IPV6_POLICY};
+use crate::domain::policies::{is_ipv6_cni_document, named_like_ipv6_cni};
+use crate::domain::Ownership;
 use crate::domain::RoleName;
 use crate::error::{Error, Result};
 use crate::iam::NodeRoleIam;
@@ -208,17 +209,19 @@ async fn subject<I: NodeRoleIam, S: StateStore>(
         (None, _) => Vec::new(),
         (Some(_), r) => r?,
     };
-    let managed = match (store, record?, &live) {
-        (None, _, _) => Managed::Unknown,
-        (Some(_), None, _) => Managed::No,
-        (Some(_), Some(r), Some(l)) if r.role_id.as_deref() == Some(l.role_id.as_str()) => Managed::Yes(Box::new(r)),
-        (Some(_), Some(_), None) => Managed::Deleted,
-        (Some(_), Some(_), Some(_)) => Managed::OtherRole,
+    let record = record?;
+    let managed = match (store, Ownership::of(record.as_ref(), live.as_ref())) {
+        (None, _) => Managed::Unknown,
+        (Some(_), Ownership::Absent | Ownership::Unmanaged) => Managed::No,
+        (Some(_), Ownership::Recorded) => Managed::Yes(Box::new(record.expect("a recorded role has its item"))),
+        (Some(_), Ownership::Gone) => Managed::Deleted,
+        // The guard's repair trusts the RoleId alone, and so does the audit.
+        (Some(_), _) => Managed::OtherRole,
     };
-    let ipv6_cni = match live.as_ref().and_then(|l| l.attached.iter().find(|p| p.name().ends_with(CNI_IPV6_POLICY))) {
+    let ipv6_cni = match live.as_ref().and_then(|l| l.attached.iter().find(|p| named_like_ipv6_cni(p))) {
         None => Ipv6Cni::Unknown,
         Some(arn) => match iam.policy_document(arn).await? {
-            Some(doc) if same_policy(&doc, &cni_ipv6_policy_document(arn.partition())) => Ipv6Cni::AwsDocument,
+            Some(doc) if is_ipv6_cni_document(&doc, arn.partition()) => Ipv6Cni::AwsDocument,
             Some(_) => Ipv6Cni::Foreign,
             None => Ipv6Cni::Unknown,
         },

@@ -14,8 +14,6 @@ use crate::domain::policies::{self, CLUSTER_PRINCIPAL, FARGATE_PRINCIPAL};
 use crate::domain::{IpFamily, LiveRole, NodeClass, Partition, PolicyArn};
 use crate::state::Record;
 
-const READ_ONLY_REGISTRY: &str = "AmazonEC2ContainerRegistryReadOnly";
-
 /// What one cluster tells about its roles.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ClusterFacts {
@@ -191,12 +189,19 @@ pub fn uses_of(name: &str, clusters: &[ClusterFacts]) -> BTreeSet<Use> {
     uses
 }
 
+/// AWS's own node policy `name` (from the one table) is attached.
 fn aws_policy(live: &LiveRole, name: &str) -> bool {
-    live.attached.iter().any(|p| p.as_str().contains(":iam::aws:policy/") && p.name() == name)
+    live.attached.iter().any(|p| policies::node_policy(p).is_some_and(|n| n.name == name))
 }
 
 fn ipv6_cni(live: &LiveRole) -> Option<&PolicyArn> {
-    live.attached.iter().find(|p| p.name().ends_with(policies::CNI_IPV6_POLICY))
+    live.attached.iter().find(|p| policies::named_like_ipv6_cni(p))
+}
+
+/// A policy the audit knows as a node policy: AWS's own (the one table), or one named like the IPv6 CNI policy
+/// (its document is judged on its own). A customer policy that merely takes a node policy's name is not.
+fn known_node_policy(p: &PolicyArn) -> bool {
+    policies::node_policy(p).is_some() || policies::named_like_ipv6_cni(p)
 }
 
 /// What the IPv6 CNI policy attached to a role says, read by `collect` (never trusted by its name alone).
@@ -355,7 +360,7 @@ impl<'a> Judging<'a> {
             })
             .map(|(kind, id)| if kind == "Service" { id.clone() } else { format!("{kind} {id}") })
             .collect();
-        let partition = Partition::parse(live.arn.split(':').nth(1).unwrap_or("aws")).unwrap_or(Partition::Aws);
+        let partition = Partition::of_arn(&live.arn).unwrap_or(Partition::Aws);
         if !others.is_empty() {
             out.find(
                 "trust-broader-than-ec2",
@@ -405,7 +410,7 @@ impl<'a> Judging<'a> {
         if aws_policy(live, policies::ECR_PULL_ONLY_POLICY) {
             return;
         }
-        if aws_policy(live, READ_ONLY_REGISTRY) {
+        if aws_policy(live, policies::ECR_READ_ONLY_POLICY) {
             out.note("registry-policy-broader-than-needed", "AmazonEC2ContainerRegistryReadOnly grants more than the nodes need: AmazonEC2ContainerRegistryPullOnly is enough");
         } else {
             out.findings.push(missing(policies::ECR_PULL_ONLY_POLICY, "the nodes cannot pull images from Amazon ECR"));
@@ -504,9 +509,7 @@ impl<'a> Judging<'a> {
             );
         }
         for p in r.desired.required_policies() {
-            let node_policy =
-                policies::NODE_POLICIES.contains(&p.name()) || p.name().ends_with(policies::CNI_IPV6_POLICY);
-            if !live.attached.contains(&p) && !node_policy {
+            if !live.attached.contains(&p) && !known_node_policy(&p) {
                 out.findings.push(missing(p.name(), "its stack declares it (AdditionalPolicyArns)"));
             }
         }
@@ -520,10 +523,7 @@ impl<'a> Judging<'a> {
                 format!("permissions boundary {}: it limits what the node policies grant", b.as_str()),
             );
         }
-        let known = |p: &&PolicyArn| {
-            policies::NODE_POLICIES.contains(&p.name()) || p.name().ends_with(policies::CNI_IPV6_POLICY)
-        };
-        for p in live.attached.iter().filter(|p| !known(p)) {
+        for p in live.attached.iter().filter(|p| !known_node_policy(p)) {
             out.note("additional-policy", format!("also attached: {}", p.as_str()));
         }
         for p in &self.subject.inline_policies {

@@ -81,7 +81,7 @@ impl IdentitySource {
                     .await
                     .map_err(|e| crate::aws::error("STS", "GetCallerIdentity", e))?;
                 let arn = out.arn.unwrap_or_default();
-                let partition = arn.split(':').nth(1).and_then(Partition::parse).unwrap_or(Partition::Aws);
+                let partition = Partition::of_arn(&arn).unwrap_or(Partition::Aws);
                 let account = out
                     .account
                     .as_deref()

@@ -1,12 +1,12 @@
-//! The CloudFormation trigger: a thin translation from a custom-resource request to the reconciler and back
-//! to exactly one response.
+//! The CloudFormation trigger: a translation from a custom-resource request to an `Intent` the reconciler
+//! carries out (`crate::reconcile::lifecycle`), and from what it achieved back to exactly one response.
 
 pub mod confirm;
-pub mod lifecycle;
 pub mod properties;
 pub mod request;
 pub mod response;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -15,13 +15,15 @@ use tokio::time::Instant;
 use crate::deadline::Deadline;
 use tracing::{error, info, warn};
 
+use crate::domain::{policies, Intent, Lifecycle, LiveRole, NodeRoleSpec};
 use crate::error::Error;
 use crate::iam::NodeRoleIam;
+use crate::reconcile::lifecycle::{Applied, Progress};
 use crate::reconcile::Reconciler;
 use crate::state::StateStore;
 use confirm::{IdentitySource, Stacks};
-use lifecycle::Progress;
-use request::{Envelope, Request};
+use properties::{Properties, RoleIdentity};
+use request::{Envelope, Kind, Request};
 use response::{Response, ResponseSender, ResponseUrl, Status};
 
 /// Settings of the CloudFormation trigger (`WATCHDOG_MARGIN_MS`, `ALLOW_INSECURE_RESPONSE_URL`: `settings.rs`).
@@ -96,8 +98,8 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C: Stacks>(
         }
     }
     // The answer is out; what time is left goes to removing a replacement the deadline cut short.
-    if let Some(req) = cut_short {
-        let _ = tokio::time::timeout(send_deadline.left(), lifecycle::after_timeout(&req, t.rec, &progress)).await;
+    if let Some(intent) = cut_short {
+        let _ = tokio::time::timeout(send_deadline.left(), t.rec.after_timeout(&intent, &progress)).await;
     }
     status
 }
@@ -110,20 +112,97 @@ async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
     invoked_function_arn: &str,
     deadline: Deadline,
     progress: &Progress,
-) -> (Result<lifecycle::Outcome, Error>, Option<Request>) {
-    let req = match Request::parse(payload) {
-        Ok(req) => req,
+) -> (Result<Answer, Error>, Option<Intent>) {
+    // Properties are checked first: that needs no AWS call and changes nothing, and the stack author gets the
+    // precise reason even when CloudFormation could not be reached.
+    let (req, intent) = match Request::parse(payload).and_then(|req| Ok((intent(&req)?, req))) {
+        Ok((intent, req)) => (req, intent),
         Err(e) => return (Err(e), None),
     };
+    let confirmation = async {
+        let me = t.identity.resolve(invoked_function_arn).await?;
+        confirm::confirm(&req, &me, t.stacks).await
+    };
     let budget = deadline.work_budget(t.settings.margin);
-    match tokio::time::timeout(budget, Box::pin(confirmed_run(&req, t, invoked_function_arn, progress))).await {
-        Ok(r) => (r, None),
-        Err(_) => (Err(Error::TimedOut(format!("within {} ms", budget.as_millis()))), Some(req)),
+    match tokio::time::timeout(budget, Box::pin(t.rec.apply(&intent, progress, confirmation))).await {
+        Ok(r) => (r.map(answer_of), None),
+        Err(_) => (Err(Error::TimedOut(format!("within {} ms", budget.as_millis()))), Some(intent)),
     }
 }
 
-/// The one response: SUCCESS with the outcome's id and attributes, or FAILED with the error as its Reason.
-fn answer(envelope: &Envelope, result: Result<lifecycle::Outcome, Error>, progress: &Progress) -> Response {
+/// A well-formed request, in the domain's terms: its properties validated (a Delete's are not read).
+pub fn intent(req: &Request) -> Result<Intent, Error> {
+    let action = match &req.kind {
+        Kind::Create => Lifecycle::Create(Properties::parse(&req.properties, req.stack.partition)?),
+        Kind::Update { physical_id, old_properties } => Lifecycle::Update {
+            properties: Properties::parse(&req.properties, req.stack.partition)?,
+            old: RoleIdentity::read(old_properties),
+            physical_id: physical_id.clone(),
+        },
+        Kind::Delete { physical_id } => Lifecycle::Delete { physical_id: physical_id.clone() },
+    };
+    Ok(Intent { owner: req.owner.clone(), stack: req.stack.clone(), action })
+}
+
+/// What a successful request answers: the PhysicalResourceId and the resource's attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub physical_id: String,
+    pub data: BTreeMap<String, String>,
+}
+
+fn answer_of(applied: Applied) -> Answer {
+    match applied {
+        Applied::Role { desired, role, own_profile } => role_answer(&desired, &role, own_profile.as_deref()),
+        Applied::Removed { physical_id, warning } => {
+            Answer { physical_id, data: warning.into_iter().map(|w| ("Warnings".to_string(), w)).collect() }
+        }
+    }
+}
+
+/// The node role's attributes (`Fn::GetAtt`), and the warnings a stack author should read.
+fn role_answer(desired: &NodeRoleSpec, live: &LiveRole, own_profile: Option<&str>) -> Answer {
+    let mut data = BTreeMap::from([
+        ("Arn".to_string(), live.arn.clone()),
+        ("RoleName".to_string(), live.name.to_string()),
+        ("RoleId".to_string(), live.role_id.clone()),
+        ("Adopted".to_string(), desired.adopted.to_string()),
+    ]);
+    let profile = match desired.instance_profile.as_deref() {
+        Some(p) => live.in_instance_profile(p),
+        // An adopted role's own profile, when there is exactly one.
+        None if desired.external_profile && live.instance_profiles.len() == 1 => live.instance_profiles.first(),
+        None => None,
+    };
+    if let Some(p) = profile {
+        data.insert("InstanceProfileName".into(), p.name.clone());
+        data.insert("InstanceProfileArn".into(), p.arn.clone());
+    }
+    if let Some(cni) = desired.cni_policy() {
+        data.insert("CniPolicyArn".into(), cni.to_string());
+    }
+    let mut warnings = Vec::new();
+    let cni = policies::cni_policy(desired.partition);
+    if !desired.attach_cni && live.attached.contains(&cni) {
+        warnings.push(format!(
+            "{} is attached to role {} although AttachCniPolicy is false; it was left in place. AWS recommends attaching it to the role of the aws-node service account (IRSA or EKS Pod Identity) and removing it from the node role.",
+            policies::CNI_POLICY, live.name
+        ));
+    }
+    if desired.instance_profile.is_some() && own_profile != desired.instance_profile.as_deref() {
+        info!(role = %live.name, "the instance profile existed before: reused, and never deleted by the tool");
+    }
+    if !warnings.is_empty() {
+        for w in &warnings {
+            warn!(role = %live.name, "{w}");
+        }
+        data.insert("Warnings".into(), warnings.join(" "));
+    }
+    Answer { physical_id: live.name.to_string(), data }
+}
+
+/// The one response: SUCCESS with the answer's id and attributes, or FAILED with the error as its Reason.
+fn answer(envelope: &Envelope, result: Result<Answer, Error>, progress: &Progress) -> Response {
     let (status, reason, physical_resource_id, data) = match result {
         Ok(o) => (Status::Success, None, o.physical_id, o.data),
         Err(e) => {
@@ -146,25 +225,6 @@ fn answer(envelope: &Envelope, result: Result<lifecycle::Outcome, Error>, progre
         no_echo: false,
         data,
     }
-}
-
-/// The request is carried out only once CloudFormation confirms it.
-async fn confirmed_run<I: NodeRoleIam, S: StateStore, C: Stacks>(
-    req: &Request,
-    t: &Trigger<'_, I, S, C>,
-    invoked_function_arn: &str,
-    progress: &Progress,
-) -> Result<lifecycle::Outcome, Error> {
-    // Properties are checked first: that needs no AWS call and changes nothing, and the stack author gets the
-    // precise reason even when CloudFormation could not be reached.
-    if !matches!(req.kind, request::Kind::Delete { .. }) {
-        properties::Properties::parse(&req.properties, req.stack.partition)?;
-    }
-    let confirmation = async {
-        let me = t.identity.resolve(invoked_function_arn).await?;
-        confirm::confirm(req, &me, t.stacks).await
-    };
-    lifecycle::run(req, t.rec, progress, confirmation).await
 }
 
 fn short(s: &str) -> String {

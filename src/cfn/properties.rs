@@ -10,7 +10,7 @@ use crate::domain::spec::{RESERVED_TAGS, TAG_PREFIX};
 use crate::domain::{IpFamily, NodeClass, Partition, PolicyArn, RemediationMode, RoleName, RolePath};
 use crate::error::{Error, Result};
 
-pub const DEFAULT_DESCRIPTION: &str = "Amazon EKS - Node role";
+pub use crate::domain::intent::{Properties, RoleIdentity, DEFAULT_DESCRIPTION};
 
 /// Every property the resource accepts (plus the two CloudFormation adds itself).
 pub const KNOWN: &[&str] = &[
@@ -32,23 +32,6 @@ pub const KNOWN: &[&str] = &[
 
 /// IAM's highest managed-policy quota per role.
 const MAX_MANAGED_POLICIES: usize = 20;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Properties {
-    pub role_name: Option<RoleName>,
-    pub path: RolePath,
-    /// `None` when not given: a created role gets the default, an adopted role keeps its own.
-    pub description: Option<String>,
-    pub ip_family: IpFamily,
-    pub attach_cni: bool,
-    pub additional_policies: BTreeSet<PolicyArn>,
-    pub boundary: Option<PolicyArn>,
-    pub tags: BTreeMap<String, String>,
-    pub create_instance_profile: bool,
-    pub adopt_existing: bool,
-    pub remediation: RemediationMode,
-    pub node_class: NodeClass,
-}
 
 impl Properties {
     /// Validates `ResourceProperties`. `partition` is the stack's: policy ARNs must be in it.
@@ -150,14 +133,8 @@ fn description(d: &str) -> Result<String> {
     Ok(d.to_string())
 }
 
-/// What identifies the role in a request's properties: read leniently from OldResourceProperties, whose other
-/// values may not pass today's validation (they were accepted, or refused, by an earlier request).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleIdentity {
-    pub role_name: Option<RoleName>,
-    pub path: RolePath,
-}
-
+/// The identity of the role in OldResourceProperties, read leniently: their other values may not pass today's
+/// validation (they were accepted, or refused, by an earlier request).
 impl RoleIdentity {
     /// `None` when RoleName or Path cannot be read: then the role is updated in place, never replaced.
     pub fn read(props: &Map<String, Value>) -> Option<Self> {

@@ -141,17 +141,11 @@ impl AdoptionRules {
     /// The policies the function may attach and detach: the required node policies, the IPv6 CNI policy, and
     /// `AllowedAdditionalPolicyArns` (the template's `AttachOnlyNodePolicies` statement says the same).
     pub fn attachable(&self, partition: Partition, ipv6_cni: Option<&PolicyArn>) -> BTreeSet<PolicyArn> {
-        [
-            policies::WORKER_NODE_POLICY,
-            policies::WORKER_NODE_MINIMAL_POLICY,
-            policies::ECR_PULL_ONLY_POLICY,
-            policies::CNI_POLICY,
-        ]
-        .iter()
-        .map(|n| PolicyArn::aws_managed(partition, n))
-        .chain(ipv6_cni.cloned())
-        .chain(self.allowed_additional.iter().cloned())
-        .collect()
+        policies::node_policies(partition, |n| n.attachable)
+            .into_iter()
+            .chain(ipv6_cni.cloned())
+            .chain(self.allowed_additional.iter().cloned())
+            .collect()
     }
 
     /// Why `live` may not be adopted (every reason, each with its fix), or `None` when it may.
@@ -205,11 +199,8 @@ impl AdoptionRules {
         for p in inline_policies {
             why.push(format!("it carries the inline policy '{p}': delete it first"));
         }
-        let node: BTreeSet<PolicyArn> = policies::NODE_POLICIES
-            .iter()
-            .map(|n| PolicyArn::aws_managed(partition, n))
-            .chain(ipv6_cni.cloned())
-            .collect();
+        let node: BTreeSet<PolicyArn> =
+            policies::node_policies(partition, |_| true).into_iter().chain(ipv6_cni.cloned()).collect();
         for p in live.attached.iter().filter(|p| !node.contains(*p) && !self.allowed_additional.contains(*p)) {
             why.push(format!(
                 "it carries {}, which is neither a node policy nor in AllowedAdditionalPolicyArns: detach it first, or allow it",

@@ -27,6 +27,13 @@ impl Partition {
         })
     }
 
+    /// The partition an ARN names (`arn:<partition>:…`), if it names a known one.
+    pub fn of_arn(arn: &str) -> Option<Self> {
+        let mut parts = arn.split(':');
+        (parts.next()? == "arn").then_some(())?;
+        Partition::parse(parts.next()?)
+    }
+
     /// The partition a region belongs to.
     pub fn of_region(region: &str) -> Self {
         if region.starts_with("cn-") {
@@ -255,8 +262,13 @@ impl PolicyArn {
     }
 
     pub fn partition(&self) -> Partition {
-        let p = self.0.split(':').nth(1).unwrap_or("aws");
-        Partition::parse(p).unwrap_or(Partition::Aws)
+        // Parsing checked the partition.
+        Partition::of_arn(&self.0).unwrap_or(Partition::Aws)
+    }
+
+    /// An AWS managed policy (`arn:<partition>:iam::aws:policy/…`), not a customer's.
+    pub fn is_aws_managed(&self) -> bool {
+        self.0.split(':').nth(4) == Some("aws")
     }
 
     /// The policy's name (last path segment), e.g. `AmazonEKSWorkerNodePolicy`.

@@ -14,14 +14,86 @@ pub const ECR_PULL_ONLY_POLICY: &str = "AmazonEC2ContainerRegistryPullOnly";
 pub const CNI_POLICY: &str = "AmazonEKS_CNI_Policy";
 pub const CNI_IPV6_POLICY: &str = "AmazonEKS_CNI_IPv6_Policy";
 
-/// AWS managed policies that belong on a node role: what an adopted role may already carry.
-pub const NODE_POLICIES: [&str; 5] = [
-    WORKER_NODE_POLICY,
-    WORKER_NODE_MINIMAL_POLICY,
-    ECR_PULL_ONLY_POLICY,
-    "AmazonEC2ContainerRegistryReadOnly",
-    CNI_POLICY,
+/// ECR read-only: works, but more than nodes need (the procedure now uses the pull-only policy).
+pub const ECR_READ_ONLY_POLICY: &str = "AmazonEC2ContainerRegistryReadOnly";
+
+/// What an AWS managed node policy is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodePolicy {
+    pub name: &'static str,
+    /// Required on a standard node role (the CNI policy: when the role carries the CNI's permissions).
+    pub standard: bool,
+    /// Required on an EKS Auto Mode node role.
+    pub auto_mode: bool,
+    /// The function may attach (and so detach) it.
+    pub attachable: bool,
+    /// Grants more than nodes need: the audit says so.
+    pub broader_than_needed: bool,
+}
+
+/// The AWS managed policies that belong on a node role — the one table the guard (required, attachable,
+/// acceptable on adoption) and the audit (known, broader than needed) both read. Any of them is acceptable on
+/// an adopted role.
+pub const NODE_POLICIES: [NodePolicy; 5] = [
+    NodePolicy {
+        name: WORKER_NODE_POLICY,
+        standard: true,
+        auto_mode: false,
+        attachable: true,
+        broader_than_needed: false,
+    },
+    NodePolicy {
+        name: WORKER_NODE_MINIMAL_POLICY,
+        standard: false,
+        auto_mode: true,
+        attachable: true,
+        broader_than_needed: false,
+    },
+    NodePolicy {
+        name: ECR_PULL_ONLY_POLICY,
+        standard: true,
+        auto_mode: true,
+        attachable: true,
+        broader_than_needed: false,
+    },
+    NodePolicy {
+        name: ECR_READ_ONLY_POLICY,
+        standard: false,
+        auto_mode: false,
+        attachable: false,
+        broader_than_needed: true,
+    },
+    NodePolicy { name: CNI_POLICY, standard: true, auto_mode: false, attachable: true, broader_than_needed: false },
 ];
+
+/// The node policies of a partition, as ARNs, that pass `filter`.
+pub fn node_policies(p: Partition, filter: impl Fn(&NodePolicy) -> bool) -> BTreeSet<PolicyArn> {
+    NODE_POLICIES.iter().filter(|n| filter(n)).map(|n| PolicyArn::aws_managed(p, n.name)).collect()
+}
+
+/// The table's row for `arn` — only when `arn` is AWS's own policy of that name: a customer policy named
+/// `AmazonEKSWorkerNodePolicy` is not a node policy.
+pub fn node_policy(arn: &PolicyArn) -> Option<&'static NodePolicy> {
+    NODE_POLICIES.iter().find(|n| *arn == PolicyArn::aws_managed(arn.partition(), n.name))
+}
+
+/// Whether `arn` is the IPv6 CNI policy the guard uses: one named `AmazonEKS_CNI_IPv6_Policy`, or
+/// `installation`'s own (the template's `IPV6_CNI_POLICY_ARN`). Either is attached only once its document is
+/// verified (`is_ipv6_cni_document`); a change to either starts a sweep.
+pub fn is_ipv6_cni(arn: &PolicyArn, installation: Option<&PolicyArn>) -> bool {
+    installation == Some(arn) || arn.name() == CNI_IPV6_POLICY
+}
+
+/// A policy named like an IPv6 CNI policy (`AmazonEKS_CNI_IPv6_Policy`, or an installation's
+/// `<stack>-AmazonEKS_CNI_IPv6_Policy`): what the audit reads the document of, never trusting the name.
+pub fn named_like_ipv6_cni(arn: &PolicyArn) -> bool {
+    arn.name().ends_with(CNI_IPV6_POLICY)
+}
+
+/// Whether a policy document means exactly AWS's IPv6 CNI policy in `p`: the one verification.
+pub fn is_ipv6_cni_document(doc: &Value, p: Partition) -> bool {
+    same_policy(doc, &cni_ipv6_policy_document(p))
+}
 
 /// Service principals whose presence marks a role that must never become a node role.
 pub const CLUSTER_PRINCIPAL: &str = "eks.amazonaws.com";

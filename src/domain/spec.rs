@@ -114,11 +114,12 @@ impl NodeRoleSpec {
 
     /// Every managed policy the role must have attached.
     pub fn required_policies(&self) -> BTreeSet<PolicyArn> {
-        let worker = match self.node_class {
-            NodeClass::Standard => policies::worker_node_policy(self.partition),
-            NodeClass::AutoMode => PolicyArn::aws_managed(self.partition, policies::WORKER_NODE_MINIMAL_POLICY),
-        };
-        let mut set = BTreeSet::from([worker, policies::ecr_pull_only_policy(self.partition)]);
+        let class = self.node_class;
+        // The CNI's policy is the desired state's choice (`cni_policy`), not the table's.
+        let mut set = policies::node_policies(self.partition, |n| match class {
+            NodeClass::Standard => n.standard && n.name != policies::CNI_POLICY,
+            NodeClass::AutoMode => n.auto_mode,
+        });
         set.extend(self.cni_policy());
         set.extend(self.extra_policies.iter().cloned());
         set
@@ -181,9 +182,8 @@ pub struct Retired {
 
 /// `arn:{partition}:iam::{account}:role/...` → partition and account.
 pub fn partition_and_account(arn: &str) -> Option<(Partition, AccountId)> {
-    let mut parts = arn.split(':');
-    (parts.next()? == "arn").then_some(())?;
-    let partition = Partition::parse(parts.next()?)?;
+    let partition = Partition::of_arn(arn)?;
+    let mut parts = arn.split(':').skip(2);
     (parts.next()? == "iam").then_some(())?;
     parts.next()?;
     let account = AccountId::parse(parts.next()?)?;

@@ -10,13 +10,12 @@ use tokio::time::Instant;
 use tracing::{debug, error, info};
 
 use crate::deadline::Deadline;
-use crate::domain::policies::CNI_IPV6_POLICY;
-use crate::domain::RoleName;
-use crate::drift::{self, DriftSettings, Invocation, Outcome, RepairReport};
+use crate::domain::{policies, PolicyArn, RoleName};
 use crate::error::Error;
 use crate::iam::NodeRoleIam;
 use crate::metrics::Metrics;
 use crate::notify::{self, Cause, Notifier};
+use crate::reconcile::repair::{DriftSettings, RepairReport, ReportedLabels};
 use crate::reconcile::Reconciler;
 use crate::state::StateStore;
 use cloudtrail::CloudTrailDetail;
@@ -104,13 +103,8 @@ pub fn route(detail_type: &str, source: &str, detail: &CloudTrailDetail, setting
         Names::InstanceProfile => {
             detail.param("instanceProfileName").map(|p| Route::InstanceProfile(p.to_string())).unwrap_or_else(missing)
         }
-        Names::Policy => match detail.param("policyArn") {
-            Some(arn)
-                if arn.rsplit('/').next() == Some(CNI_IPV6_POLICY)
-                    || settings.ipv6_cni_policy.as_deref() == Some(arn) =>
-            {
-                Route::CniPolicy
-            }
+        Names::Policy => match detail.param("policyArn").map(|a| PolicyArn::parse(a, "policyArn")) {
+            Some(Ok(arn)) if policies::is_ipv6_cni(&arn, settings.ipv6_cni_policy.as_ref()) => Route::CniPolicy,
             Some(_) => Route::Ignore("not the IPv6 CNI policy".into()),
             None => missing(),
         },
@@ -138,7 +132,7 @@ pub async fn handle<I: NodeRoleIam, S: StateStore>(
     let actor = detail.actor();
     let event_name = detail.event_name.clone().unwrap_or_default();
 
-    let inv = Invocation::default();
+    let reported = ReportedLabels::default();
     let routed = route(detail_type, source, &detail, settings);
     let sweeping = matches!(routed, Route::CniPolicy | Route::Sweep);
     let cause = Cause {
@@ -155,11 +149,11 @@ pub async fn handle<I: NodeRoleIam, S: StateStore>(
             debug!(event_id = %event_id, actor = %actor, event_name = %event_name, reason = %why, "event ignored");
             return Ok(json!({"handled": "eventbridge", "outcome": "ignored", "reason": why}));
         }
-        Route::Role(name) => vec![repair_named(rec, &name, settings, metrics, &inv).await],
+        Route::Role(name) => vec![repair_named(rec, &name, settings, metrics, &reported).await],
         // The tool names the profiles it creates after their role. (An adopted role's differently named profile
         // is put back by the scheduled sweep: a sweep per deleted profile in the account would cost too much.)
-        Route::InstanceProfile(profile) => vec![repair_named(rec, &profile, settings, metrics, &inv).await],
-        Route::CniPolicy | Route::Sweep => drift::sweep(rec, settings, metrics, deadline).await?,
+        Route::InstanceProfile(profile) => vec![repair_named(rec, &profile, settings, metrics, &reported).await],
+        Route::CniPolicy | Route::Sweep => rec.sweep(settings, metrics, deadline).await?,
     };
     let mut notes = Vec::new();
     for r in &reports {
@@ -167,10 +161,7 @@ pub async fn handle<I: NodeRoleIam, S: StateStore>(
         notes.extend(notify::notification(r, &cause, started.elapsed(), settings.partition(), SystemTime::now()));
     }
     notifier.publish(&notes, lambda.less(Duration::from_millis(300))).await;
-    let retry = reports.iter().find_map(|r| match &r.outcome {
-        Outcome::Failed { error, retryable: true } => Some(error.clone()),
-        _ => None,
-    });
+    let retry = reports.iter().find(|r| r.outcome.is_retryable()).map(|r| r.outcome.reason().to_string());
     if let Some(e) = retry.filter(|_| !sweeping) {
         // Throttling or a 5xx: EventBridge/Lambda will deliver the event again. (A sweep is not run again for one
         // role: the next sweep is its retry.)
@@ -188,7 +179,7 @@ fn log_decision(event_id: &str, actor: &str, event_name: &str, r: &RepairReport,
     let reason = r.outcome.reason();
     let latency_ms = started.elapsed().as_millis() as u64;
     let outcome = r.outcome.label();
-    if matches!(r.outcome, Outcome::Failed { .. } | Outcome::CircuitOpen | Outcome::RoleDeleted) {
+    if r.outcome.is_error() {
         error!(event_id, actor, event_name, role = %r.role, drift = ?r.drift, mode, outcome, reason, latency_ms, "decision");
     } else {
         info!(event_id, actor, event_name, role = %r.role, drift = ?r.drift, mode, outcome, reason, latency_ms, "decision");
@@ -200,11 +191,11 @@ async fn repair_named<I: NodeRoleIam, S: StateStore>(
     name: &str,
     settings: &DriftSettings,
     metrics: &Metrics,
-    inv: &Invocation,
+    reported: &ReportedLabels,
 ) -> RepairReport {
     match RoleName::parse(name) {
-        Ok(role) => drift::repair(rec, &role, settings, metrics, inv, SystemTime::now()).await,
-        Err(_) => RepairReport::new(name, Outcome::Ignored("not a valid role name".into())),
+        Ok(role) => rec.repair(&role, settings, metrics, reported, SystemTime::now()).await,
+        Err(_) => RepairReport::new(name, crate::reconcile::repair::Outcome::Ignored("not a valid role name".into())),
     }
 }
 
@@ -266,7 +257,7 @@ mod tests {
     #[test]
     fn changes_to_the_installations_own_ipv6_cni_policy_start_a_sweep_and_look_alikes_do_not() {
         let own = "arn:aws:iam::123456789012:policy/guard-AmazonEKS_CNI_IPv6_Policy";
-        let settings = DriftSettings { ipv6_cni_policy: Some(own.into()), ..s() };
+        let settings = DriftSettings { ipv6_cni_policy: Some(PolicyArn::parse(own, "x").unwrap()), ..s() };
         let call =
             |arn: &str| detail(json!({"eventName": "CreatePolicyVersion", "requestParameters": {"policyArn": arn}}));
         assert_eq!(route(CT, "aws.iam", &call(own), &settings), Route::CniPolicy);

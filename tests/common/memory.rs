@@ -7,10 +7,10 @@ use eks_node_role_guard::cfn::confirm::{Identity, IdentitySource, MemoryStacks};
 use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy};
 use eks_node_role_guard::cfn::{self, CfnSettings, Trigger};
 use eks_node_role_guard::domain::adoption::AdoptionRules;
-use eks_node_role_guard::drift::DriftSettings;
 use eks_node_role_guard::iam::MemoryIam;
 use eks_node_role_guard::metrics::Metrics;
 use eks_node_role_guard::notify::Notifier;
+use eks_node_role_guard::reconcile::repair::DriftSettings;
 use eks_node_role_guard::reconcile::Reconciler;
 use eks_node_role_guard::state::MemoryStore;
 use serde_json::{json, Value};
@@ -27,6 +27,8 @@ const TIME_LEFT: Duration = Duration::from_secs(30);
 pub struct MemoryAccount {
     pub iam: MemoryIam,
     pub rec: Reconciler<MemoryIam, MemoryStore>,
+    /// The state table the reconciler writes, for tests that play someone with table access.
+    pub store: MemoryStore,
     pub stacks: MemoryStacks,
     pub identity: IdentitySource,
     pub sender: ResponseSender,
@@ -42,8 +44,10 @@ pub struct MemoryAccount {
 impl MemoryAccount {
     pub async fn new(rules: AdoptionRules) -> MemoryAccount {
         let iam = MemoryIam::new();
+        let store = MemoryStore::new();
         MemoryAccount {
-            rec: Reconciler::new(iam.clone(), MemoryStore::new(), rules, None),
+            rec: Reconciler::new(iam.clone(), store.clone(), rules, None),
+            store,
             iam,
             stacks: MemoryStacks::default(),
             identity: IdentitySource::fixed(Identity::from_function_arn(MEMORY_TOKEN).unwrap()),

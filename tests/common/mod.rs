@@ -20,10 +20,10 @@ use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy};
 use eks_node_role_guard::cfn::{self, CfnSettings, Trigger};
 use eks_node_role_guard::domain::adoption::AdoptionRules;
 use eks_node_role_guard::domain::{Partition, RoleName};
-use eks_node_role_guard::drift::DriftSettings;
 use eks_node_role_guard::iam::{http_client, CallCounter, IamSettings, SdkIam};
 use eks_node_role_guard::metrics::Metrics;
 pub use eks_node_role_guard::notify::Notifier;
+use eks_node_role_guard::reconcile::repair::DriftSettings;
 use eks_node_role_guard::reconcile::Reconciler;
 use eks_node_role_guard::state::{DynamoStore, Record, StateStore};
 use serde_json::{json, Value};
@@ -534,6 +534,8 @@ pub struct Harness {
     pub moto: Moto,
     pub iam: aws_sdk_iam::Client,
     pub reconciler: GuardReconciler,
+    /// The state table the reconciler writes, for tests that play someone with table access.
+    pub store: DynamoStore,
     pub stacks: SdkStacks,
     pub identity: IdentitySource,
     pub sender: ResponseSender,
@@ -563,6 +565,7 @@ impl Harness {
         Harness {
             iam: moto.client(),
             reconciler: reconciler(client, &endpoint),
+            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&shared_config(&endpoint)), TABLE),
             stacks: SdkStacks::new(aws_sdk_cloudformation::Client::new(&shared_config(&endpoint))),
             identity: IdentitySource::fixed(identity()),
             sender: ResponseSender::new(SendPolicy {
@@ -638,7 +641,7 @@ impl Harness {
 
     /// The state item of `role`, as the function wrote it.
     pub async fn record(&self, role: &str) -> Option<Record> {
-        self.reconciler.store().get(&RoleName::parse(role).unwrap()).await.unwrap()
+        self.store.get(&RoleName::parse(role).unwrap()).await.unwrap()
     }
 
     /// Delivers an EventBridge event to the drift trigger.

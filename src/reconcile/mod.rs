@@ -1,19 +1,24 @@
-//! The one act at the centre: make the live role match the desired role. Custom-resource Create/Update,
-//! adoption, drift repair and the sweep all observe, plan and execute here, against the state store's item.
+//! The one act at the centre: make the live role match the desired role. The use cases live here: the
+//! lifecycle (`lifecycle.rs`: apply an intent, remove) and repair (`repair.rs`: one role, the sweep), each
+//! observe → decide (`crate::domain`'s decisions, pure) → act. The ports stay private: no trigger reaches IAM
+//! or the state store, and every write of the state item is a named `Transition` applied by `commit`.
 
-use std::time::Instant;
+pub mod lifecycle;
+pub mod repair;
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
 use tracing::{info, warn};
 
 use crate::domain::adoption::AdoptionRules;
 use crate::domain::{
-    plan, plan_release, plan_teardown, policies, AccountId, Action, CniCheck, LiveRole, NodeRoleSpec, Partition, Plan,
-    PolicyArn, Retired, RoleName, Scope,
+    plan, plan_release, plan_teardown, policies, AccountId, Action, CniCheck, LiveRole, NodeRoleSpec, Ownership,
+    Partition, Plan, PolicyArn, Retired, RoleName, Scope,
 };
 use crate::error::{Error, IamCode, Result};
 use crate::iam::NodeRoleIam;
-use crate::state::{Record, StateStore};
+use crate::state::{Record, StateStore, Transition, Write};
 
 /// IAM's default quota of managed policies per role; it can be raised, never lowered.
 const MIN_POLICY_QUOTA: usize = 10;
@@ -47,47 +52,58 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         Reconciler { quota: tokio::sync::OnceCell::new_with(Some(quota)), ..self }
     }
 
-    /// The role with its policies and profiles (`None` if it does not exist).
-    pub async fn read_role(&self, name: &RoleName) -> Result<Option<LiveRole>> {
-        self.iam.read_role(name).await
+    /// The one entry point of every state-item write: `transition` applied to `current` (the item as read), as
+    /// a conditional write. A transition that `rebases` is applied again to the newer item when another writer
+    /// won the race. Returns the item as stored (`None` once removed, or when the transition did not apply).
+    pub async fn commit(&self, current: Option<&Record>, transition: Transition) -> Result<Option<Record>> {
+        let mut current = current.cloned();
+        let mut attempts = 0;
+        loop {
+            let write = transition.next(current.as_ref(), now());
+            let written = match write {
+                Write::Put(next, expect) => self.store.put(&next, expect).await.map(Some),
+                Write::Delete { role, version } => self.store.delete(&role, version).await.map(|()| None),
+                Write::Unchanged(item) => Ok(Some(item)),
+                Write::Refused => Ok(None),
+            };
+            match written {
+                Err(Error::RecordChanged(_)) if transition.rebases() && attempts < 3 => {
+                    attempts += 1;
+                    let Some(role) = current.as_ref().map(|r| r.role_name.clone()) else { return Ok(None) };
+                    current = self.store.get(&role).await?;
+                }
+                other => {
+                    if let Ok(Some(r)) = &other {
+                        info!(role = %r.role_name, transition = transition.name(), version = r.version, "state item");
+                    }
+                    return other;
+                }
+            }
+        }
     }
 
-    /// The role's inline policy names.
-    pub async fn inline_policies(&self, name: &RoleName) -> Result<Vec<String>> {
-        self.iam.inline_policy_names(name).await
-    }
-
-    /// A role taken on its label alone (this resource's, before its RoleId is recorded) must hold nothing a node
-    /// role may not: a label can be copied onto a role made to be taken over. `Err` names what it holds.
-    pub async fn check_label_claim(&self, live: &LiveRole, desired: &NodeRoleSpec) -> Result<()> {
-        let inline = self.inline_policies(&live.name).await?;
-        // What the desired state attaches, or recorded as there before an adoption, is no objection.
+    /// The ownership of a role found with its item. A role claimed by its label alone (the item has no RoleId
+    /// yet) is checked against `desired`: a label can be copied onto a role made to be taken over, so the role
+    /// must hold nothing a node role may not — what `desired` attaches, or recorded as there before an adoption,
+    /// is no objection.
+    pub(crate) async fn ownership(
+        &self,
+        record: Option<&Record>,
+        live: Option<&LiveRole>,
+        desired: &NodeRoleSpec,
+    ) -> Result<Ownership> {
+        let ownership = Ownership::of(record, live);
+        let Some(live) = live.filter(|_| ownership.needs_check()) else { return Ok(ownership) };
+        let inline = self.iam.inline_policy_names(&live.name).await?;
         let mut held = live.clone();
         let wanted = desired.required_policies();
         held.attached.retain(|p| !wanted.contains(p) && !desired.preexisting.contains(p));
-        let problems = self.rules.content_problems(&held, &inline, desired.partition, desired.ipv6_cni_policy.as_ref());
-        if problems.is_empty() {
-            return Ok(());
-        }
-        Err(Error::conflict(format!(
-            "role {} carries this resource's label but was not made by it: {}; it is left alone: choose another RoleName",
-            live.name,
-            problems.join("; ")
+        Ok(ownership.verified(self.rules.content_problems(
+            &held,
+            &inline,
+            desired.partition,
+            desired.ipv6_cni_policy.as_ref(),
         )))
-    }
-
-    /// Whether an instance profile of that name exists.
-    pub async fn profile_exists(&self, name: &str) -> Result<bool> {
-        Ok(self.iam.instance_profile_tags(name).await?.is_some())
-    }
-
-    /// Every role of the account (names and paths).
-    pub async fn roles(&self) -> Result<Vec<crate::iam::RoleSummary>> {
-        self.iam.list_roles(None).await
-    }
-
-    pub fn store(&self) -> &S {
-        &self.store
     }
 
     /// The role (with its policies and profiles) and its item, in one round trip.
@@ -163,9 +179,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
     pub async fn verify_cni(&self, arn: &PolicyArn) -> Result<CniCheck> {
         Ok(match self.iam.policy_document(arn).await? {
             None => CniCheck::Missing(arn.clone()),
-            Some(doc) if policies::same_policy(&doc, &policies::cni_ipv6_policy_document(arn.partition())) => {
-                CniCheck::Verified(arn.clone())
-            }
+            Some(doc) if policies::is_ipv6_cni_document(&doc, arn.partition()) => CniCheck::Verified(arn.clone()),
             Some(_) => CniCheck::Tampered(arn.clone()),
         })
     }
@@ -228,11 +242,13 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             // A CreateRole whose response was lost and retried by the SDK finds its own role.
             Err(e) if e.is_iam(IamCode::EntityAlreadyExists) => {
                 let again = self.reread(&desired.name).await?;
-                let claimed = crate::domain::Label::of(&again.tags).and_then(|l| l.owner);
-                if claimed.as_ref() != Some(&desired.owner) {
-                    return Err(e);
+                // The item was claimed with no RoleId: only a role labelled for this resource is its own.
+                let claimed = Record::new(desired.clone());
+                match self.ownership(Some(&claimed), Some(&again), desired).await? {
+                    Ownership::LabelVerified => {}
+                    Ownership::LabelDisputed(problems) => return Err(label_disputed(&again.name, &problems)),
+                    _ => return Err(e),
                 }
-                self.check_label_claim(&again, desired).await?;
                 warn!(role = %desired.name, "already exists with this resource's label (a lost response): going on");
                 again
             }
@@ -307,6 +323,19 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         self.execute(&live.name, &plan).await?;
         Ok(plan)
     }
+}
+
+/// The refusal of a role that carries this resource's label but holds what a node role may not.
+pub(crate) fn label_disputed(role: &RoleName, problems: &[String]) -> Error {
+    Error::conflict(format!(
+        "role {role} carries this resource's label but was not made by it: {}; it is left alone: choose another RoleName",
+        problems.join("; ")
+    ))
+}
+
+/// Unix seconds now.
+pub(crate) fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
 }
 
 /// The role as the applied desired state makes it: IAM's eventual consistency may not show the new

@@ -1,0 +1,493 @@
+//! The repair use case: read the role and its state item, and restore what the item's desired state requires —
+//! within the role's mode and circuit breaker. The event that woke us is only a trigger; the role's tags decide
+//! nothing (a label without an item is reported, never obeyed). Observe → decide (`domain::repair`) → act.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::stream::{self, StreamExt};
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+use super::{Observed, Reconciler};
+use crate::domain::repair::{decide, triage, Breaker, Repair, Triage};
+use crate::domain::{Action, Label, LiveRole, Owner, PolicyArn, RemediationMode, RoleName};
+use crate::error::Error;
+use crate::iam::NodeRoleIam;
+use crate::metrics::{Metric, Metrics};
+use crate::state::{Phase, Record, StateStore, Transition};
+
+/// Settings of drift repair (`REMEDIATION_MODE`, `CIRCUIT_MAX_REPAIRS`, `CIRCUIT_WINDOW_SECONDS`,
+/// `SWEEP_CONCURRENCY`, `GUARD_EXECUTION_ROLE_NAME`, `AWS_LAMBDA_FUNCTION_NAME`, `AWS_REGION`: `settings.rs`).
+#[derive(Debug, Clone)]
+pub struct DriftSettings {
+    /// The account-wide mode; the stricter of it and the role's own wins.
+    pub global_mode: RemediationMode,
+    pub max_repairs: usize,
+    pub window: Duration,
+    pub sweep_concurrency: usize,
+    /// This function's execution role name: events from it are the tool's own calls.
+    pub own_role: Option<String>,
+    pub function_name: Option<String>,
+    /// The installation's region: a copied label is reported only when it names this region.
+    pub region: String,
+    /// `IPV6_CNI_POLICY_ARN`: the installation's own IPv6 CNI policy, whose changes start a sweep like those of
+    /// the account's `AmazonEKS_CNI_IPv6_Policy`.
+    pub ipv6_cni_policy: Option<PolicyArn>,
+}
+
+impl Default for DriftSettings {
+    fn default() -> Self {
+        DriftSettings {
+            global_mode: RemediationMode::Enforce,
+            max_repairs: 5,
+            window: Duration::from_secs(3600),
+            sweep_concurrency: 8,
+            own_role: None,
+            function_name: None,
+            region: "us-east-1".into(),
+            ipv6_cni_policy: None,
+        }
+    }
+}
+
+impl DriftSettings {
+    /// The installation's partition (from its region).
+    pub fn partition(&self) -> crate::domain::Partition {
+        crate::domain::Partition::of_region(&self.region)
+    }
+
+    fn breaker(&self) -> Breaker {
+        Breaker { max: self.max_repairs, window: self.window }
+    }
+}
+
+/// What a repair came to. Everything presented about an outcome — its label, log level, metric, notification
+/// and whether the event is worth delivering again — is in the table below, in one place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    InSync,
+    Repaired,
+    /// Dry-run: the plan was logged, not applied.
+    WouldRepair,
+    CircuitOpen,
+    /// A managed role was deleted outside its stack: reported, never recreated.
+    RoleDeleted,
+    Ignored(String),
+    Failed {
+        error: String,
+        retryable: bool,
+    },
+}
+
+impl Outcome {
+    /// One of each, for the tables derived from this one (the notification rule's detail-types).
+    pub const ALL: [Outcome; 7] = [
+        Outcome::InSync,
+        Outcome::Repaired,
+        Outcome::WouldRepair,
+        Outcome::CircuitOpen,
+        Outcome::RoleDeleted,
+        Outcome::Ignored(String::new()),
+        Outcome::Failed { error: String::new(), retryable: false },
+    ];
+
+    /// Why nothing was done, or what went wrong.
+    pub fn reason(&self) -> &str {
+        match self {
+            Outcome::Ignored(why) => why,
+            Outcome::Failed { error, .. } => error,
+            Outcome::RoleDeleted => {
+                "the role was deleted outside its stack: it cannot be repaired in place; update or recreate its stack"
+            }
+            _ => "",
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        self.row().0
+    }
+
+    /// Logged as an error (someone should look), not as information.
+    pub fn is_error(&self) -> bool {
+        self.row().1
+    }
+
+    /// The detail-type of its notification; `None` for decisions nobody needs to hear about.
+    pub fn detail_type(&self) -> Option<&'static str> {
+        self.row().2
+    }
+
+    /// The metric it counts as. A failure counts when the repair was attempted or no retry can help (a
+    /// throttled read is delivered again and counted then).
+    pub fn metric(&self, attempted: bool) -> Option<Metric> {
+        match self {
+            Outcome::Failed { retryable: true, .. } if !attempted => None,
+            _ => self.row().3,
+        }
+    }
+
+    /// A retry of the event could help (throttling, a 5xx).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Outcome::Failed { retryable: true, .. })
+    }
+
+    /// label, error level, detail-type, metric.
+    fn row(&self) -> (&'static str, bool, Option<&'static str>, Option<Metric>) {
+        match self {
+            Outcome::InSync => ("in-sync", false, None, None),
+            Outcome::Repaired => ("repaired", false, Some("EKS Node Role Drift Repaired"), Some(Metric::DriftRepaired)),
+            Outcome::WouldRepair => ("would-repair", false, Some("EKS Node Role Drift Found (Dry Run)"), None),
+            Outcome::CircuitOpen => (
+                "circuit-open",
+                true,
+                Some("EKS Node Role Drift Repair Stopped (Circuit Open)"),
+                Some(Metric::CircuitOpen),
+            ),
+            Outcome::RoleDeleted => {
+                ("role-deleted", true, Some("EKS Node Role Deleted Outside Its Stack"), Some(Metric::RoleDeleted))
+            }
+            Outcome::Ignored(_) => ("ignored", false, None, None),
+            Outcome::Failed { .. } => {
+                ("failed", true, Some("EKS Node Role Drift Repair Failed"), Some(Metric::RepairFailed))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepairReport {
+    pub role: String,
+    pub drift: Vec<String>,
+    pub mode: Option<RemediationMode>,
+    pub outcome: Outcome,
+    /// The stack resource the state item names (for notifications).
+    pub owner: Option<Owner>,
+    pub role_arn: Option<String>,
+    /// Managed policies the repair attached again (or would, in dry-run).
+    pub restored_policies: Vec<String>,
+}
+
+impl RepairReport {
+    pub fn new(role: &str, outcome: Outcome) -> Self {
+        RepairReport {
+            role: role.to_string(),
+            drift: Vec::new(),
+            mode: None,
+            outcome,
+            owner: None,
+            role_arn: None,
+            restored_policies: Vec::new(),
+        }
+    }
+
+    fn of(record: &Record, outcome: Outcome) -> Self {
+        RepairReport { owner: Some(record.owner.clone()), ..RepairReport::new(record.role_name.as_str(), outcome) }
+    }
+}
+
+/// The roles whose copied label one invocation has already reported (once per role per invocation).
+#[derive(Debug, Default)]
+pub struct ReportedLabels {
+    roles: Mutex<HashSet<String>>,
+}
+
+impl ReportedLabels {
+    /// True the first time `role` is seen.
+    fn first(&self, role: &RoleName) -> bool {
+        self.roles.lock().unwrap_or_else(|e| e.into_inner()).insert(role.as_str().to_ascii_lowercase())
+    }
+}
+
+fn unix(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+}
+
+impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
+    /// Repairs one role: its item and the live role are read at once, then the item decides.
+    pub async fn repair(
+        &self,
+        name: &RoleName,
+        settings: &DriftSettings,
+        metrics: &Metrics,
+        reported: &ReportedLabels,
+        now: SystemTime,
+    ) -> RepairReport {
+        match self.observe(name).await {
+            Ok(observed) => self.repair_observed(name, observed, settings, metrics, reported, now).await,
+            Err(e) => failed(name.as_str(), e, metrics, false),
+        }
+    }
+
+    /// Sweeps every managed role — the state table's items, not the account's roles, so its cost grows with the
+    /// managed roles only — with bounded concurrency, starting no new role once `deadline` has passed.
+    pub async fn sweep(
+        &self,
+        settings: &DriftSettings,
+        metrics: &Metrics,
+        deadline: crate::deadline::Deadline,
+    ) -> Result<Vec<RepairReport>, Error> {
+        let mut records: Vec<Record> =
+            self.store.list().await?.into_iter().filter(|r| r.phase == Phase::Active).collect();
+        // A sweep cut short by the deadline must not always skip the same roles: start somewhere else each minute.
+        if !records.is_empty() {
+            let offset = (unix(SystemTime::now()) / 60) as usize % records.len();
+            records.rotate_left(offset);
+        }
+        let started = Instant::now();
+        let reported = ReportedLabels::default();
+        let reported = &reported;
+        let reports: Vec<RepairReport> = stream::iter(records)
+            .map(|record| async move {
+                let name = record.role_name.clone();
+                if deadline.passed() {
+                    return RepairReport::new(name.as_str(), Outcome::Ignored("sweep ran out of time".into()));
+                }
+                // The item is read again with the role: the listed one may predate an Update that came since, and
+                // repairing from it would put back what the Update took away.
+                match self.observe(&name).await {
+                    Ok(observed) => {
+                        self.repair_observed(&name, observed, settings, metrics, reported, SystemTime::now()).await
+                    }
+                    Err(e) => failed(name.as_str(), e, metrics, false),
+                }
+            })
+            .buffer_unordered(settings.sweep_concurrency)
+            .collect()
+            .await;
+        info!(
+            managed = reports.len(),
+            repaired = reports.iter().filter(|r| r.outcome == Outcome::Repaired).count(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "sweep finished"
+        );
+        Ok(reports)
+    }
+
+    async fn repair_observed(
+        &self,
+        name: &RoleName,
+        observed: Observed,
+        settings: &DriftSettings,
+        metrics: &Metrics,
+        reported: &ReportedLabels,
+        now: SystemTime,
+    ) -> RepairReport {
+        let role = name.as_str();
+        let Observed { role: live, record } = observed;
+        let ignored = |why: &str| RepairReport::new(role, Outcome::Ignored(why.to_string()));
+        let mode = match triage(record.as_ref(), live.as_ref(), settings.global_mode, &settings.region) {
+            Triage::Proceed(mode) => mode,
+            Triage::UnverifiedLabel => {
+                if let Some(live) = live.as_ref().filter(|l| reported.first(&l.name)) {
+                    report_unverified_label(live, metrics);
+                }
+                return ignored(crate::domain::repair::Ignore::NotManaged.reason());
+            }
+            Triage::Deleted => {
+                error!(role, "a managed role was deleted outside its stack");
+                let record = record.expect("a deleted role has its item");
+                let report = RepairReport {
+                    drift: vec!["DeleteRole".into()],
+                    ..RepairReport::of(&record, Outcome::RoleDeleted)
+                };
+                emit(metrics, &report, false);
+                return report;
+            }
+            Triage::Ignore(why @ crate::domain::repair::Ignore::Off) => {
+                let (record, live) = (record.expect("triaged with its item"), live.expect("triaged with its role"));
+                let outcome = Outcome::Ignored(why.reason().into());
+                let mode = record.desired.remediation.max(settings.global_mode);
+                return RepairReport {
+                    mode: Some(mode),
+                    role_arn: Some(live.arn),
+                    ..RepairReport::of(&record, outcome)
+                };
+            }
+            Triage::Ignore(why) => {
+                if why == crate::domain::repair::Ignore::NotRecorded {
+                    warn!(role, live_role_id = ?live.as_ref().map(|l| &l.role_id), recorded = ?record.as_ref().and_then(|r| r.role_id.as_ref()), "RoleId differs from the state item: not ours, left alone");
+                }
+                return ignored(why.reason());
+            }
+        };
+        let (record, live) = (record.expect("triaged with its item"), live.expect("triaged with its role"));
+        self.repair_role(record, live, mode, settings, metrics, unix(now)).await
+    }
+
+    async fn repair_role(
+        &self,
+        record: Record,
+        live: LiveRole,
+        mode: RemediationMode,
+        settings: &DriftSettings,
+        metrics: &Metrics,
+        now: u64,
+    ) -> RepairReport {
+        let role = live.name.as_str().to_string();
+        let mut report = RepairReport {
+            mode: Some(mode),
+            role_arn: Some(live.arn.clone()),
+            ..RepairReport::of(&record, Outcome::InSync)
+        };
+        let cni = match self.check_cni(&record.desired).await {
+            Ok(c) => c,
+            Err(e) => return RepairReport { outcome: failed(&role, e, metrics, false).outcome, ..report },
+        };
+        let decision = decide(&record, &live, mode, &cni, settings.breaker(), now);
+        if let Some(arn) = &decision.cni_tampered {
+            error!(role, policy = %arn, "CniPolicyTampered: the IPv6 CNI policy is missing or no longer AWS's document; it stays attached (detaching it would cut pod networking) and is not attached anywhere new");
+            metrics.emit(Metric::CniPolicyTampered, arn.as_str());
+        }
+        if let Some(planned) = decision.plan() {
+            report.drift = planned.summary();
+            report.restored_policies = planned
+                .actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::AttachPolicy(p) => Some(p.name().to_string()),
+                    _ => None,
+                })
+                .collect();
+            metrics.emit(Metric::DriftDetected, &role);
+        }
+        match decision.repair {
+            Repair::InSync => {}
+            Repair::DryRun(_) => {
+                report.outcome = Outcome::WouldRepair;
+                return report;
+            }
+            Repair::CircuitOpen(_) => {
+                error!(
+                    role,
+                    window_s = settings.window.as_secs(),
+                    max = settings.max_repairs,
+                    "circuit open: this role keeps drifting; repairs stop until the window passes (see who changes it)"
+                );
+                report.outcome = Outcome::CircuitOpen;
+                emit(metrics, &report, true);
+                return report;
+            }
+            Repair::Apply(planned) => {
+                // The breaker's record and the repair go out at once. The record is a conditional write on the
+                // item's version; when another invocation wrote first, it is counted again on the newer item
+                // (`Transition::rebases`). Concurrent invocations may therefore overrun the limit by at most
+                // their number minus one.
+                let recorded = Transition::RecordRepair {
+                    at: now,
+                    window: settings.window,
+                    max: settings.max_repairs,
+                    changes: planned.summary(),
+                };
+                let (applied, recorded) =
+                    tokio::join!(self.execute(&record.role_name, &planned), self.commit(Some(&record), recorded));
+                if let Err(e) = applied {
+                    report.outcome = failed(&role, e, metrics, true).outcome;
+                    return report;
+                }
+                if let Err(e) = recorded {
+                    warn!(role, error = %e, "repair applied but not recorded for the circuit breaker");
+                }
+                report.outcome = Outcome::Repaired;
+                emit(metrics, &report, true);
+            }
+        }
+        if let Some(arn) = decision.cni_tampered {
+            report.outcome = Outcome::Failed {
+                error: format!("the IPv6 CNI policy {arn} is missing or is not the document AWS publishes: restore it (the template's CreateIpv6CniPolicy owns it)"),
+                retryable: false,
+            };
+            emit(metrics, &report, true);
+        }
+        report
+    }
+}
+
+/// A label on a role without an item: copied or forged. Reported when it names this installation's region; a
+/// label of another region's installation is that installation's business.
+fn report_unverified_label(live: &LiveRole, metrics: &Metrics) {
+    let label = Label::of(&live.tags);
+    warn!(
+        role = %live.name,
+        claimed_stack = label.as_ref().and_then(|l| l.owner.as_ref()).map(|o| o.stack_id.as_str()).unwrap_or("-"),
+        "UnverifiedManagementTag: the role carries this installation's label but has no state item; nothing is enforced on it"
+    );
+    metrics.emit(Metric::UnverifiedManagementTag, live.name.as_str());
+}
+
+/// The outcome's metric, from the one table.
+fn emit(metrics: &Metrics, report: &RepairReport, attempted: bool) {
+    if let Some(m) = report.outcome.metric(attempted) {
+        metrics.emit(m, &report.role);
+    }
+}
+
+fn failed(role: &str, e: Error, metrics: &Metrics, attempted: bool) -> RepairReport {
+    let report = RepairReport::new(role, Outcome::Failed { error: e.to_string(), retryable: e.is_retryable() });
+    emit(metrics, &report, attempted);
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stricter_mode_wins() {
+        assert_eq!(RemediationMode::Enforce.max(RemediationMode::DryRun), RemediationMode::DryRun);
+        assert_eq!(RemediationMode::Off.max(RemediationMode::Enforce), RemediationMode::Off);
+    }
+
+    /// (outcome, label, error level, notified, metric when attempted, metric when not, retry)
+    type Row = (Outcome, &'static str, bool, bool, Option<Metric>, Option<Metric>, bool);
+
+    #[test]
+    fn the_outcome_table() {
+        let retried = Outcome::Failed { error: "Throttling".into(), retryable: true };
+        let given_up = Outcome::Failed { error: "AccessDenied".into(), retryable: false };
+        let rows: Vec<Row> = vec![
+            (Outcome::InSync, "in-sync", false, false, None, None, false),
+            (
+                Outcome::Repaired,
+                "repaired",
+                false,
+                true,
+                Some(Metric::DriftRepaired),
+                Some(Metric::DriftRepaired),
+                false,
+            ),
+            (Outcome::WouldRepair, "would-repair", false, true, None, None, false),
+            (
+                Outcome::CircuitOpen,
+                "circuit-open",
+                true,
+                true,
+                Some(Metric::CircuitOpen),
+                Some(Metric::CircuitOpen),
+                false,
+            ),
+            (
+                Outcome::RoleDeleted,
+                "role-deleted",
+                true,
+                true,
+                Some(Metric::RoleDeleted),
+                Some(Metric::RoleDeleted),
+                false,
+            ),
+            (Outcome::Ignored("x".into()), "ignored", false, false, None, None, false),
+            (retried, "failed", true, true, Some(Metric::RepairFailed), None, true),
+            (given_up, "failed", true, true, Some(Metric::RepairFailed), Some(Metric::RepairFailed), false),
+        ];
+        for (o, label, error, notified, attempted, not_attempted, retry) in rows {
+            assert_eq!(o.label(), label);
+            assert_eq!(o.is_error(), error, "{label}");
+            assert_eq!(o.detail_type().is_some(), notified, "{label}");
+            assert_eq!((o.metric(true), o.metric(false)), (attempted, not_attempted), "{label}");
+            assert_eq!(o.is_retryable(), retry, "{label}");
+        }
+        let labels: HashSet<&str> = Outcome::ALL.iter().map(Outcome::label).collect();
+        assert_eq!(labels.len(), Outcome::ALL.len(), "ALL holds one of each");
+    }
+}

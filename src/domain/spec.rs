@@ -3,8 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
-
 use super::names::{AccountId, IpFamily, NodeClass, Owner, Partition, PolicyArn, RemediationMode, RoleName, RolePath};
 use super::policies;
 
@@ -28,8 +26,7 @@ pub const MANAGED_TRUE: &str = "true";
 pub const RESERVED_TAGS: usize = 4;
 
 /// The permissions boundary the role must have.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "kind", content = "arn")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Boundary {
     /// No boundary at all.
     Absent,
@@ -39,8 +36,8 @@ pub enum Boundary {
 }
 
 /// What the node role must look like: the desired state kept in the state item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// It is stored as `state::codec`'s `DesiredV1`, never serialised directly.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeRoleSpec {
     pub name: RoleName,
     pub path: RolePath,
@@ -51,7 +48,6 @@ pub struct NodeRoleSpec {
     /// `None` for an adopted role without a Description property: it keeps its own.
     pub description: Option<String>,
     /// The node-role procedure the role follows (Auto Mode has no CNI policy: `attach_cni` is then false).
-    #[serde(default)]
     pub node_class: NodeClass,
     pub ip_family: IpFamily,
     pub attach_cni: bool,
@@ -269,35 +265,6 @@ pub(crate) mod tests {
     fn policy_arns_follow_the_partition() {
         let s = NodeRoleSpec { partition: Partition::AwsCn, ..spec() };
         assert!(s.required_policies().iter().all(|p| p.as_str().starts_with("arn:aws-cn:iam::aws:policy/")));
-    }
-
-    #[test]
-    fn the_spec_survives_a_round_trip_through_json() {
-        let s = NodeRoleSpec {
-            boundary: Boundary::Set(arn("arn:aws:iam::123456789012:policy/Boundary")),
-            remediation: RemediationMode::DryRun,
-            adopted: true,
-            preexisting: BTreeSet::from([arn("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")]),
-            user_tags: BTreeMap::from([("team".into(), "a".into())]),
-            path: RolePath::parse("/eks/").unwrap(),
-            ..ipv6_spec()
-        };
-        let text = serde_json::to_string(&s).unwrap();
-        assert_eq!(serde_json::from_str::<NodeRoleSpec>(&text).unwrap(), s);
-        for b in [Boundary::Absent, Boundary::Keep] {
-            let s2 = NodeRoleSpec { boundary: b, ..spec() };
-            assert_eq!(serde_json::from_str::<NodeRoleSpec>(&serde_json::to_string(&s2).unwrap()).unwrap(), s2);
-        }
-    }
-
-    #[test]
-    fn a_stored_spec_with_an_invalid_value_is_rejected_not_guessed() {
-        let mut v = serde_json::to_value(spec()).unwrap();
-        v["ipFamily"] = serde_json::json!("ipv5");
-        assert!(serde_json::from_value::<NodeRoleSpec>(v).is_err());
-        let mut v = serde_json::to_value(spec()).unwrap();
-        v["name"] = serde_json::json!("not a role name");
-        assert!(serde_json::from_value::<NodeRoleSpec>(v).is_err());
     }
 
     #[test]

@@ -15,7 +15,7 @@ fn spec(name: &str, owner: &str) -> NodeRoleSpec {
         "owner": {"stack_id": format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{owner}/1"), "logical_id": "NodeRole"},
         "adopted": false, "preexisting": [], "userTags": {}
     });
-    serde_json::from_value(text).expect("contract spec")
+    super::codec::decode_desired(&text.to_string()).expect("contract spec")
 }
 
 /// Runs every promise against `store`, using role names that start with `prefix`.

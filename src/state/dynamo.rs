@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use tracing::warn;
 
-use super::record::{self, Item};
+use super::codec::{self, Item};
 use super::{key, Expect, Record, StateStore};
 use crate::domain::RoleName;
 use crate::error::{Error, Result};
@@ -29,7 +29,7 @@ impl DynamoStore {
     }
 
     fn key(role: &RoleName) -> Item {
-        Item::from([(record::PK.to_string(), AttributeValue::S(key(role)))])
+        Item::from([(codec::PK.to_string(), AttributeValue::S(key(role)))])
     }
 }
 
@@ -52,24 +52,24 @@ impl StateStore for DynamoStore {
             .send()
             .await
             .map_err(|e| crate::aws::error("DynamoDB", "GetItem", e))?;
-        out.item.as_ref().map(record::decode).transpose()
+        out.item.as_ref().map(codec::decode).transpose()
     }
 
     async fn put(&self, record: &Record, expect: Expect) -> Result<Record> {
         let version = record.version + 1;
         let mut req =
-            self.client.put_item().table_name(&self.table).set_item(Some(record::encode(record, version, now())));
+            self.client.put_item().table_name(&self.table).set_item(Some(codec::encode(record, version, now())));
         req = match expect {
             Expect::NewOrOwn => req
                 .condition_expression("attribute_not_exists(#pk) OR (#stack = :stack AND #logical = :logical)")
-                .expression_attribute_names("#pk", record::PK)
-                .expression_attribute_names("#stack", record::OWNER_STACK_ID)
-                .expression_attribute_names("#logical", record::OWNER_LOGICAL_ID)
+                .expression_attribute_names("#pk", codec::PK)
+                .expression_attribute_names("#stack", codec::OWNER_STACK_ID)
+                .expression_attribute_names("#logical", codec::OWNER_LOGICAL_ID)
                 .expression_attribute_values(":stack", AttributeValue::S(record.owner.stack_id.clone()))
                 .expression_attribute_values(":logical", AttributeValue::S(record.owner.logical_id.clone())),
             Expect::Version(v) => req
                 .condition_expression("#version = :version")
-                .expression_attribute_names("#version", record::VERSION)
+                .expression_attribute_names("#version", codec::VERSION)
                 .expression_attribute_values(":version", AttributeValue::N(v.to_string())),
         };
         match req.send().await.map_err(|e| crate::aws::error("DynamoDB", "PutItem", e)) {
@@ -92,8 +92,8 @@ impl StateStore for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(Self::key(role)))
             .condition_expression("attribute_not_exists(#pk) OR #version = :version")
-            .expression_attribute_names("#pk", record::PK)
-            .expression_attribute_names("#version", record::VERSION)
+            .expression_attribute_names("#pk", codec::PK)
+            .expression_attribute_names("#version", codec::VERSION)
             .expression_attribute_values(":version", AttributeValue::N(version.to_string()))
             .send()
             .await
@@ -111,7 +111,7 @@ impl StateStore for DynamoStore {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| crate::aws::error("DynamoDB", "Scan", e))?;
             for item in page.items() {
-                match record::decode(item) {
+                match codec::decode(item) {
                     Ok(r) => records.push(r),
                     // One unreadable item must not stop the sweep of the others.
                     Err(e) => warn!(error = %e, "state item skipped"),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use super::record::{self, Item};
+use super::codec::{self, Item};
 use super::{key, Expect, Record, StateStore};
 use crate::domain::RoleName;
 use crate::error::{Error, Result};
@@ -26,19 +26,19 @@ impl MemoryStore {
 
     /// Writes an item as is, bypassing every condition: what only an attacker with table access could do.
     pub fn force(&self, item: Item) {
-        let pk = item.get(record::PK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let pk = item.get(codec::PK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
         self.items().insert(pk, item);
     }
 }
 
 impl StateStore for MemoryStore {
     async fn get(&self, role: &RoleName) -> Result<Option<Record>> {
-        self.items().get(&key(role)).map(record::decode).transpose()
+        self.items().get(&key(role)).map(codec::decode).transpose()
     }
 
     async fn put(&self, rec: &Record, expect: Expect) -> Result<Record> {
         let mut items = self.items();
-        let current = items.get(&rec.key()).map(record::decode).transpose()?;
+        let current = items.get(&rec.key()).map(codec::decode).transpose()?;
         let ok = match (expect, &current) {
             (Expect::NewOrOwn, None) => true,
             (Expect::NewOrOwn, Some(c)) => c.owner == rec.owner,
@@ -52,13 +52,13 @@ impl StateStore for MemoryStore {
             });
         }
         let version = rec.version + 1;
-        items.insert(rec.key(), record::encode(rec, version, 0));
+        items.insert(rec.key(), codec::encode(rec, version, 0));
         Ok(Record { version, ..rec.clone() })
     }
 
     async fn delete(&self, role: &RoleName, version: u64) -> Result<()> {
         let mut items = self.items();
-        match items.get(&key(role)).map(record::decode).transpose()? {
+        match items.get(&key(role)).map(codec::decode).transpose()? {
             None => Ok(()),
             Some(c) if c.version == version => {
                 items.remove(&key(role));
@@ -69,6 +69,6 @@ impl StateStore for MemoryStore {
     }
 
     async fn list(&self) -> Result<Vec<Record>> {
-        Ok(self.items().values().filter_map(|i| record::decode(i).ok()).collect())
+        Ok(self.items().values().filter_map(|i| codec::decode(i).ok()).collect())
     }
 }

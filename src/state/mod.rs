@@ -11,10 +11,10 @@
 //!
 //! Every write is conditional on the version read, so two writers never silently overwrite each other.
 
+pub mod codec;
 pub mod contract;
 mod dynamo;
 mod memory;
-pub mod record;
 mod transition;
 
 use std::future::Future;

@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use super::{judge, uses_of, ClusterFacts, Ipv6Cni, Managed, RoleReport, Subject, Use, Verdict};
+use super::{judge, uses_of, ClusterFacts, Managed, RoleReport, Subject, Use, Verdict};
 use crate::domain::adoption::DEFAULT_ADOPTABLE;
 use crate::domain::policies::{is_ipv6_cni_document, named_like_ipv6_cni};
-use crate::domain::Ownership;
 use crate::domain::RoleName;
+use crate::domain::{CniCheck, Ownership};
 use crate::error::{Error, Result};
 use crate::iam::NodeRoleIam;
 use crate::state::StateStore;
@@ -194,7 +194,7 @@ async fn subject<I: NodeRoleIam, S: StateStore>(
             inline_policies: Vec::new(),
             uses,
             managed: Managed::No,
-            ipv6_cni: Ipv6Cni::Unknown,
+            ipv6_cni: CniCheck::NotNeeded,
         });
     };
     let (live, inline, record) =
@@ -219,11 +219,11 @@ async fn subject<I: NodeRoleIam, S: StateStore>(
         (Some(_), _) => Managed::OtherRole,
     };
     let ipv6_cni = match live.as_ref().and_then(|l| l.attached.iter().find(|p| named_like_ipv6_cni(p))) {
-        None => Ipv6Cni::Unknown,
+        None => CniCheck::NotNeeded,
         Some(arn) => match iam.policy_document(arn).await? {
-            Some(doc) if is_ipv6_cni_document(&doc, arn.partition()) => Ipv6Cni::AwsDocument,
-            Some(_) => Ipv6Cni::Foreign,
-            None => Ipv6Cni::Unknown,
+            Some(doc) if is_ipv6_cni_document(&doc, arn.partition()) => CniCheck::Verified(arn.clone()),
+            Some(_) => CniCheck::Tampered(arn.clone()),
+            None => CniCheck::Missing(arn.clone()),
         },
     };
     Ok(Subject {

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::domain::policies::{self, CLUSTER_PRINCIPAL, FARGATE_PRINCIPAL};
-use crate::domain::{IpFamily, LiveRole, NodeClass, Partition, PolicyArn};
+use crate::domain::{CniCheck, IpFamily, LiveRole, NodeClass, Partition, PolicyArn};
 use crate::state::Record;
 
 /// What one cluster tells about its roles.
@@ -103,8 +103,9 @@ pub struct Subject {
     pub inline_policies: Vec<String>,
     pub uses: BTreeSet<Use>,
     pub managed: Managed,
-    /// The IPv6 CNI policy attached, as its document says.
-    pub ipv6_cni: Ipv6Cni,
+    /// The policy named like the IPv6 CNI policy that is attached, checked by its document (`collect` reads it;
+    /// `NotNeeded` when none is attached): never trusted by its name alone.
+    pub ipv6_cni: CniCheck,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -202,18 +203,6 @@ fn ipv6_cni(live: &LiveRole) -> Option<&PolicyArn> {
 /// (its document is judged on its own). A customer policy that merely takes a node policy's name is not.
 fn known_node_policy(p: &PolicyArn) -> bool {
     policies::node_policy(p).is_some() || policies::named_like_ipv6_cni(p)
-}
-
-/// What the IPv6 CNI policy attached to a role says, read by `collect` (never trusted by its name alone).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Ipv6Cni {
-    /// None attached, or not read.
-    #[default]
-    Unknown,
-    /// Its default version means exactly AWS's document.
-    AwsDocument,
-    /// Another document under that name.
-    Foreign,
 }
 
 /// Judges one role against the procedure, with the facts of the clusters that use it. A managed role is judged
@@ -421,7 +410,7 @@ impl<'a> Judging<'a> {
     fn cni(&self, live: &LiveRole, out: &mut Said) {
         let has_v4 = aws_policy(live, policies::CNI_POLICY);
         let has_v6 = ipv6_cni(live).is_some();
-        if let (Some(arn), Ipv6Cni::Foreign) = (ipv6_cni(live), self.subject.ipv6_cni) {
+        if let CniCheck::Tampered(arn) = &self.subject.ipv6_cni {
             out.find(
                 "cni-ipv6-policy-not-aws-document",
                 format!(

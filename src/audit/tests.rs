@@ -65,7 +65,7 @@ fn judged(live: LiveRole, clusters: &[ClusterFacts]) -> RoleReport {
         live: Some(live),
         inline_policies: vec![],
         managed: Managed::Unknown,
-        ipv6_cni: Ipv6Cni::Unknown,
+        ipv6_cni: CniCheck::NotNeeded,
     };
     judge(&subject, clusters)
 }
@@ -165,7 +165,7 @@ fn a_node_group_naming_a_deleted_role_is_a_finding() {
         inline_policies: vec![],
         uses: uses_of("gone", &c),
         managed: Managed::Unknown,
-        ipv6_cni: Ipv6Cni::Unknown,
+        ipv6_cni: CniCheck::NotNeeded,
     };
     assert_eq!(kinds(&judge(&subject, &c)), ["role-not-found"]);
 }
@@ -206,7 +206,7 @@ fn boundaries_extra_and_inline_policies_are_listed() {
         live: Some(live),
         inline_policies: vec!["extra".into()],
         managed: Managed::Unknown,
-        ipv6_cni: Ipv6Cni::Unknown,
+        ipv6_cni: CniCheck::NotNeeded,
     };
     let r = judge(&subject, &c);
     assert_eq!(r.verdict, Verdict::Compliant);
@@ -229,7 +229,7 @@ fn a_managed_role_is_judged_against_its_state_item() {
         live: Some(live),
         inline_policies: vec![],
         managed: Managed::Yes(Box::new(record)),
-        ipv6_cni: Ipv6Cni::Unknown,
+        ipv6_cni: CniCheck::NotNeeded,
     };
     let r = judge(&subject, &c);
     assert_eq!(r.managed, "yes");
@@ -272,7 +272,8 @@ fn a_trust_that_also_lets_an_account_or_anyone_assume_the_role_is_a_finding() {
 #[test]
 fn an_ipv6_cni_policy_is_judged_by_its_document_not_its_name() {
     let c = [cluster("v6", IpFamily::Ipv6, "nodes")];
-    let live = node_role(&[WORKER, PULL, "arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy"]);
+    let v6 = "arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy";
+    let live = node_role(&[WORKER, PULL, v6]);
     let mut subject = Subject {
         role_name: "nodes".into(),
         role_arn: live.arn.clone(),
@@ -280,10 +281,10 @@ fn an_ipv6_cni_policy_is_judged_by_its_document_not_its_name() {
         live: Some(live),
         inline_policies: vec![],
         managed: Managed::Unknown,
-        ipv6_cni: Ipv6Cni::Foreign,
+        ipv6_cni: CniCheck::Tampered(PolicyArn::parse(v6, "x").unwrap()),
     };
     assert_eq!(kinds(&judge(&subject, &c)), ["cni-ipv6-policy-not-aws-document"]);
-    subject.ipv6_cni = Ipv6Cni::AwsDocument;
+    subject.ipv6_cni = CniCheck::Verified(PolicyArn::parse(v6, "x").unwrap());
     assert_eq!(judge(&subject, &c).verdict, Verdict::Compliant);
 }
 
@@ -297,7 +298,7 @@ fn managed_judged(spec: crate::domain::NodeRoleSpec, live: LiveRole, c: &[Cluste
         live: Some(live),
         inline_policies: vec![],
         managed: Managed::Yes(Box::new(record)),
-        ipv6_cni: Ipv6Cni::Unknown,
+        ipv6_cni: CniCheck::NotNeeded,
     };
     judge(&subject, c)
 }
@@ -326,4 +327,27 @@ fn a_node_group_using_a_role_its_stack_declares_auto_mode_is_a_mismatch() {
     assert!(kinds(&r).contains(&"node-class-mismatch"), "{r:?}");
     let m = r.findings.iter().find(|f| f.kind == "node-class-mismatch").unwrap();
     assert!(m.message.contains("prod/") && m.message.contains("declares NodeClass auto-mode"), "{m:?}");
+}
+
+#[test]
+fn a_customer_policy_named_like_a_node_policy_is_listed_and_does_not_stand_in_for_it() {
+    // Hostile: a customer-managed policy that takes AWS's node policy's name may grant anything. The audit and
+    // the guard read the same node-policy table: only AWS's own ARN is a node policy.
+    let look_alike = "arn:aws:iam::123456789012:policy/AmazonEKSWorkerNodePolicy";
+    let c = [cluster("prod", IpFamily::Ipv4, "nodes")];
+    let r = judged(node_role(&[look_alike, PULL, CNI]), &c);
+    assert!(kinds(&r).contains(&"missing-policy"), "AWS's worker policy is still missing: {r:?}");
+    let listed: Vec<&str> =
+        r.notes.iter().filter(|n| n.kind == "additional-policy").map(|n| n.message.as_str()).collect();
+    assert_eq!(listed, [format!("also attached: {look_alike}")], "{r:?}");
+    // The same role with AWS's policy lists nothing extra: the table knows it.
+    let r = judged(node_role(&[WORKER, PULL, CNI]), &c);
+    assert_eq!(r.verdict, Verdict::Compliant);
+    assert!(note_kinds(&r).is_empty(), "{r:?}");
+    // The guard agrees: the look-alike is not acceptable on an adopted role.
+    let rules = crate::domain::adoption::AdoptionRules::defaults(Partition::Aws);
+    let mut adoptable = node_role(&[look_alike]);
+    adoptable.name = RoleName::parse("eksNodeRole").unwrap();
+    let refusal = rules.refusal(&adoptable, &[], Partition::Aws, None, NodeClass::Standard).unwrap();
+    assert!(refusal.contains(look_alike), "{refusal}");
 }

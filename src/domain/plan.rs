@@ -93,6 +93,24 @@ impl fmt::Display for Action {
     }
 }
 
+impl Action {
+    /// The role's creation: trust policy, description, boundary and label in one call.
+    pub fn create_role(desired: &NodeRoleSpec) -> Action {
+        Action::CreateRole {
+            path: desired.path.as_str().to_string(),
+            trust: desired.trust_policy(),
+            description: desired.description.clone(),
+            boundary: match &desired.boundary {
+                Boundary::Set(arn) => Some(arn.clone()),
+                _ => None,
+            },
+            // The label only: IAM authorises CreateRole's tags as TagRole, and the policy lets label keys and
+            // user keys through different statements. User tags follow in a TagRole of their own.
+            tags: desired.labels(),
+        }
+    }
+}
+
 /// The ordered changes that bring a role to its desired state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
@@ -127,18 +145,7 @@ pub fn plan(desired: &NodeRoleSpec, live: Option<&LiveRole>, cni: &CniCheck, ret
     let empty = BTreeSet::new();
     let attached = match live {
         None => {
-            actions.push(Action::CreateRole {
-                path: desired.path.as_str().to_string(),
-                trust: desired.trust_policy(),
-                description: desired.description.clone(),
-                boundary: match &desired.boundary {
-                    Boundary::Set(arn) => Some(arn.clone()),
-                    _ => None,
-                },
-                // The label only: IAM authorises CreateRole's tags as TagRole, and the policy lets label keys and
-                // user keys through different statements. User tags follow in a TagRole of their own.
-                tags: desired.labels(),
-            });
+            actions.push(Action::create_role(desired));
             &empty
         }
         Some(live) => {

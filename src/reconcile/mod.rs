@@ -224,8 +224,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
     /// the instance profile this request makes (`make_profile`). Returns the role as IAM's answer describes it, so
     /// its RoleId can be recorded before anything else happens.
     pub async fn create_role(&self, desired: &NodeRoleSpec, make_profile: Option<&str>) -> Result<LiveRole> {
-        let mut planned = plan(desired, None, &CniCheck::NotNeeded, &Retired::default(), Scope::Lifecycle);
-        let create = planned.actions.remove(0);
+        let create = Action::create_role(desired);
         let path = desired.path.as_str();
         let profile = async {
             match make_profile {

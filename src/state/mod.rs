@@ -2,14 +2,19 @@
 //! lower-cased role name (IAM names are case-insensitive), written only by the function (the table's resource
 //! policy denies every other principal the data-plane writes). Tags on the role decide nothing.
 //!
-//! Protocol, like a finalizer's:
-//! - Create writes the item first (owner, desired state, no RoleId) only if there is none or it is this
-//!   resource's, then creates the role, then records its RoleId: a crash in between is resumed by the retry.
-//! - Update writes the new desired state before changing IAM.
-//! - Repair acts only when the item exists, is `active`, and its RoleId equals the live role's.
-//! - Delete marks the item `deleting` (repair stands down), removes the role, and removes the item last.
+//! Protocol, like a finalizer's. Every write is a named `Transition` (`transition.rs`), applied only by the
+//! reconciler (`Reconciler::commit`), in this order:
+//! - Create: `claim` writes the item first (owner, desired state, no RoleId) only if there is none or it is this
+//!   resource's; the role is created; `record-role-id` records its RoleId while the rest is applied. A crash in
+//!   between is resumed by the retry, which finds its own role by the item (and, before the RoleId, by its
+//!   checked label).
+//! - Update: `desire` writes the new desired state before IAM changes.
+//! - Repair acts only when the item exists, is `active`, and its RoleId equals the live role's
+//!   (`domain::repair`); `record-repair` counts each repair for the circuit breaker, beside the repair itself.
+//! - Delete: `mark-deleting` (repair stands down), the role removed or released, `remove` last.
 //!
-//! Every write is conditional on the version read, so two writers never silently overwrite each other.
+//! Every write is conditional on the version read (a claim: on there being no item, or this owner's), so two
+//! writers never silently overwrite each other; only `record-repair` is applied again to a newer item.
 
 pub mod codec;
 pub mod contract;

@@ -7,7 +7,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use tracing::warn;
 
-use crate::cfn::confirm::{IdentitySource, SdkStacks, Stacks};
+use crate::cfn::confirm::IdentitySource;
 use crate::cfn::{self, response::ResponseSender, CfnSettings, Trigger};
 use crate::deadline::Deadline;
 use crate::domain::Partition;
@@ -18,6 +18,7 @@ use crate::notify::Notifier;
 use crate::reconcile::repair::DriftSettings;
 use crate::reconcile::Reconciler;
 use crate::settings::Settings;
+use crate::stacks::{SdkStacks, Stacks};
 use crate::state::{DynamoStore, StateStore};
 
 /// Everything built once per process and borrowed by each invocation.

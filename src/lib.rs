@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod notify;
 pub mod reconcile;
 pub mod settings;
+pub mod stacks;
 pub mod state;
 
 pub use error::{Error, Result};

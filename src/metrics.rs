@@ -1,9 +1,12 @@
 //! CloudWatch metrics in Embedded Metric Format: plain JSON log lines, no SDK, no extra call.
 
+#[cfg(any(test, feature = "test-util"))]
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{json, Value};
+use serde_json::json;
+#[cfg(any(test, feature = "test-util"))]
+use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
@@ -41,31 +44,39 @@ impl Metric {
 #[derive(Debug, Clone)]
 pub struct Metrics {
     namespace: String,
+    #[cfg(any(test, feature = "test-util"))]
     captured: Option<Arc<Mutex<Vec<Value>>>>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        Metrics { namespace: "EksNodeRoleGuard".into(), captured: None }
+        Metrics::new("EksNodeRoleGuard")
     }
 }
 
 impl Metrics {
     /// Metrics in `namespace` (`METRICS_NAMESPACE`, default `EksNodeRoleGuard`).
     pub fn new(namespace: &str) -> Self {
-        Metrics { namespace: namespace.to_string(), captured: None }
+        Metrics {
+            namespace: namespace.to_string(),
+            #[cfg(any(test, feature = "test-util"))]
+            captured: None,
+        }
     }
 
     /// Metrics that are also kept in memory (for tests and benchmarks).
+    #[cfg(any(test, feature = "test-util"))]
     pub fn capturing() -> Self {
         Metrics { captured: Some(Arc::default()), ..Metrics::default() }
     }
 
+    #[cfg(any(test, feature = "test-util"))]
     pub fn captured(&self) -> Vec<Value> {
         self.captured.as_ref().map(|c| c.lock().unwrap_or_else(|e| e.into_inner()).clone()).unwrap_or_default()
     }
 
     /// Count of one metric for one role, among the captured records.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn count(&self, metric: Metric, role: &str) -> usize {
         self.captured().iter().filter(|r| r["RoleName"] == role && r.get(metric.name()).is_some()).count()
     }
@@ -86,6 +97,7 @@ impl Metrics {
             metric.name(): 1
         });
         println!("{record}");
+        #[cfg(any(test, feature = "test-util"))]
         if let Some(c) = &self.captured {
             c.lock().unwrap_or_else(|e| e.into_inner()).push(record);
         }

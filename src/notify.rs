@@ -5,6 +5,7 @@
 //! The actor is the one the triggering event names (`actorSource: "event"`): whoever may invoke the function can
 //! forge an event, so it is a lead, not proof. CloudTrail has the authoritative record under `eventId`.
 
+#[cfg(any(test, feature = "test-util"))]
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -241,6 +242,8 @@ pub enum Notifier {
         client: aws_sdk_eventbridge::Client,
         bus: String,
     },
+    /// Tests only: keeps what it is given.
+    #[cfg(any(test, feature = "test-util"))]
     Memory(Arc<Mutex<Vec<Notification>>>),
 }
 
@@ -255,11 +258,13 @@ impl Notifier {
         }
     }
 
+    #[cfg(any(test, feature = "test-util"))]
     pub fn capturing() -> Self {
         Notifier::Memory(Arc::default())
     }
 
     /// What a capturing notifier received.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn sent(&self) -> Vec<Notification> {
         match self {
             Notifier::Memory(m) => m.lock().unwrap_or_else(|e| e.into_inner()).clone(),
@@ -288,6 +293,7 @@ impl Notifier {
     async fn publish_now(&self, notes: &[Notification]) -> usize {
         match self {
             Notifier::Off => 0,
+            #[cfg(any(test, feature = "test-util"))]
             Notifier::Memory(m) => {
                 m.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(notes);
                 notes.len()

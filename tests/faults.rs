@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use common::fault_proxy::{Fault, FaultProxy};
 use common::*;
 use eks_node_role_guard::cfn;
-use eks_node_role_guard::cfn::confirm::SdkStacks;
 use eks_node_role_guard::iam::IamSettings;
+use eks_node_role_guard::stacks::SdkStacks;
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -5,11 +5,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use eks_node_role_guard::cfn::confirm::{IdentitySource, MemoryStacks};
+use eks_node_role_guard::cfn::confirm::IdentitySource;
 use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy, Status};
 use eks_node_role_guard::cfn::{self, CfnSettings, Trigger};
 use eks_node_role_guard::iam::{IamSettings, SdkIam};
 use eks_node_role_guard::reconcile::Reconciler;
+use eks_node_role_guard::stacks::MemoryStacks;
 use eks_node_role_guard::state::MemoryStore;
 use serde_json::json;
 

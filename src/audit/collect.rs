@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+#[cfg(any(test, feature = "test-util"))]
 use std::sync::{Arc, Mutex};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -26,15 +27,18 @@ pub trait Clusters: Send + Sync {
 }
 
 /// Clusters held in memory (tests).
+#[cfg(any(test, feature = "test-util"))]
 #[derive(Debug, Clone, Default)]
 pub struct MemoryClusters(Arc<Mutex<BTreeMap<String, ClusterFacts>>>);
 
+#[cfg(any(test, feature = "test-util"))]
 impl MemoryClusters {
     pub fn add(&self, facts: ClusterFacts) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(facts.name.clone(), facts);
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl Clusters for MemoryClusters {
     async fn names(&self) -> Result<Vec<String>> {
         Ok(self.0.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect())

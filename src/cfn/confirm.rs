@@ -14,9 +14,6 @@
 //! short; a definite negative refuses at once. The residual risk (a forged Update or Delete while the owner
 //! stack runs an operation) is named in docs/threat-model.md.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use tracing::warn;
@@ -24,6 +21,7 @@ use tracing::warn;
 use super::request::{Kind, Request};
 use crate::domain::{AccountId, Partition};
 use crate::error::{Error, Result};
+use crate::stacks::Stacks;
 
 /// Who this function is: the partition, account and region it runs in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +46,7 @@ impl Identity {
 /// Where this function's identity comes from: the invoked function ARN (real Lambda), else STS
 /// `GetCallerIdentity` once per process (the cargo-lambda emulator), or a fixed value (tests).
 pub struct IdentitySource {
+    #[cfg(any(test, feature = "test-util"))]
     fixed: Option<Identity>,
     sts: Option<aws_sdk_sts::Client>,
     region: String,
@@ -55,15 +54,24 @@ pub struct IdentitySource {
 }
 
 impl IdentitySource {
+    /// Tests only: this identity, asked of nobody.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn fixed(identity: Identity) -> Self {
         IdentitySource { region: identity.region.clone(), fixed: Some(identity), sts: None, cached: Default::default() }
     }
 
     pub fn from_sts(sts: aws_sdk_sts::Client, region: impl Into<String>) -> Self {
-        IdentitySource { fixed: None, sts: Some(sts), region: region.into(), cached: Default::default() }
+        IdentitySource {
+            #[cfg(any(test, feature = "test-util"))]
+            fixed: None,
+            sts: Some(sts),
+            region: region.into(),
+            cached: Default::default(),
+        }
     }
 
     pub async fn resolve(&self, invoked_function_arn: &str) -> Result<Identity> {
+        #[cfg(any(test, feature = "test-util"))]
         if let Some(f) = &self.fixed {
             return Ok(f.clone());
         }
@@ -92,23 +100,6 @@ impl IdentitySource {
             .await?;
         Ok(id.clone())
     }
-}
-
-/// A stack's resource as `DescribeStackResource` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StackResource {
-    /// `Custom::EksNodeRole`, `AWS::IAM::Role`, …
-    pub kind: String,
-    /// `CREATE_IN_PROGRESS`, `UPDATE_COMPLETE`, …
-    pub status: String,
-}
-
-/// What the function asks CloudFormation.
-pub trait Stacks: Send + Sync {
-    /// The stack's resource; `None` when the stack or the resource does not exist.
-    fn resource(&self, stack_id: &str, logical_id: &str) -> impl Future<Output = Result<Option<StackResource>>> + Send;
-    /// The stack's status; `None` when the stack does not exist.
-    fn stack_status(&self, stack_id: &str) -> impl Future<Output = Result<Option<String>>> + Send;
 }
 
 /// Confirms `req` (see the module documentation) or says why not.
@@ -173,112 +164,10 @@ async fn check<C: Stacks>(req: &Request, stacks: &C) -> Result<()> {
     }
 }
 
-/// CloudFormation through the SDK.
-#[derive(Clone)]
-pub struct SdkStacks {
-    client: aws_sdk_cloudformation::Client,
-}
-
-impl SdkStacks {
-    pub fn new(client: aws_sdk_cloudformation::Client) -> Self {
-        SdkStacks { client }
-    }
-}
-
-/// CloudFormation answers a stack or resource that does not exist with a ValidationError: a definite no.
-fn absent_if_validation<T>(r: Result<Option<T>>) -> Result<Option<T>> {
-    match r {
-        Err(Error::Aws { code: Some(c), .. }) if c == "ValidationError" => Ok(None),
-        other => other,
-    }
-}
-
-impl Stacks for SdkStacks {
-    async fn resource(&self, stack_id: &str, logical_id: &str) -> Result<Option<StackResource>> {
-        absent_if_validation(
-            self.client
-                .describe_stack_resource()
-                .stack_name(stack_id)
-                .logical_resource_id(logical_id)
-                .send()
-                .await
-                .map(|o| {
-                    o.stack_resource_detail.and_then(|d| {
-                        let status = d.resource_status.map(|s| s.as_str().to_string()).unwrap_or_default();
-                        d.resource_type.map(|kind| StackResource { kind, status })
-                    })
-                })
-                .map_err(|e| crate::aws::error("CloudFormation", "DescribeStackResource", e)),
-        )
-    }
-
-    async fn stack_status(&self, stack_id: &str) -> Result<Option<String>> {
-        absent_if_validation(
-            self.client
-                .describe_stacks()
-                .stack_name(stack_id)
-                .send()
-                .await
-                .map(|o| {
-                    o.stacks
-                        .unwrap_or_default()
-                        .into_iter()
-                        .find(|s| s.stack_id.as_deref() == Some(stack_id))
-                        .and_then(|s| s.stack_status.map(|st| st.as_str().to_string()))
-                })
-                .map_err(|e| crate::aws::error("CloudFormation", "DescribeStacks", e)),
-        )
-    }
-}
-
-/// A stack as the in-memory CloudFormation keeps it.
-#[derive(Default)]
-struct MemoryStack {
-    status: String,
-    /// LogicalResourceId → the resource.
-    resources: HashMap<String, StackResource>,
-}
-
-/// Stacks kept in memory for fast tests, by StackId.
-#[derive(Default)]
-pub struct MemoryStacks {
-    stacks: Mutex<HashMap<String, MemoryStack>>,
-}
-
-impl MemoryStacks {
-    /// A stack in `status` with these `(LogicalResourceId, type)` resources, each waiting for its Create answer
-    /// (`CREATE_IN_PROGRESS`) until `set_resource_status` says otherwise.
-    pub fn set(&self, stack_id: &str, status: &str, resources: &[(&str, &str)]) {
-        let resources = resources
-            .iter()
-            .map(|(l, t)| (l.to_string(), StackResource { kind: t.to_string(), status: "CREATE_IN_PROGRESS".into() }))
-            .collect();
-        let stack = MemoryStack { status: status.into(), resources };
-        self.stacks.lock().unwrap_or_else(|e| e.into_inner()).insert(stack_id.into(), stack);
-    }
-
-    pub fn set_resource_status(&self, stack_id: &str, logical_id: &str, status: &str) {
-        let mut stacks = self.stacks.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = stacks.get_mut(stack_id).and_then(|s| s.resources.get_mut(logical_id)) {
-            r.status = status.into();
-        }
-    }
-}
-
-impl Stacks for MemoryStacks {
-    async fn resource(&self, stack_id: &str, logical_id: &str) -> Result<Option<StackResource>> {
-        let stacks = self.stacks.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(stacks.get(stack_id).and_then(|s| s.resources.get(logical_id).cloned()))
-    }
-
-    async fn stack_status(&self, stack_id: &str) -> Result<Option<String>> {
-        Ok(self.stacks.lock().unwrap_or_else(|e| e.into_inner()).get(stack_id).map(|s| s.status.clone()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stacks::{MemoryStacks, StackResource};
     use serde_json::json;
 
     const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/prod/guid";

@@ -111,9 +111,11 @@ impl Reader<'_> {
         let items = self.keep(list(self.props, "AdditionalPolicyArns")).unwrap_or_default();
         let policies: BTreeSet<PolicyArn> =
             items.iter().filter_map(|s| self.keep(policy_in(s, "AdditionalPolicyArns", partition))).collect();
-        if 3 + policies.len() > MAX_MANAGED_POLICIES {
+        // A standard role's required policies are the most any node class needs.
+        let required = crate::domain::policies::node_policies(partition, |n| n.standard).len();
+        if required + policies.len() > MAX_MANAGED_POLICIES {
             self.errors.push(format!(
-                "AdditionalPolicyArns has {} policies: a role holds at most {MAX_MANAGED_POLICIES} managed policies (the default quota is 10), 3 of them required",
+                "AdditionalPolicyArns has {} policies: a role holds at most {MAX_MANAGED_POLICIES} managed policies (the default quota is 10), {required} of them required",
                 policies.len()
             ));
         }

@@ -153,6 +153,13 @@ mod tests {
                 Claim::Refuse(Refusal::Replaced { role: role.clone() }),
             ),
             ("update its own role", Request::Update, Some(&mine), O::Recorded, Claim::Resume),
+            (
+                "update a role its label ties to the item, RoleId unrecorded",
+                Request::Update,
+                Some(&mine),
+                O::Labelled,
+                Claim::Resume,
+            ),
             ("update: the role is gone", Request::Update, Some(&mine), O::Gone, Claim::Recreate),
             (
                 "update: no item",

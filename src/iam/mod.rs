@@ -2,7 +2,9 @@
 //! calls aws-sdk-iam.
 
 mod client;
+#[cfg(any(test, feature = "test-util"))]
 pub mod contract;
+#[cfg(any(test, feature = "test-util"))]
 mod memory;
 mod sdk;
 
@@ -12,6 +14,7 @@ use std::future::Future;
 use serde_json::Value;
 
 pub use client::{build_client, client_from, http_client, shared_config, CallCounter, IamSettings};
+#[cfg(any(test, feature = "test-util"))]
 pub use memory::MemoryIam;
 pub use sdk::SdkIam;
 

@@ -60,9 +60,16 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         let mut attempts = 0;
         loop {
             let write = transition.next(current.as_ref(), now());
+            let wrote = |role: &RoleName, version: u64| {
+                info!(role = %role, transition = transition.name(), version, "state item written");
+            };
             let written = match write {
-                Write::Put(next, expect) => self.store.put(&next, expect).await.map(Some),
-                Write::Delete { role, version } => self.store.delete(&role, version).await.map(|()| None),
+                Write::Put(next, expect) => {
+                    self.store.put(&next, expect).await.inspect(|r| wrote(&r.role_name, r.version)).map(Some)
+                }
+                Write::Delete { role, version } => {
+                    self.store.delete(&role, version).await.inspect(|()| wrote(&role, version)).map(|()| None)
+                }
                 Write::Unchanged(item) => Ok(Some(item)),
                 Write::Refused => Ok(None),
             };
@@ -72,12 +79,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                     let Some(role) = current.as_ref().map(|r| r.role_name.clone()) else { return Ok(None) };
                     current = self.store.get(&role).await?;
                 }
-                other => {
-                    if let Ok(Some(r)) = &other {
-                        info!(role = %r.role_name, transition = transition.name(), version = r.version, "state item");
-                    }
-                    return other;
-                }
+                other => return other,
             }
         }
     }

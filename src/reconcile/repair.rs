@@ -292,7 +292,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                     drift: vec!["DeleteRole".into()],
                     ..RepairReport::of(&record, Outcome::RoleDeleted)
                 };
-                emit(metrics, &report, false);
+                emit(metrics, &report.outcome, role, false);
                 return report;
             }
             Triage::Ignore(why @ crate::domain::repair::Ignore::Off) => {
@@ -307,7 +307,9 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             }
             Triage::Ignore(why) => {
                 if why == crate::domain::repair::Ignore::NotRecorded {
-                    warn!(role, live_role_id = ?live.as_ref().map(|l| &l.role_id), recorded = ?record.as_ref().and_then(|r| r.role_id.as_ref()), "RoleId differs from the state item: not ours, left alone");
+                    let live_role_id = live.as_ref().map_or("-", |l| l.role_id.as_str());
+                    let recorded = record.as_ref().and_then(|r| r.role_id.as_deref());
+                    warn!(role, live_role_id, recorded = ?recorded, "RoleId differs from the state item: not ours, left alone");
                 }
                 return ignored(why.reason());
             }
@@ -366,7 +368,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                     "circuit open: this role keeps drifting; repairs stop until the window passes (see who changes it)"
                 );
                 report.outcome = Outcome::CircuitOpen;
-                emit(metrics, &report, true);
+                emit(metrics, &report.outcome, &role, true);
                 return report;
             }
             Repair::Apply(planned) => {
@@ -390,7 +392,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                     warn!(role, error = %e, "repair applied but not recorded for the circuit breaker");
                 }
                 report.outcome = Outcome::Repaired;
-                emit(metrics, &report, true);
+                emit(metrics, &report.outcome, &role, true);
             }
         }
         if let Some(arn) = decision.cni_tampered {
@@ -398,7 +400,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                 error: format!("the IPv6 CNI policy {arn} is missing or is not the document AWS publishes: restore it (the template's CreateIpv6CniPolicy owns it)"),
                 retryable: false,
             };
-            emit(metrics, &report, true);
+            emit(metrics, &report.outcome, &role, true);
         }
         report
     }
@@ -416,16 +418,16 @@ fn report_unverified_label(live: &LiveRole, metrics: &Metrics) {
     metrics.emit(Metric::UnverifiedManagementTag, live.name.as_str());
 }
 
-/// The outcome's metric, from the one table.
-fn emit(metrics: &Metrics, report: &RepairReport, attempted: bool) {
-    if let Some(m) = report.outcome.metric(attempted) {
-        metrics.emit(m, &report.role);
+/// The outcome's metric, from the one table, by `role` as IAM or the event spells it.
+fn emit(metrics: &Metrics, outcome: &Outcome, role: &str, attempted: bool) {
+    if let Some(m) = outcome.metric(attempted) {
+        metrics.emit(m, role);
     }
 }
 
 fn failed(role: &str, e: Error, metrics: &Metrics, attempted: bool) -> RepairReport {
     let report = RepairReport::new(role, Outcome::Failed { error: e.to_string(), retryable: e.is_retryable() });
-    emit(metrics, &report, attempted);
+    emit(metrics, &report.outcome, role, attempted);
     report
 }
 

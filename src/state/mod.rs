@@ -17,14 +17,17 @@
 //! writers never silently overwrite each other; only `record-repair` is applied again to a newer item.
 
 pub mod codec;
+#[cfg(any(test, feature = "test-util"))]
 pub mod contract;
 mod dynamo;
+#[cfg(any(test, feature = "test-util"))]
 mod memory;
 mod transition;
 
 use std::future::Future;
 
 pub use dynamo::{build_client, DynamoStore};
+#[cfg(any(test, feature = "test-util"))]
 pub use memory::MemoryStore;
 pub use transition::{Transition, Write};
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use eks_node_role_guard::cfn::confirm::{Identity, IdentitySource, MemoryStacks};
+use eks_node_role_guard::cfn::confirm::{Identity, IdentitySource};
 use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy};
 use eks_node_role_guard::cfn::{self, CfnSettings, Trigger};
 use eks_node_role_guard::domain::adoption::AdoptionRules;
@@ -12,6 +12,7 @@ use eks_node_role_guard::metrics::Metrics;
 use eks_node_role_guard::notify::Notifier;
 use eks_node_role_guard::reconcile::repair::DriftSettings;
 use eks_node_role_guard::reconcile::Reconciler;
+use eks_node_role_guard::stacks::MemoryStacks;
 use eks_node_role_guard::state::MemoryStore;
 use serde_json::{json, Value};
 

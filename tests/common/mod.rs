@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_iam::config::{Credentials, Region};
-use eks_node_role_guard::cfn::confirm::{Identity, IdentitySource, SdkStacks};
+use eks_node_role_guard::cfn::confirm::{Identity, IdentitySource};
 use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy};
 use eks_node_role_guard::cfn::{self, CfnSettings, Trigger};
 use eks_node_role_guard::domain::adoption::AdoptionRules;
@@ -25,6 +25,7 @@ use eks_node_role_guard::metrics::Metrics;
 pub use eks_node_role_guard::notify::Notifier;
 use eks_node_role_guard::reconcile::repair::DriftSettings;
 use eks_node_role_guard::reconcile::Reconciler;
+use eks_node_role_guard::stacks::SdkStacks;
 use eks_node_role_guard::state::{DynamoStore, Record, StateStore};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;

@@ -1,17 +1,20 @@
-//! Dispatch: one payload in, routed by its shape to the trigger that understands it. Everything the triggers
-//! use is built here once per process, from the environment read once.
+//! The one context: everything the triggers use, built here once per process from the environment read once
+//! (`App`), and what each invocation brings besides its payload (`Invocation`). Dispatch: one payload in,
+//! routed by its shape to the trigger that understands it, one typed answer out.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use lambda_runtime::{Context, LambdaEvent};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use tracing::warn;
 
 use crate::cfn::confirm::IdentitySource;
-use crate::cfn::{self, response::ResponseSender, CfnSettings, Trigger};
+use crate::cfn::response::{ResponseSender, Status};
+use crate::cfn::{self, CfnSettings};
 use crate::deadline::Deadline;
 use crate::domain::Partition;
-use crate::events;
+use crate::events::{self, EventAnswer};
 use crate::iam::{NodeRoleIam, SdkIam};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
@@ -21,7 +24,8 @@ use crate::settings::Settings;
 use crate::stacks::{SdkStacks, Stacks};
 use crate::state::{DynamoStore, StateStore};
 
-/// Everything built once per process and borrowed by each invocation.
+/// Everything built once per process and borrowed by each invocation: the one context both triggers receive.
+#[derive(Clone)]
 pub struct App<I, S, C> {
     pub reconciler: Reconciler<I, S>,
     pub stacks: C,
@@ -56,6 +60,52 @@ impl App<SdkIam, DynamoStore, SdkStacks> {
     }
 }
 
+/// What one invocation brings besides its payload.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// When the invocation must have answered.
+    pub deadline: Deadline,
+    /// The ARN the function was invoked under (real Lambda: the function's, with its account).
+    pub function_arn: String,
+    /// The invocation's CloudWatch log stream (a FAILED response's Reason points there).
+    pub log_stream: String,
+}
+
+impl Invocation {
+    /// From the runtime's context, read at `now`.
+    pub fn of(ctx: &Context, now: SystemTime) -> Self {
+        Invocation {
+            deadline: Deadline::from_runtime(ctx.deadline, now),
+            function_arn: ctx.invoked_function_arn.clone(),
+            log_stream: ctx.env_config.log_stream.clone(),
+        }
+    }
+
+    /// An invocation with `left` to run, invoked under `function_arn` (tools and tests).
+    pub fn with_time_left(left: Duration, function_arn: &str) -> Self {
+        Invocation {
+            deadline: Deadline::after(left),
+            function_arn: function_arn.to_string(),
+            log_stream: "local".into(),
+        }
+    }
+}
+
+/// What the function answers the runtime, by the trigger that handled the payload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "handled", rename_all = "lowercase")]
+pub enum Handled {
+    /// The response itself went to the ResponseURL; this is its status.
+    Cloudformation {
+        status: Status,
+    },
+    Eventbridge(EventAnswer),
+    /// Neither: ignored.
+    Unknown {
+        outcome: &'static str,
+    },
+}
+
 /// IAM's CloudTrail events reach EventBridge only in the partition's IAM region: elsewhere drift repair hears
 /// nothing unless forwarder.yaml sends them on (and `EVENTS_FORWARDED=true` says so).
 fn warn_if_events_cannot_arrive(region: &str, forwarded: bool) {
@@ -88,35 +138,24 @@ pub fn classify(payload: &Value) -> Payload {
 }
 
 impl<I: NodeRoleIam, S: StateStore, C: Stacks> App<I, S, C> {
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, lambda_runtime::Diagnostic> {
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Handled, lambda_runtime::Diagnostic> {
         let (payload, ctx) = event.into_parts();
-        self.dispatch(&payload, &ctx).await.map_err(lambda_runtime::Diagnostic::from)
+        let invocation = Invocation::of(&ctx, SystemTime::now());
+        self.dispatch(&payload, &invocation).await.map_err(lambda_runtime::Diagnostic::from)
     }
 
-    pub async fn dispatch(&self, payload: &Value, ctx: &Context) -> Result<Value, crate::Error> {
-        let left = Deadline::from_runtime(ctx.deadline, SystemTime::now());
+    pub async fn dispatch(&self, payload: &Value, invocation: &Invocation) -> Result<Handled, crate::Error> {
         match classify(payload) {
             Payload::CloudFormation => {
-                let trigger = Trigger {
-                    rec: &self.reconciler,
-                    stacks: &self.stacks,
-                    identity: &self.identity,
-                    sender: &self.sender,
-                    settings: &self.cfn,
-                };
-                let status =
-                    cfn::handle(payload, &trigger, &ctx.invoked_function_arn, left, &ctx.env_config.log_stream).await;
-                Ok(json!({ "handled": "cloudformation", "status": status }))
+                Ok(Handled::Cloudformation { status: cfn::handle(payload, self, invocation).await })
             }
-            Payload::EventBridge => {
-                events::handle(payload, &self.reconciler, &self.drift, &self.metrics, &self.notifier, left).await
-            }
+            Payload::EventBridge => events::handle(payload, self, invocation).await.map(Handled::Eventbridge),
             Payload::Unknown => {
                 warn!(
                     kind = kind_of(payload),
                     "payload is neither a CloudFormation request nor an EventBridge event: ignored"
                 );
-                Ok(json!({ "handled": "unknown", "outcome": "ignored" }))
+                Ok(Handled::Unknown { outcome: "ignored" })
             }
         }
     }
@@ -136,6 +175,19 @@ fn kind_of(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_answer_is_typed_and_reads_as_before() {
+        let cfn = serde_json::to_value(Handled::Cloudformation { status: Status::Success }).unwrap();
+        assert_eq!(cfn, serde_json::json!({"handled": "cloudformation", "status": "SUCCESS"}));
+        let unknown = serde_json::to_value(Handled::Unknown { outcome: "ignored" }).unwrap();
+        assert_eq!(unknown, serde_json::json!({"handled": "unknown", "outcome": "ignored"}));
+        let ignored = Handled::Eventbridge(EventAnswer::Ignored { outcome: "ignored", reason: "x".into() });
+        assert_eq!(
+            serde_json::to_value(ignored).unwrap(),
+            serde_json::json!({"handled": "eventbridge", "outcome": "ignored", "reason": "x"})
+        );
+    }
 
     #[test]
     fn iam_events_arrive_in_the_partitions_iam_region() {

@@ -5,6 +5,7 @@ pub mod app;
 pub mod audit;
 pub mod aws;
 pub mod cfn;
+pub mod clock;
 pub mod deadline;
 pub mod domain;
 pub mod error;

@@ -217,10 +217,7 @@ impl Account for OnMoto {
 
     async fn sweep(&self) -> Result<(), String> {
         let h = &self.0;
-        eks_node_role_guard::events::handle(&sweep_event(), &h.reconciler, &h.drift, &h.metrics, &h.notifier, MINUTE)
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string())
+        deliver_to(&h.app, &sweep_event(), MINUTE).await.map(drop).map_err(|e| e.to_string())
     }
 
     async fn snapshot(&self, role: &str) -> Snapshot {

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::runtime_stub::RuntimeStub;
 use common::*;
-use eks_node_role_guard::app::App;
+use eks_node_role_guard::app::Invocation;
 use lambda_runtime::Context;
 use serde_json::Value;
 
@@ -41,16 +41,7 @@ async fn every_malformed_payload_gets_a_failed_response_or_a_clear_log_and_never
     let h = Harness::new().await;
     let roles_before = h.roles().await;
     let iam = h.iam.clone();
-    let app = App {
-        reconciler: h.reconciler,
-        stacks: h.stacks,
-        identity: h.identity,
-        sender: h.sender,
-        cfn: h.settings,
-        drift: h.drift,
-        metrics: h.metrics,
-        notifier: h.notifier,
-    };
+    let app = &h.app;
     let listener = &h.listener;
     let mut ctx = Context::default();
     let mut checked = 0;
@@ -63,7 +54,7 @@ async fn every_malformed_payload_gets_a_failed_response_or_a_clear_log_and_never
         ctx.deadline =
             (SystemTime::now() + Duration::from_secs(30)).duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
         let before = listener.all().len();
-        let out = app.dispatch(&payload, &ctx).await;
+        let out = app.dispatch(&payload, &Invocation::of(&ctx, SystemTime::now())).await;
         let sent = &listener.all()[before..];
         if name.starts_with("cfn-") {
             assert_eq!(sent.len(), 1, "{name}: exactly one response");

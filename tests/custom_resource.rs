@@ -346,7 +346,7 @@ async fn the_response_put_is_retried_on_5xx_until_accepted() {
 #[tokio::test]
 async fn an_insecure_response_url_is_refused_and_never_contacted() {
     let mut h = Harness::new().await;
-    h.settings.allow_insecure_response_url = false;
+    h.cfn.allow_insecure_response_url = false;
     let req = request("Create", "Nodes", json!({}), &h.url());
     let status = cfn_handle(&h, &req).await;
     assert_eq!(status, eks_node_role_guard::cfn::response::Status::Failed);
@@ -356,7 +356,7 @@ async fn an_insecure_response_url_is_refused_and_never_contacted() {
 
 async fn cfn_handle(h: &Harness, req: &serde_json::Value) -> eks_node_role_guard::cfn::response::Status {
     let req = h.aimed(req).await;
-    eks_node_role_guard::cfn::handle(&req, &h.trigger(), "function-arn", std::time::Duration::from_secs(30), "s").await
+    eks_node_role_guard::cfn::handle(&req, &h.app, &invocation(std::time::Duration::from_secs(30))).await
 }
 
 #[tokio::test]

@@ -117,23 +117,14 @@ async fn the_circuit_breaker_opens_after_n_repairs_and_stays_open() {
     // A fresh process (no memory) sees the same: the state is in the item.
     let h2_settings = h.drift.clone();
     let inv = eks_node_role_guard::reconcile::repair::ReportedLabels::default();
-    let report = h
-        .reconciler
-        .repair(
-            &eks_node_role_guard::domain::RoleName::parse("flappy").unwrap(),
-            &h2_settings,
-            &h.metrics,
-            &inv,
-            std::time::SystemTime::now(),
-        )
-        .await;
+    let clock = eks_node_role_guard::clock::Clock::fixed(std::time::SystemTime::now());
+    let fresh = h.reconciler.clone().with_clock(clock.clone());
+    let flappy = eks_node_role_guard::domain::RoleName::parse("flappy").unwrap();
+    let report = fresh.repair(&flappy, &h2_settings, &h.metrics, &inv).await;
     assert_eq!(report.outcome, eks_node_role_guard::reconcile::repair::Outcome::CircuitOpen);
     // Once the window has passed, repairs resume.
-    let later = std::time::SystemTime::now() + h2_settings.window;
-    let report = h
-        .reconciler
-        .repair(&eks_node_role_guard::domain::RoleName::parse("flappy").unwrap(), &h2_settings, &h.metrics, &inv, later)
-        .await;
+    clock.advance(h2_settings.window);
+    let report = fresh.repair(&flappy, &h2_settings, &h.metrics, &inv).await;
     assert_eq!(report.outcome, eks_node_role_guard::reconcile::repair::Outcome::Repaired);
 }
 
@@ -185,31 +176,23 @@ async fn access_denied_is_reported_and_not_retried_while_persistent_throttling_a
     managed(&h, "nodes", json!({})).await;
     let (proxy, rec) = faulty(&h).await;
     let event = drift_event("drift-detach-role-policy.json", "nodes");
-    let deliver = |rec| {
-        eks_node_role_guard::events::handle(
-            &event,
-            rec,
-            &h.drift,
-            &h.metrics,
-            &h.notifier,
-            std::time::Duration::from_secs(30),
-        )
-    };
+    let app = GuardApp { reconciler: rec, ..h.app.clone() };
+    let deliver = |app| deliver_to(app, &event, std::time::Duration::from_secs(30));
 
     // The three reads pass, the attach is denied: reported once, no retry asked for.
     h.detach("nodes", WORKER_ARN).await;
     proxy.script(vec![None, None, None, Some(Fault::Deny)]);
-    let out = deliver(&rec).await.expect("not retryable: no error for the runtime");
+    let out = deliver(&app).await.expect("not retryable: no error for the runtime");
     assert_eq!(out["outcomes"][0]["outcome"], "failed", "{out}");
     assert!(out["outcomes"][0]["reason"].as_str().unwrap().contains("AccessDenied"), "{out}");
     assert_eq!(h.metrics.count(Metric::RepairFailed, "nodes"), 1);
 
     // IAM keeps throttling: the SDK retries, then the handler returns an error so the event is delivered again.
     proxy.always(Some(Fault::Throttle));
-    let err = deliver(&rec).await.expect_err("retryable");
+    let err = deliver(&app).await.expect_err("retryable");
     assert!(err.to_string().contains("Throttling"), "{err}");
     proxy.clear();
-    assert_eq!(deliver(&rec).await.unwrap()["outcomes"][0]["outcome"], "repaired");
+    assert_eq!(deliver(&app).await.unwrap()["outcomes"][0]["outcome"], "repaired");
 }
 
 #[tokio::test]

@@ -288,6 +288,23 @@ async fn the_breaker_opens_after_the_limit_and_tag_edits_cannot_jam_it() {
 }
 
 #[tokio::test]
+async fn the_breaker_closes_again_once_its_window_has_passed_on_the_clock() {
+    let mut w = World::managed(json!({"RoleName": "nodes"})).await;
+    let clock = eks_node_role_guard::clock::Clock::fixed(std::time::SystemTime::now());
+    w.app.reconciler = w.reconciler.clone().with_clock(clock.clone());
+    w.drift.max_repairs = 1;
+    let detach = || Action::DetachPolicy(aws(WORKER));
+    assert_eq!(w.outside(detach(), "DetachRolePolicy").await, "repaired");
+    assert_eq!(w.outside(detach(), "DetachRolePolicy").await, "circuit-open");
+    clock.advance(w.drift.window - std::time::Duration::from_secs(1));
+    assert_eq!(w.outside(detach(), "DetachRolePolicy").await, "circuit-open", "still inside the window");
+    clock.advance(std::time::Duration::from_secs(1));
+    assert_eq!(w.outside(detach(), "DetachRolePolicy").await, "repaired", "the window has passed");
+    let item = w.store.get(&"nodes".parse_role()).await.unwrap().unwrap();
+    assert_eq!(item.repairs, [clock.unix()], "only the repair inside the new window counts");
+}
+
+#[tokio::test]
 async fn a_copied_label_gives_a_foreign_role_nothing() {
     let w = World::managed(json!({"RoleName": "nodes"})).await;
     let label = w.iam.role("nodes").unwrap().tags;
@@ -417,7 +434,7 @@ async fn more_policies_than_the_quota_are_refused_before_any_change() {
     let extra: Vec<PolicyArn> = (0..8).map(|i| aws(&format!("Extra{i}"))).collect();
     let arns: Vec<String> = extra.iter().map(ToString::to_string).collect();
     let mut w = World::new().await;
-    w.rec.rules.allowed_additional.extend(extra.iter().cloned());
+    w.reconciler.rules.allowed_additional.extend(extra.iter().cloned());
     let r = w.send("Create", json!({"RoleName": "nodes", "AdditionalPolicyArns": arns})).await;
     assert_eq!(r["Status"], "FAILED");
     let reason = r["Reason"].as_str().unwrap();
@@ -426,7 +443,7 @@ async fn more_policies_than_the_quota_are_refused_before_any_change() {
     // A raised quota admits them; up to 10 policies the quota is not even read (IAM's is never lower).
     let mut raised = World::new().await;
     raised.iam.set_quota(20);
-    raised.rec.rules.allowed_additional.extend(extra);
+    raised.reconciler.rules.allowed_additional.extend(extra);
     let r = raised.send("Create", json!({"RoleName": "nodes", "AdditionalPolicyArns": arns})).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     assert_eq!(raised.iam.calls().iter().filter(|c| *c == "GetAccountSummary").count(), 1);
@@ -558,7 +575,7 @@ async fn a_boundary_the_installation_does_not_allow_is_refused_before_any_change
     // A boundary the item records stays usable when the operator narrows the list later: other changes (and a
     // rollback, which sends the same boundary again) go through.
     let mut w = w;
-    w.rec.rules.allowed_boundaries.clear();
+    w.reconciler.rules.allowed_boundaries.clear();
     let r = w
         .send(
             "Update",
@@ -571,7 +588,7 @@ async fn a_boundary_the_installation_does_not_allow_is_refused_before_any_change
 #[tokio::test]
 async fn a_path_named_like_the_name_prefix_is_refused_before_any_change() {
     let mut w = World::new().await;
-    w.rec.rules.name_prefix = "eks-nodes-".into();
+    w.reconciler.rules.name_prefix = "eks-nodes-".into();
     let r = w.send("Create", json!({"RoleName": "eks-nodes-a", "Path": "/nodes/"})).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     // Hostile: a name outside the prefix, hidden below a path that IAM's `eks-nodes-*` would otherwise match.
@@ -771,7 +788,7 @@ async fn old_properties_that_fail_todays_validation_never_make_a_rollback_replac
     let w = World::new().await;
     w.iam.outside("legacy-nodes", &node_role_made_by_hand()).unwrap();
     let mut w = w;
-    w.rec.rules = AdoptionRules::new("legacy-nodes", Default::default(), None);
+    w.reconciler.rules = AdoptionRules::new("legacy-nodes", Default::default(), None);
     let good = json!({"RoleName": "legacy-nodes", "AdoptExistingRole": "true"});
     assert_eq!(w.create_as("Nodes", good.clone()).await["Status"], "SUCCESS");
     // An Update with a bad value fails; CloudFormation rolls back with the bad set as the *old* properties.
@@ -887,7 +904,7 @@ async fn a_sweep_repairs_from_the_item_as_it_is_now_not_as_it_was_listed() {
     let w = World::managed(json!({"RoleName": "nodes"})).await;
     assert!(w.attached("nodes").contains(CNI));
     let store = UpdatedAfterList { inner: w.store.clone(), iam: w.iam.clone() };
-    let rec = eks_node_role_guard::reconcile::Reconciler::new(w.iam.clone(), store, w.rec.rules.clone(), None);
+    let rec = eks_node_role_guard::reconcile::Reconciler::new(w.iam.clone(), store, w.reconciler.rules.clone(), None);
     let settings = eks_node_role_guard::reconcile::repair::DriftSettings::default();
     let deadline = std::time::Duration::from_secs(30);
     let reports = rec.sweep(&settings, &w.metrics, deadline.into()).await.unwrap();

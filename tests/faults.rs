@@ -101,7 +101,9 @@ async fn run_shard(shard: usize, shards: usize) {
     };
     let faulty = reconciler_with(client_for(&proxy.endpoint(), &settings, None), &proxy.endpoint(), &settings);
     let stacks = SdkStacks::new(aws_sdk_cloudformation::Client::new(&shared_config_with(&proxy.endpoint(), &settings)));
-    let settings = cfn::CfnSettings { margin: Duration::from_millis(1500), allow_insecure_response_url: true };
+    let cfn_settings = cfn::CfnSettings { margin: Duration::from_millis(1500), allow_insecure_response_url: true };
+    // The function's context with every AWS client behind the proxy.
+    let faulty = GuardApp { stacks, ..h.app_with(faulty, cfn_settings) };
     h.make_ipv6_policy(&eks_node_role_guard::domain::policies::cni_ipv6_policy_document(
         eks_node_role_guard::domain::Partition::Aws,
     ))
@@ -113,7 +115,7 @@ async fn run_shard(shard: usize, shards: usize) {
     let mut summary = std::collections::BTreeMap::<String, usize>::new();
     for case in &cases {
         let name = format!("m{}", case.id);
-        let outcome = run_case(&h, &proxy, &faulty, &stacks, &settings, case, &name).await;
+        let outcome = run_case(&h, &proxy, &faulty, case, &name).await;
         *summary.entry(outcome).or_default() += 1;
     }
     println!("shard {shard}: {} cases: {summary:?}", cases.len());
@@ -125,21 +127,11 @@ async fn run_shard(shard: usize, shards: usize) {
 struct Rig<'a> {
     h: &'a Harness,
     proxy: &'a FaultProxy,
-    faulty: &'a GuardReconciler,
-    stacks: &'a SdkStacks,
-    settings: &'a cfn::CfnSettings,
+    faulty: &'a GuardApp,
 }
 
-async fn run_case(
-    h: &Harness,
-    proxy: &FaultProxy,
-    faulty: &GuardReconciler,
-    stacks: &SdkStacks,
-    settings: &cfn::CfnSettings,
-    case: &Case,
-    name: &str,
-) -> String {
-    let rig = Rig { h, proxy, faulty, stacks, settings };
+async fn run_case(h: &Harness, proxy: &FaultProxy, faulty: &GuardApp, case: &Case, name: &str) -> String {
+    let rig = Rig { h, proxy, faulty };
     let ctx = format!("{case:?}");
     let base = props(case, name);
     let logical = format!("L{}", case.id);
@@ -190,8 +182,7 @@ impl Rig<'_> {
         let h = self.h;
         let ev = drift_event("drift-detach-role-policy.json", name);
         let started = Instant::now();
-        let result =
-            eks_node_role_guard::events::handle(&ev, self.faulty, &h.drift, &h.metrics, &h.notifier, TIME_LEFT).await;
+        let result = deliver_to(self.faulty, &ev, TIME_LEFT).await;
         assert!(
             started.elapsed() < TIME_LEFT + Duration::from_secs(1),
             "{ctx}: drift handling took {:?}",
@@ -223,14 +214,7 @@ impl Rig<'_> {
         let request = h.aimed(&request).await;
         let before = h.listener.accepted().len();
         let started = Instant::now();
-        let trigger = cfn::Trigger {
-            rec: self.faulty,
-            stacks: self.stacks,
-            identity: &h.identity,
-            sender: &h.sender,
-            settings: self.settings,
-        };
-        cfn::handle(&request, &trigger, "function-arn", TIME_LEFT, "stream").await;
+        cfn::handle(&request, self.faulty, &invocation(TIME_LEFT)).await;
         let accepted = h.listener.accepted();
         assert_eq!(accepted.len(), before + 1, "{ctx}: exactly one accepted response");
         let got = accepted.last().unwrap();
@@ -302,7 +286,7 @@ async fn a_refused_response_url_is_given_up_on_before_the_deadline() {
     let req = request("Create", "Nodes", json!({"RoleName": "nodes"}), &closed);
     let req = h.aimed(&req).await;
     let started = Instant::now();
-    let status = cfn::handle(&req, &h.trigger(), "function-arn", Duration::from_secs(3), "s").await;
+    let status = cfn::handle(&req, &h.app, &invocation(Duration::from_secs(3))).await;
     assert_eq!(status, cfn::response::Status::Success, "the work was done");
     assert!(started.elapsed() < Duration::from_secs(3), "gave up at the deadline: {:?}", started.elapsed());
 }

@@ -70,8 +70,8 @@ impl Receiver {
 
 /// The drift trigger in this process, publishing through `notifier` instead of the harness's own.
 async fn handle_with(h: &Harness, notifier: &Notifier, event: &Value) -> Result<Value, eks_node_role_guard::Error> {
-    eks_node_role_guard::events::handle(event, &h.reconciler, &h.drift, &h.metrics, notifier, Duration::from_secs(60))
-        .await
+    let app = GuardApp { notifier: notifier.clone(), ..h.app.clone() };
+    deliver_to(&app, event, Duration::from_secs(60)).await
 }
 
 #[tokio::test]

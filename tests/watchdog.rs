@@ -5,10 +5,14 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use eks_node_role_guard::app::App;
 use eks_node_role_guard::cfn::confirm::IdentitySource;
 use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy, Status};
-use eks_node_role_guard::cfn::{self, CfnSettings, Trigger};
+use eks_node_role_guard::cfn::{self, CfnSettings};
 use eks_node_role_guard::iam::{IamSettings, SdkIam};
+use eks_node_role_guard::metrics::Metrics;
+use eks_node_role_guard::notify::Notifier;
+use eks_node_role_guard::reconcile::repair::DriftSettings;
 use eks_node_role_guard::reconcile::Reconciler;
 use eks_node_role_guard::stacks::MemoryStacks;
 use eks_node_role_guard::state::MemoryStore;
@@ -24,13 +28,21 @@ async fn run_against_hanging_iam(kind: &str, time_left: Duration) -> (Status, Ve
     let cfn_settings = CfnSettings { margin: Duration::from_millis(1500), allow_insecure_response_url: true };
     let stacks = MemoryStacks::default();
     stacks.set(STACK_ID, "UPDATE_IN_PROGRESS", &[("Nodes", "Custom::EksNodeRole")]);
-    let identity = IdentitySource::fixed(identity());
-    let trigger = Trigger { rec: &rec, stacks: &stacks, identity: &identity, sender: &sender, settings: &cfn_settings };
+    let app = App {
+        reconciler: rec,
+        stacks,
+        identity: IdentitySource::fixed(identity()),
+        sender,
+        cfn: cfn_settings,
+        drift: DriftSettings::default(),
+        metrics: Metrics::default(),
+        notifier: Notifier::Off,
+    };
     let mut req = request(kind, "Nodes", json!({"RoleName": "nodes"}), &listener.url());
     req["PhysicalResourceId"] = json!("nodes");
     req["OldResourceProperties"] = json!({"RoleName": "nodes"});
     let started = Instant::now();
-    let status = cfn::handle(&req, &trigger, "function-arn", time_left, "stream-1").await;
+    let status = cfn::handle(&req, &app, &invocation(time_left)).await;
     (status, listener.all(), started)
 }
 
@@ -77,7 +89,7 @@ async fn a_replacement_cut_short_by_the_deadline_is_removed_after_the_answer() {
     proxy.script(script);
     let cfn_settings = CfnSettings { margin: Duration::from_millis(1500), allow_insecure_response_url: true };
     let req = h.aimed(&update("Nodes", "nodes-blue", json!({"RoleName": "nodes-green"}), old, &h.url())).await;
-    cfn::handle(&req, &h.trigger_with(&rec, &cfn_settings), "function-arn", Duration::from_secs(4), "s").await;
+    cfn::handle(&req, &h.app_with(rec, cfn_settings), &invocation(Duration::from_secs(4))).await;
 
     let body = h.listener.last();
     assert_eq!(body["Status"], "FAILED");

@@ -45,6 +45,7 @@ impl Identity {
 
 /// Where this function's identity comes from: the invoked function ARN (real Lambda), else STS
 /// `GetCallerIdentity` once per process (the cargo-lambda emulator), or a fixed value (tests).
+#[derive(Clone)]
 pub struct IdentitySource {
     #[cfg(any(test, feature = "test-util"))]
     fixed: Option<Identity>,

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::app::{App, Invocation};
 use crate::deadline::Deadline;
 use tracing::{error, info, warn};
 
@@ -19,13 +20,11 @@ use crate::domain::{policies, Intent, Lifecycle, LiveRole, NodeRoleSpec};
 use crate::error::Error;
 use crate::iam::NodeRoleIam;
 use crate::reconcile::lifecycle::{Applied, Progress};
-use crate::reconcile::Reconciler;
 use crate::stacks::Stacks;
 use crate::state::StateStore;
-use confirm::IdentitySource;
 use properties::{Properties, RoleIdentity};
 use request::{Envelope, Kind, Request};
-use response::{Response, ResponseSender, ResponseUrl, Status};
+use response::{Response, ResponseUrl, Status};
 
 /// Settings of the CloudFormation trigger (`WATCHDOG_MARGIN_MS`, `ALLOW_INSECURE_RESPONSE_URL`: `settings.rs`).
 #[derive(Debug, Clone)]
@@ -46,32 +45,21 @@ pub fn is_request(payload: &Value) -> bool {
     payload.get("RequestType").is_some() && payload.get("ResponseURL").is_some()
 }
 
-/// What the CloudFormation trigger works with, built once per process.
-pub struct Trigger<'a, I, S, C> {
-    pub rec: &'a Reconciler<I, S>,
-    pub stacks: &'a C,
-    pub identity: &'a IdentitySource,
-    pub sender: &'a ResponseSender,
-    pub settings: &'a CfnSettings,
-}
-
 /// Handles one request end to end: confirmed with CloudFormation, then carried out. Always answers exactly once
 /// when a usable ResponseURL is present; never returns an error (a retried invocation could only answer twice).
 pub async fn handle<I: NodeRoleIam, S: StateStore, C: Stacks>(
     payload: &Value,
-    t: &Trigger<'_, I, S, C>,
-    invoked_function_arn: &str,
-    deadline: impl Into<Deadline>,
-    log_stream: &str,
+    t: &App<I, S, C>,
+    invocation: &Invocation,
 ) -> Status {
     let started = Instant::now();
-    let deadline: Deadline = deadline.into();
+    let deadline = invocation.deadline;
     let envelope = Envelope::from_raw(payload);
     let url = match envelope
         .response_url
         .as_deref()
         .ok_or_else(|| Error::Response("ResponseURL is missing".into()))
-        .and_then(|u| ResponseUrl::parse(u, t.settings.allow_insecure_response_url))
+        .and_then(|u| ResponseUrl::parse(u, t.cfn.allow_insecure_response_url))
     {
         Ok(u) => u,
         Err(e) => {
@@ -80,12 +68,12 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C: Stacks>(
         }
     };
     let progress = Progress::default();
-    let (result, cut_short) = work(payload, t, invoked_function_arn, deadline, &progress).await;
+    let (result, cut_short) = work(payload, t, &invocation.function_arn, deadline, &progress).await;
     let response = answer(&envelope, result, &progress);
     let status = response.status;
     // Stop retrying the PUT a moment before Lambda would freeze the process.
     let send_deadline = deadline.less(Duration::from_millis(200));
-    match t.sender.send(&url, response.to_body(log_stream), send_deadline.instant()).await {
+    match t.sender.send(&url, response.to_body(&invocation.log_stream), send_deadline.instant()).await {
         Ok(code) => info!(
             request_type = %envelope.request_type,
             logical_id = %envelope.logical_id,
@@ -100,7 +88,7 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C: Stacks>(
     }
     // The answer is out; what time is left goes to removing a replacement the deadline cut short.
     if let Some(intent) = cut_short {
-        let _ = tokio::time::timeout(send_deadline.left(), t.rec.after_timeout(&intent, &progress)).await;
+        let _ = tokio::time::timeout(send_deadline.left(), t.reconciler.after_timeout(&intent, &progress)).await;
     }
     status
 }
@@ -109,7 +97,7 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C: Stacks>(
 /// the budget cut short is returned too: a replacement it left half-made is removed after the answer.
 async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
     payload: &Value,
-    t: &Trigger<'_, I, S, C>,
+    t: &App<I, S, C>,
     invoked_function_arn: &str,
     deadline: Deadline,
     progress: &Progress,
@@ -122,10 +110,10 @@ async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
     };
     let confirmation = async {
         let me = t.identity.resolve(invoked_function_arn).await?;
-        confirm::confirm(&req, &me, t.stacks).await
+        confirm::confirm(&req, &me, &t.stacks).await
     };
-    let budget = deadline.work_budget(t.settings.margin);
-    match tokio::time::timeout(budget, Box::pin(t.rec.apply(&intent, progress, confirmation))).await {
+    let budget = deadline.work_budget(t.cfn.margin);
+    match tokio::time::timeout(budget, Box::pin(t.reconciler.apply(&intent, progress, confirmation))).await {
         Ok(r) => (r.map(answer_of), None),
         Err(_) => (Err(Error::TimedOut(format!("within {} ms", budget.as_millis()))), Some(intent)),
     }

@@ -3,18 +3,19 @@
 
 pub mod cloudtrail;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::time::Instant;
 use tracing::{debug, error, info};
 
-use crate::deadline::Deadline;
+use crate::app::{App, Invocation};
 use crate::domain::{policies, PolicyArn, RoleName};
 use crate::error::Error;
 use crate::iam::NodeRoleIam;
 use crate::metrics::Metrics;
-use crate::notify::{self, Cause, Notifier};
+use crate::notify::{self, Cause};
 use crate::reconcile::repair::{DriftSettings, RepairReport, ReportedLabels};
 use crate::reconcile::Reconciler;
 use crate::state::StateStore;
@@ -111,18 +112,46 @@ pub fn route(detail_type: &str, source: &str, detail: &CloudTrailDetail, setting
     }
 }
 
+/// What the EventBridge trigger answers the runtime.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum EventAnswer {
+    /// The event names nothing to check.
+    Ignored { outcome: &'static str, reason: String },
+    /// One decision per role checked.
+    Decided { outcomes: Vec<Decision> },
+}
+
+/// One role's decision, as answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub role: String,
+    pub outcome: &'static str,
+    pub drift: Vec<String>,
+    pub reason: String,
+}
+
+impl From<&RepairReport> for Decision {
+    fn from(r: &RepairReport) -> Self {
+        Decision {
+            role: r.role.clone(),
+            outcome: r.outcome.label(),
+            drift: r.drift.clone(),
+            reason: r.outcome.reason().to_string(),
+        }
+    }
+}
+
 /// Handles one EventBridge event: routes it, repairs, logs one record per decision and publishes one
 /// notification per decision worth one.
-pub async fn handle<I: NodeRoleIam, S: StateStore>(
+pub async fn handle<I: NodeRoleIam, S: StateStore, C>(
     payload: &Value,
-    rec: &Reconciler<I, S>,
-    settings: &DriftSettings,
-    metrics: &Metrics,
-    notifier: &Notifier,
-    deadline: impl Into<Deadline>,
-) -> Result<Value, Error> {
+    app: &App<I, S, C>,
+    invocation: &Invocation,
+) -> Result<EventAnswer, Error> {
+    let (rec, settings, metrics) = (&app.reconciler, &app.drift, &app.metrics);
     let started = Instant::now();
-    let lambda: Deadline = deadline.into();
+    let lambda = invocation.deadline;
     // Leave a little time to publish, log and return before the Lambda deadline.
     let deadline = lambda.less(Duration::from_secs(2));
     let text = |k: &str| payload.get(k).and_then(Value::as_str).unwrap_or("");
@@ -147,7 +176,7 @@ pub async fn handle<I: NodeRoleIam, S: StateStore>(
     let reports: Vec<RepairReport> = match routed {
         Route::Ignore(why) => {
             debug!(event_id = %event_id, actor = %actor, event_name = %event_name, reason = %why, "event ignored");
-            return Ok(json!({"handled": "eventbridge", "outcome": "ignored", "reason": why}));
+            return Ok(EventAnswer::Ignored { outcome: "ignored", reason: why });
         }
         Route::Role(name) => vec![repair_named(rec, &name, settings, metrics, &reported).await],
         // The tool names the profiles it creates after their role. (An adopted role's differently named profile
@@ -158,19 +187,16 @@ pub async fn handle<I: NodeRoleIam, S: StateStore>(
     let mut notes = Vec::new();
     for r in &reports {
         log_decision(&event_id, &actor, &event_name, r, started);
-        notes.extend(notify::notification(r, &cause, started.elapsed(), settings.partition(), SystemTime::now()));
+        notes.extend(notify::notification(r, &cause, started.elapsed(), settings.partition(), rec.clock().now()));
     }
-    notifier.publish(&notes, lambda.less(Duration::from_millis(300))).await;
+    app.notifier.publish(&notes, lambda.less(Duration::from_millis(300))).await;
     let retry = reports.iter().find(|r| r.outcome.is_retryable()).map(|r| r.outcome.reason().to_string());
     if let Some(e) = retry.filter(|_| !sweeping) {
         // Throttling or a 5xx: EventBridge/Lambda will deliver the event again. (A sweep is not run again for one
         // role: the next sweep is its retry.)
         return Err(Error::RepairIncomplete(e));
     }
-    Ok(json!({
-        "handled": "eventbridge",
-        "outcomes": reports.iter().map(|r| json!({"role": r.role, "outcome": r.outcome.label(), "drift": r.drift, "reason": r.outcome.reason()})).collect::<Vec<_>>(),
-    }))
+    Ok(EventAnswer::Decided { outcomes: reports.iter().map(Decision::from).collect() })
 }
 
 /// One structured record per decision: event, actor, role, what drifted, mode, outcome, latency.
@@ -194,7 +220,7 @@ async fn repair_named<I: NodeRoleIam, S: StateStore>(
     reported: &ReportedLabels,
 ) -> RepairReport {
     match RoleName::parse(name) {
-        Ok(role) => rec.repair(&role, settings, metrics, reported, SystemTime::now()).await,
+        Ok(role) => rec.repair(&role, settings, metrics, reported).await,
         Err(_) => RepairReport::new(name, crate::reconcile::repair::Outcome::Ignored("not a valid role name".into())),
     }
 }
@@ -202,6 +228,7 @@ async fn repair_named<I: NodeRoleIam, S: StateStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn detail(v: Value) -> CloudTrailDetail {
         CloudTrailDetail::parse(&v)

@@ -6,11 +6,12 @@
 pub mod lifecycle;
 pub mod repair;
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use futures_util::future::join_all;
 use tracing::{info, warn};
 
+use crate::clock::Clock;
 use crate::domain::adoption::AdoptionRules;
 use crate::domain::{
     plan, plan_release, plan_teardown, policies, AccountId, Action, CniCheck, LiveRole, NodeRoleSpec, Ownership,
@@ -31,6 +32,7 @@ pub struct Observed {
 }
 
 /// The clients and the operator's declarations every trigger works with.
+#[derive(Clone)]
 pub struct Reconciler<I, S> {
     iam: I,
     store: S,
@@ -39,11 +41,22 @@ pub struct Reconciler<I, S> {
     pub rules: AdoptionRules,
     /// `IPV6_CNI_POLICY_ARN`: the IPv6 CNI policy the template created, if any.
     pub ipv6_cni_policy: Option<PolicyArn>,
+    /// Where "now" comes from: the trail's timestamps, the breaker's window, the sweep's rotation.
+    clock: Clock,
 }
 
 impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
     pub fn new(iam: I, store: S, rules: AdoptionRules, ipv6_cni_policy: Option<PolicyArn>) -> Self {
-        Reconciler { iam, store, quota: Default::default(), rules, ipv6_cni_policy }
+        Reconciler { iam, store, quota: Default::default(), rules, ipv6_cni_policy, clock: Clock::system() }
+    }
+
+    /// The same, reading the time from `clock`.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Reconciler { clock, ..self }
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Fixes the account's managed-policy quota instead of reading it (an account whose quota was raised, or a
@@ -59,7 +72,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         let mut current = current.cloned();
         let mut attempts = 0;
         loop {
-            let write = transition.next(current.as_ref(), now());
+            let write = transition.next(current.as_ref(), self.clock.unix());
             let wrote = |role: &RoleName, version: u64| {
                 info!(role = %role, transition = transition.name(), version, "state item written");
             };
@@ -332,11 +345,6 @@ pub(crate) fn label_disputed(role: &RoleName, problems: &[String]) -> Error {
         "role {role} carries this resource's label but was not made by it: {}; it is left alone: choose another RoleName",
         problems.join("; ")
     ))
-}
-
-/// Unix seconds now.
-pub(crate) fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
 }
 
 /// The role as the applied desired state makes it: IAM's eventual consistency may not show the new

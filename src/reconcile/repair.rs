@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use tokio::time::Instant;
@@ -200,10 +200,6 @@ impl ReportedLabels {
     }
 }
 
-fn unix(now: SystemTime) -> u64 {
-    now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
-}
-
 impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
     /// Repairs one role: its item and the live role are read at once, then the item decides.
     pub async fn repair(
@@ -212,10 +208,9 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         settings: &DriftSettings,
         metrics: &Metrics,
         reported: &ReportedLabels,
-        now: SystemTime,
     ) -> RepairReport {
         match self.observe(name).await {
-            Ok(observed) => self.repair_observed(name, observed, settings, metrics, reported, now).await,
+            Ok(observed) => self.repair_observed(name, observed, settings, metrics, reported).await,
             Err(e) => failed(name.as_str(), e, metrics, false),
         }
     }
@@ -232,7 +227,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             self.store.list().await?.into_iter().filter(|r| r.phase == Phase::Active).collect();
         // A sweep cut short by the deadline must not always skip the same roles: start somewhere else each minute.
         if !records.is_empty() {
-            let offset = (unix(SystemTime::now()) / 60) as usize % records.len();
+            let offset = (self.clock.unix() / 60) as usize % records.len();
             records.rotate_left(offset);
         }
         let started = Instant::now();
@@ -247,9 +242,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                 // The item is read again with the role: the listed one may predate an Update that came since, and
                 // repairing from it would put back what the Update took away.
                 match self.observe(&name).await {
-                    Ok(observed) => {
-                        self.repair_observed(&name, observed, settings, metrics, reported, SystemTime::now()).await
-                    }
+                    Ok(observed) => self.repair_observed(&name, observed, settings, metrics, reported).await,
                     Err(e) => failed(name.as_str(), e, metrics, false),
                 }
             })
@@ -272,7 +265,6 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         settings: &DriftSettings,
         metrics: &Metrics,
         reported: &ReportedLabels,
-        now: SystemTime,
     ) -> RepairReport {
         let role = name.as_str();
         let Observed { role: live, record } = observed;
@@ -315,7 +307,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             }
         };
         let (record, live) = (record.expect("triaged with its item"), live.expect("triaged with its role"));
-        self.repair_role(record, live, mode, settings, metrics, unix(now)).await
+        self.repair_role(record, live, mode, settings, metrics, self.clock.unix()).await
     }
 
     async fn repair_role(

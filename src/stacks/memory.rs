@@ -1,7 +1,7 @@
 //! Stacks kept in memory, for fast tests.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::{StackResource, Stacks};
 use crate::error::Result;
@@ -14,10 +14,10 @@ struct MemoryStack {
     resources: HashMap<String, StackResource>,
 }
 
-/// Stacks kept in memory for fast tests, by StackId.
-#[derive(Default)]
+/// Stacks kept in memory for fast tests, by StackId. Clones share the stacks.
+#[derive(Default, Clone)]
 pub struct MemoryStacks {
-    stacks: Mutex<HashMap<String, MemoryStack>>,
+    stacks: Arc<Mutex<HashMap<String, MemoryStack>>>,
 }
 
 impl MemoryStacks {

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use eks_node_role_guard::app::App;
 use eks_node_role_guard::cfn::confirm::{Identity, IdentitySource};
 use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy};
-use eks_node_role_guard::cfn::{self, CfnSettings, Trigger};
+use eks_node_role_guard::cfn::{self, CfnSettings};
 use eks_node_role_guard::domain::adoption::AdoptionRules;
 use eks_node_role_guard::iam::MemoryIam;
 use eks_node_role_guard::metrics::Metrics;
@@ -26,20 +27,27 @@ pub const MEMORY_OWN_ROLE: &str = "guard-role";
 const TIME_LEFT: Duration = Duration::from_secs(30);
 
 pub struct MemoryAccount {
+    /// The function's context on the in-memory adapters (`Deref`: `w.reconciler`, `w.drift`, `w.metrics`…).
+    pub app: App<MemoryIam, MemoryStore, MemoryStacks>,
     pub iam: MemoryIam,
-    pub rec: Reconciler<MemoryIam, MemoryStore>,
     /// The state table the reconciler writes, for tests that play someone with table access.
     pub store: MemoryStore,
-    pub stacks: MemoryStacks,
-    pub identity: IdentitySource,
-    pub sender: ResponseSender,
-    pub settings: CfnSettings,
-    pub drift: DriftSettings,
-    pub metrics: Metrics,
-    pub notifier: Notifier,
     pub listener: ResponseListener,
     /// What `DescribeStacks` says of the stack (in progress until a test says otherwise).
     pub stack_status: std::sync::Mutex<&'static str>,
+}
+
+impl std::ops::Deref for MemoryAccount {
+    type Target = App<MemoryIam, MemoryStore, MemoryStacks>;
+    fn deref(&self) -> &Self::Target {
+        &self.app
+    }
+}
+
+impl std::ops::DerefMut for MemoryAccount {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.app
+    }
 }
 
 impl MemoryAccount {
@@ -47,28 +55,23 @@ impl MemoryAccount {
         let iam = MemoryIam::new();
         let store = MemoryStore::new();
         MemoryAccount {
-            rec: Reconciler::new(iam.clone(), store.clone(), rules, None),
-            store,
+            app: App {
+                reconciler: Reconciler::new(iam.clone(), store.clone(), rules, None),
+                stacks: MemoryStacks::default(),
+                identity: IdentitySource::fixed(Identity::from_function_arn(MEMORY_TOKEN).unwrap()),
+                sender: ResponseSender::new(SendPolicy {
+                    initial_backoff: Duration::from_millis(5),
+                    ..Default::default()
+                }),
+                cfn: CfnSettings { margin: Duration::from_secs(1), allow_insecure_response_url: true },
+                drift: DriftSettings { own_role: Some(MEMORY_OWN_ROLE.into()), ..DriftSettings::default() },
+                metrics: Metrics::capturing(),
+                notifier: Notifier::capturing(),
+            },
             iam,
-            stacks: MemoryStacks::default(),
-            identity: IdentitySource::fixed(Identity::from_function_arn(MEMORY_TOKEN).unwrap()),
-            sender: ResponseSender::new(SendPolicy { initial_backoff: Duration::from_millis(5), ..Default::default() }),
-            settings: CfnSettings { margin: Duration::from_secs(1), allow_insecure_response_url: true },
-            drift: DriftSettings { own_role: Some(MEMORY_OWN_ROLE.into()), ..DriftSettings::default() },
-            metrics: Metrics::capturing(),
-            notifier: Notifier::capturing(),
+            store,
             listener: ResponseListener::start().await,
             stack_status: std::sync::Mutex::new("UPDATE_IN_PROGRESS"),
-        }
-    }
-
-    pub fn trigger(&self) -> Trigger<'_, MemoryIam, MemoryStore, MemoryStacks> {
-        Trigger {
-            rec: &self.rec,
-            stacks: &self.stacks,
-            identity: &self.identity,
-            sender: &self.sender,
-            settings: &self.settings,
         }
     }
 
@@ -86,12 +89,12 @@ impl MemoryAccount {
         if kind == "Update" {
             req["OldResourceProperties"] = old;
         }
-        cfn::handle(&req, &self.trigger(), "", TIME_LEFT, "s").await;
+        cfn::handle(&req, &self.app, &eks_node_role_guard::app::Invocation::with_time_left(TIME_LEFT, "")).await;
         self.listener.last()
     }
 
     /// Delivers an EventBridge event to the drift trigger.
     pub async fn deliver(&self, ev: &Value) -> Result<Value, eks_node_role_guard::Error> {
-        eks_node_role_guard::events::handle(ev, &self.rec, &self.drift, &self.metrics, &self.notifier, TIME_LEFT).await
+        super::deliver_to(&self.app, ev, TIME_LEFT).await
     }
 }

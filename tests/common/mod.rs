@@ -15,9 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_iam::config::{Credentials, Region};
+use eks_node_role_guard::app::{App, Handled, Invocation};
 use eks_node_role_guard::cfn::confirm::{Identity, IdentitySource};
 use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy};
-use eks_node_role_guard::cfn::{self, CfnSettings, Trigger};
+use eks_node_role_guard::cfn::{self, CfnSettings};
 use eks_node_role_guard::domain::adoption::AdoptionRules;
 use eks_node_role_guard::domain::{Partition, RoleName};
 use eks_node_role_guard::iam::{http_client, CallCounter, IamSettings, SdkIam};
@@ -518,6 +519,27 @@ pub fn identity() -> Identity {
 }
 
 pub type GuardReconciler = Reconciler<SdkIam, DynamoStore>;
+/// An invocation with `left` to run, under the function ARN the requests name.
+pub fn invocation(left: Duration) -> Invocation {
+    Invocation::with_time_left(left, "function-arn")
+}
+
+/// An EventBridge event handled by `app` in this process, answered as the runtime would receive it.
+pub async fn deliver_to<I, S, C>(
+    app: &App<I, S, C>,
+    event: &Value,
+    left: Duration,
+) -> Result<Value, eks_node_role_guard::Error>
+where
+    I: eks_node_role_guard::iam::NodeRoleIam,
+    S: StateStore,
+{
+    let answer = eks_node_role_guard::events::handle(event, app, &invocation(left)).await?;
+    Ok(serde_json::to_value(Handled::Eventbridge(answer)).expect("an answer serialises"))
+}
+
+/// The function's one context, on moto.
+pub type GuardApp = App<SdkIam, DynamoStore, SdkStacks>;
 
 /// A reconciler with `iam` (maybe through a fault proxy) and the state table on `store_endpoint`.
 pub fn reconciler(iam: aws_sdk_iam::Client, store_endpoint: &str) -> GuardReconciler {
@@ -534,22 +556,29 @@ pub fn reconciler_with(iam: aws_sdk_iam::Client, store_endpoint: &str, settings:
 pub struct Harness {
     pub moto: Moto,
     pub iam: aws_sdk_iam::Client,
-    pub reconciler: GuardReconciler,
+    /// The function's context, wired to moto (`Deref`: `h.reconciler`, `h.drift`, `h.metrics`…).
+    pub app: GuardApp,
     /// The state table the reconciler writes, for tests that play someone with table access.
     pub store: DynamoStore,
-    pub stacks: SdkStacks,
-    pub identity: IdentitySource,
-    pub sender: ResponseSender,
-    pub settings: CfnSettings,
     pub listener: ResponseListener,
     pub calls: CallCounter,
-    pub drift: DriftSettings,
-    pub metrics: Metrics,
-    pub notifier: Notifier,
     /// LogicalResourceId → the moto stack holding it.
     stack_ids: Mutex<BTreeMap<String, String>>,
     /// `Harness::deployed`: the built binary under the Runtime API emulator receives every request and event.
     pub binary: Option<(Emulator, Function)>,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = GuardApp;
+    fn deref(&self) -> &GuardApp {
+        &self.app
+    }
+}
+
+impl std::ops::DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut GuardApp {
+        &mut self.app
+    }
 }
 
 impl Harness {
@@ -565,24 +594,26 @@ impl Harness {
         let client = client_for(&endpoint, &IamSettings::default(), Some(calls.clone()));
         Harness {
             iam: moto.client(),
-            reconciler: reconciler(client, &endpoint),
+            app: App {
+                reconciler: reconciler(client, &endpoint),
+                stacks: SdkStacks::new(aws_sdk_cloudformation::Client::new(&shared_config(&endpoint))),
+                identity: IdentitySource::fixed(identity()),
+                sender: ResponseSender::new(SendPolicy {
+                    initial_backoff: Duration::from_millis(20),
+                    ..SendPolicy::default()
+                }),
+                cfn: CfnSettings { margin: Duration::from_secs(2), allow_insecure_response_url: true },
+                drift: DriftSettings {
+                    own_role: Some(OWN_ROLE.into()),
+                    function_name: Some("eks-node-role-guard".into()),
+                    ..DriftSettings::default()
+                },
+                metrics: Metrics::capturing(),
+                notifier: Notifier::capturing(),
+            },
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&shared_config(&endpoint)), TABLE),
-            stacks: SdkStacks::new(aws_sdk_cloudformation::Client::new(&shared_config(&endpoint))),
-            identity: IdentitySource::fixed(identity()),
-            sender: ResponseSender::new(SendPolicy {
-                initial_backoff: Duration::from_millis(20),
-                ..SendPolicy::default()
-            }),
-            settings: CfnSettings { margin: Duration::from_secs(2), allow_insecure_response_url: true },
             listener: ResponseListener::start().await,
             calls,
-            drift: DriftSettings {
-                own_role: Some(OWN_ROLE.into()),
-                function_name: Some("eks-node-role-guard".into()),
-                ..DriftSettings::default()
-            },
-            metrics: Metrics::capturing(),
-            notifier: Notifier::capturing(),
             moto,
             stack_ids: Mutex::default(),
             binary: None,
@@ -606,16 +637,10 @@ impl Harness {
         self.binary.as_ref().map(|(_, f)| f.logs()).unwrap_or_default()
     }
 
-    pub fn trigger(&self) -> Trigger<'_, SdkIam, DynamoStore, SdkStacks> {
-        self.trigger_with(&self.reconciler, &self.settings)
-    }
-
-    pub fn trigger_with<'a>(
-        &'a self,
-        rec: &'a GuardReconciler,
-        settings: &'a CfnSettings,
-    ) -> Trigger<'a, SdkIam, DynamoStore, SdkStacks> {
-        Trigger { rec, stacks: &self.stacks, identity: &self.identity, sender: &self.sender, settings }
+    /// The function's context with another reconciler and CloudFormation settings (faulty clients, a short
+    /// margin), the rest as the harness has it.
+    pub fn app_with(&self, reconciler: GuardReconciler, cfn: CfnSettings) -> GuardApp {
+        App { reconciler, cfn, ..self.app.clone() }
     }
 
     /// The moto stack (CREATE_IN_PROGRESS) that holds resource `logical_id`, made on first use.
@@ -654,15 +679,7 @@ impl Harness {
                 None => Ok(out),
             };
         }
-        eks_node_role_guard::events::handle(
-            event,
-            &self.reconciler,
-            &self.drift,
-            &self.metrics,
-            &self.notifier,
-            Duration::from_secs(60),
-        )
-        .await
+        deliver_to(&self.app, event, Duration::from_secs(60)).await
     }
 
     /// Delivers and returns the single outcome label for `role`.
@@ -697,7 +714,7 @@ impl Harness {
                 invoke(emulator.port, req.to_string().as_bytes()).await;
             }
             None => {
-                cfn::handle(req, &self.trigger(), "function-arn", Duration::from_secs(60), "test-log-stream").await;
+                cfn::handle(req, &self.app, &invocation(Duration::from_secs(60))).await;
             }
         }
         let accepted = self.listener.accepted();

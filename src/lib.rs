@@ -13,10 +13,13 @@ pub mod events;
 pub mod iam;
 pub mod logging;
 pub mod metrics;
+pub mod notifier;
 pub mod notify;
 pub mod reconcile;
 pub mod settings;
 pub mod stacks;
 pub mod state;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 
 pub use error::{Error, Result};

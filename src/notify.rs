@@ -5,22 +5,17 @@
 //! The actor is the one the triggering event names (`actorSource: "event"`): whoever may invoke the function can
 //! forge an event, so it is a lead, not proof. CloudTrail has the authoritative record under `eventId`.
 
-#[cfg(any(test, feature = "test-util"))]
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::future::join_all;
 use serde_json::{json, Value};
-use tracing::{error, warn};
 
-use crate::deadline::Deadline;
 use crate::domain::Partition;
 use crate::reconcile::repair::{Outcome, RepairReport};
 
 /// The `source` of every notification.
 pub const SOURCE: &str = "eks-node-role-guard";
-/// PutEvents takes at most 10 entries.
-pub const BATCH: usize = 10;
+
+pub use crate::notifier::{Notifier, BATCH};
 
 /// Every detail-type a notification can carry (for the template's rule and the docs), from the outcome table.
 pub fn detail_types() -> Vec<&'static str> {
@@ -230,142 +225,6 @@ fn summary(r: &RepairReport, cause: &Cause, actor: &str, policy: &str, at: &str,
             format!("{what}, outside its stack; it is not recreated: update or recreate its stack.")
         }
         Outcome::InSync | Outcome::Ignored(_) => what,
-    }
-}
-
-/// Where notifications go: the account's default bus, a captured list (tests), or nowhere.
-#[derive(Clone, Debug, Default)]
-pub enum Notifier {
-    #[default]
-    Off,
-    EventBridge {
-        client: aws_sdk_eventbridge::Client,
-        bus: String,
-    },
-    /// Tests only: keeps what it is given.
-    #[cfg(any(test, feature = "test-util"))]
-    Memory(Arc<Mutex<Vec<Notification>>>),
-}
-
-impl Notifier {
-    /// Publishes to `bus` (`NOTIFY_EVENT_BUS`, default `default`), or nowhere when it is `None` (`off`).
-    pub fn event_bridge(shared: &aws_config::SdkConfig, bus: Option<&str>) -> Self {
-        match bus {
-            None => Notifier::Off,
-            Some(bus) => {
-                Notifier::EventBridge { client: aws_sdk_eventbridge::Client::new(shared), bus: bus.to_string() }
-            }
-        }
-    }
-
-    #[cfg(any(test, feature = "test-util"))]
-    pub fn capturing() -> Self {
-        Notifier::Memory(Arc::default())
-    }
-
-    /// What a capturing notifier received.
-    #[cfg(any(test, feature = "test-util"))]
-    pub fn sent(&self) -> Vec<Notification> {
-        match self {
-            Notifier::Memory(m) => m.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// Publishes before `deadline`, 10 per PutEvents call, the calls at once. A failure or the deadline is logged
-    /// (with the entries' sentences, so nothing is lost) and never fails the repair it reports. Returns how many
-    /// entries were accepted.
-    pub async fn publish(&self, notes: &[Notification], deadline: Deadline) -> usize {
-        if notes.is_empty() {
-            return 0;
-        }
-        match tokio::time::timeout(deadline.left(), self.publish_now(notes)).await {
-            Ok(n) => n,
-            Err(_) => {
-                for note in notes {
-                    error!(summary = %note.detail["summary"], "notification not published: no time left before the Lambda deadline");
-                }
-                0
-            }
-        }
-    }
-
-    async fn publish_now(&self, notes: &[Notification]) -> usize {
-        match self {
-            Notifier::Off => 0,
-            #[cfg(any(test, feature = "test-util"))]
-            Notifier::Memory(m) => {
-                m.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(notes);
-                notes.len()
-            }
-            Notifier::EventBridge { client, bus } => {
-                let (sent, again) = put_all(client, bus, notes, false).await;
-                if again.is_empty() {
-                    return sent;
-                }
-                // Entries PutEvents could not take this time (throttled, an internal failure) go once more, as
-                // AWS advises: the SDK retries whole calls, not single entries.
-                sent + put_all(client, bus, &again, true).await.0
-            }
-        }
-    }
-}
-
-/// Every note, 10 to a PutEvents call, the calls at once. Returns how many were published and the notes whose
-/// entries failed in a way a second try can mend (logged here instead when `last` is set).
-async fn put_all(
-    client: &aws_sdk_eventbridge::Client,
-    bus: &str,
-    notes: &[Notification],
-    last: bool,
-) -> (usize, Vec<Notification>) {
-    let calls = notes.chunks(BATCH).map(|chunk| put_events(client, bus, chunk, last));
-    join_all(calls).await.into_iter().fold((0, Vec::new()), |(sent, mut again), (n, retry)| {
-        again.extend(retry);
-        (sent + n, again)
-    })
-}
-
-/// Entry error codes PutEvents documents as worth sending again.
-const RETRYABLE_ENTRY_CODES: [&str; 2] = ["ThrottlingException", "InternalFailure"];
-
-async fn put_events(
-    client: &aws_sdk_eventbridge::Client,
-    bus: &str,
-    chunk: &[Notification],
-    last: bool,
-) -> (usize, Vec<Notification>) {
-    use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-    let entries = chunk.iter().map(|n| {
-        PutEventsRequestEntry::builder()
-            .source(SOURCE)
-            .detail_type(n.detail_type)
-            .detail(n.detail.to_string())
-            .event_bus_name(bus)
-            .set_resources(n.detail["roleArn"].as_str().filter(|a| !a.is_empty()).map(|a| vec![a.to_string()]))
-            .build()
-    });
-    match client.put_events().set_entries(Some(entries.collect())).send().await {
-        Ok(out) => {
-            let mut again = Vec::new();
-            for (entry, note) in out.entries().iter().zip(chunk) {
-                let Some(code) = entry.error_code() else { continue };
-                if !last && RETRYABLE_ENTRY_CODES.contains(&code) {
-                    again.push(note.clone());
-                } else {
-                    warn!(code, message = entry.error_message().unwrap_or(""), summary = %note.detail["summary"], "notification not published");
-                }
-            }
-            let failed = out.failed_entry_count().max(0) as usize;
-            (chunk.len().saturating_sub(failed), again)
-        }
-        Err(e) => {
-            let e = aws_sdk_eventbridge::error::DisplayErrorContext(e);
-            for note in chunk {
-                error!(error = %e, summary = %note.detail["summary"], "notification not published (PutEvents failed): events:PutEvents on the default bus is needed");
-            }
-            (0, Vec::new())
-        }
     }
 }
 
@@ -588,7 +447,7 @@ mod tests {
             .match_requests(|r| r.entries().len() == 1)
             .then_output(move || PutEventsOutput::builder().failed_entry_count(0).entries(ok()).build());
         let client = mock_client!(aws_sdk_eventbridge, RuleMode::Sequential, [&first, &second]);
-        let notifier = Notifier::EventBridge { client, bus: "default".into() };
+        let notifier = Notifier::EventBridge(crate::notifier::EventBridgeBus::new(client, "default"));
         let notes: Vec<Notification> = (0..3)
             .map(|_| {
                 notification(
@@ -601,7 +460,7 @@ mod tests {
                 .unwrap()
             })
             .collect();
-        let sent = notifier.publish(&notes, Deadline::after(Duration::from_secs(5))).await;
+        let sent = notifier.publish(&notes, crate::deadline::Deadline::after(Duration::from_secs(5))).await;
         assert_eq!(sent, 2, "the throttled entry went again; the malformed one did not");
         assert_eq!(second.num_calls(), 1);
     }

@@ -201,3 +201,12 @@ async fn a_bus_that_cannot_be_reached_costs_the_notification_not_the_repair() {
     assert_eq!(out["outcomes"][0]["outcome"], "repaired", "{out}");
     assert_eq!(h.attached("prod-nodes").await.len(), 3);
 }
+
+#[tokio::test]
+async fn the_eventbridge_bus_keeps_the_notifier_contract_on_moto() {
+    let moto = Moto::start();
+    let receiver = Receiver::start(&moto.endpoint()).await;
+    let client = aws_sdk_eventbridge::Client::new(&shared_config(&moto.endpoint()));
+    let bus = eks_node_role_guard::notifier::EventBridgeBus::new(client, "default");
+    eks_node_role_guard::notifier::contract::check(&bus, || receiver.drain()).await;
+}

@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use eks_node_role_guard::stacks::SdkStacks;
 use serde_json::{json, Map, Value};
 
 /// A template's YAML as CloudFormation's JSON (short-form intrinsics to long form).
@@ -197,4 +198,14 @@ async fn a_stack_whose_property_is_wrong_gets_failed_with_the_functions_reason()
     assert_eq!(r["Status"], "FAILED");
     assert!(r["Reason"].as_str().unwrap().contains("IpFamily 'dualstack' is invalid"), "{r}");
     assert!(h.roles().await.is_empty());
+}
+
+#[tokio::test]
+async fn moto_cloudformation_keeps_the_stacks_contract() {
+    let moto = Moto::start();
+    prepare(&moto.endpoint()).await;
+    let stack = create_stack(&moto.endpoint(), "contract", &["NodeRole"]).await;
+    let stacks = SdkStacks::new(aws_sdk_cloudformation::Client::new(&shared_config(&moto.endpoint())));
+    let absent = "arn:aws:cloudformation:us-east-1:123456789012:stack/gone/00000000-0000-0000-0000-000000000000";
+    eks_node_role_guard::stacks::contract::check(&stacks, &stack, "NodeRole", absent).await;
 }

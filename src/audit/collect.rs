@@ -327,7 +327,7 @@ mod tests {
     async fn a_copied_label_does_not_make_a_role_managed() {
         let (iam, clusters, store) = (MemoryIam::new(), MemoryClusters::default(), MemoryStore::new());
         make_role(&iam, "nodes", &["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"]);
-        let label = crate::domain::spec::tests::spec().labels();
+        let label = crate::testing::spec().labels();
         iam.outside("nodes", &Action::TagRole(label)).unwrap();
         clusters.add(cluster("prod", "nodes"));
         let report = audit(&clusters, &iam, Some(&store), &Scope::default(), &|_, _, _| ()).await.unwrap();
@@ -345,7 +345,7 @@ mod tests {
             &["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"],
         );
         clusters.add(cluster("prod", "nodes"));
-        let mut spec = crate::domain::spec::tests::spec();
+        let mut spec = crate::testing::spec();
         spec.name = RoleName::parse("nodes").unwrap();
         let stale = Record { role_id: Some("AROAOTHERROLE".into()), ..Record::new(spec) };
         store.put(&stale, Expect::NewOrOwn).await.unwrap();
@@ -358,7 +358,7 @@ mod tests {
     #[tokio::test]
     async fn a_managed_role_deleted_outside_its_stack_is_a_finding_even_unused() {
         let (iam, clusters, store) = (MemoryIam::new(), MemoryClusters::default(), MemoryStore::new());
-        let mut spec = crate::domain::spec::tests::spec();
+        let mut spec = crate::testing::spec();
         spec.name = RoleName::parse("gone").unwrap();
         let item = Record { role_id: Some("AROAGONE".into()), ..Record::new(spec) };
         store.put(&item, Expect::NewOrOwn).await.unwrap();

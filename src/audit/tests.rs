@@ -215,7 +215,7 @@ fn boundaries_extra_and_inline_policies_are_listed() {
 
 #[test]
 fn a_managed_role_is_judged_against_its_state_item() {
-    let mut spec = crate::domain::spec::tests::spec();
+    let mut spec = crate::testing::spec();
     spec.name = RoleName::parse("nodes").unwrap();
     spec.attach_cni = false;
     let live = node_role(&[WORKER, PULL, CNI]);
@@ -305,7 +305,7 @@ fn managed_judged(spec: crate::domain::NodeRoleSpec, live: LiveRole, c: &[Cluste
 
 #[test]
 fn a_stack_that_keeps_the_cni_policy_off_needs_a_vpc_cni_with_its_own_role() {
-    let mut spec = crate::domain::spec::tests::spec();
+    let mut spec = crate::testing::spec();
     spec.name = RoleName::parse("nodes").unwrap();
     spec.attach_cni = false;
     let mut c = [cluster("prod", IpFamily::Ipv4, "nodes")];
@@ -319,7 +319,7 @@ fn a_stack_that_keeps_the_cni_policy_off_needs_a_vpc_cni_with_its_own_role() {
 
 #[test]
 fn a_node_group_using_a_role_its_stack_declares_auto_mode_is_a_mismatch() {
-    let mut spec = crate::domain::spec::tests::spec();
+    let mut spec = crate::testing::spec();
     spec.name = RoleName::parse("nodes").unwrap();
     spec.node_class = NodeClass::AutoMode;
     spec.attach_cni = false;

@@ -99,7 +99,7 @@ pub fn claim(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::spec::tests::spec;
+    use crate::testing::spec;
 
     #[test]
     fn every_create_and_update_case() {

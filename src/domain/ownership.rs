@@ -73,7 +73,7 @@ impl Ownership {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::spec::tests::spec;
+    use crate::testing::spec;
 
     fn live(role_id: &str, labelled_for: Option<&Record>) -> LiveRole {
         let mut tags = std::collections::BTreeMap::new();

@@ -269,7 +269,7 @@ mod tests {
     use super::*;
     use crate::domain::live::LiveInstanceProfile;
     use crate::domain::names::Partition;
-    use crate::domain::spec::tests::{ipv6_spec, spec};
+    use crate::testing::{ipv6_spec, spec};
 
     fn live_matching(s: &NodeRoleSpec) -> LiveRole {
         LiveRole {

@@ -132,7 +132,7 @@ pub fn iso8601(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::spec::tests::spec;
+    use crate::testing::spec;
 
     const H: Duration = Duration::from_secs(3600);
 

@@ -90,8 +90,8 @@ pub fn removal(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::spec::tests::spec;
     use crate::domain::{policies, NodeRoleSpec, Partition};
+    use crate::testing::spec;
 
     fn live(attached: &[PolicyArn]) -> LiveRole {
         LiveRole {

@@ -145,8 +145,8 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::spec::tests::{ipv6_spec, spec};
     use crate::domain::{policies, Action, NodeRoleSpec, Partition};
+    use crate::testing::{ipv6_spec, spec};
 
     const NOW: u64 = 1_795_000_000;
     const BREAKER: Breaker = Breaker { max: 2, window: Duration::from_secs(3600) };

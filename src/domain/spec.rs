@@ -190,40 +190,7 @@ pub fn partition_and_account(arn: &str) -> Option<(Partition, AccountId)> {
 pub(crate) mod tests {
     use super::*;
 
-    pub fn spec() -> NodeRoleSpec {
-        NodeRoleSpec {
-            name: RoleName::parse("NodeRole").unwrap(),
-            path: RolePath::root(),
-            partition: Partition::Aws,
-            account: AccountId::parse("123456789012").unwrap(),
-            region: "us-east-1".into(),
-            description: Some("Amazon EKS - Node role".into()),
-            node_class: NodeClass::Standard,
-            ip_family: IpFamily::Ipv4,
-            attach_cni: true,
-            ipv6_cni_policy: None,
-            extra_policies: BTreeSet::new(),
-            boundary: Boundary::Absent,
-            instance_profile: Some("NodeRole".into()),
-            external_profile: false,
-            remediation: RemediationMode::Enforce,
-            owner: Owner {
-                stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/prod/uuid".into(),
-                logical_id: "NodeRole".into(),
-            },
-            adopted: false,
-            preexisting: BTreeSet::new(),
-            user_tags: BTreeMap::new(),
-        }
-    }
-
-    pub fn ipv6_spec() -> NodeRoleSpec {
-        NodeRoleSpec {
-            ip_family: IpFamily::Ipv6,
-            ipv6_cni_policy: Some(arn("arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy")),
-            ..spec()
-        }
-    }
+    pub use crate::testing::{ipv6_spec, spec};
 
     fn arn(s: &str) -> PolicyArn {
         PolicyArn::parse(s, "x").unwrap()

@@ -2,6 +2,8 @@
 //! `SdkStacks` asks CloudFormation; `MemoryStacks` (tests only) keeps stacks in memory.
 
 #[cfg(any(test, feature = "test-util"))]
+pub mod contract;
+#[cfg(any(test, feature = "test-util"))]
 mod memory;
 mod sdk;
 

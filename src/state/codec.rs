@@ -223,7 +223,7 @@ pub fn decode_desired(text: &str) -> Option<NodeRoleSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::spec::tests::{ipv6_spec, spec};
+    use crate::testing::{ipv6_spec, spec};
 
     fn arn(s: &str) -> PolicyArn {
         PolicyArn::parse(s, "x").unwrap()

@@ -116,7 +116,7 @@ impl Transition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::spec::tests::{ipv6_spec, spec};
+    use crate::testing::{ipv6_spec, spec};
 
     const NOW: u64 = 1_795_000_000;
     const H: Duration = Duration::from_secs(3600);

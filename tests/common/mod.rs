@@ -519,9 +519,9 @@ pub fn identity() -> Identity {
 }
 
 pub type GuardReconciler = Reconciler<SdkIam, DynamoStore>;
-/// An invocation with `left` to run, under the function ARN the requests name.
+/// An invocation with `left` to run, under the function ARN the requests name, logging to `test-log-stream`.
 pub fn invocation(left: Duration) -> Invocation {
-    Invocation::with_time_left(left, "function-arn")
+    Invocation { log_stream: "test-log-stream".into(), ..Invocation::with_time_left(left, "function-arn") }
 }
 
 /// An EventBridge event handled by `app` in this process, answered as the runtime would receive it.

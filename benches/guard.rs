@@ -3,9 +3,7 @@
 //! several runs) and AWS calls by service; asserts nothing about time. Run with `scripts/bench.sh` (it builds the
 //! release binary and the arm64 zip first).
 
-#[path = "../tests/common/mod.rs"]
-#[allow(unused_imports)]
-mod common;
+use test_support as common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

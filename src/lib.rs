@@ -2,7 +2,6 @@
 //! drift repair. One reconcile core (desired state → plan → IAM), two triggers (`cfn`, `events`).
 
 pub mod app;
-pub mod audit;
 pub mod aws;
 pub mod cfn;
 pub mod clock;

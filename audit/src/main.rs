@@ -1,0 +1,213 @@
+//! `eks-node-role-audit`: the node-role procedure's check, for a whole account. Finds the node roles where they
+//! are used (node groups, Auto Mode, the procedure's names, the guard's state table), judges each against the
+//! procedure with its clusters' facts, and prints a table or JSON. Read-only.
+//!
+//! Exit codes: 0 every used node role complies, 1 findings, 2 could not check (names the missing permission).
+
+mod eks;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use eks_node_role_audit::collect::{audit, missing_permission, AuditReport, Scope};
+use eks_node_role_audit::render;
+use eks_node_role_audit::settings::AuditSettings;
+use eks_node_role_guard::domain::adoption::AdoptionRules;
+use eks_node_role_guard::domain::Partition;
+use eks_node_role_guard::error::Error;
+use eks_node_role_guard::iam::{client_from, shared_config, SdkIam};
+use eks_node_role_guard::state::{build_client, DynamoStore};
+
+const USAGE: &str = "\
+eks-node-role-audit: check every EKS node role of an account against the Amazon EKS node IAM role procedure
+
+USAGE:
+    eks-node-role-audit [--region REGION] [--cluster NAME]... [--state-table TABLE]
+                        [--output table|json] [--adopt-snippet [--guard-stack NAME]] [--quiet]
+
+OPTIONS:
+    --region REGION       the clusters' region (default: AWS_REGION / the profile's region)
+    --cluster NAME        only this cluster and the roles its nodes use (repeatable)
+    --state-table TABLE   the guard's state table (default: STATE_TABLE_NAME); without it, \"managed\" is unknown
+    --output FORMAT       table (default) or json
+    --adopt-snippet       print, per node role the guard does not manage, the Custom::EksNodeRole that adopts it
+    --guard-stack NAME    the guard's stack name, for the snippets' ServiceToken import (default: eks-node-role-guard)
+    --quiet               no progress on stderr
+    -h, --help            this text
+
+The usual AWS environment applies (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, credentials).
+Exit codes: 0 no node role is non-compliant, 1 findings, 2 could not check.";
+
+#[derive(Debug, Default)]
+struct Args {
+    region: Option<String>,
+    clusters: Vec<String>,
+    state_table: Option<String>,
+    json: bool,
+    adopt_snippet: bool,
+    guard_stack: Option<String>,
+    quiet: bool,
+}
+
+fn parse(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut a = Args::default();
+    while let Some(arg) = argv.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| inline.clone().or_else(|| argv.next()).ok_or(format!("{name} needs a value"));
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--region" => a.region = Some(value("--region")?),
+            "--cluster" => a.clusters.push(value("--cluster")?),
+            "--state-table" => a.state_table = Some(value("--state-table")?),
+            "--output" => match value("--output")?.as_str() {
+                "json" => a.json = true,
+                "table" => a.json = false,
+                other => return Err(format!("--output {other}: use table or json")),
+            },
+            "--adopt-snippet" => a.adopt_snippet = true,
+            "--guard-stack" => a.guard_stack = Some(value("--guard-stack")?),
+            "--quiet" | "-q" => a.quiet = true,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(Some(a))
+}
+
+fn main() -> ExitCode {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("eks-node-role-audit: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("eks-node-role-audit: cannot start: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> ExitCode {
+    // The function's settings where they apply: retries, the state table, the adoption declarations.
+    let settings = AuditSettings::from_env();
+    let mut shared = shared_config(&settings.iam).await;
+    if let Some(r) = &args.region {
+        shared = shared.into_builder().region(aws_config::Region::new(r.clone())).build();
+    }
+    let region = shared.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
+    let partition = Partition::of_region(&region);
+    let clusters = eks::SdkClusters::new(aws_sdk_eks::Client::new(&shared));
+    let iam = SdkIam::new(client_from(&shared, None));
+    let table = args.state_table.clone().or(settings.state_table.clone()).filter(|t| !t.is_empty());
+    let store = table.map(|t| DynamoStore::new(build_client(&shared), t));
+    let quiet = args.quiet;
+    let progress = move |done: usize, total: usize, name: &str| {
+        if !quiet && total >= 5 {
+            eprintln!("[{done}/{total}] cluster {name}");
+        }
+    };
+    let scope = Scope { clusters: args.clusters.clone() };
+    let report = match audit(&clusters, &iam, store.as_ref(), &scope, &progress).await {
+        Ok(r) => r,
+        Err(e) => return could_not_check(&e, &region),
+    };
+    let guard_stack = args.guard_stack.as_deref().unwrap_or("eks-node-role-guard");
+    let snippets = match args.adopt_snippet {
+        true => snippet_list(&report, &settings.adoption, partition, guard_stack),
+        false => Vec::new(),
+    };
+    let out = match (args.json, args.adopt_snippet) {
+        (false, false) => render::table(&report),
+        (false, true) => render::table(&report) + &snippets_text(&snippets),
+        (true, false) => render::json(&report),
+        // One JSON document still: the snippets go in it, as `adoptSnippets`.
+        (true, true) => {
+            let mut doc = serde_json::to_value(&report).unwrap_or_default();
+            doc["adoptSnippets"] = serde_json::json!(snippets
+                .iter()
+                .map(|(role, yaml)| serde_json::json!({"roleName": role, "snippet": yaml}))
+                .collect::<Vec<_>>());
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "{}", out.trim_end()).is_err() {
+        return ExitCode::from(2);
+    }
+    ExitCode::from(report.exit_code() as u8)
+}
+
+/// The adopting resource of each node role the guard does not manage, by role name.
+fn snippet_list(
+    report: &AuditReport,
+    rules: &AdoptionRules,
+    partition: Partition,
+    guard_stack: &str,
+) -> Vec<(String, String)> {
+    report
+        .roles
+        .iter()
+        .zip(&report.subjects)
+        .filter_map(|(r, s)| {
+            render::adopt_snippet(r, s, rules, partition, guard_stack).map(|y| (r.role_name.clone(), y))
+        })
+        .collect()
+}
+
+fn snippets_text(snippets: &[(String, String)]) -> String {
+    let mut out =
+        String::from("\n# Custom::EksNodeRole resources that would adopt the node roles the guard does not manage:\n");
+    for (_, snippet) in snippets {
+        out.push('\n');
+        out.push_str(snippet);
+    }
+    if snippets.is_empty() {
+        out.push_str("# (none)\n");
+    }
+    out
+}
+
+fn could_not_check(e: &Error, region: &str) -> ExitCode {
+    match missing_permission(e) {
+        Some(p) => eprintln!("eks-node-role-audit: could not check: {e}\nThe audit needs {p} (see docs/operations.md, \"Auditing\", for the read-only policy)."),
+        None if e.is_retryable() => eprintln!("eks-node-role-audit: could not check: {e}\nIs the endpoint for {region} reachable (AWS_ENDPOINT_URL, network, credentials)?"),
+        None => eprintln!("eks-node-role-audit: could not check: {e}"),
+    }
+    ExitCode::from(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Result<Option<Args>, String> {
+        parse(s.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn arguments_read_as_documented() {
+        let a =
+            args(&["--region", "eu-west-1", "--cluster", "a", "--cluster=b", "--output", "json", "--adopt-snippet"])
+                .unwrap()
+                .unwrap();
+        assert_eq!(
+            (a.region.as_deref(), a.clusters.as_slice(), a.json, a.adopt_snippet),
+            (Some("eu-west-1"), &["a".to_string(), "b".to_string()][..], true, true)
+        );
+        assert!(args(&["--help"]).unwrap().is_none());
+        assert_eq!(args(&["--output", "yaml"]).unwrap_err(), "--output yaml: use table or json");
+        assert_eq!(args(&["--region"]).unwrap_err(), "--region needs a value");
+        assert!(args(&["--bogus"]).unwrap_err().contains("unknown argument --bogus"));
+    }
+}

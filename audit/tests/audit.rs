@@ -1,0 +1,286 @@
+//! `eks-node-role-audit` against moto's EKS and IAM: an account is built with each bad state the audit must
+//! find, the released binary is run against it, and its JSON, table, snippets and exit codes are checked.
+//! (moto has no add-ons, Pod Identity or Auto Mode `computeConfig`: those are tested with the SDK's mocks in
+//! `src/bin/audit/eks.rs` and in the judge's unit tests.)
+
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+use test_support::fault_proxy::{Fault, FaultProxy};
+use test_support::*;
+
+const WORKER: &str = "AmazonEKSWorkerNodePolicy";
+const PULL: &str = "AmazonEC2ContainerRegistryPullOnly";
+const READ: &str = "AmazonEC2ContainerRegistryReadOnly";
+const CNI: &str = "AmazonEKS_CNI_Policy";
+
+fn trust(services: &[&str]) -> String {
+    json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":services},"Action":"sts:AssumeRole"}]})
+        .to_string()
+}
+
+async fn role(h: &Harness, name: &str, services: &[&str], policies: &[&str]) -> String {
+    let arn = h
+        .iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust(services))
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    for p in policies {
+        h.iam
+            .attach_role_policy()
+            .role_name(name)
+            .policy_arn(format!("arn:aws:iam::aws:policy/{p}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    arn
+}
+
+fn eks(h: &Harness) -> aws_sdk_eks::Client {
+    aws_sdk_eks::Client::new(&shared_config(&h.moto.endpoint()))
+}
+
+async fn cluster(h: &Harness, name: &str, role_arn: &str, ipv6: bool) {
+    let mut req = eks(h)
+        .create_cluster()
+        .name(name)
+        .role_arn(role_arn)
+        .resources_vpc_config(aws_sdk_eks::types::VpcConfigRequest::builder().subnet_ids("subnet-1").build());
+    if ipv6 {
+        req = req.kubernetes_network_config(
+            aws_sdk_eks::types::KubernetesNetworkConfigRequest::builder()
+                .ip_family(aws_sdk_eks::types::IpFamily::Ipv6)
+                .build(),
+        );
+    }
+    req.send().await.unwrap();
+}
+
+async fn node_group(h: &Harness, cluster: &str, name: &str, role_arn: &str) {
+    eks(h)
+        .create_nodegroup()
+        .cluster_name(cluster)
+        .nodegroup_name(name)
+        .node_role(role_arn)
+        .subnets("subnet-1")
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Runs the binary against moto (or `endpoint`), with the state table unless told otherwise.
+fn run(endpoint: &str, args: &[&str], state_table: bool) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_eks-node-role-audit"));
+    cmd.args(args)
+        .env_remove("AWS_PROFILE")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("IAM_MAX_ATTEMPTS", "1")
+        .env("ADOPTABLE_ROLE_NAMES", ADOPTABLE);
+    if state_table {
+        cmd.env("STATE_TABLE_NAME", TABLE);
+    } else {
+        cmd.env_remove("STATE_TABLE_NAME");
+    }
+    cmd.output().expect("run eks-node-role-audit")
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn role_in<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["roleName"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {report:#}"))
+}
+
+fn kinds(r: &Value) -> Vec<String> {
+    r["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap().to_string()).collect()
+}
+
+/// One account with a cluster of each family and every bad state moto can hold.
+async fn account() -> Harness {
+    let h = Harness::new().await;
+    let cluster_role = role(&h, "prod-cluster", &["eks.amazonaws.com"], &["AmazonEKSClusterPolicy"]).await;
+    cluster(&h, "prod", &cluster_role, false).await;
+    cluster(&h, "v6", &cluster_role, true).await;
+    let good = role(&h, "good-nodes", &["ec2.amazonaws.com"], &[WORKER, PULL, CNI]).await;
+    node_group(&h, "prod", "ng-good", &good).await;
+    let no_cni = role(&h, "no-cni-nodes", &["ec2.amazonaws.com"], &[WORKER, PULL]).await;
+    node_group(&h, "prod", "ng-no-cni", &no_cni).await;
+    node_group(&h, "prod", "ng-cluster-role", &cluster_role).await;
+    let pods =
+        role(&h, "prod-pods", &["eks-fargate-pods.amazonaws.com"], &["AmazonEKSFargatePodExecutionRolePolicy"]).await;
+    eks(&h)
+        .create_fargate_profile()
+        .cluster_name("prod")
+        .fargate_profile_name("fp")
+        .pod_execution_role_arn(&pods)
+        .selectors(aws_sdk_eks::types::FargateProfileSelector::builder().namespace("default").build())
+        .send()
+        .await
+        .unwrap();
+    node_group(&h, "prod", "ng-pods", &pods).await;
+    let lambda = role(&h, "lambda-trust", &["lambda.amazonaws.com"], &[WORKER, PULL, CNI]).await;
+    node_group(&h, "prod", "ng-lambda", &lambda).await;
+    let read_only = role(&h, "read-only-nodes", &["ec2.amazonaws.com"], &[WORKER, READ, CNI]).await;
+    node_group(&h, "prod", "ng-read-only", &read_only).await;
+    let v6 = role(&h, "v6-nodes", &["ec2.amazonaws.com"], &[WORKER, PULL, CNI]).await;
+    node_group(&h, "v6", "ng", &v6).await;
+    role(&h, "eksNodeRole", &["ec2.amazonaws.com"], &[WORKER, PULL, CNI]).await;
+    // A role the guard made, used by a node group.
+    assert_eq!(h.create("Guarded", json!({"RoleName": "guarded-nodes"})).await["Status"], "SUCCESS");
+    node_group(&h, "prod", "ng-guarded", "arn:aws:iam::123456789012:role/guarded-nodes").await;
+    h
+}
+
+#[tokio::test]
+async fn finds_every_node_role_and_each_bad_state_with_its_kind() {
+    let h = account().await;
+    let out = run(&h.moto.endpoint(), &["--output", "json"], true);
+    assert_eq!(out.status.code(), Some(1), "findings exit 1: {}", String::from_utf8_lossy(&out.stderr));
+    let report = json_of(&out);
+    let good = role_in(&report, "good-nodes");
+    assert_eq!((good["verdict"].as_str(), kinds(good)), (Some("compliant"), vec![]), "{good:#}");
+    assert_eq!(good["usedBy"], json!(["prod/ng-good"]));
+    assert_eq!(good["managed"], "no");
+    let no_cni = role_in(&report, "no-cni-nodes");
+    assert_eq!(kinds(no_cni), ["missing-policy"]);
+    assert!(no_cni["findings"][0]["message"].as_str().unwrap().contains(CNI));
+    assert!(kinds(role_in(&report, "prod-cluster")).contains(&"cluster-role-used-as-node-role".to_string()));
+    assert!(kinds(role_in(&report, "prod-pods")).contains(&"fargate-role-used-as-node-role".to_string()));
+    assert_eq!(kinds(role_in(&report, "lambda-trust")), ["trust-not-ec2"]);
+    let read_only = role_in(&report, "read-only-nodes");
+    assert_eq!(read_only["verdict"], "compliant");
+    assert_eq!(read_only["notes"][0]["kind"], "registry-policy-broader-than-needed");
+    let v6 = role_in(&report, "v6-nodes");
+    assert_eq!(kinds(v6), ["missing-policy"]);
+    assert!(v6["findings"][0]["message"].as_str().unwrap().starts_with("AmazonEKS_CNI_IPv6_Policy"));
+    let unused = role_in(&report, "eksNodeRole");
+    assert_eq!((unused["verdict"].as_str(), kinds(unused)), (Some("unused"), vec![]));
+    assert_eq!(unused["notes"][0]["kind"], "not-used-by-a-node-group");
+    let guarded = role_in(&report, "guarded-nodes");
+    assert_eq!(
+        (guarded["managed"].as_str(), guarded["verdict"].as_str()),
+        (Some("yes"), Some("compliant")),
+        "{guarded:#}"
+    );
+    // moto offers neither add-ons nor Pod Identity: said, and taken as "no CNI role".
+    let prod = report["clusters"].as_array().unwrap().iter().find(|c| c["name"] == "prod").unwrap();
+    assert!(prod["notes"].to_string().contains("does not offer DescribeAddon"), "{prod}");
+    assert_eq!(report["clusters"].as_array().unwrap().iter().find(|c| c["name"] == "v6").unwrap()["ipFamily"], "ipv6");
+}
+
+#[tokio::test]
+async fn a_compliant_cluster_exits_0_and_reads_as_a_table() {
+    let h = account().await;
+    let out = run(&h.moto.endpoint(), &["--cluster", "v6"], false);
+    assert_eq!(out.status.code(), Some(1));
+    let h2 = Harness::new().await;
+    let cluster_role = role(&h2, "c", &["eks.amazonaws.com"], &[]).await;
+    cluster(&h2, "clean", &cluster_role, false).await;
+    let good = role(&h2, "good-nodes", &["ec2.amazonaws.com"], &[WORKER, PULL, CNI]).await;
+    node_group(&h2, "clean", "ng", &good).await;
+    let out = run(&h2.moto.endpoint(), &["--cluster", "clean"], false);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("ROLE") && lines[0].contains("VERDICT") && lines[0].contains("FINDINGS"), "{text}");
+    assert!(
+        lines[1].starts_with("good-nodes") && lines[1].contains("unknown") && lines[1].contains("compliant"),
+        "{text}"
+    );
+    assert!(text.contains("whether the guard manages a role is unknown"), "{text}");
+    assert!(text.contains("1 node role(s) in 1 cluster(s): 1 compliant, 0 non-compliant, 0 unused."), "{text}");
+    // Clusters are regional: another region has none of them.
+    let out = run(&h2.moto.endpoint(), &["--region", "eu-west-1", "--output", "json"], false);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json_of(&out)["clusters"], json!([]));
+}
+
+#[tokio::test]
+async fn the_adopt_snippet_adopts_a_node_role_and_says_why_another_would_be_refused() {
+    let h = account().await;
+    let eks_node_role = role_in(&json_of(&run(&h.moto.endpoint(), &["--output", "json"], true)), "eksNodeRole").clone();
+    assert_eq!(eks_node_role["managed"], "no");
+    node_group(&h, "prod", "ng-legacy", "arn:aws:iam::123456789012:role/eksNodeRole").await;
+    let out = run(&h.moto.endpoint(), &["--adopt-snippet", "--cluster", "prod"], true);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let snippet = text
+        .split("\n\n")
+        .find(|s| s.contains("# eksNodeRole — used by prod/ng-legacy"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(!snippet.contains("would refuse"), "{snippet}");
+    assert!(snippet.contains("ServiceToken: !ImportValue eks-node-role-guard-ServiceToken"), "{snippet}");
+    assert!(!text.contains("GuardedNodesNodeRole"), "a managed role gets no snippet: {text}");
+    let named =
+        run(&h.moto.endpoint(), &["--adopt-snippet", "--cluster", "prod", "--guard-stack", "platform-guard"], true);
+    let named = String::from_utf8_lossy(&named.stdout).to_string();
+    assert!(named.contains("ServiceToken: !ImportValue platform-guard-ServiceToken"), "{named}");
+    // With JSON output the snippets go inside the one JSON document, for jq.
+    let doc = json_of(&run(&h.moto.endpoint(), &["--output", "json", "--adopt-snippet", "--cluster", "prod"], true));
+    let in_json = doc["adoptSnippets"].as_array().unwrap();
+    let eks = in_json.iter().find(|s| s["roleName"] == "eksNodeRole").unwrap();
+    assert!(eks["snippet"].as_str().unwrap().contains("AdoptExistingRole: true"), "{eks}");
+    assert!(doc["roles"].is_array());
+    let refused = text.split("\n\n").find(|s| s.contains("# prod-cluster")).unwrap();
+    assert!(refused.contains("the guard would refuse it today") && refused.contains("cluster role"), "{refused}");
+
+    // The snippet is a resource the guard accepts as written.
+    let yaml = snippet.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
+    let doc: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+    let (logical, resource) = doc.as_mapping().unwrap().iter().next().unwrap();
+    assert_eq!(resource["Type"], "Custom::EksNodeRole");
+    let mut props = serde_json::Map::new();
+    for (k, v) in resource["Properties"].as_mapping().unwrap() {
+        let k = k.as_str().unwrap();
+        if !["ServiceToken", "ServiceTimeout"].contains(&k) {
+            let v = match v {
+                serde_yaml::Value::Bool(b) => json!(b.to_string()),
+                other => json!(other.as_str().unwrap()),
+            };
+            props.insert(k.to_string(), v);
+        }
+    }
+    let r = h.create(logical.as_str().unwrap(), Value::Object(props)).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert_eq!(r["Data"]["Adopted"], "true", "{r}");
+}
+
+// The proxy serves from this test's runtime while the binary runs: a second worker thread keeps it answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_denied_exits_2_naming_the_permission() {
+    let h = Harness::new().await;
+    let proxy = FaultProxy::start(h.moto.port).await;
+    proxy.always(Some(Fault::Deny));
+    let out = run(&proxy.endpoint(), &[], true);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("The audit needs eks:ListClusters"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_exits_2_and_bad_arguments_exit_2_with_the_usage() {
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let out = run(&nowhere, &[], false);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("could not check") && err.contains("reachable"), "{err}");
+    let out = run(&nowhere, &["--output", "yaml"], false);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("USAGE"));
+}

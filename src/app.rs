@@ -14,7 +14,7 @@ use crate::cfn::response::{ResponseSender, Status};
 use crate::cfn::{self, CfnSettings};
 use crate::deadline::Deadline;
 use crate::domain::Partition;
-use crate::events::{self, EventAnswer};
+use crate::eventbridge::{self, EventAnswer};
 use crate::iam::{NodeRoleIam, SdkIam};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
@@ -130,7 +130,7 @@ pub enum Payload {
 pub fn classify(payload: &Value) -> Payload {
     if cfn::is_request(payload) {
         Payload::CloudFormation
-    } else if events::is_event(payload) {
+    } else if eventbridge::is_event(payload) {
         Payload::EventBridge
     } else {
         Payload::Unknown
@@ -149,7 +149,7 @@ impl<I: NodeRoleIam, S: StateStore, C: Stacks> App<I, S, C> {
             Payload::CloudFormation => {
                 Ok(Handled::Cloudformation { status: cfn::handle(payload, self, invocation).await })
             }
-            Payload::EventBridge => events::handle(payload, self, invocation).await.map(Handled::Eventbridge),
+            Payload::EventBridge => eventbridge::handle(payload, self, invocation).await.map(Handled::Eventbridge),
             Payload::Unknown => {
                 warn!(
                     kind = kind_of(payload),

@@ -1,5 +1,5 @@
 //! eks-node-role-guard: the Amazon EKS node IAM role as a CloudFormation custom resource, kept correct by
-//! drift repair. One reconcile core (desired state → plan → IAM), two triggers (`cfn`, `events`).
+//! drift repair. One reconcile core (desired state → plan → IAM), two triggers (`cfn`, `eventbridge`).
 
 pub mod app;
 pub mod aws;
@@ -8,7 +8,7 @@ pub mod clock;
 pub mod deadline;
 pub mod domain;
 pub mod error;
-pub mod events;
+pub mod eventbridge;
 pub mod iam;
 pub mod logging;
 pub mod metrics;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::cfn::CfnSettings;
-use crate::domain::adoption::{AdoptionRules, DEFAULT_ADOPTABLE, DEFAULT_ALLOWED_ADDITIONAL};
+use crate::domain::reach::{Allowances, DEFAULT_ADOPTABLE, DEFAULT_ALLOWED_ADDITIONAL};
 use crate::domain::{Partition, PolicyArn, RemediationMode};
 use crate::iam::IamSettings;
 use crate::reconcile::repair::DriftSettings;
@@ -19,7 +19,7 @@ pub struct Settings {
     pub cfn: CfnSettings,
     pub iam: IamSettings,
     /// `ADOPTABLE_ROLE_NAMES`, `ALLOWED_ADDITIONAL_POLICY_ARNS` (and the own role, never adoptable).
-    pub adoption: AdoptionRules,
+    pub adoption: Allowances,
     /// `IPV6_CNI_POLICY_ARN`: the IPv6 CNI policy the template created.
     pub ipv6_cni_policy: Option<PolicyArn>,
     /// `NOTIFY_EVENT_BUS` (default `default`); `None` when `off`.
@@ -161,7 +161,7 @@ fn log_filter(v: &mut Vars) -> String {
 
 /// `ADOPTABLE_ROLE_NAMES` and `ALLOWED_ADDITIONAL_POLICY_ARNS` (unset: the defaults, in the partition), and
 /// `ALLOWED_PERMISSIONS_BOUNDARY_ARNS` (unset: none), `ROLE_PATH_PREFIX` and `ROLE_NAME_PREFIX` (the scope).
-fn adoption(v: &mut Vars, partition: Partition, own_role: Option<String>) -> AdoptionRules {
+fn adoption(v: &mut Vars, partition: Partition, own_role: Option<String>) -> Allowances {
     let allowed: BTreeSet<PolicyArn> = match (v.get)("ALLOWED_ADDITIONAL_POLICY_ARNS") {
         Some(list) => v.policies("ALLOWED_ADDITIONAL_POLICY_ARNS", &list),
         None => DEFAULT_ALLOWED_ADDITIONAL.iter().map(|n| PolicyArn::aws_managed(partition, n)).collect(),
@@ -173,7 +173,7 @@ fn adoption(v: &mut Vars, partition: Partition, own_role: Option<String>) -> Ado
         ));
     }
     let adoptable = v.text("ADOPTABLE_ROLE_NAMES").unwrap_or_else(|| DEFAULT_ADOPTABLE.to_string());
-    let mut rules = AdoptionRules::new(&adoptable, allowed, own_role);
+    let mut rules = Allowances::new(&adoptable, allowed, own_role);
     rules.path_prefix = v.text("ROLE_PATH_PREFIX").unwrap_or_else(|| "/".into());
     rules.name_prefix = v.text("ROLE_NAME_PREFIX").unwrap_or_default();
     let boundaries = v.text("ALLOWED_PERMISSIONS_BOUNDARY_ARNS").unwrap_or_default();

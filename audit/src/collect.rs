@@ -10,8 +10,8 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use super::{judge, uses_of, ClusterFacts, Managed, RoleReport, Subject, Use, Verdict};
-use eks_node_role_guard::domain::adoption::DEFAULT_ADOPTABLE;
 use eks_node_role_guard::domain::policies::{is_ipv6_cni_document, named_like_ipv6_cni};
+use eks_node_role_guard::domain::reach::DEFAULT_ADOPTABLE;
 use eks_node_role_guard::domain::RoleName;
 use eks_node_role_guard::domain::{CniCheck, Ownership};
 use eks_node_role_guard::error::{Error, Result};

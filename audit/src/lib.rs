@@ -286,7 +286,7 @@ impl<'a> Judging<'a> {
         let node_group = node_uses.iter().any(|u| matches!(u, Use::NodeGroup { .. }));
         // A node group's nodes need the standard role (worker policy, CNI policy) even when Auto Mode nodes share
         // it; the Auto Mode name alone decides only for a role nothing uses yet.
-        let named_auto = subject.role_name.eq_ignore_ascii_case(eks_node_role_guard::domain::adoption::AUTO_MODE_ROLE);
+        let named_auto = subject.role_name.eq_ignore_ascii_case(eks_node_role_guard::domain::reach::AUTO_MODE_ROLE);
         let node_class = match record {
             Some(r) => r.desired.node_class,
             None if !node_group && (auto_mode || named_auto) => NodeClass::AutoMode,

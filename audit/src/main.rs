@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use eks_node_role_audit::collect::{audit, missing_permission, AuditReport, Scope};
 use eks_node_role_audit::render;
 use eks_node_role_audit::settings::AuditSettings;
-use eks_node_role_guard::domain::adoption::AdoptionRules;
+use eks_node_role_guard::domain::reach::Allowances;
 use eks_node_role_guard::domain::Partition;
 use eks_node_role_guard::error::Error;
 use eks_node_role_guard::iam::{client_from, shared_config, SdkIam};
@@ -151,7 +151,7 @@ async fn run(args: Args) -> ExitCode {
 /// The adopting resource of each node role the guard does not manage, by role name.
 fn snippet_list(
     report: &AuditReport,
-    rules: &AdoptionRules,
+    rules: &Allowances,
     partition: Partition,
     guard_stack: &str,
 ) -> Vec<(String, String)> {

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::collect::AuditReport;
 use super::{RoleReport, Subject, Verdict};
-use eks_node_role_guard::domain::adoption::AdoptionRules;
+use eks_node_role_guard::domain::reach::Allowances;
 use eks_node_role_guard::domain::{IpFamily, NodeClass, Partition};
 
 /// `{"roles":[{"roleName","roleArn","verdict","managed","usedBy","findings":[{"kind","message"}],"notes"}],
@@ -105,7 +105,7 @@ fn logical_id(role: &str) -> String {
 pub fn adopt_snippet(
     report: &RoleReport,
     subject: &Subject,
-    rules: &AdoptionRules,
+    rules: &Allowances,
     partition: Partition,
     guard_stack: &str,
 ) -> Option<String> {

@@ -2,7 +2,7 @@
 //! names, allowed additional policies) and the AWS clients' retry settings. They are the guard's own variables,
 //! read by its one reader, so the audit and the function it checks never read them differently.
 
-use eks_node_role_guard::domain::adoption::AdoptionRules;
+use eks_node_role_guard::domain::reach::Allowances;
 use eks_node_role_guard::iam::IamSettings;
 use eks_node_role_guard::settings::Settings;
 
@@ -11,7 +11,7 @@ pub struct AuditSettings {
     /// `STATE_TABLE_NAME`, if set.
     pub state_table: Option<String>,
     /// `ADOPTABLE_ROLE_NAMES`, `ALLOWED_ADDITIONAL_POLICY_ARNS`.
-    pub adoption: AdoptionRules,
+    pub adoption: Allowances,
     /// `IAM_MAX_ATTEMPTS`, `IAM_INITIAL_BACKOFF_MS`, `IAM_ATTEMPT_TIMEOUT_MS`.
     pub iam: IamSettings,
 }

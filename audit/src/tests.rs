@@ -351,7 +351,7 @@ fn a_customer_policy_named_like_a_node_policy_is_listed_and_does_not_stand_in_fo
     assert_eq!(r.verdict, Verdict::Compliant);
     assert!(note_kinds(&r).is_empty(), "{r:?}");
     // The guard agrees: the look-alike is not acceptable on an adopted role.
-    let rules = eks_node_role_guard::domain::adoption::AdoptionRules::defaults(Partition::Aws);
+    let rules = eks_node_role_guard::domain::reach::Allowances::defaults(Partition::Aws);
     let mut adoptable = node_role(&[look_alike]);
     adoptable.name = RoleName::parse("eksNodeRole").unwrap();
     let refusal = rules.refusal(&adoptable, &[], Partition::Aws, None, NodeClass::Standard).unwrap();

@@ -8,7 +8,6 @@
 //! - when does repair act, and what does it do? `repair.rs`;
 //! - what the state item holds: `record.rs` (its changes: `crate::state::Transition`).
 
-pub mod adoption;
 pub mod claim;
 pub mod intent;
 pub mod live;
@@ -16,6 +15,7 @@ pub mod names;
 pub mod ownership;
 pub mod plan;
 pub mod policies;
+pub mod reach;
 pub mod record;
 pub mod removal;
 pub mod repair;

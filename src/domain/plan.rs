@@ -42,7 +42,7 @@ pub enum Action {
 
 impl Action {
     /// The IAM operation this action is (EnsureInstanceProfile is two).
-    pub fn kind(&self) -> &'static str {
+    pub fn operation(&self) -> &'static str {
         match self {
             Action::CreateRole { .. } => "CreateRole",
             Action::UpdateTrust(_) => "UpdateAssumeRolePolicy",
@@ -79,16 +79,16 @@ impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Action::AttachPolicy(p) | Action::DetachPolicy(p) | Action::PutBoundary(p) => {
-                write!(f, "{} {}", self.kind(), p.name())
+                write!(f, "{} {}", self.operation(), p.name())
             }
             Action::EnsureInstanceProfile { name, .. }
             | Action::AddToInstanceProfile(name)
             | Action::RemoveFromInstanceProfile(name)
             | Action::DeleteInstanceProfile(name)
-            | Action::DeleteInlinePolicy(name) => write!(f, "{} {name}", self.kind()),
+            | Action::DeleteInlinePolicy(name) => write!(f, "{} {name}", self.operation()),
             Action::TagRole(t) => write!(f, "TagRole {}", t.keys().cloned().collect::<Vec<_>>().join(",")),
             Action::UntagRole(k) => write!(f, "UntagRole {}", k.iter().cloned().collect::<Vec<_>>().join(",")),
-            _ => f.write_str(self.kind()),
+            _ => f.write_str(self.operation()),
         }
     }
 }
@@ -172,7 +172,7 @@ pub fn plan(desired: &NodeRoleSpec, live: Option<&LiveRole>, cni: &CniCheck, ret
         }
     };
 
-    let unverified = desired.cni_ipv6_policy().filter(|arn| *cni != CniCheck::Verified(arn.clone()));
+    let unverified = desired.required_ipv6_cni().filter(|arn| *cni != CniCheck::Verified(arn.clone()));
     let required = desired.required_policies();
     for arn in &required {
         if !attached.contains(arn) && unverified.as_ref() != Some(arn) {
@@ -475,7 +475,7 @@ mod tests {
     #[test]
     fn the_ipv6_cni_policy_is_attached_only_when_verified() {
         let s = ipv6_spec();
-        let ipv6 = s.cni_ipv6_policy().unwrap();
+        let ipv6 = s.required_ipv6_cni().unwrap();
         let p = plan(&s, None, &CniCheck::Verified(ipv6.clone()), &Retired::default(), Scope::Lifecycle);
         assert!(kinds(&p).contains(&"AttachRolePolicy AmazonEKS_CNI_IPv6_Policy".to_string()));
         for check in [CniCheck::Tampered(ipv6.clone()), CniCheck::Missing(ipv6.clone()), CniCheck::NotNeeded] {
@@ -497,7 +497,7 @@ mod tests {
         let p = plan(
             &new,
             Some(&live),
-            &CniCheck::Verified(new.cni_ipv6_policy().unwrap()),
+            &CniCheck::Verified(new.required_ipv6_cni().unwrap()),
             &new.retired_since(&old),
             Scope::Lifecycle,
         );

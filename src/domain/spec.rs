@@ -104,7 +104,7 @@ impl NodeRoleSpec {
     }
 
     /// The IPv6 CNI customer policy this role depends on, if any.
-    pub fn cni_ipv6_policy(&self) -> Option<PolicyArn> {
+    pub fn required_ipv6_cni(&self) -> Option<PolicyArn> {
         (self.attach_cni && self.ip_family == IpFamily::Ipv6).then(|| self.ipv6_cni_policy.clone()).flatten()
     }
 
@@ -207,14 +207,17 @@ pub(crate) mod tests {
         let s = ipv6_spec();
         assert!(s.required_policies().contains(&arn("arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy")));
         assert!(!s.required_policies().iter().any(|p| p.name() == "AmazonEKS_CNI_Policy"));
-        assert_eq!(s.cni_ipv6_policy().unwrap().as_str(), "arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy");
+        assert_eq!(
+            s.required_ipv6_cni().unwrap().as_str(),
+            "arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy"
+        );
     }
 
     #[test]
     fn with_the_cni_on_its_own_role_no_cni_policy_is_needed() {
         for s in [NodeRoleSpec { attach_cni: false, ..spec() }, NodeRoleSpec { attach_cni: false, ..ipv6_spec() }] {
             assert_eq!(s.required_policies().len(), 2);
-            assert!(s.cni_ipv6_policy().is_none());
+            assert!(s.required_ipv6_cni().is_none());
         }
     }
 

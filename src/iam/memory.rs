@@ -184,7 +184,7 @@ impl MemoryIam {
 
     fn apply_now(&self, role: &RoleName, action: &Action) -> Result<()> {
         let mut w = self.world();
-        let op = action.kind();
+        let op = action.operation();
         match action {
             Action::CreateRole { .. } => {
                 drop(w);
@@ -265,7 +265,7 @@ impl MemoryIam {
 
     /// Changes of the role itself: trust, boundary, description, tags.
     fn change_role(w: &mut World, role: &RoleName, action: &Action) -> Result<()> {
-        let op = action.kind();
+        let op = action.operation();
         let r = w.roles.get_mut(&role.as_str().to_ascii_lowercase()).ok_or_else(|| no_role(op, role.as_str()))?;
         let live = &mut r.live;
         match action {

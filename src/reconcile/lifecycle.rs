@@ -10,9 +10,9 @@ use std::sync::Mutex;
 use tracing::{info, warn};
 
 use super::{label_disputed, Observed, Reconciler};
-use crate::domain::adoption::AdoptionRules;
 use crate::domain::claim::{claim, Claim, Refusal, Request};
 use crate::domain::intent::DEFAULT_DESCRIPTION;
+use crate::domain::reach::Allowances;
 use crate::domain::removal::{removal, Removal, Untouched};
 use crate::domain::{
     policies, Action, Boundary, CniCheck, Intent, IpFamily, Lifecycle, LiveRole, NodeRoleSpec, Ownership, Plan,
@@ -121,7 +121,7 @@ fn spec_for(intent: &Intent, props: &Properties, name: &RoleName, adoption: &Ado
 
 /// A PermissionsBoundary must be on the installation's allow-list when it is set or changed; one the item
 /// already records stays usable, so a list narrowed later (or a rollback) does not strand the resource.
-fn check_boundary(rules: &AdoptionRules, props: &Properties, recorded: Option<&NodeRoleSpec>) -> Result<()> {
+fn check_boundary(rules: &Allowances, props: &Properties, recorded: Option<&NodeRoleSpec>) -> Result<()> {
     let Some(b) = &props.boundary else { return Ok(()) };
     if recorded.is_some_and(|d| d.boundary == Boundary::Set(b.clone())) {
         return Ok(());

@@ -12,7 +12,7 @@ use futures_util::future::join_all;
 use tracing::{info, warn};
 
 use crate::clock::Clock;
-use crate::domain::adoption::AdoptionRules;
+use crate::domain::reach::Allowances;
 use crate::domain::{
     plan, plan_release, plan_teardown, policies, AccountId, Action, CniCheck, LiveRole, NodeRoleSpec, Ownership,
     Partition, Plan, PolicyArn, Retired, RoleName, Scope,
@@ -38,7 +38,7 @@ pub struct Reconciler<I, S> {
     store: S,
     /// The account's AttachedPoliciesPerRoleQuota, read once per process.
     quota: tokio::sync::OnceCell<usize>,
-    pub rules: AdoptionRules,
+    pub rules: Allowances,
     /// `IPV6_CNI_POLICY_ARN`: the IPv6 CNI policy the template created, if any.
     pub ipv6_cni_policy: Option<PolicyArn>,
     /// Where "now" comes from: the trail's timestamps, the breaker's window, the sweep's rotation.
@@ -46,7 +46,7 @@ pub struct Reconciler<I, S> {
 }
 
 impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
-    pub fn new(iam: I, store: S, rules: AdoptionRules, ipv6_cni_policy: Option<PolicyArn>) -> Self {
+    pub fn new(iam: I, store: S, rules: Allowances, ipv6_cni_policy: Option<PolicyArn>) -> Self {
         Reconciler { iam, store, quota: Default::default(), rules, ipv6_cni_policy, clock: Clock::system() }
     }
 
@@ -201,7 +201,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
 
     /// What the desired state's IPv6 CNI policy looks like now (NotNeeded without one).
     pub async fn check_cni(&self, desired: &NodeRoleSpec) -> Result<CniCheck> {
-        match desired.cni_ipv6_policy() {
+        match desired.required_ipv6_cni() {
             Some(arn) => self.verify_cni(&arn).await,
             None => Ok(CniCheck::NotNeeded),
         }

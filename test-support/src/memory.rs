@@ -7,7 +7,7 @@ use eks_node_role_guard::app::App;
 use eks_node_role_guard::cfn::confirm::{Identity, IdentitySource};
 use eks_node_role_guard::cfn::response::{ResponseSender, SendPolicy};
 use eks_node_role_guard::cfn::{self, CfnSettings};
-use eks_node_role_guard::domain::adoption::AdoptionRules;
+use eks_node_role_guard::domain::reach::Allowances;
 use eks_node_role_guard::iam::MemoryIam;
 use eks_node_role_guard::metrics::Metrics;
 use eks_node_role_guard::notify::Notifier;
@@ -51,7 +51,7 @@ impl std::ops::DerefMut for MemoryAccount {
 }
 
 impl MemoryAccount {
-    pub async fn new(rules: AdoptionRules) -> MemoryAccount {
+    pub async fn new(rules: Allowances) -> MemoryAccount {
         let iam = MemoryIam::new();
         let store = MemoryStore::new();
         MemoryAccount {

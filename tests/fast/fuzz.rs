@@ -11,7 +11,7 @@ use eks_node_role_guard::cfn::properties::Properties;
 use eks_node_role_guard::cfn::request::{Envelope, Request};
 use eks_node_role_guard::cfn::response::{Response, ResponseUrl, Status};
 use eks_node_role_guard::domain::Partition;
-use eks_node_role_guard::events::{cloudtrail::CloudTrailDetail, route};
+use eks_node_role_guard::eventbridge::{cloudtrail::CloudTrailDetail, route};
 use eks_node_role_guard::reconcile::repair::DriftSettings;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};

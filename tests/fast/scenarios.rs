@@ -3,7 +3,7 @@
 //! contracts as DynamoDB and IAM on moto (`state::contract`, `iam::contract`); moto, the emulator, faults and
 //! convergence prove the rest.
 
-use eks_node_role_guard::domain::adoption::AdoptionRules;
+use eks_node_role_guard::domain::reach::Allowances;
 use eks_node_role_guard::domain::{policies, Action, Partition, PolicyArn};
 use eks_node_role_guard::metrics::Metric;
 use eks_node_role_guard::state::{Phase, StateStore};
@@ -39,7 +39,7 @@ impl std::ops::DerefMut for World {
 
 impl World {
     async fn new() -> World {
-        let mut rules = AdoptionRules::defaults(Partition::Aws);
+        let mut rules = Allowances::defaults(Partition::Aws);
         rules.allowed_boundaries.insert(PolicyArn::aws_managed(Partition::Aws, test_support::BOUNDARY));
         World(MemoryAccount::new(rules).await)
     }
@@ -180,35 +180,14 @@ impl Role {
     }
 }
 
+// The Create itself, the retry and the repair of a detached policy are shared scenarios (`both.rs`).
+
 #[tokio::test]
-async fn creates_the_role_with_the_ec2_trust_policy_the_three_policies_and_its_profile() {
+async fn the_role_is_created_once_with_its_profile_made_alongside_it() {
     let w = World::managed(json!({"RoleName": "nodes"})).await;
-    let role = w.iam.role("nodes").unwrap();
-    assert!(policies::same_policy(role.trust.as_ref().unwrap(), &policies::ec2_trust_policy(Partition::Aws)));
-    assert_eq!(w.attached("nodes"), names(&[WORKER, ECR, CNI]));
-    assert_eq!(role.instance_profiles[0].name, "nodes");
-    let item = w.store.get(&role.name).await.unwrap().unwrap();
-    assert_eq!(item.role_id.as_deref(), Some(role.role_id.as_str()));
-    // The role was created once, with its profile made alongside it.
     let calls = w.iam.calls();
     assert_eq!(calls.iter().filter(|c| c.starts_with("CreateRole")).count(), 1, "{calls:?}");
     assert!(calls.iter().any(|c| c == "AddRoleToInstanceProfile nodes"), "{calls:?}");
-}
-
-#[tokio::test]
-async fn a_retried_create_converges_instead_of_failing() {
-    let w = World::managed(json!({"RoleName": "nodes"})).await;
-    let r = w.send("Create", json!({"RoleName": "nodes"})).await;
-    assert_eq!(r["Status"], "SUCCESS", "{r}");
-    assert_eq!(w.attached("nodes"), names(&[WORKER, ECR, CNI]));
-}
-
-#[tokio::test]
-async fn re_attaches_amazon_eks_worker_node_policy_after_it_is_detached() {
-    let w = World::managed(json!({"RoleName": "nodes"})).await;
-    assert_eq!(w.outside(Action::DetachPolicy(aws(WORKER)), "DetachRolePolicy").await, "repaired");
-    assert_eq!(w.attached("nodes"), names(&[WORKER, ECR, CNI]));
-    assert_eq!(w.metrics.count(Metric::DriftRepaired, "nodes"), 1);
 }
 
 #[tokio::test]
@@ -786,7 +765,7 @@ async fn old_properties_that_fail_todays_validation_never_make_a_rollback_replac
     let w = World::new().await;
     w.iam.outside("legacy-nodes", &node_role_made_by_hand()).unwrap();
     let mut w = w;
-    w.reconciler.rules = AdoptionRules::new("legacy-nodes", Default::default(), None);
+    w.reconciler.rules = Allowances::new("legacy-nodes", Default::default(), None);
     let good = json!({"RoleName": "legacy-nodes", "AdoptExistingRole": "true"});
     assert_eq!(w.create_as("Nodes", good.clone()).await["Status"], "SUCCESS");
     // An Update with a bad value fails; CloudFormation rolls back with the bad set as the *old* properties.

@@ -1,7 +1,7 @@
 //! template.yaml, forwarder.yaml and examples/ read as data: the function's permissions stay least privilege
 //! and the event rule stays in step with the code, so an edit cannot widen or break them silently.
 
-use eks_node_role_guard::events::handled_event_names;
+use eks_node_role_guard::eventbridge::handled_event_names;
 use serde_yaml::Value;
 use test_support::repo;
 
@@ -346,10 +346,7 @@ fn the_function_learns_its_declarations_from_the_template() {
     // The scope, so that a path out of IAM's reach is refused before any change.
     assert_eq!(text(&env["ROLE_PATH_PREFIX"]), "${RolePathPrefix}");
     assert_eq!(text(&env["ROLE_NAME_PREFIX"]), "${RoleNamePrefix}");
-    assert_eq!(
-        t["Parameters"]["AdoptableRoleNames"]["Default"],
-        eks_node_role_guard::domain::adoption::DEFAULT_ADOPTABLE
-    );
+    assert_eq!(t["Parameters"]["AdoptableRoleNames"]["Default"], eks_node_role_guard::domain::reach::DEFAULT_ADOPTABLE);
 }
 
 #[test]

@@ -53,20 +53,6 @@ async fn creates_the_role_with_the_ec2_trust_policy_and_the_three_ipv4_policies(
 }
 
 #[tokio::test]
-async fn a_retried_create_finds_the_same_role_and_succeeds() {
-    let h = Harness::new().await;
-    let req = request("Create", "NodeRole", json!({"AdditionalPolicyArns": [SSM_ARN]}), &h.url());
-    let first = h.send(&req).await;
-    let second = h.send(&req).await;
-    assert_eq!(first["Status"], "SUCCESS");
-    assert_eq!(second["Status"], "SUCCESS", "{second}");
-    assert_eq!(first["PhysicalResourceId"], second["PhysicalResourceId"]);
-    assert_eq!(first["Data"], second["Data"]);
-    let name = first["PhysicalResourceId"].as_str().unwrap();
-    assert_eq!(h.attached(name).await, names(&[WORKER, ECR, CNI, "AmazonSSMManagedInstanceCore"]));
-}
-
-#[tokio::test]
 async fn ipv6_attaches_the_accounts_ipv6_cni_policy_once_verified_and_never_deletes_it() {
     let h = Harness::new().await;
     let r = h.create("Nodes", json!({"RoleName": "nodes", "IpFamily": "ipv6"})).await;

@@ -1,6 +1,7 @@
 //! Against moto: the custom resource and drift repair through the SDK, the adapters' contracts, the fault
 //! matrix, the convergence property, the malformed-payload corpus and the harness's own guarantees.
 
+mod both;
 mod convergence;
 mod corpus;
 mod custom_resource;

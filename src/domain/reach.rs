@@ -51,7 +51,7 @@ fn glob(p: &[u8], s: &[u8]) -> bool {
 
 /// The operator's declarations that bound adoption and attachment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdoptionRules {
+pub struct Allowances {
     pub adoptable: Vec<NamePattern>,
     /// Policies besides the node policies that AdditionalPolicyArns may attach and an adopted role may carry.
     pub allowed_additional: BTreeSet<PolicyArn>,
@@ -66,9 +66,9 @@ pub struct AdoptionRules {
     pub name_prefix: String,
 }
 
-impl AdoptionRules {
+impl Allowances {
     pub fn new(adoptable: &str, allowed_additional: BTreeSet<PolicyArn>, own_role: Option<String>) -> Self {
-        AdoptionRules {
+        Allowances {
             adoptable: adoptable.split(',').filter(|s| !s.trim().is_empty()).map(NamePattern::new).collect(),
             allowed_additional,
             own_role,
@@ -108,7 +108,7 @@ impl AdoptionRules {
     /// The defaults, in a partition.
     pub fn defaults(partition: Partition) -> Self {
         let allowed = DEFAULT_ALLOWED_ADDITIONAL.iter().map(|n| PolicyArn::aws_managed(partition, n)).collect();
-        AdoptionRules::new(DEFAULT_ADOPTABLE, allowed, None)
+        Allowances::new(DEFAULT_ADOPTABLE, allowed, None)
     }
 
     pub fn is_adoptable_name(&self, name: &str) -> bool {
@@ -235,8 +235,8 @@ mod tests {
         }
     }
 
-    fn rules() -> AdoptionRules {
-        AdoptionRules { own_role: Some("guard-GuardRole-1".into()), ..AdoptionRules::defaults(Partition::Aws) }
+    fn rules() -> Allowances {
+        Allowances { own_role: Some("guard-GuardRole-1".into()), ..Allowances::defaults(Partition::Aws) }
     }
 
     #[test]
@@ -245,7 +245,7 @@ mod tests {
         assert!(r.is_adoptable_name("AmazonEKSNodeRole"));
         assert!(r.is_adoptable_name("amazoneksnoderole"));
         assert!(!r.is_adoptable_name("eksctl-prod-nodegroup-NodeInstanceRole-1A2B"), "no 'contains' search");
-        let wide = AdoptionRules::new("*NodeInstanceRole*", BTreeSet::new(), None);
+        let wide = Allowances::new("*NodeInstanceRole*", BTreeSet::new(), None);
         assert!(wide.is_adoptable_name("eksctl-prod-nodegroup-NodeInstanceRole-1A2B"));
         assert!(!wide.is_adoptable_name("ci-deployer"));
     }
@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn a_path_named_like_the_prefix_is_out_of_reach_and_only_then() {
-        let mut r = AdoptionRules::defaults(Partition::Aws);
+        let mut r = Allowances::defaults(Partition::Aws);
         assert_eq!(r.path_out_of_reach("/eks-nodes-x/"), None, "no name prefix: the scope is the path prefix");
         r.name_prefix = "eks-nodes-".into();
         for path in ["/", "/nodes/", "/eks-nodes/", "/x/eks-nodes-a/"] {

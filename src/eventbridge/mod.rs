@@ -23,7 +23,7 @@ use cloudtrail::CloudTrailDetail;
 
 /// What a handled call names, and so what is re-checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Names {
+pub enum Target {
     /// `roleName`: that role.
     Role,
     /// `instanceProfileName`: the role the tool named the profile after.
@@ -34,18 +34,18 @@ pub enum Names {
 
 /// The IAM calls whose events the rule delivers and the trigger acts on — the one list: routing reads it, and
 /// `tests/template.rs` holds the template's and the forwarder's rules to it.
-pub const HANDLED: &[(&str, Names)] = &[
-    ("DetachRolePolicy", Names::Role),
-    ("UpdateAssumeRolePolicy", Names::Role),
-    ("PutRolePermissionsBoundary", Names::Role),
-    ("DeleteRolePermissionsBoundary", Names::Role),
-    ("RemoveRoleFromInstanceProfile", Names::Role),
-    ("DeleteInstanceProfile", Names::InstanceProfile),
-    ("CreatePolicyVersion", Names::Policy),
-    ("SetDefaultPolicyVersion", Names::Policy),
-    ("DeletePolicy", Names::Policy),
+pub const HANDLED: &[(&str, Target)] = &[
+    ("DetachRolePolicy", Target::Role),
+    ("UpdateAssumeRolePolicy", Target::Role),
+    ("PutRolePermissionsBoundary", Target::Role),
+    ("DeleteRolePermissionsBoundary", Target::Role),
+    ("RemoveRoleFromInstanceProfile", Target::Role),
+    ("DeleteInstanceProfile", Target::InstanceProfile),
+    ("CreatePolicyVersion", Target::Policy),
+    ("SetDefaultPolicyVersion", Target::Policy),
+    ("DeletePolicy", Target::Policy),
     // Confirmed by reading: the role must really be gone and have had a state item.
-    ("DeleteRole", Names::Role),
+    ("DeleteRole", Target::Role),
 ];
 
 /// The names of the handled calls, in the rule's order.
@@ -93,18 +93,18 @@ pub fn route(detail_type: &str, source: &str, detail: &CloudTrailDetail, setting
     let name = detail.event_name.as_deref().unwrap_or("");
     let role = || detail.param("roleName").map(str::to_string);
     let missing = || Route::Ignore(format!("{name} without the expected request parameters"));
-    let Some((_, names)) = HANDLED.iter().find(|(n, _)| *n == name) else {
+    let Some((_, target)) = HANDLED.iter().find(|(n, _)| *n == name) else {
         return Route::Ignore(format!(
             "{} is not a call that can break a node role",
             crate::domain::names::truncate_for_message(name)
         ));
     };
-    match names {
-        Names::Role => role().map(Route::Role).unwrap_or_else(missing),
-        Names::InstanceProfile => {
+    match target {
+        Target::Role => role().map(Route::Role).unwrap_or_else(missing),
+        Target::InstanceProfile => {
             detail.param("instanceProfileName").map(|p| Route::InstanceProfile(p.to_string())).unwrap_or_else(missing)
         }
-        Names::Policy => match detail.param("policyArn").map(|a| PolicyArn::parse(a, "policyArn")) {
+        Target::Policy => match detail.param("policyArn").map(|a| PolicyArn::parse(a, "policyArn")) {
             Some(Ok(arn)) if policies::is_ipv6_cni(&arn, settings.ipv6_cni_policy.as_ref()) => Route::CniPolicy,
             Some(_) => Route::Ignore("not the IPv6 CNI policy".into()),
             None => missing(),

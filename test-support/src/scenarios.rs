@@ -69,3 +69,31 @@ pub async fn delete_removes_the_role_its_profile_and_its_item(a: &impl Account) 
     assert!(a.record("nodes").await.is_none(), "the item is removed last");
     assert_eq!(a.event("DetachRolePolicy", "nodes").await, "ignored");
 }
+
+/// The shared scenarios as tests, each on the account `$account` makes (an expression awaited inside the test):
+/// one line in each backend's test binary.
+#[macro_export]
+macro_rules! shared_scenarios {
+    ($account:expr) => {
+        #[tokio::test]
+        async fn creates_the_role_with_the_ec2_trust_policy_the_three_policies_and_its_profile() {
+            $crate::scenarios::creates_the_role_with_the_ec2_trust_policy_the_three_policies_and_its_profile(&$account)
+                .await;
+        }
+
+        #[tokio::test]
+        async fn a_retried_create_finds_its_own_role_and_answers_the_same() {
+            $crate::scenarios::a_retried_create_finds_its_own_role_and_answers_the_same(&$account).await;
+        }
+
+        #[tokio::test]
+        async fn re_attaches_amazon_eks_worker_node_policy_after_it_is_detached() {
+            $crate::scenarios::re_attaches_amazon_eks_worker_node_policy_after_it_is_detached(&$account).await;
+        }
+
+        #[tokio::test]
+        async fn delete_removes_the_role_its_profile_and_its_item() {
+            $crate::scenarios::delete_removes_the_role_its_profile_and_its_item(&$account).await;
+        }
+    };
+}

@@ -104,8 +104,9 @@ async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
 ) -> (Result<Answer, Error>, Option<Intent>) {
     // Properties are checked first: that needs no AWS call and changes nothing, and the stack author gets the
     // precise reason even when CloudFormation could not be reached.
-    let (req, intent) = match Request::parse(payload).and_then(|req| Ok((intent(&req)?, req))) {
-        Ok((intent, req)) => (req, intent),
+    let parsed = Request::parse(payload).and_then(|req| intent(&req).map(|intent| (req, intent)));
+    let (req, intent) = match parsed {
+        Ok(both) => both,
         Err(e) => return (Err(e), None),
     };
     let confirmation = async {

@@ -290,9 +290,9 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             Triage::Ignore(why @ crate::domain::repair::Ignore::Off) => {
                 let (record, live) = (record.expect("triaged with its item"), live.expect("triaged with its role"));
                 let outcome = Outcome::Ignored(why.reason().into());
-                let mode = record.desired.remediation.max(settings.global_mode);
+                // Triage said off: the stricter of the role's and the installation's modes.
                 return RepairReport {
-                    mode: Some(mode),
+                    mode: Some(RemediationMode::Off),
                     role_arn: Some(live.arn),
                     ..RepairReport::of(&record, outcome)
                 };

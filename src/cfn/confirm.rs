@@ -122,7 +122,7 @@ pub async fn confirm<C: Stacks>(req: &Request, me: &Identity, stacks: &C) -> Res
     if token_region != me.region {
         return Err(Error::NotConfirmed(format!(
             "the ServiceToken names region '{}': a custom resource must use the function in its stack's region",
-            crate::domain::names::truncate_for_message(token_region)
+            crate::domain::truncate_for_message(token_region)
         )));
     }
     let mut backoff = Duration::from_millis(100);
@@ -155,7 +155,7 @@ async fn check<C: Stacks>(req: &Request, stacks: &C) -> Result<()> {
     if matches!(req.kind, Kind::Create) && resource.status != "CREATE_IN_PROGRESS" {
         return Err(Error::NotConfirmed(format!(
             "resource {logical} is {}: CloudFormation sends a Create only while it creates the resource",
-            crate::domain::names::truncate_for_message(&resource.status)
+            crate::domain::truncate_for_message(&resource.status)
         )));
     }
     match status.as_deref() {

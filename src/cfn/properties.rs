@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use crate::domain::names::{is_valid_tag_key, is_valid_tag_value, parse_bool, truncate_for_message};
 use crate::domain::spec::{RESERVED_TAGS, TAG_PREFIX};
+use crate::domain::{is_valid_tag_key, is_valid_tag_value, parse_bool, truncate_for_message};
 use crate::domain::{IpFamily, NodeClass, Partition, PolicyArn, RemediationMode, RoleName, RolePath};
 use crate::error::{Error, Result};
 

@@ -4,7 +4,7 @@
 use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
 use serde_json::{Map, Value};
 
-use crate::domain::names::truncate_for_message;
+use crate::domain::truncate_for_message;
 use crate::domain::{Owner, StackRef};
 use crate::error::{Error, Result};
 

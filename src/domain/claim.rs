@@ -1,9 +1,9 @@
 //! What a Create or Update may do with the role it finds under the name: make it, resume it, adopt it, or
 //! refuse — and why. Pure: from the requesting resource, its item and the live role's `Ownership`.
 
-use super::names::{Owner, RoleName};
 use super::ownership::Ownership;
 use super::record::Record;
+use super::{Owner, RoleName};
 
 /// Which request is asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

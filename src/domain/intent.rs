@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::names::{IpFamily, NodeClass, Owner, PolicyArn, RemediationMode, RoleName, RolePath, StackRef};
+use super::{IpFamily, NodeClass, Owner, PolicyArn, RemediationMode, RoleName, RolePath, StackRef};
 
 pub const DEFAULT_DESCRIPTION: &str = "Amazon EKS - Node role";
 

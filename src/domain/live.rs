@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::names::{PolicyArn, RoleName};
+use super::{PolicyArn, RoleName};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveRole {

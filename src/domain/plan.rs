@@ -6,9 +6,9 @@ use std::fmt;
 use serde_json::Value;
 
 use super::live::{CniCheck, LiveRole};
-use super::names::PolicyArn;
 use super::policies;
 use super::spec::{label, Boundary, NodeRoleSpec, Retired, TAG_PREFIX};
+use super::PolicyArn;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -268,7 +268,7 @@ pub fn plan_release(live: &LiveRole, original_trust: Option<&Value>, own_profile
 mod tests {
     use super::*;
     use crate::domain::live::LiveInstanceProfile;
-    use crate::domain::names::Partition;
+    use crate::domain::Partition;
     use crate::testing::{ipv6_spec, spec};
 
     fn live_matching(s: &NodeRoleSpec) -> LiveRole {

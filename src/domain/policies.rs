@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use super::names::{AccountId, Partition, PolicyArn};
+use super::{AccountId, Partition, PolicyArn};
 
 pub const WORKER_NODE_POLICY: &str = "AmazonEKSWorkerNodePolicy";
 /// The Auto Mode node role's worker policy.

@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 
 use super::live::LiveRole;
-use super::names::{Partition, PolicyArn};
 use super::policies;
+use super::{Partition, PolicyArn};
 
 /// `AdoptableRoleNames` when the operator gives none: the names the procedure checks for.
 pub const DEFAULT_ADOPTABLE: &str = "eksNodeRole,AmazonEKSNodeRole,NodeInstanceRole,AmazonEKSAutoNodeRole";
@@ -216,7 +216,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::domain::names::RoleName;
+    use crate::domain::RoleName;
 
     fn role(name: &str, path: &str, service: &str, attached: &[&str]) -> LiveRole {
         LiveRole {

@@ -8,9 +8,9 @@
 use std::collections::BTreeSet;
 
 use super::live::LiveRole;
-use super::names::{Owner, PolicyArn, RoleName};
 use super::ownership::Ownership;
 use super::record::Record;
+use super::{Owner, PolicyArn, RoleName};
 
 /// The decision.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use super::live::{CniCheck, LiveRole};
-use super::names::{PolicyArn, RemediationMode};
 use super::ownership::Ownership;
 use super::plan::{plan, Plan, Scope};
 use super::record::{Phase, Record};
 use super::spec::{Label, Retired};
+use super::{PolicyArn, RemediationMode};
 
 /// Why repair leaves a role alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

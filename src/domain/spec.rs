@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::names::{AccountId, IpFamily, NodeClass, Owner, Partition, PolicyArn, RemediationMode, RoleName, RolePath};
 use super::policies;
+use super::{AccountId, IpFamily, NodeClass, Owner, Partition, PolicyArn, RemediationMode, RoleName, RolePath};
 
 /// Label keys start with this prefix; user tags may not.
 pub const TAG_PREFIX: &str = "eks-node-role-guard:";

@@ -78,7 +78,7 @@ pub fn route(detail_type: &str, source: &str, detail: &CloudTrailDetail, setting
     if detail_type != "AWS API Call via CloudTrail" {
         return Route::Ignore(format!(
             "detail-type '{}' is not handled",
-            crate::domain::names::truncate_for_message(detail_type)
+            crate::domain::truncate_for_message(detail_type)
         ));
     }
     if detail.event_source.as_deref().is_some_and(|s| s != "iam.amazonaws.com") {
@@ -96,7 +96,7 @@ pub fn route(detail_type: &str, source: &str, detail: &CloudTrailDetail, setting
     let Some((_, target)) = HANDLED.iter().find(|(n, _)| *n == name) else {
         return Route::Ignore(format!(
             "{} is not a call that can break a node role",
-            crate::domain::names::truncate_for_message(name)
+            crate::domain::truncate_for_message(name)
         ));
     };
     match target {

@@ -274,8 +274,13 @@ mod tests {
 
     fn make_role(iam: &MemoryIam, name: &str, policies: &[&str]) {
         let trust = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]});
-        let create =
-            Action::CreateRole { path: "/".into(), trust, description: None, boundary: None, tags: BTreeMap::new() };
+        let create = Action::CreateRole {
+            path: eks_node_role_guard::domain::RolePath::root(),
+            trust,
+            description: None,
+            boundary: None,
+            tags: BTreeMap::new(),
+        };
         iam.outside(name, &create).unwrap();
         for p in policies {
             iam.outside(name, &Action::AttachPolicy(PolicyArn::aws_managed(Partition::Aws, p))).unwrap();

@@ -129,7 +129,7 @@ pub fn adopt_snippet(
     let _ = writeln!(out, "    ServiceToken: !ImportValue {guard_stack}-ServiceToken");
     let _ = writeln!(out, "    ServiceTimeout: 300");
     let _ = writeln!(out, "    RoleName: {}", report.role_name);
-    if live.path != "/" {
+    if live.path.as_str() != "/" {
         let _ = writeln!(out, "    Path: {}", live.path);
     }
     let _ = writeln!(out, "    AdoptExistingRole: true");

@@ -21,7 +21,7 @@ fn trust(services: &[&str]) -> serde_json::Value {
 fn role(name: &str, services: &[&str], policies: &[&str]) -> LiveRole {
     LiveRole {
         name: RoleName::parse(name).unwrap(),
-        path: "/".into(),
+        path: eks_node_role_guard::domain::RolePath::root(),
         arn: format!("arn:aws:iam::123456789012:role/{name}"),
         role_id: format!("AROA{}", name.len()),
         trust: Some(trust(services)),

@@ -54,7 +54,7 @@ pub mod spec;
 
 pub use arn::{Owner, PolicyArn, StackRef};
 pub use intent::{Intent, Lifecycle, Properties, RoleIdentity};
-pub use live::{CniCheck, LiveInstanceProfile, LiveRole};
+pub use live::{CniCheck, LiveInstanceProfile, LiveRole, RoleHead};
 pub use modes::{parse_bool, IpFamily, NodeClass, RemediationMode};
 pub use ownership::Ownership;
 pub use partition::{AccountId, Partition};

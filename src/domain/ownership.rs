@@ -82,7 +82,7 @@ mod tests {
         }
         LiveRole {
             name: spec().name,
-            path: "/".into(),
+            path: crate::domain::RolePath::root(),
             arn: "arn:aws:iam::123456789012:role/NodeRole".into(),
             role_id: role_id.into(),
             trust: None,

@@ -8,12 +8,12 @@ use serde_json::Value;
 use super::live::{CniCheck, LiveRole};
 use super::policies;
 use super::spec::{label, Boundary, NodeRoleSpec, Retired, TAG_PREFIX};
-use super::PolicyArn;
+use super::{PolicyArn, RolePath};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     CreateRole {
-        path: String,
+        path: RolePath,
         trust: Value,
         description: Option<String>,
         boundary: Option<PolicyArn>,
@@ -30,7 +30,7 @@ pub enum Action {
     /// Creates the profile if needed and puts the role in it.
     EnsureInstanceProfile {
         name: String,
-        path: String,
+        path: RolePath,
     },
     /// Puts the role in a profile this request made moments ago (no create attempt).
     AddToInstanceProfile(String),
@@ -97,7 +97,7 @@ impl Action {
     /// The role's creation: trust policy, description, boundary and label in one call.
     pub fn create_role(desired: &NodeRoleSpec) -> Action {
         Action::CreateRole {
-            path: desired.path.as_str().to_string(),
+            path: desired.path.clone(),
             trust: desired.trust_policy(),
             description: desired.description.clone(),
             boundary: match &desired.boundary {
@@ -187,8 +187,7 @@ pub fn plan(desired: &NodeRoleSpec, live: Option<&LiveRole>, cni: &CniCheck, ret
 
     if let Some(profile) = &desired.instance_profile {
         if live.and_then(|l| l.in_instance_profile(profile)).is_none() {
-            actions
-                .push(Action::EnsureInstanceProfile { name: profile.clone(), path: desired.path.as_str().to_string() });
+            actions.push(Action::EnsureInstanceProfile { name: profile.clone(), path: desired.path.clone() });
         }
     }
     if let Some(old) = &retired.instance_profile {
@@ -274,7 +273,7 @@ mod tests {
     fn live_matching(s: &NodeRoleSpec) -> LiveRole {
         LiveRole {
             name: s.name.clone(),
-            path: s.path.as_str().into(),
+            path: s.path.clone(),
             arn: format!("arn:aws:iam::123456789012:role/{}", s.name),
             role_id: "AROAEXAMPLE".into(),
             trust: Some(s.trust_policy()),
@@ -458,7 +457,7 @@ mod tests {
         let mut live = live_matching(&s);
         live.instance_profiles.clear();
         let p = plan(&s, Some(&live), &NONE, &Retired::default(), Scope::Repair);
-        assert_eq!(p.actions, [Action::EnsureInstanceProfile { name: "NodeRole".into(), path: "/".into() }]);
+        assert_eq!(p.actions, [Action::EnsureInstanceProfile { name: "NodeRole".into(), path: RolePath::root() }]);
     }
 
     #[test]

@@ -189,10 +189,10 @@ impl Allowances {
         ipv6_cni: Option<&PolicyArn>,
     ) -> Vec<String> {
         let mut why = Vec::new();
-        if let Some(p) = RESERVED_PATHS.iter().find(|p| live.path.starts_with(**p)) {
+        if let Some(p) = RESERVED_PATHS.iter().find(|p| live.path.as_str().starts_with(**p)) {
             why.push(format!("its path {p} marks a role that AWS or a service owns"));
         }
-        why.extend(self.path_out_of_reach(&live.path).map(|w| format!("its {w}")));
+        why.extend(self.path_out_of_reach(live.path.as_str()).map(|w| format!("its {w}")));
         if let Some(t) = live.trust.as_ref().and_then(policies::forbidden_trust) {
             why.push(t.to_string());
         }
@@ -221,7 +221,7 @@ mod tests {
     fn role(name: &str, path: &str, service: &str, attached: &[&str]) -> LiveRole {
         LiveRole {
             name: RoleName::parse(name).unwrap(),
-            path: path.into(),
+            path: crate::domain::RolePath::parse(path).unwrap(),
             arn: format!("arn:aws:iam::123456789012:role{path}{name}"),
             role_id: "AROA1".into(),
             trust: Some(

@@ -96,7 +96,7 @@ mod tests {
     fn live(attached: &[PolicyArn]) -> LiveRole {
         LiveRole {
             name: spec().name,
-            path: "/".into(),
+            path: crate::domain::RolePath::root(),
             arn: "arn:aws:iam::123456789012:role/NodeRole".into(),
             role_id: "AROAOURS".into(),
             trust: None,

@@ -154,7 +154,7 @@ mod tests {
     fn live(desired: &NodeRoleSpec, role_id: &str) -> LiveRole {
         LiveRole {
             name: desired.name.clone(),
-            path: "/".into(),
+            path: crate::domain::RolePath::root(),
             arn: "arn:aws:iam::123456789012:role/NodeRole".into(),
             role_id: role_id.into(),
             trust: Some(desired.trust_policy()),

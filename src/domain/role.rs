@@ -86,6 +86,12 @@ impl RolePath {
     }
 }
 
+impl fmt::Display for RolePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// IAM tag keys: 1–128 characters of letters, digits, spaces and `_.:/=+-@`.
 pub fn is_valid_tag_key(k: &str) -> bool {
     let n = k.chars().count();

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::NodeRoleIam;
-use crate::domain::{policies, Action, Partition, PolicyArn, RoleName};
+use crate::domain::{policies, Action, Partition, PolicyArn, RoleName, RolePath};
 use crate::error::IamCode;
 
 fn create(path: &str) -> Action {
     Action::CreateRole {
-        path: path.into(),
+        path: RolePath::parse(path).unwrap(),
         trust: policies::ec2_trust_policy(Partition::Aws),
         description: Some("contract".into()),
         boundary: None,
@@ -30,7 +30,7 @@ pub async fn check<I: NodeRoleIam>(iam: &I, prefix: &str) {
     // CreateRole answers with the role; names are unique without regard to case.
     let role = iam.create_role(&name, &create("/contract/")).await.unwrap();
     assert!(role.role_id.starts_with("AROA"), "{}", role.role_id);
-    assert_eq!(role.path, "/contract/");
+    assert_eq!(role.path.as_str(), "/contract/");
     assert!(role.arn.ends_with(&format!(":role/contract/{name}")), "{}", role.arn);
     assert_eq!(role.tags.get("eks-node-role-guard:managed").map(String::as_str), Some("true"));
     let again = iam.create_role(&name, &create("/")).await.unwrap_err();
@@ -63,8 +63,8 @@ pub async fn check<I: NodeRoleIam>(iam: &I, prefix: &str) {
 
     // An instance profile holds one role; the second is refused with the holder named.
     let profile = format!("{prefix}Profile");
-    iam.create_instance_profile(&profile, "/contract/").await.unwrap();
-    iam.create_instance_profile(&profile, "/contract/").await.unwrap();
+    iam.create_instance_profile(&profile, &RolePath::parse("/contract/").unwrap()).await.unwrap();
+    iam.create_instance_profile(&profile, &RolePath::parse("/contract/").unwrap()).await.unwrap();
     assert!(iam.instance_profile_tags(&profile).await.unwrap().is_some());
     iam.apply(&name, &Action::AddToInstanceProfile(profile.clone())).await.unwrap();
     iam.apply(&name, &Action::AddToInstanceProfile(profile.clone())).await.unwrap();

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use super::{NodeRoleIam, RoleSummary};
-use crate::domain::{Action, LiveInstanceProfile, LiveRole, PolicyArn, RoleName};
+use crate::domain::{Action, LiveInstanceProfile, LiveRole, PolicyArn, RoleHead, RoleName, RolePath};
 use crate::error::{Error, IamCode, Result};
 
 const ACCOUNT: &str = "123456789012";
@@ -201,7 +201,7 @@ impl MemoryIam {
             },
             Action::EnsureInstanceProfile { name, path } => {
                 drop(w);
-                self.create_profile(name, path)?;
+                self.create_profile(name, path.as_str())?;
                 Self::add_to_profile(&mut self.world(), role, name)
             }
             Action::AddToInstanceProfile(name) => Self::add_to_profile(&mut w, role, name),
@@ -316,28 +316,22 @@ fn with_profiles(w: &World, r: &Role) -> LiveRole {
 }
 
 impl NodeRoleIam for MemoryIam {
-    async fn get_role(&self, name: &RoleName) -> Result<Option<LiveRole>> {
+    async fn get_role(&self, name: &RoleName) -> Result<Option<RoleHead>> {
         self.call(format!("GetRole {name}"));
         let w = self.world();
-        Ok(w.roles.get(&name.as_str().to_ascii_lowercase()).map(|r| LiveRole {
-            attached: BTreeSet::new(),
-            instance_profiles: Vec::new(),
-            ..r.live.clone()
-        }))
+        Ok(w.roles.get(&name.as_str().to_ascii_lowercase()).map(|r| r.live.head()))
     }
 
-    async fn read_attachments(&self, mut role: LiveRole) -> Result<Option<LiveRole>> {
+    async fn read_attachments(&self, role: RoleHead) -> Result<Option<LiveRole>> {
         self.call(format!("ListAttachedRolePolicies {}", role.name));
         self.call(format!("ListInstanceProfilesForRole {}", role.name));
         let w = self.world();
         let Some(r) = w.roles.get(&role.name.as_str().to_ascii_lowercase()) else { return Ok(None) };
         let full = with_profiles(&w, r);
-        role.attached = full.attached;
-        role.instance_profiles = full.instance_profiles;
-        Ok(Some(role))
+        Ok(Some(role.complete(full.attached, full.instance_profiles)))
     }
 
-    async fn create_role(&self, role: &RoleName, create: &Action) -> Result<LiveRole> {
+    async fn create_role(&self, role: &RoleName, create: &Action) -> Result<RoleHead> {
         let race = self.world().race.take_if(|(name, _, _)| name.eq_ignore_ascii_case(role.as_str()));
         if let Some((name, first, inline)) = race {
             self.outside(&name, &first)?;
@@ -346,12 +340,12 @@ impl NodeRoleIam for MemoryIam {
             }
         }
         self.call(format!("CreateRole {role}"));
-        self.create(role, create)
+        self.create(role, create).map(|live| live.head())
     }
 
-    async fn create_instance_profile(&self, name: &str, path: &str) -> Result<()> {
+    async fn create_instance_profile(&self, name: &str, path: &RolePath) -> Result<()> {
         self.call(format!("CreateInstanceProfile {name}"));
-        self.create_profile(name, path)
+        self.create_profile(name, path.as_str())
     }
 
     async fn policy_document(&self, arn: &PolicyArn) -> Result<Option<Value>> {
@@ -387,8 +381,8 @@ impl NodeRoleIam for MemoryIam {
         let w = self.world();
         Ok(w.roles
             .values()
-            .filter(|r| path_prefix.is_none_or(|p| r.live.path.starts_with(p)))
-            .map(|r| RoleSummary { name: r.live.name.to_string(), path: r.live.path.clone() })
+            .filter(|r| path_prefix.is_none_or(|p| r.live.path.as_str().starts_with(p)))
+            .map(|r| RoleSummary { name: r.live.name.to_string(), path: r.live.path.as_str().to_string() })
             .collect())
     }
 

@@ -18,7 +18,7 @@ pub use client::{build_client, client_from, http_client, shared_config, CallCoun
 pub use memory::MemoryIam;
 pub use sdk::SdkIam;
 
-use crate::domain::{Action, LiveRole, PolicyArn, RoleName};
+use crate::domain::{Action, LiveRole, PolicyArn, RoleHead, RoleName, RolePath};
 use crate::error::Result;
 
 /// A role as listed by IAM (ListRoles carries no tags).
@@ -29,11 +29,11 @@ pub struct RoleSummary {
 }
 
 pub trait NodeRoleIam: Send + Sync {
-    /// The role with its trust policy, boundary and tags (one call); `attached` and `instance_profiles` are
-    /// left empty. `None` if it does not exist.
-    fn get_role(&self, name: &RoleName) -> impl Future<Output = Result<Option<LiveRole>>> + Send;
+    /// The role with its trust policy, boundary and tags (one call), without its attachments. `None` if it does
+    /// not exist.
+    fn get_role(&self, name: &RoleName) -> impl Future<Output = Result<Option<RoleHead>>> + Send;
     /// Completes a role from `get_role` with its attached policies and instance profiles. `None` if it went.
-    fn read_attachments(&self, role: LiveRole) -> impl Future<Output = Result<Option<LiveRole>>> + Send;
+    fn read_attachments(&self, role: RoleHead) -> impl Future<Output = Result<Option<LiveRole>>> + Send;
     /// The whole role: `get_role` then `read_attachments`. `None` if it does not exist.
     fn read_role(&self, name: &RoleName) -> impl Future<Output = Result<Option<LiveRole>>> + Send {
         async move {
@@ -43,11 +43,11 @@ pub trait NodeRoleIam: Send + Sync {
             }
         }
     }
-    /// Creates the role (the `Action::CreateRole` given) and returns it as IAM's answer describes it (no
-    /// attachments or profiles yet): its RoleId without another read.
-    fn create_role(&self, role: &RoleName, create: &Action) -> impl Future<Output = Result<LiveRole>> + Send;
+    /// Creates the role (the `Action::CreateRole` given) and returns it as IAM's answer describes it: its RoleId
+    /// without another read.
+    fn create_role(&self, role: &RoleName, create: &Action) -> impl Future<Output = Result<RoleHead>> + Send;
     /// Creates an instance profile (labelled), or finds it there already.
-    fn create_instance_profile(&self, name: &str, path: &str) -> impl Future<Output = Result<()>> + Send;
+    fn create_instance_profile(&self, name: &str, path: &RolePath) -> impl Future<Output = Result<()>> + Send;
     /// The document of a managed policy's default version; `None` if the policy does not exist.
     fn policy_document(&self, arn: &PolicyArn) -> impl Future<Output = Result<Option<Value>>> + Send;
     /// An instance profile's tags; `None` if it does not exist.

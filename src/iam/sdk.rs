@@ -9,7 +9,7 @@ use aws_sdk_iam::Client;
 use serde_json::Value;
 
 use super::{NodeRoleIam, RoleSummary};
-use crate::domain::{policies, spec, Action, LiveInstanceProfile, LiveRole, PolicyArn, RoleName};
+use crate::domain::{policies, spec, Action, LiveInstanceProfile, LiveRole, PolicyArn, RoleHead, RoleName, RolePath};
 use crate::error::{Error, IamCode, Result};
 
 /// How often a write right after a create is retried while IAM propagates the new entity.
@@ -105,21 +105,19 @@ fn mentions_new_entity(e: &Error) -> bool {
 
 /// The role with its attachments and profiles; `None` if any read found it gone (deleted between the reads).
 fn complete(
-    role: Option<LiveRole>,
+    role: Option<RoleHead>,
     attached: Option<BTreeSet<PolicyArn>>,
     profiles: Option<Vec<LiveInstanceProfile>>,
 ) -> Option<LiveRole> {
-    let (mut role, attached, profiles) = (role?, attached?, profiles?);
-    role.attached = attached;
-    role.instance_profiles = profiles;
-    Some(role)
+    Some(role?.complete(attached?, profiles?))
 }
 
 /// A role as IAM's GetRole or CreateRole describes it; attachments and profiles are read separately.
-fn live_role(name: &RoleName, role: &aws_sdk_iam::types::Role) -> LiveRole {
-    LiveRole {
+fn role_head(name: &RoleName, role: &aws_sdk_iam::types::Role) -> RoleHead {
+    RoleHead {
         name: name.clone(),
-        path: role.path.clone(),
+        // IAM only holds valid paths; one that does not parse is read as `/`, which no reach rule favours.
+        path: RolePath::parse(&role.path).unwrap_or_else(|_| RolePath::root()),
         arn: role.arn.clone(),
         role_id: role.role_id.clone(),
         trust: role.assume_role_policy_document().and_then(policies::parse_document),
@@ -129,18 +127,16 @@ fn live_role(name: &RoleName, role: &aws_sdk_iam::types::Role) -> LiveRole {
             .and_then(|b| b.permissions_boundary_arn())
             .and_then(|a| PolicyArn::parse(a, "PermissionsBoundary").ok()),
         tags: role.tags().iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
-        attached: BTreeSet::new(),
-        instance_profiles: Vec::new(),
     }
 }
 
 impl NodeRoleIam for SdkIam {
-    async fn get_role(&self, name: &RoleName) -> Result<Option<LiveRole>> {
+    async fn get_role(&self, name: &RoleName) -> Result<Option<RoleHead>> {
         let out = found(self.client.get_role().role_name(name.as_str()).send().await.iam("GetRole"))?;
-        Ok(out.and_then(|o| o.role).map(|r| live_role(name, &r)))
+        Ok(out.and_then(|o| o.role).map(|r| role_head(name, &r)))
     }
 
-    async fn create_role(&self, role: &RoleName, create: &Action) -> Result<LiveRole> {
+    async fn create_role(&self, role: &RoleName, create: &Action) -> Result<RoleHead> {
         let Action::CreateRole { path, trust, description, boundary, tags: t } = create else {
             return Err(Error::invalid(format!("{create} is not a CreateRole")));
         };
@@ -148,7 +144,7 @@ impl NodeRoleIam for SdkIam {
             .client
             .create_role()
             .role_name(role.as_str())
-            .path(path)
+            .path(path.as_str())
             .assume_role_policy_document(trust.to_string())
             .set_description(description.clone())
             .set_permissions_boundary(boundary.as_ref().map(|b| b.to_string()))
@@ -156,7 +152,7 @@ impl NodeRoleIam for SdkIam {
             .send()
             .await
             .iam("CreateRole")?;
-        out.role.as_ref().map(|r| live_role(role, r)).ok_or_else(|| Error::Iam {
+        out.role.as_ref().map(|r| role_head(role, r)).ok_or_else(|| Error::Iam {
             operation: "CreateRole",
             code: None,
             message: "IAM answered without the role".into(),
@@ -164,14 +160,14 @@ impl NodeRoleIam for SdkIam {
         })
     }
 
-    async fn create_instance_profile(&self, name: &str, path: &str) -> Result<()> {
+    async fn create_instance_profile(&self, name: &str, path: &RolePath) -> Result<()> {
         // A label for people; the state item, not this tag, records that the tool made the profile.
         let managed = BTreeMap::from([(spec::label::MANAGED.to_string(), spec::MANAGED_TRUE.to_string())]);
         let created = self
             .client
             .create_instance_profile()
             .instance_profile_name(name)
-            .path(path)
+            .path(path.as_str())
             .set_tags(Some(tags(&managed)))
             .send()
             .await
@@ -182,7 +178,7 @@ impl NodeRoleIam for SdkIam {
         }
     }
 
-    async fn read_attachments(&self, role: LiveRole) -> Result<Option<LiveRole>> {
+    async fn read_attachments(&self, role: RoleHead) -> Result<Option<LiveRole>> {
         let (attached, profiles) = tokio::join!(self.attached(&role.name), self.profiles(&role.name));
         Ok(complete(Some(role), attached?, profiles?))
     }

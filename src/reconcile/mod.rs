@@ -240,7 +240,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
     /// its RoleId can be recorded before anything else happens.
     pub async fn create_role(&self, desired: &NodeRoleSpec, make_profile: Option<&str>) -> Result<LiveRole> {
         let create = Action::create_role(desired);
-        let path = desired.path.as_str();
+        let path = &desired.path;
         let profile = async {
             match make_profile {
                 Some(p) => self.iam.create_instance_profile(p, path).await,
@@ -252,7 +252,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             tokio::join!(Box::pin(self.iam.create_role(&desired.name, &create)), Box::pin(profile));
         profile?;
         let role = match created {
-            Ok(role) => role,
+            Ok(role) => role.created(),
             // A CreateRole whose response was lost and retried by the SDK finds its own role.
             Err(e) if e.is_iam(IamCode::EntityAlreadyExists) => {
                 let again = self.reread(&desired.name).await?;
@@ -299,9 +299,10 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         Ok((planned, applied(desired, live)))
     }
 
+    /// The whole role again (a lost CreateRole response: the role may hold what an earlier attempt attached).
     async fn reread(&self, name: &RoleName) -> Result<LiveRole> {
         self.iam
-            .get_role(name)
+            .read_role(name)
             .await?
             .ok_or_else(|| Error::conflict(format!("role {name} disappeared while it was being configured")))
     }

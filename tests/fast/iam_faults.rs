@@ -160,7 +160,13 @@ async fn an_instance_profile_holding_another_role_is_a_conflict() {
     });
     let iam = SdkIam::new(client(&[&create, &add, &get]));
     let e = iam
-        .apply(&name(), &Action::EnsureInstanceProfile { name: "nodes".into(), path: "/".into() })
+        .apply(
+            &name(),
+            &Action::EnsureInstanceProfile {
+                name: "nodes".into(),
+                path: eks_node_role_guard::domain::RolePath::root(),
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(

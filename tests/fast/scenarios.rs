@@ -286,7 +286,7 @@ async fn a_copied_label_gives_a_foreign_role_nothing() {
     let w = World::managed(json!({"RoleName": "nodes"})).await;
     let label = w.iam.role("nodes").unwrap().tags;
     let create = Action::CreateRole {
-        path: "/".into(),
+        path: eks_node_role_guard::domain::RolePath::root(),
         trust: json!({"Version":"2012-10-17","Statement":[]}),
         description: None,
         boundary: None,
@@ -301,7 +301,7 @@ async fn a_copied_label_gives_a_foreign_role_nothing() {
 /// A role as this resource's Create makes it, with these tags (a copied label).
 fn made_with(tags: std::collections::BTreeMap<String, String>) -> Action {
     Action::CreateRole {
-        path: "/".into(),
+        path: eks_node_role_guard::domain::RolePath::root(),
         trust: policies::ec2_trust_policy(Partition::Aws),
         description: None,
         boundary: None,
@@ -446,7 +446,7 @@ async fn a_stack_delete_in_progress_is_never_fought() {
 /// A role with the EC2 trust policy and nothing else, made outside the tool.
 fn node_role_made_by_hand() -> Action {
     Action::CreateRole {
-        path: "/".into(),
+        path: eks_node_role_guard::domain::RolePath::root(),
         trust: policies::ec2_trust_policy(Partition::Aws),
         description: None,
         boundary: None,
@@ -719,7 +719,7 @@ async fn a_new_path_with_a_generated_name_replaces_the_role_and_rolls_back_to_th
     let r = w.update_as("Nodes", &original, new.clone(), old.clone()).await;
     let replacement = id(&r);
     assert_ne!(replacement, original, "{r}");
-    assert_eq!(w.iam.role(&replacement).unwrap().path, "/eks/nodes/");
+    assert_eq!(w.iam.role(&replacement).unwrap().path.as_str(), "/eks/nodes/");
     assert_eq!(id(&w.update_as("Nodes", &replacement, old, new).await), original);
 }
 

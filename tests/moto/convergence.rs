@@ -281,7 +281,7 @@ impl Account for InMemory {
 
     async fn make_unmanaged(&self, role: &str, path: &str) {
         let create = Action::CreateRole {
-            path: path.into(),
+            path: eks_node_role_guard::domain::RolePath::parse(path).unwrap(),
             trust: trust(2),
             description: None,
             boundary: None,

@@ -10,8 +10,8 @@
 //!
 //! Update and Delete are not bound to the resource's status and physical ids are not compared: a rollback's
 //! Update and a replaced role's cleanup Delete arrive while the resource shows another status and id, and moto
-//! reports neither faithfully, so no such rule could be tested. Transient errors are retried until the watchdog cuts the work
-//! short; a definite negative refuses at once. The residual risk (a forged Update or Delete while the owner
+//! reports neither faithfully, so no such rule could be tested. Transient errors are retried until the deadline's work budget
+//! runs out; a definite negative refuses at once. The residual risk (a forged Update or Delete while the owner
 //! stack runs an operation) is named in docs/threat-model.md.
 
 use std::time::Duration;

@@ -1,5 +1,5 @@
-//! The EventBridge trigger: a thin translation from a CloudTrail event (or the sweep schedule) to drift
-//! repair. Never crashes on any input; returns an error to the runtime only when a retry could help.
+//! The EventBridge trigger: a CloudTrail event (or the sweep schedule) routed to drift repair of the role it
+//! names, and its notifications. Never crashes on any input; returns an error to the runtime only when a retry could help.
 
 pub mod cloudtrail;
 
@@ -149,7 +149,7 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C>(
     app: &App<I, S, C>,
     invocation: &Invocation,
 ) -> Result<EventAnswer, Error> {
-    let (rec, settings, metrics) = (&app.reconciler, &app.drift, &app.metrics);
+    let (core, settings, metrics) = (&app.reconciler, &app.drift, &app.metrics);
     let started = Instant::now();
     let lambda = invocation.deadline;
     // Leave a little time to publish, log and return before the Lambda deadline.
@@ -178,16 +178,16 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C>(
             debug!(event_id = %event_id, actor = %actor, event_name = %event_name, reason = %why, "event ignored");
             return Ok(EventAnswer::Ignored { outcome: "ignored", reason: why });
         }
-        Route::Role(name) => vec![repair_named(rec, &name, settings, metrics, &reported).await],
+        Route::Role(name) => vec![repair_named(core, &name, settings, metrics, &reported).await],
         // The tool names the profiles it creates after their role. (An adopted role's differently named profile
         // is put back by the scheduled sweep: a sweep per deleted profile in the account would cost too much.)
-        Route::InstanceProfile(profile) => vec![repair_named(rec, &profile, settings, metrics, &reported).await],
-        Route::CniPolicy | Route::Sweep => rec.sweep(settings, metrics, deadline).await?,
+        Route::InstanceProfile(profile) => vec![repair_named(core, &profile, settings, metrics, &reported).await],
+        Route::CniPolicy | Route::Sweep => core.sweep(settings, metrics, deadline).await?,
     };
     let mut notes = Vec::new();
     for r in &reports {
         log_decision(&event_id, &actor, &event_name, r, started);
-        notes.extend(notify::notification(r, &cause, started.elapsed(), settings.partition(), rec.clock().now()));
+        notes.extend(notify::notification(r, &cause, started.elapsed(), settings.partition(), core.clock().now()));
     }
     app.notifier.publish(&notes, lambda.less(Duration::from_millis(300))).await;
     let retry = reports.iter().find(|r| r.outcome.is_retryable()).map(|r| r.outcome.reason().to_string());
@@ -213,14 +213,14 @@ fn log_decision(event_id: &str, actor: &str, event_name: &str, r: &RepairReport,
 }
 
 async fn repair_named<I: NodeRoleIam, S: StateStore>(
-    rec: &Reconciler<I, S>,
+    core: &Reconciler<I, S>,
     name: &str,
     settings: &DriftSettings,
     metrics: &Metrics,
     reported: &ReportedLabels,
 ) -> RepairReport {
     match RoleName::parse(name) {
-        Ok(role) => rec.repair(&role, settings, metrics, reported).await,
+        Ok(role) => core.repair(&role, settings, metrics, reported).await,
         Err(_) => RepairReport::new(name, crate::reconcile::repair::Outcome::Ignored("not a valid role name".into())),
     }
 }

@@ -1,4 +1,5 @@
-//! Builds the one IAM client: lean rustls (ring) HTTPS, standard retries tuned for IAM throttling.
+//! The SDK configuration every client shares (IAM, DynamoDB, CloudFormation, STS, EventBridge): lean rustls
+//! (ring) HTTPS, standard retries tuned for IAM throttling, attempt timeouts, and the call counter tests read.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

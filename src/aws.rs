@@ -4,7 +4,8 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-/// Code, message and whether a later attempt could succeed (throttling, 5xx, timeouts, lost connections).
+/// Code, message and whether a later attempt could succeed (throttling, 5xx, IAM's 409s for a concurrent
+/// change, timeouts, lost connections).
 pub fn describe<E>(err: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> (Option<String>, String, bool)
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -25,6 +26,8 @@ where
                             | "ProvisionedThroughputExceededException"
                             | "InternalServerError"
                             | "ServiceUnavailable"
+                            | "ConcurrentModification"
+                            | "EntityTemporarilyUnmodifiable"
                     )
                 )
         }

@@ -88,6 +88,11 @@ pub enum IamCode {
     DeleteConflict,
     /// A quota, e.g. managed policies per role, or one role per instance profile.
     LimitExceeded,
+    /// HTTP 409: another request was changing the same entity ("submitted simultaneously", "the previous
+    /// tagging operation is still ongoing"). Retried: it passes once the other write has.
+    ConcurrentModification,
+    /// HTTP 409: the entity cannot be changed just now (e.g. while it is being created). Retried.
+    EntityTemporarilyUnmodifiable,
 }
 
 impl IamCode {
@@ -97,6 +102,8 @@ impl IamCode {
             IamCode::EntityAlreadyExists => "EntityAlreadyExists",
             IamCode::DeleteConflict => "DeleteConflict",
             IamCode::LimitExceeded => "LimitExceeded",
+            IamCode::ConcurrentModification => "ConcurrentModification",
+            IamCode::EntityTemporarilyUnmodifiable => "EntityTemporarilyUnmodifiable",
         }
     }
 }

@@ -63,7 +63,7 @@ impl Action {
     }
 
     /// Actions that only add to the role (policies, tags, its instance profile): once the role exists they may
-    /// run at once, in any order.
+    /// run in any order (IAM still takes one write to an entity at a time: see `changes_instance_profile`).
     pub fn is_independent(&self) -> bool {
         matches!(
             self,
@@ -71,6 +71,17 @@ impl Action {
                 | Action::EnsureInstanceProfile { .. }
                 | Action::AddToInstanceProfile(_)
                 | Action::TagRole(_)
+        )
+    }
+
+    /// Writes to the instance profile rather than to the role: IAM takes them beside the role's own writes.
+    pub fn changes_instance_profile(&self) -> bool {
+        matches!(
+            self,
+            Action::EnsureInstanceProfile { .. }
+                | Action::AddToInstanceProfile(_)
+                | Action::RemoveFromInstanceProfile(_)
+                | Action::DeleteInstanceProfile(_)
         )
     }
 }

@@ -15,6 +15,10 @@ use crate::error::{Error, IamCode, Result};
 /// How often a write right after a create is retried while IAM propagates the new entity.
 const PROPAGATION_ATTEMPTS: u32 = 6;
 const PROPAGATION_DELAY: Duration = Duration::from_millis(500);
+/// How often a write IAM refused as concurrent (409) is tried again, and the first wait (doubled each time, with
+/// jitter): 50 ms … 1.6 s, about 3 s in all; the deadline's work budget cuts it shorter when it must.
+const CONFLICT_ATTEMPTS: u32 = 7;
+const CONFLICT_DELAY: Duration = Duration::from_millis(50);
 
 #[derive(Clone)]
 pub struct SdkIam {
@@ -75,22 +79,63 @@ fn tags(map: &BTreeMap<String, String>) -> Vec<Tag> {
     map.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set")).collect()
 }
 
-/// Retries a write while IAM has not yet propagated a role or instance profile created moments ago.
-async fn propagated<F, Fut>(mut op: F) -> Result<()>
+/// Every IAM write goes through here. It is tried again while IAM refuses it as concurrent with another write to
+/// the same entity (409 `ConcurrentModification`, `EntityTemporarilyUnmodifiable`: jittered, doubling waits) and,
+/// when `after_create`, while IAM has not yet propagated a role or instance profile created moments ago
+/// (`NoSuchEntity` naming it).
+async fn write<T, F, Fut>(after_create: bool, mut op: F) -> Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<()>>,
+    Fut: std::future::Future<Output = Result<T>>,
 {
-    let mut attempt = 1;
+    let (mut propagation, mut conflicts) = (1, 1);
     loop {
         match op().await {
-            Err(e) if e.is_iam(IamCode::NoSuchEntity) && attempt < PROPAGATION_ATTEMPTS && mentions_new_entity(&e) => {
-                tokio::time::sleep(PROPAGATION_DELAY * attempt).await;
-                attempt += 1;
+            Err(e) if is_conflict(&e) && conflicts < CONFLICT_ATTEMPTS => {
+                tokio::time::sleep(jittered(CONFLICT_DELAY * 2u32.pow(conflicts - 1))).await;
+                conflicts += 1;
+            }
+            Err(e)
+                if after_create
+                    && e.is_iam(IamCode::NoSuchEntity)
+                    && propagation < PROPAGATION_ATTEMPTS
+                    && mentions_new_entity(&e) =>
+            {
+                tokio::time::sleep(PROPAGATION_DELAY * propagation).await;
+                propagation += 1;
             }
             other => return other,
         }
     }
+}
+
+fn is_conflict(e: &Error) -> bool {
+    e.is_iam(IamCode::ConcurrentModification) || e.is_iam(IamCode::EntityTemporarilyUnmodifiable)
+}
+
+/// Between half and all of `d`, so writers that collided do not collide again in step.
+fn jittered(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    let unit = f64::from(nanos % 1000) / 1000.0;
+    d.mul_f64(0.5 + unit / 2.0)
+}
+
+/// A write to a role or profile created moments ago: waits out propagation and concurrency.
+async fn propagated<F, Fut>(op: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    write(true, op).await
+}
+
+/// Any other write: waits out concurrency.
+async fn settled<T, F, Fut>(op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    write(false, op).await
 }
 
 /// IAM says "The role with name X cannot be found." or "Instance Profile X cannot be found." while a new
@@ -140,18 +185,17 @@ impl NodeRoleIam for SdkIam {
         let Action::CreateRole { path, trust, description, boundary, tags: t } = create else {
             return Err(Error::invalid(format!("{create} is not a CreateRole")));
         };
-        let out = self
-            .client
-            .create_role()
-            .role_name(role.as_str())
-            .path(path.as_str())
-            .assume_role_policy_document(trust.to_string())
-            .set_description(description.clone())
-            .set_permissions_boundary(boundary.as_ref().map(|b| b.to_string()))
-            .set_tags(Some(tags(t)))
-            .send()
-            .await
-            .iam("CreateRole")?;
+        let req = || {
+            self.client
+                .create_role()
+                .role_name(role.as_str())
+                .path(path.as_str())
+                .assume_role_policy_document(trust.to_string())
+                .set_description(description.clone())
+                .set_permissions_boundary(boundary.as_ref().map(|b| b.to_string()))
+                .set_tags(Some(tags(t)))
+        };
+        let out = settled(|| async { req().send().await.iam("CreateRole") }).await?;
         out.role.as_ref().map(|r| role_head(role, r)).ok_or_else(|| Error::Iam {
             operation: "CreateRole",
             code: None,
@@ -163,15 +207,14 @@ impl NodeRoleIam for SdkIam {
     async fn create_instance_profile(&self, name: &str, path: &RolePath) -> Result<()> {
         // A label for people; the state item, not this tag, records that the tool made the profile.
         let managed = BTreeMap::from([(spec::label::MANAGED.to_string(), spec::MANAGED_TRUE.to_string())]);
-        let created = self
-            .client
-            .create_instance_profile()
-            .instance_profile_name(name)
-            .path(path.as_str())
-            .set_tags(Some(tags(&managed)))
-            .send()
-            .await
-            .done("CreateInstanceProfile");
+        let req = || {
+            self.client
+                .create_instance_profile()
+                .instance_profile_name(name)
+                .path(path.as_str())
+                .set_tags(Some(tags(&managed)))
+        };
+        let created = settled(|| async { req().send().await.done("CreateInstanceProfile") }).await;
         match created {
             Err(e) if e.is_iam(IamCode::EntityAlreadyExists) => Ok(()),
             other => other,
@@ -259,32 +302,33 @@ impl NodeRoleIam for SdkIam {
         match action {
             Action::CreateRole { .. } => self.create_role(role, action).await.map(drop),
             Action::UpdateTrust(doc) => {
-                let req = c.update_assume_role_policy().role_name(name).policy_document(doc.to_string());
-                req.send().await.done("UpdateAssumeRolePolicy")
+                let req = || c.update_assume_role_policy().role_name(name).policy_document(doc.to_string());
+                settled(|| async { req().send().await.done("UpdateAssumeRolePolicy") }).await
             }
             Action::PutBoundary(arn) => {
-                let req = c.put_role_permissions_boundary().role_name(name).permissions_boundary(arn.as_str());
-                req.send().await.done("PutRolePermissionsBoundary")
+                let req = || c.put_role_permissions_boundary().role_name(name).permissions_boundary(arn.as_str());
+                settled(|| async { req().send().await.done("PutRolePermissionsBoundary") }).await
             }
             Action::DeleteBoundary => {
-                let req = c.delete_role_permissions_boundary().role_name(name);
-                gone_ok(req.send().await.done("DeleteRolePermissionsBoundary"))
+                let req = || c.delete_role_permissions_boundary().role_name(name);
+                gone_ok(settled(|| async { req().send().await.done("DeleteRolePermissionsBoundary") }).await)
             }
             Action::UpdateDescription(d) => {
-                c.update_role().role_name(name).description(d).send().await.done("UpdateRole")
+                let req = || c.update_role().role_name(name).description(d);
+                settled(|| async { req().send().await.done("UpdateRole") }).await
             }
             Action::TagRole(t) => self.tag(name, t).await,
             Action::UntagRole(keys) => {
-                let req = c.untag_role().role_name(name).set_tag_keys(Some(keys.iter().cloned().collect()));
-                gone_ok(req.send().await.done("UntagRole"))
+                let req = || c.untag_role().role_name(name).set_tag_keys(Some(keys.iter().cloned().collect()));
+                gone_ok(settled(|| async { req().send().await.done("UntagRole") }).await)
             }
             Action::AttachPolicy(arn) => {
                 let req = || c.attach_role_policy().role_name(name).policy_arn(arn.as_str());
                 propagated(|| async { req().send().await.done("AttachRolePolicy") }).await
             }
             Action::DetachPolicy(arn) => {
-                let req = c.detach_role_policy().role_name(name).policy_arn(arn.as_str());
-                gone_ok(req.send().await.done("DetachRolePolicy"))
+                let req = || c.detach_role_policy().role_name(name).policy_arn(arn.as_str());
+                gone_ok(settled(|| async { req().send().await.done("DetachRolePolicy") }).await)
             }
             Action::EnsureInstanceProfile { name: profile, path } => {
                 self.create_instance_profile(profile, path).await?;
@@ -292,18 +336,20 @@ impl NodeRoleIam for SdkIam {
             }
             Action::AddToInstanceProfile(profile) => self.add_to_instance_profile(role, profile).await,
             Action::RemoveFromInstanceProfile(profile) => {
-                let req = c.remove_role_from_instance_profile().instance_profile_name(profile).role_name(name);
-                gone_ok(req.send().await.done("RemoveRoleFromInstanceProfile"))
+                let req = || c.remove_role_from_instance_profile().instance_profile_name(profile).role_name(name);
+                gone_ok(settled(|| async { req().send().await.done("RemoveRoleFromInstanceProfile") }).await)
             }
             Action::DeleteInstanceProfile(profile) => {
-                let req = c.delete_instance_profile().instance_profile_name(profile);
-                gone_ok(req.send().await.done("DeleteInstanceProfile"))
+                let req = || c.delete_instance_profile().instance_profile_name(profile);
+                gone_ok(settled(|| async { req().send().await.done("DeleteInstanceProfile") }).await)
             }
             Action::DeleteInlinePolicy(policy) => {
-                let req = c.delete_role_policy().role_name(name).policy_name(policy);
-                gone_ok(req.send().await.done("DeleteRolePolicy"))
+                let req = || c.delete_role_policy().role_name(name).policy_name(policy);
+                gone_ok(settled(|| async { req().send().await.done("DeleteRolePolicy") }).await)
             }
-            Action::DeleteRole => gone_ok(c.delete_role().role_name(name).send().await.done("DeleteRole")),
+            Action::DeleteRole => {
+                gone_ok(settled(|| async { c.delete_role().role_name(name).send().await.done("DeleteRole") }).await)
+            }
         }
     }
 }

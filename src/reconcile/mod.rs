@@ -8,7 +8,6 @@ pub mod repair;
 
 use std::time::Instant;
 
-use futures_util::future::join_all;
 use tracing::{info, warn};
 
 use crate::clock::Clock;
@@ -214,9 +213,20 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         let mut i = 0;
         while i < plan.actions.len() {
             let run = plan.actions[i..].iter().take_while(|a| a.is_independent()).count().max(1);
-            let results = join_all(plan.actions[i..i + run].iter().map(|a| self.apply_one(role, a))).await;
-            results.into_iter().collect::<Result<Vec<()>>>()?;
+            // IAM refuses a write to an entity another write is changing (409 ConcurrentModification): the
+            // role's own writes go one after another, its instance profile's beside them.
+            let (profile, own): (Vec<&Action>, Vec<&Action>) =
+                plan.actions[i..i + run].iter().partition(|a| a.changes_instance_profile());
+            let (own, profile) = tokio::join!(self.one_by_one(role, own), self.one_by_one(role, profile));
+            own.and(profile)?;
             i += run;
+        }
+        Ok(())
+    }
+
+    async fn one_by_one(&self, role: &RoleName, actions: Vec<&Action>) -> Result<()> {
+        for action in actions {
+            self.apply_one(role, action).await?;
         }
         Ok(())
     }

@@ -1,5 +1,10 @@
 //! A fault-injecting HTTP proxy between the SDK and moto: throttling (HTTP 400 with IAM's error body), 500/503,
 //! latency, connection resets, responses lost after the upstream acted, and hangs.
+//!
+//! `behave_like_iam` adds what moto lacks and IAM does (`docs/development.md`, "IAM as it behaves"): a write to a
+//! role or instance profile takes a while, and another write to the same entity meanwhile is answered 409
+//! `ConcurrentModification`, as IAM answers writes "submitted simultaneously" (tagging: "the previous tagging
+//! operation is still ongoing"). Deterministic: the second of two overlapping writes is refused.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -27,6 +32,10 @@ pub enum Fault {
     /// DynamoDB answers a conditional write with ConditionalCheckFailedException (another writer won); other
     /// requests pass.
     ConditionFailed,
+    /// HTTP 409 `ConcurrentModification`: IAM was changing the entity for another request.
+    ConcurrentModification,
+    /// HTTP 409 `EntityTemporarilyUnmodifiable`: IAM cannot change the entity just now.
+    Unmodifiable,
 }
 
 #[derive(Default)]
@@ -44,6 +53,12 @@ struct State {
     /// Every request's operation, when it arrived and when its answer left (from the proxy's start), and how
     /// long the upstream took: the timeline the benchmark prints.
     timeline: Vec<Span>,
+    /// `behave_like_iam`: how long an IAM write holds its entity; the entities held now; the writes refused.
+    iam_write_time: Option<Duration>,
+    busy: std::collections::BTreeMap<String, usize>,
+    conflicts: Vec<String>,
+    /// Faults for the next requests of one operation (`iam:AttachRolePolicy`), before the general script.
+    by_operation: std::collections::BTreeMap<String, VecDeque<Fault>>,
 }
 
 #[derive(Debug, Clone)]
@@ -95,7 +110,35 @@ impl FaultProxy {
     pub fn clear(&self) {
         let mut s = self.state.lock().unwrap();
         s.script.clear();
+        s.by_operation.clear();
         s.always = None;
+    }
+
+    /// From now on, IAM writes behave as IAM's do: each holds its role or instance profile for `write_time`, and
+    /// a write to an entity another write holds is answered 409 `ConcurrentModification`.
+    pub fn behave_like_iam(&self, write_time: Duration) {
+        self.state.lock().unwrap().iam_write_time = Some(write_time);
+    }
+
+    /// Another writer changes `entity` (`role:NAME`, `instance-profile:NAME`) for `d`: the function's writes to it
+    /// meanwhile are refused with 409 `ConcurrentModification` (with `behave_like_iam` on).
+    pub fn busy_for(&self, entity: &str, d: Duration) {
+        *self.state.lock().unwrap().busy.entry(entity.to_string()).or_default() += 1;
+        let (state, entity) = (self.state.clone(), entity.to_string());
+        tokio::spawn(async move {
+            tokio::time::sleep(d).await;
+            drop(Holds(state, entity));
+        });
+    }
+
+    /// The next requests of `operation` (e.g. `iam:AttachRolePolicy`) get these faults, in order.
+    pub fn fail_operation(&self, operation: &str, faults: Vec<Fault>) {
+        self.state.lock().unwrap().by_operation.insert(operation.to_string(), faults.into());
+    }
+
+    /// The IAM writes refused as concurrent so far (`Operation Entity`).
+    pub fn conflicts(&self) -> Vec<String> {
+        self.state.lock().unwrap().conflicts.clone()
     }
 
     pub fn requests(&self) -> usize {
@@ -187,6 +230,19 @@ fn reset(sock: TcpStream) {
     drop(sock);
 }
 
+/// The role or instance profile an IAM write changes (`None` for reads and for other services).
+fn iam_write_entity(service: &str, operation: &str, body: &[u8]) -> Option<String> {
+    let op = operation.strip_prefix("iam:").filter(|_| service == "iam")?;
+    if ["Get", "List", "Simulate", "Generate"].iter().any(|p| op.starts_with(p)) {
+        return None;
+    }
+    let body = String::from_utf8_lossy(body);
+    let param = |name: &str| body.split('&').find_map(|kv| kv.strip_prefix(name)).map(str::to_string);
+    let profile = op.contains("InstanceProfile");
+    let entity = if profile { param("InstanceProfileName=") } else { param("RoleName=") }?;
+    Some(format!("{}:{entity}", if profile { "instance-profile" } else { "role" }))
+}
+
 /// `Service:Operation`, from DynamoDB's `x-amz-target` or the query protocol's `Action=` (IAM, STS,
 /// CloudFormation, EventBridge's target header too).
 fn operation(service: &str, headers: &std::collections::BTreeMap<String, String>, body: &[u8]) -> String {
@@ -222,6 +278,7 @@ async fn serve(
     // DynamoDB (JSON 1.0) and EKS (REST-JSON) read their error code from `x-amzn-errortype` and a JSON body.
     let dynamodb = dynamodb || service == "eks";
     let operation = operation(&service, &headers, &request.body);
+    let write_entity = iam_write_entity(&service, &operation, &request.body);
     let mut request = request.raw;
     // One request per connection keeps the proxy simple; the SDK opens another.
     if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -235,15 +292,38 @@ async fn serve(
             s.waves += 1;
         }
         s.in_flight += 1;
-        let f = match s.script.pop_front() {
-            Some(f) => f,
-            None => s.always,
+        let by_operation = s.by_operation.get_mut(&operation).and_then(VecDeque::pop_front);
+        let f = match by_operation {
+            Some(f) => Some(f),
+            None => match s.script.pop_front() {
+                Some(f) => f,
+                None => s.always,
+            },
         };
         if f.is_some() {
             s.faulted += 1;
         }
         f
     };
+    // IAM's concurrency: a write to an entity another write holds is refused; otherwise it holds the entity.
+    let mut fault = fault;
+    let mut holds = None;
+    if let (None, Some(entity)) = (fault, &write_entity) {
+        let mut s = state.lock().unwrap();
+        if let Some(write_time) = s.iam_write_time {
+            if s.busy.get(entity).is_some_and(|n| *n > 0) {
+                s.conflicts.push(format!("{} {entity}", operation.trim_start_matches("iam:")));
+                fault = Some(Fault::ConcurrentModification);
+            } else {
+                *s.busy.entry(entity.clone()).or_default() += 1;
+                holds = Some((entity.clone(), write_time));
+            }
+        }
+    }
+    let _held = holds.as_ref().map(|(entity, _)| Holds(state.clone(), entity.clone()));
+    if let Some((_, write_time)) = holds {
+        tokio::time::sleep(write_time).await;
+    }
     let done = InFlight(state.clone());
     let mut upstream = Duration::ZERO;
     match fault {
@@ -288,10 +368,35 @@ async fn serve(
             reset(sock);
         }
         Some(Fault::Hang) => held.lock().unwrap().push(sock),
+        Some(Fault::ConcurrentModification) => {
+            let tagging = operation.contains("Tag");
+            let msg = if tagging {
+                "The previous tagging operation is still ongoing"
+            } else {
+                "Multiple requests to change this object were submitted simultaneously"
+            };
+            let _ = sock.write_all(&iam_error(409, "ConcurrentModification", msg)).await;
+        }
+        Some(Fault::Unmodifiable) => {
+            let msg = "The entity cannot be modified at this time";
+            let _ = sock.write_all(&iam_error(409, "EntityTemporarilyUnmodifiable", msg)).await;
+        }
     }
     let end = started.elapsed();
     state.lock().unwrap().timeline.push(Span { operation, start: arrived, end, upstream });
     drop(done);
+}
+
+/// Releases an entity an IAM write held when its handling ends, however it ends.
+struct Holds(Arc<Mutex<State>>, String);
+
+impl Drop for Holds {
+    fn drop(&mut self) {
+        let mut s = self.0.lock().unwrap();
+        if let Some(n) = s.busy.get_mut(&self.1) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 /// Counts a request out of flight when its handling ends, however it ends.

@@ -16,6 +16,8 @@ use eks_node_role_guard::metrics::Metrics;
 use eks_node_role_guard::reconcile::repair::DriftSettings;
 use eks_node_role_guard::reconcile::Reconciler;
 use eks_node_role_guard::stacks::SdkStacks;
+
+use crate::fault_proxy::FaultProxy;
 use eks_node_role_guard::state::{DynamoStore, Record, StateStore};
 use serde_json::{json, Value};
 
@@ -77,10 +79,18 @@ pub fn reconciler_with(iam: aws_sdk_iam::Client, store_endpoint: &str, settings:
     Reconciler::new(SdkIam::new(iam), DynamoStore::new(ddb, TABLE), rules(), None)
 }
 
+/// How long an IAM write holds its role or instance profile in the harness (`FaultProxy::behave_like_iam`):
+/// writes the function sends at once overlap, and IAM's 409 answers them as it would.
+pub const IAM_WRITE_TIME: Duration = Duration::from_millis(15);
+
 /// The custom-resource handler wired to moto (IAM, DynamoDB, CloudFormation) and a local ResponseURL, as
-/// `main` wires it to AWS.
+/// `main` wires it to AWS. The function's AWS calls go through `aws`, a proxy that behaves like IAM where moto
+/// does not (overlapping writes to one entity are refused with 409 `ConcurrentModification`); the test's own
+/// set-up and checks (`iam`, `store`) go to moto directly.
 pub struct Harness {
     pub moto: Moto,
+    /// The function's way to moto: IAM as it behaves (see `FaultProxy::behave_like_iam`), faults on demand.
+    pub aws: FaultProxy,
     pub iam: aws_sdk_iam::Client,
     /// The function's context, wired to moto (`Deref`: `h.reconciler`, `h.drift`, `h.metrics`…).
     pub app: GuardApp,
@@ -116,8 +126,10 @@ impl Harness {
         let moto = Moto::start();
         let endpoint = moto.endpoint();
         prepare(&endpoint).await;
+        let aws = FaultProxy::start(moto.port).await;
+        aws.behave_like_iam(IAM_WRITE_TIME);
         let calls = CallCounter::default();
-        let client = client_for(&endpoint, &IamSettings::default(), Some(calls.clone()));
+        let client = client_for(&aws.endpoint(), &IamSettings::default(), Some(calls.clone()));
         Harness {
             iam: moto.client(),
             app: App {
@@ -140,6 +152,7 @@ impl Harness {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&shared_config(&endpoint)), TABLE),
             listener: ResponseListener::start().await,
             calls,
+            aws,
             moto,
             stack_ids: Mutex::default(),
             binary: None,
@@ -154,7 +167,7 @@ impl Harness {
         let allowed = h.reconciler.rules.allowed_additional.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",");
         let mut env = vec![("ALLOWED_ADDITIONAL_POLICY_ARNS", allowed.as_str())];
         env.extend_from_slice(extra_env);
-        let function = Function::start(&emulator.runtime_api(), &h.moto.endpoint(), &env);
+        let function = Function::start(&emulator.runtime_api(), &h.aws.endpoint(), &env);
         h.binary = Some((emulator, function));
         h
     }

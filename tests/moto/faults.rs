@@ -92,6 +92,7 @@ fn shard_of(id: usize, shards: usize) -> usize {
 async fn run_shard(shard: usize, shards: usize) {
     let h = Harness::new().await;
     let proxy = FaultProxy::start(h.moto.port).await;
+    proxy.behave_like_iam(IAM_WRITE_TIME);
     let settings = IamSettings {
         max_attempts: 3,
         initial_backoff: Duration::from_millis(10),

@@ -32,7 +32,8 @@ async fn every_moto_is_independent_loaded_and_stopped_when_dropped() {
         assert!(gone.elapsed() < std::time::Duration::from_secs(5), "moto {pid} still runs");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port {port} still answers");
+    // Another test's server may take the freed port at once: what matters is that this one no longer holds it.
+    assert_ne!(listener_owner(port, pid), PortOwner::Ours, "moto {pid} still listens on {port}");
     if std::env::var_os("MOTO_FORKSERVER").is_some() {
         eprintln!("servers came from the fork server");
     }

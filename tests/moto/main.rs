@@ -8,5 +8,6 @@ mod custom_resource;
 mod drift;
 mod faults;
 mod harness;
+mod iam_behaviour;
 mod iam_contract;
 mod state_store;

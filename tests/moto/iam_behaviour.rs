@@ -1,0 +1,160 @@
+//! IAM as it behaves, where moto does not: every `Harness` sends the function's calls through a layer that holds
+//! each IAM write's role or instance profile for a while and refuses another write to it meanwhile with 409
+//! `ConcurrentModification` (`FaultProxy::behave_like_iam`). The function must never send such overlapping writes
+//! itself, and must wait out the ones another writer causes.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use test_support::fault_proxy::{Fault, FaultProxy};
+use test_support::*;
+
+const WORKER: &str = "AmazonEKSWorkerNodePolicy";
+const ECR: &str = "AmazonEC2ContainerRegistryPullOnly";
+const CNI: &str = "AmazonEKS_CNI_Policy";
+const SSM_ARN: &str = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
+const READ_ONLY_ARN: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+
+/// The layer itself: two writes to one role at once, one refused as IAM refuses it; one after the other, both
+/// pass; writes to two roles at once, both pass; reads never conflict.
+#[tokio::test]
+async fn the_layer_refuses_overlapping_writes_to_one_entity_as_iam_does() {
+    let moto = Moto::start();
+    prepare(&moto.endpoint()).await;
+    let proxy = FaultProxy::start(moto.port).await;
+    proxy.behave_like_iam(Duration::from_millis(40));
+    let iam = client_for(&proxy.endpoint(), &eks_node_role_guard::iam::IamSettings::default(), None);
+    let trust = r#"{"Version":"2012-10-17","Statement":[]}"#;
+    for role in ["a", "b"] {
+        iam.create_role().role_name(role).assume_role_policy_document(trust).send().await.unwrap();
+    }
+    let attach = |role: &'static str, policy: &'static str| {
+        let iam = iam.clone();
+        async move {
+            let arn = format!("arn:aws:iam::aws:policy/{policy}");
+            iam.attach_role_policy().role_name(role).policy_arn(arn).send().await
+        }
+    };
+    let (one, two) = tokio::join!(attach("a", WORKER), attach("a", CNI));
+    let refused: Vec<_> = [one, two].into_iter().filter_map(Result::err).collect();
+    assert_eq!(refused.len(), 1, "one of two overlapping writes to a role is refused");
+    let e = aws_sdk_iam::error::ProvideErrorMetadata::code(&refused[0]).map(str::to_string);
+    assert_eq!(e.as_deref(), Some("ConcurrentModification"));
+    assert_eq!(proxy.conflicts().len(), 1, "{:?}", proxy.conflicts());
+
+    attach("a", ECR).await.unwrap();
+    attach("a", "ReadOnlyAccess").await.unwrap();
+    let (x, y) = tokio::join!(attach("a", "AmazonSSMManagedInstanceCore"), attach("b", WORKER));
+    x.unwrap();
+    y.unwrap();
+    let (r1, r2) = tokio::join!(
+        iam.list_attached_role_policies().role_name("a").send(),
+        iam.list_attached_role_policies().role_name("a").send()
+    );
+    r1.unwrap();
+    r2.unwrap();
+    let tag =
+        iam.tag_role().role_name("b").tags(aws_sdk_iam::types::Tag::builder().key("k").value("v").build().unwrap());
+    proxy.busy_for("role:b", Duration::from_millis(200));
+    let e = tag.clone().send().await.unwrap_err();
+    assert!(format!("{:?}", e).contains("previous tagging operation is still ongoing"), "{e:?}");
+    assert_eq!(proxy.conflicts().len(), 2);
+}
+
+/// The README's example (a node role with `Tags`), with an extra policy: every write lands, none is refused.
+#[tokio::test]
+async fn a_create_with_tags_and_extra_policies_converges_without_overlapping_writes() {
+    let h = Harness::new().await;
+    let props = json!({
+        "RoleName": "nodes",
+        "AdditionalPolicyArns": [SSM_ARN, READ_ONLY_ARN],
+        "Tags": [{"Key": "team", "Value": "platform"}, {"Key": "env", "Value": "prod"}]
+    });
+    let r = h.create("Nodes", props).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert_eq!(h.attached("nodes").await, names(&[WORKER, ECR, CNI, "AmazonSSMManagedInstanceCore", "ReadOnlyAccess"]));
+    let tags = h.tags("nodes").await;
+    assert_eq!(
+        (tags.get("team").map(String::as_str), tags.get("env").map(String::as_str)),
+        (Some("platform"), Some("prod"))
+    );
+    assert_eq!(h.profiles_of("nodes").await, ["nodes"]);
+    assert!(h.aws.conflicts().is_empty(), "the function sent overlapping writes: {:?}", h.aws.conflicts());
+}
+
+/// An Update that changes tags and policies at once, and its rollback: no write refused.
+#[tokio::test]
+async fn an_update_of_tags_and_policies_converges_without_overlapping_writes() {
+    let h = Harness::new().await;
+    let v1 = json!({"RoleName": "nodes", "Tags": [{"Key": "env", "Value": "dev"}]});
+    assert_eq!(h.create("Nodes", v1.clone()).await["Status"], "SUCCESS");
+    let v2 = json!({
+        "RoleName": "nodes", "AdditionalPolicyArns": [SSM_ARN, READ_ONLY_ARN],
+        "Tags": [{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "platform"}]
+    });
+    let r = h.send(&update("Nodes", "nodes", v2.clone(), v1.clone(), &h.url())).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert_eq!(h.attached("nodes").await, names(&[WORKER, ECR, CNI, "AmazonSSMManagedInstanceCore", "ReadOnlyAccess"]));
+    assert_eq!(h.tags("nodes").await.get("team").map(String::as_str), Some("platform"));
+    let back = h.send(&update("Nodes", "nodes", v1.clone(), v2, &h.url())).await;
+    assert_eq!(back["Status"], "SUCCESS", "{back}");
+    assert_eq!(h.attached("nodes").await, names(&[WORKER, ECR, CNI]));
+    assert!(!h.tags("nodes").await.contains_key("team"));
+    assert!(h.aws.conflicts().is_empty(), "the function sent overlapping writes: {:?}", h.aws.conflicts());
+}
+
+/// Two required policies detached: one repair puts both back.
+#[tokio::test]
+async fn a_repair_of_several_detached_policies_restores_every_one() {
+    let h = Harness::new().await;
+    assert_eq!(h.create("Nodes", json!({"RoleName": "nodes"})).await["Status"], "SUCCESS");
+    for p in [WORKER, CNI, ECR] {
+        h.detach("nodes", &format!("arn:aws:iam::aws:policy/{p}")).await;
+    }
+    let ev = drift_event("drift-detach-role-policy.json", "nodes");
+    assert_eq!(h.outcome(&ev, "nodes").await, "repaired");
+    assert_eq!(h.attached("nodes").await, names(&[WORKER, ECR, CNI]));
+    assert!(h.aws.conflicts().is_empty(), "the function sent overlapping writes: {:?}", h.aws.conflicts());
+}
+
+/// Another writer holds the role (an organisation's automation tagging it): the repair's write is refused with
+/// 409 until it is done, then lands; `EntityTemporarilyUnmodifiable` is waited out the same way.
+#[tokio::test]
+async fn a_write_refused_as_concurrent_is_tried_again_until_the_other_writer_is_done() {
+    let h = Harness::new().await;
+    assert_eq!(h.create("Nodes", json!({"RoleName": "nodes"})).await["Status"], "SUCCESS");
+    h.detach("nodes", &format!("arn:aws:iam::aws:policy/{WORKER}")).await;
+    h.aws.busy_for("role:nodes", Duration::from_millis(300));
+    let started = Instant::now();
+    let ev = drift_event("drift-detach-role-policy.json", "nodes");
+    assert_eq!(h.outcome(&ev, "nodes").await, "repaired");
+    assert!(h.attached("nodes").await.contains(WORKER));
+    assert!(!h.aws.conflicts().is_empty(), "the other writer's hold was met");
+    assert!(started.elapsed() >= Duration::from_millis(250), "landed only after the hold: {:?}", started.elapsed());
+
+    h.detach("nodes", &format!("arn:aws:iam::aws:policy/{CNI}")).await;
+    h.aws.fail_operation("iam:AttachRolePolicy", vec![Fault::Unmodifiable, Fault::ConcurrentModification]);
+    assert_eq!(h.outcome(&ev, "nodes").await, "repaired");
+    assert!(h.attached("nodes").await.contains(CNI));
+}
+
+/// A writer that never lets go: the repair gives up within its budget, as a failure a retry can fix
+/// (`retryable`), and says which call and why.
+#[tokio::test]
+async fn a_role_held_longer_than_the_retries_fails_as_retryable_naming_the_conflict() {
+    let h = Harness::new().await;
+    assert_eq!(h.create("Nodes", json!({"RoleName": "nodes"})).await["Status"], "SUCCESS");
+    h.detach("nodes", &format!("arn:aws:iam::aws:policy/{WORKER}")).await;
+    h.aws.busy_for("role:nodes", Duration::from_secs(30));
+    let ev = drift_event("drift-detach-role-policy.json", "nodes");
+    let started = Instant::now();
+    let out = h.deliver(&ev).await;
+    let text = match &out {
+        Ok(v) => v.to_string(),
+        Err(e) => format!("{e} retryable={}", e.is_retryable()),
+    };
+    assert!(started.elapsed() < Duration::from_secs(10), "gave up within the retries: {:?}", started.elapsed());
+    assert!(text.contains("ConcurrentModification"), "{text}");
+    assert!(out.is_err_and(|e| e.is_retryable()) || text.contains("\"retryable\":true"), "{text}");
+    assert!(!h.attached("nodes").await.contains(WORKER));
+}

@@ -30,9 +30,6 @@ pub const KNOWN: &[&str] = &[
     "ServiceTimeout",
 ];
 
-/// IAM's highest managed-policy quota per role.
-const MAX_MANAGED_POLICIES: usize = 20;
-
 impl Properties {
     /// Validates `ResourceProperties`. `partition` is the stack's: policy ARNs must be in it.
     pub fn parse(props: &Map<String, Value>, partition: Partition) -> Result<Self> {
@@ -109,17 +106,9 @@ impl Reader<'_> {
 
     fn additional_policies(&mut self, partition: Partition) -> BTreeSet<PolicyArn> {
         let items = self.keep(list(self.props, "AdditionalPolicyArns")).unwrap_or_default();
-        let policies: BTreeSet<PolicyArn> =
-            items.iter().filter_map(|s| self.keep(policy_in(s, "AdditionalPolicyArns", partition))).collect();
-        // A standard role's required policies are the most any node class needs.
-        let required = crate::domain::policies::node_policies(partition, |n| n.standard).len();
-        if required + policies.len() > MAX_MANAGED_POLICIES {
-            self.errors.push(format!(
-                "AdditionalPolicyArns has {} policies: a role holds at most {MAX_MANAGED_POLICIES} managed policies (the default quota is 10), {required} of them required",
-                policies.len()
-            ));
-        }
-        policies
+        // No fixed cap: how many managed policies a role may hold is the account's quota, which AWS raises over
+        // time; the reconciler reads it (GetAccountSummary) before any change.
+        items.iter().filter_map(|s| self.keep(policy_in(s, "AdditionalPolicyArns", partition))).collect()
     }
 }
 
@@ -392,8 +381,10 @@ mod tests {
             let e = err(input.clone());
             assert!(e.contains(expected), "{input}: {e}");
         }
-        let many: Vec<String> = (0..18).map(|i| format!("arn:aws:iam::aws:policy/P{i}")).collect();
-        assert!(err(json!({"AdditionalPolicyArns": many})).contains("a role holds at most 20 managed policies"));
+        // No fixed cap on the list: the account's quota decides, before any change (the reconciler's check).
+        let many: Vec<String> = (0..30).map(|i| format!("arn:aws:iam::aws:policy/P{i}")).collect();
+        let p = Properties::parse(json!({"AdditionalPolicyArns": many}).as_object().unwrap(), Partition::Aws).unwrap();
+        assert_eq!(p.additional_policies.len(), 30);
         let tags: Vec<Value> = (0..47).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect();
         assert!(err(json!({"Tags": tags})).contains("Tags has 47 tags: at most 46"));
     }

@@ -75,7 +75,7 @@ impl LiveRole {
 pub enum CniCheck {
     /// The role needs no IPv6 CNI policy.
     NotNeeded,
-    /// The policy exists and its default version means exactly AWS's document.
+    /// The policy exists and its default version is one of AWS's IPv6 CNI documents (`is_ipv6_cni_document`).
     Verified(PolicyArn),
     Missing(PolicyArn),
     /// The policy exists but its default version is not AWS's document: never attached.

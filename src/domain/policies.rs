@@ -90,9 +90,55 @@ pub fn named_like_ipv6_cni(arn: &PolicyArn) -> bool {
     arn.name().ends_with(CNI_IPV6_POLICY)
 }
 
-/// Whether a policy document means exactly AWS's IPv6 CNI policy in `p`: the one verification.
+/// The actions of the IPv6 CNI policy in the EKS guide (`cni_ipv6_policy_document`): every one is needed.
+const IPV6_CNI_ACTIONS: [&str; 5] = [
+    "ec2:AssignIpv6Addresses",
+    "ec2:DescribeInstances",
+    "ec2:DescribeTags",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeInstanceTypes",
+];
+/// The actions the VPC CNI project's own IPv6 policy adds (aws/amazon-vpc-cni-k8s, `docs/iam-policy.md`).
+const IPV6_CNI_VPC_CNI_ACTIONS: [&str; 3] =
+    ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:ModifyNetworkInterfaceAttribute"];
+
+/// Whether a policy document is one of the IPv6 CNI policies AWS publishes in `p`: the one verification. Both
+/// the EKS guide's (five actions) and the VPC CNI project's (eight) pass; so does any document within them that
+/// grants the guide's five. Nothing else passes: an action beyond those eight (wildcards included), `ec2:CreateTags`
+/// on anything but network interfaces or beside another action, `Deny`, `Not*`, a principal or a condition.
 pub fn is_ipv6_cni_document(doc: &Value, p: Partition) -> bool {
-    same_policy(doc, &cni_ipv6_policy_document(p))
+    if doc.get("Version").and_then(Value::as_str) != Some("2012-10-17") {
+        return false;
+    }
+    let Some(statements) = normalise(doc) else { return false };
+    let lower = |a: &&str| a.to_ascii_lowercase();
+    let allowed: BTreeSet<String> = IPV6_CNI_ACTIONS.iter().chain(&IPV6_CNI_VPC_CNI_ACTIONS).map(lower).collect();
+    let everything = BTreeSet::from(["*".to_string()]);
+    let network_interfaces = BTreeSet::from([format!("arn:{p}:ec2:*:*:network-interface/*")]);
+    let (mut granted, mut tags) = (BTreeSet::new(), false);
+    for s in &statements {
+        let plain = s.effect == "Allow"
+            && s.principal.is_empty()
+            && s.not_principal.is_empty()
+            && s.not_action.is_empty()
+            && s.not_resource.is_empty()
+            && s.condition.is_empty()
+            && !s.action.is_empty();
+        if !plain {
+            return false;
+        }
+        if s.action.contains("ec2:createtags") {
+            if s.action.len() != 1 || s.resource != network_interfaces {
+                return false;
+            }
+            tags = true;
+        } else if s.resource == everything && s.action.is_subset(&allowed) {
+            granted.extend(s.action.iter().cloned());
+        } else {
+            return false;
+        }
+    }
+    tags && IPV6_CNI_ACTIONS.iter().map(lower).all(|a| granted.contains(&a))
 }
 
 /// Service principals whose presence marks a role that must never become a node role.
@@ -291,6 +337,83 @@ mod tests {
         assert_eq!(d["Statement"][1]["Resource"][0], "arn:aws:ec2:*:*:network-interface/*");
         let cn = cni_ipv6_policy_document(Partition::AwsCn);
         assert_eq!(cn["Statement"][1]["Resource"][0], "arn:aws-cn:ec2:*:*:network-interface/*");
+    }
+
+    /// aws/amazon-vpc-cni-k8s `docs/iam-policy.md`: the IPv6 policy with eight actions.
+    fn vpc_cni_ipv6_document(p: Partition) -> Value {
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": [
+                    "ec2:AssignIpv6Addresses", "ec2:DescribeInstances", "ec2:DescribeTags",
+                    "ec2:DescribeNetworkInterfaces", "ec2:DescribeInstanceTypes", "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets", "ec2:ModifyNetworkInterfaceAttribute"], "Resource": "*"},
+                {"Effect": "Allow", "Action": ["ec2:CreateTags"], "Resource": [format!("arn:{p}:ec2:*:*:network-interface/*")]}
+            ]
+        })
+    }
+
+    #[test]
+    fn both_ipv6_cni_policies_aws_publishes_pass_and_nothing_broader_does() {
+        for p in [Partition::Aws, Partition::AwsCn] {
+            assert!(is_ipv6_cni_document(&cni_ipv6_policy_document(p), p), "the EKS guide's, {p}");
+            assert!(is_ipv6_cni_document(&vpc_cni_ipv6_document(p), p), "the VPC CNI project's, {p}");
+        }
+        let base = vpc_cni_ipv6_document(Partition::Aws);
+        let edited = |edit: &dyn Fn(&mut Value)| {
+            let mut d = base.clone();
+            edit(&mut d);
+            d
+        };
+        let refused: Vec<(&str, Value)> = vec![
+            ("a wildcard action", edited(&|d| d["Statement"][0]["Action"][1] = "ec2:*".into())),
+            ("another service", edited(&|d| d["Statement"][0]["Action"][1] = "iam:PassRole".into())),
+            ("Describe*", edited(&|d| d["Statement"][0]["Action"][1] = "ec2:Describe*".into())),
+            ("CreateTags everywhere", edited(&|d| d["Statement"][1]["Resource"] = "*".into())),
+            (
+                "CreateTags on instances",
+                edited(&|d| d["Statement"][1]["Resource"][0] = "arn:aws:ec2:*:*:instance/*".into()),
+            ),
+            (
+                "CreateTags beside another action",
+                edited(&|d| d["Statement"][1]["Action"].as_array_mut().unwrap().push("ec2:DeleteTags".into())),
+            ),
+            ("no CreateTags", edited(&|d| d["Statement"].as_array_mut().unwrap().truncate(1))),
+            ("a needed action missing", edited(&|d| d["Statement"][0]["Action"][0] = "ec2:DescribeSubnets".into())),
+            (
+                "an action on a narrower resource",
+                edited(&|d| d["Statement"][0]["Resource"] = "arn:aws:ec2:*:*:instance/*".into()),
+            ),
+            ("Deny", edited(&|d| d["Statement"][0]["Effect"] = "Deny".into())),
+            ("NotAction", edited(&|d| d["Statement"][0]["NotAction"] = "iam:*".into())),
+            ("NotResource", edited(&|d| d["Statement"][0]["NotResource"] = "arn:aws:s3:::x".into())),
+            (
+                "a condition",
+                edited(&|d| {
+                    d["Statement"][0]["Condition"] = serde_json::json!({"Bool": {"aws:ViaAWSService": "true"}})
+                }),
+            ),
+            ("a principal", edited(&|d| d["Statement"][0]["Principal"] = "*".into())),
+            ("another version", edited(&|d| d["Version"] = "2008-10-17".into())),
+            ("another partition's network interfaces", cni_ipv6_policy_document(Partition::AwsCn)),
+            (
+                "an extra statement",
+                edited(&|d| {
+                    d["Statement"]
+                        .as_array_mut()
+                        .unwrap()
+                        .push(serde_json::json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}))
+                }),
+            ),
+        ];
+        for (case, doc) in refused {
+            assert!(!is_ipv6_cni_document(&doc, Partition::Aws), "{case}: {doc}");
+        }
+        let case_and_shape = serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "a", "Effect": "Allow", "Action": ["EC2:AssignIpv6Addresses", "ec2:describeinstances", "ec2:DescribeTags", "ec2:DescribeNetworkInterfaces"], "Resource": "*"},
+            {"Effect": "Allow", "Action": "ec2:DescribeInstanceTypes", "Resource": ["*"]},
+            {"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": "arn:aws:ec2:*:*:network-interface/*"}]});
+        assert!(is_ipv6_cni_document(&case_and_shape, Partition::Aws), "case, Sid, list shape and split statements");
     }
 
     #[test]

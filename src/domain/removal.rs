@@ -19,6 +19,9 @@ pub enum Removal {
     Nothing(Untouched),
     /// The role carries managed policies the function may not detach: nothing changes until they are gone.
     Refuse { role: RoleName, stuck: Vec<PolicyArn> },
+    /// The role is in instance profiles the tool did not make (an EKS managed node group's `eks-…`, Karpenter's):
+    /// nodes run under it. Nothing changes; the tool never takes a role out of someone else's profile.
+    InUse { role: RoleName, profiles: Vec<String> },
     /// Only the item goes (and the instance profile the tool made, if any). `role_left`: a role is under the
     /// name but is not this resource's, so it stays, and the answer warns.
     ItemOnly { role_left: bool, profile: Option<String> },
@@ -53,6 +56,10 @@ impl Removal {
                 "role {role} carries {}, which this function may not detach (not a node policy nor in AllowedAdditionalPolicyArns): detach it by hand, then retry the Delete; nothing was changed",
                 stuck.iter().map(PolicyArn::as_str).collect::<Vec<_>>().join(", ")
             )),
+            Removal::InUse { role, profiles } => Some(format!(
+                "role {role} is in instance profile {}, which this function did not make (an EKS node group's or Karpenter's): nodes launched from it run under this role. Delete what uses the profile (or take the role out of it), then retry the Delete; nothing was changed",
+                profiles.join(", ")
+            )),
             _ => None,
         }
     }
@@ -80,6 +87,10 @@ pub fn removal(
     if record.desired.adopted {
         return Removal::Release;
     }
+    let foreign = foreign_profiles(live, &[record.own_profile.as_deref(), record.desired.instance_profile.as_deref()]);
+    if !foreign.is_empty() {
+        return Removal::InUse { role: live.name.clone(), profiles: foreign };
+    }
     let stuck: Vec<PolicyArn> = live.attached.iter().filter(|p| !attachable.contains(*p)).cloned().collect();
     if !stuck.is_empty() {
         return Removal::Refuse { role: live.name.clone(), stuck };
@@ -87,10 +98,16 @@ pub fn removal(
     Removal::TearDown { profile }
 }
 
+/// The instance profiles `live` is in other than `ours` (the one the tool made, the one the stack declares).
+pub fn foreign_profiles(live: &LiveRole, ours: &[Option<&str>]) -> Vec<String> {
+    let ours = |name: &str| ours.iter().flatten().any(|o| *o == name);
+    live.instance_profiles.iter().filter(|p| !ours(&p.name)).map(|p| p.name.clone()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{policies, NodeRoleSpec, Partition};
+    use crate::domain::{policies, LiveInstanceProfile, NodeRoleSpec, Partition};
     use crate::testing::spec;
 
     fn live(attached: &[PolicyArn]) -> LiveRole {
@@ -126,6 +143,14 @@ mod tests {
         let node_role = live(std::slice::from_ref(&worker));
         let with_admin = live(&[worker.clone(), admin.clone()]);
         let profile = Some("NodeRole".to_string());
+        let in_profile = |name: &str| LiveInstanceProfile { name: name.into(), arn: format!("arn:p/{name}") };
+        let in_its_own = LiveRole { instance_profiles: vec![in_profile("NodeRole")], ..node_role.clone() };
+        let in_node_group = LiveRole {
+            instance_profiles: vec![in_profile("NodeRole"), in_profile("eks-4ec5f2a0-node-group")],
+            ..with_admin.clone()
+        };
+        let in_declared = Record { own_profile: None, ..made.clone() };
+        assert_eq!(in_declared.desired.instance_profile.as_deref(), Some("NodeRole"));
         use Ownership as O;
         let cases: Vec<Case> = vec![
             ("no item", None, Some(&node_role), O::Unmanaged, Removal::Nothing(Untouched::NoItem)),
@@ -149,6 +174,27 @@ mod tests {
                 Some(&node_role),
                 O::LabelVerified,
                 Removal::TearDown { profile: profile.clone() },
+            ),
+            (
+                "the role it made, in the profile it made",
+                Some(&made),
+                Some(&in_its_own),
+                O::Recorded,
+                Removal::TearDown { profile: profile.clone() },
+            ),
+            (
+                "the role it made, in the profile the stack declared but did not make (it stays)",
+                Some(&in_declared),
+                Some(&in_its_own),
+                O::Recorded,
+                Removal::TearDown { profile: None },
+            ),
+            (
+                "the role it made, in a node group's profile too (before any policy is looked at)",
+                Some(&made),
+                Some(&in_node_group),
+                O::Recorded,
+                Removal::InUse { role: spec().name, profiles: vec!["eks-4ec5f2a0-node-group".into()] },
             ),
             ("an adopted role", Some(&adopted), Some(&with_admin), O::Recorded, Removal::Release),
             (
@@ -208,5 +254,8 @@ mod tests {
         let left = Removal::ItemOnly { role_left: true, profile: None };
         assert!(left.warning(&spec().name).unwrap().contains("left in place"));
         assert_eq!(Removal::ItemOnly { role_left: false, profile: None }.warning(&spec().name), None);
+        let in_use = Removal::InUse { role: spec().name, profiles: vec!["eks-abc".into()] };
+        let text = in_use.refusal().unwrap();
+        assert!(text.contains("instance profile eks-abc") && text.contains("nothing was changed"), "{text}");
     }
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use tracing::{info, warn};
 
@@ -499,7 +500,18 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             .as_ref()
             .map(|r| self.rules.attachable(r.desired.partition, r.desired.ipv6_cni_policy.as_ref()))
             .unwrap_or_default();
-        let decision = removal(&intent.owner, record.as_ref(), live.as_ref(), &ownership, &attachable);
+        let mut decision = removal(&intent.owner, record.as_ref(), live.as_ref(), &ownership, &attachable);
+        let mut live = live;
+        // A listing can be stale just after a node group went (CloudFormation deletes it first): look again
+        // before refusing a role that is in someone else's instance profile.
+        for wait in IN_USE_RECHECKS {
+            if !matches!(decision, Removal::InUse { .. }) {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            live = self.iam.read_role(name).await?;
+            decision = removal(&intent.owner, record.as_ref(), live.as_ref(), &ownership, &attachable);
+        }
         let record = match (&decision, record) {
             (Removal::Nothing(Untouched::NoItem), _) | (_, None) => {
                 info!(role = %name, "no state item: nothing of this resource's to delete");
@@ -509,14 +521,16 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                 info!(role = %name, "role is managed by another resource: left untouched");
                 return Ok(None);
             }
-            (Removal::Refuse { .. }, _) => return Err(Error::conflict(decision.refusal().unwrap_or_default())),
+            (Removal::Refuse { .. } | Removal::InUse { .. }, _) => {
+                return Err(Error::conflict(decision.refusal().unwrap_or_default()))
+            }
             (_, Some(r)) => r,
         };
         let record = self.commit(Some(&record), Transition::MarkDeleting).await?.expect("an item to mark");
         let mut warning = decision.warning(name);
         match (&decision, &live) {
             (Removal::TearDown { profile }, Some(l)) => {
-                self.teardown(l, profile.as_deref()).await?;
+                self.teardown(l, profile.as_deref(), record.desired.instance_profile.as_deref()).await?;
             }
             (Removal::Release, Some(l)) => {
                 self.release(l, &record).await?;
@@ -546,6 +560,9 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         Ok(warning)
     }
 }
+
+/// The waits before a role found in someone else's instance profile is looked at again, before a Delete refuses.
+const IN_USE_RECHECKS: [Duration; 2] = [Duration::from_millis(500), Duration::from_millis(1500)];
 
 /// The name a Create without RoleName gives the role: a function of StackId + LogicalResourceId + Path (the
 /// root path adds nothing, so the name of a role at `/` depends on the resource alone).

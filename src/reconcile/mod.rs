@@ -12,6 +12,7 @@ use tracing::{info, warn};
 
 use crate::clock::Clock;
 use crate::domain::reach::Allowances;
+use crate::domain::removal::{self, Removal};
 use crate::domain::{
     plan, plan_release, plan_teardown, policies, AccountId, Action, CniCheck, LiveRole, NodeRoleSpec, Ownership,
     Partition, Plan, PolicyArn, Retired, RoleName, Scope,
@@ -189,7 +190,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         self.verify_cni(&arn).await
     }
 
-    /// Whether `arn`'s default version means exactly AWS's IPv6 CNI document.
+    /// Whether `arn`'s default version is one of the IPv6 CNI documents AWS publishes.
     pub async fn verify_cni(&self, arn: &PolicyArn) -> Result<CniCheck> {
         Ok(match self.iam.policy_document(arn).await? {
             None => CniCheck::Missing(arn.clone()),
@@ -317,13 +318,19 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             .ok_or_else(|| Error::conflict(format!("role {name} disappeared while it was being configured")))
     }
 
-    /// Removes a role the tool created: out of its instance profiles (deleting only the one the item says the
-    /// tool made), policies detached, inline policies deleted, role deleted. A repair already under way may
+    /// Removes a role the tool created: out of its instance profiles (the one the tool made, deleted, and the one
+    /// the stack declares; a role in anyone else's is refused, nothing changed), policies detached, inline policies deleted, role deleted. A repair already under way may
     /// re-attach something meanwhile (DeleteConflict): then it empties the role again.
-    pub async fn teardown(&self, live: &LiveRole, own_profile: Option<&str>) -> Result<Plan> {
+    pub async fn teardown(&self, live: &LiveRole, own_profile: Option<&str>, declared: Option<&str>) -> Result<Plan> {
         let mut current = live.clone();
         let mut attempt = 1;
         loop {
+            // A profile someone else made that took the role since the Delete's decision: refused, not emptied.
+            let foreign = removal::foreign_profiles(&current, &[own_profile, declared]);
+            if !foreign.is_empty() {
+                let refused = Removal::InUse { role: current.name.clone(), profiles: foreign };
+                return Err(Error::conflict(refused.refusal().unwrap_or_default()));
+            }
             let inline = self.iam.inline_policy_names(&current.name).await?;
             let teardown = plan_teardown(&current, own_profile, &inline);
             info!(role = %current.name, plan = ?teardown.summary(), "deleting role");

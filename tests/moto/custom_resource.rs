@@ -73,6 +73,31 @@ async fn ipv6_attaches_the_accounts_ipv6_cni_policy_once_verified_and_never_dele
     assert!(h.policy_exists(IPV6_POLICY_ARN).await, "the function never deletes the IPv6 policy");
 }
 
+/// The VPC CNI project's own IPv6 policy (aws/amazon-vpc-cni-k8s `docs/iam-policy.md`, eight actions) is AWS's
+/// too: an account that made it from there gets IPv6 node roles; one broader by a single action does not.
+#[tokio::test]
+async fn the_vpc_cni_projects_ipv6_policy_is_accepted_and_one_action_more_is_not() {
+    let h = Harness::new().await;
+    let mut vpc_cni = aws_ipv6_document();
+    let actions = vpc_cni["Statement"][0]["Action"].as_array_mut().unwrap();
+    actions.extend(
+        ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:ModifyNetworkInterfaceAttribute"].map(Into::into),
+    );
+    let mut broader = vpc_cni.clone();
+    h.make_ipv6_policy(&vpc_cni).await;
+    let r = h.create("Nodes", json!({"RoleName": "nodes", "IpFamily": "ipv6"})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert_eq!(h.attached("nodes").await, names(&[WORKER, ECR, IPV6]));
+    assert_eq!(h.send(&delete("Nodes", "nodes", json!({}), &h.url())).await["Status"], "SUCCESS");
+
+    let h = Harness::new().await;
+    broader["Statement"][0]["Action"].as_array_mut().unwrap().push("ec2:RunInstances".into());
+    h.make_ipv6_policy(&broader).await;
+    let r = h.create("Nodes", json!({"RoleName": "nodes", "IpFamily": "ipv6"})).await;
+    assert_eq!(r["Status"], "FAILED", "{r}");
+    assert!(h.role("nodes").await.is_none(), "nothing created");
+}
+
 #[tokio::test]
 async fn a_foreign_ipv6_cni_policy_that_is_not_aws_document_is_never_attached() {
     let h = Harness::new().await;

@@ -158,3 +158,62 @@ async fn a_role_held_longer_than_the_retries_fails_as_retryable_naming_the_confl
     assert!(out.is_err_and(|e| e.is_retryable()) || text.contains("\"retryable\":true"), "{text}");
     assert!(!h.attached("nodes").await.contains(WORKER));
 }
+
+/// A role an EKS managed node group uses is in the node group's own `eks-…` instance profile. A Delete (the
+/// stack's, or a replacement's cleanup) never takes it out: FAILED naming the profile, after looking again, with
+/// nothing changed; once the node group has let go, the Delete goes through and never touches that profile.
+#[tokio::test]
+async fn a_delete_refuses_a_role_in_a_node_groups_instance_profile_and_changes_nothing() {
+    let h = Harness::new().await;
+    let props = json!({"RoleName": "nodes"});
+    assert_eq!(h.create("Nodes", props.clone()).await["Status"], "SUCCESS");
+    let node_group = "eks-4ec5f2a0-8c1e-4d7a-node-group";
+    h.iam.create_instance_profile().instance_profile_name(node_group).send().await.unwrap();
+    h.iam.add_role_to_instance_profile().instance_profile_name(node_group).role_name("nodes").send().await.unwrap();
+    let before = (h.attached("nodes").await, h.profiles_of("nodes").await);
+
+    let started = Instant::now();
+    let r = h.send(&delete("Nodes", "nodes", props.clone(), &h.url())).await;
+    assert_eq!(r["Status"], "FAILED", "{r}");
+    let reason = r["Reason"].as_str().unwrap();
+    assert!(reason.contains(node_group) && reason.contains("nothing was changed"), "{reason}");
+    assert!(started.elapsed() >= Duration::from_millis(1900), "looked again first: {:?}", started.elapsed());
+    assert_eq!((h.attached("nodes").await, h.profiles_of("nodes").await), before, "nothing changed");
+    let item = h.record("nodes").await.expect("the item stays");
+    assert_eq!(item.phase, eks_node_role_guard::state::Phase::Active);
+
+    h.iam
+        .remove_role_from_instance_profile()
+        .instance_profile_name(node_group)
+        .role_name("nodes")
+        .send()
+        .await
+        .unwrap();
+    let r = h.send(&delete("Nodes", "nodes", props, &h.url())).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert!(h.role("nodes").await.is_none() && h.record("nodes").await.is_none());
+    assert!(h.profile_exists(node_group).await, "the node group's profile is not the tool's to delete");
+    assert!(!h.profile_exists("nodes").await, "the tool's own profile went with the role");
+}
+
+/// The node group's profile lets go of the role while the Delete looks again (a listing just after the node
+/// group's deletion): the Delete goes through.
+#[tokio::test]
+async fn a_node_group_that_lets_go_while_the_delete_looks_again_does_not_stop_it() {
+    let h = Harness::new().await;
+    let props = json!({"RoleName": "nodes"});
+    assert_eq!(h.create("Nodes", props.clone()).await["Status"], "SUCCESS");
+    let node_group = "eks-0b1c-node-group";
+    h.iam.create_instance_profile().instance_profile_name(node_group).send().await.unwrap();
+    h.iam.add_role_to_instance_profile().instance_profile_name(node_group).role_name("nodes").send().await.unwrap();
+    let iam = h.iam.clone();
+    let lets_go = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        iam.remove_role_from_instance_profile().instance_profile_name(node_group).role_name("nodes").send().await
+    });
+    let r = h.send(&delete("Nodes", "nodes", props, &h.url())).await;
+    lets_go.await.unwrap().unwrap();
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert!(h.role("nodes").await.is_none());
+    assert!(h.profile_exists(node_group).await);
+}

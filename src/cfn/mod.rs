@@ -16,7 +16,7 @@ use crate::app::{App, Invocation};
 use crate::deadline::Deadline;
 use tracing::{error, info, warn};
 
-use crate::domain::{policies, Intent, Lifecycle, LiveRole, NodeRoleSpec};
+use crate::domain::{policies, Boundary, Intent, Lifecycle, LiveRole, NodeRoleSpec};
 use crate::error::Error;
 use crate::iam::NodeRoleIam;
 use crate::reconcile::lifecycle::{Applied, Progress};
@@ -177,6 +177,12 @@ fn role_answer(desired: &NodeRoleSpec, live: &LiveRole, own_profile: Option<&str
         warnings.push(format!(
             "{} is attached to role {} although AttachCniPolicy is false; it was left in place. AWS recommends attaching it to the role of the aws-node service account (IRSA or EKS Pod Identity) and removing it from the node role.",
             policies::CNI_POLICY, live.name
+        ));
+    }
+    if let (Boundary::Absent, Some(b)) = (&desired.boundary, &live.boundary) {
+        warnings.push(format!(
+            "role {} carries the permissions boundary {b}, which this function may not remove (not in AllowedPermissionsBoundaryArns): it was left in place.",
+            live.name
         ));
     }
     if desired.instance_profile.is_some() && own_profile != desired.instance_profile.as_deref() {

@@ -58,7 +58,7 @@ pub use live::{CniCheck, LiveInstanceProfile, LiveRole, RoleHead};
 pub use modes::{parse_bool, IpFamily, NodeClass, RemediationMode};
 pub use ownership::Ownership;
 pub use partition::{AccountId, Partition};
-pub use plan::{plan, plan_release, plan_teardown, Action, Plan, Scope};
+pub use plan::{keep_foreign_boundary, plan, plan_release, plan_teardown, Action, Plan, Scope};
 pub use record::{Phase, Record};
 pub use role::{is_valid_tag_key, is_valid_tag_value, RoleName, RolePath};
 pub use spec::{Boundary, Label, NodeRoleSpec, Retired};

@@ -251,6 +251,16 @@ pub fn plan_teardown(live: &LiveRole, own_profile: Option<&str>, inline_policies
     Plan { actions }
 }
 
+/// A permissions boundary someone else put on the role (an organisation's automation) that the installation does
+/// not allow removing (`AllowedPermissionsBoundaryArns`): the plan's `DeleteBoundary` is dropped, the boundary is
+/// left in place, and its ARN is returned for the answer's warning. An allowed one is removed as planned.
+pub fn keep_foreign_boundary(plan: &mut Plan, live: &LiveRole, removable: &BTreeSet<PolicyArn>) -> Option<PolicyArn> {
+    let kept = live.boundary.as_ref().filter(|b| !removable.contains(*b))?;
+    let before = plan.actions.len();
+    plan.actions.retain(|a| *a != Action::DeleteBoundary);
+    (plan.actions.len() < before).then(|| kept.clone())
+}
+
 /// Gives an adopted role back: the trust policy it had before adoption, the instance profile the tool made
 /// for it removed, the label removed. The policies stay: it is still a node role, now unmanaged.
 pub fn plan_release(live: &LiveRole, original_trust: Option<&Value>, own_profile: Option<&str>) -> Plan {
@@ -547,6 +557,24 @@ mod tests {
         assert_eq!(k[k.len() - 2..], ["DeleteRolePolicy inline", "DeleteRole"]);
         let p = plan_teardown(&live, None, &[]);
         assert!(!kinds(&p).iter().any(|a| a.starts_with("DeleteInstanceProfile")));
+    }
+
+    #[test]
+    fn a_boundary_the_installation_may_not_remove_is_kept_and_named() {
+        let s = spec();
+        let org = arn("arn:aws:iam::123456789012:policy/OrgBoundary");
+        let mut live = live_matching(&s);
+        live.boundary = Some(org.clone());
+        live.attached.clear();
+        let mut p = full(&s, Some(&live), &Retired::default());
+        assert!(p.actions.contains(&Action::DeleteBoundary));
+        assert_eq!(keep_foreign_boundary(&mut p, &live, &BTreeSet::new()), Some(org.clone()));
+        assert!(!p.actions.contains(&Action::DeleteBoundary) && p.actions.len() == 3, "{p:?}");
+        let mut p = full(&s, Some(&live), &Retired::default());
+        assert_eq!(keep_foreign_boundary(&mut p, &live, &BTreeSet::from([org])), None, "allowed: removed");
+        assert!(p.actions.contains(&Action::DeleteBoundary));
+        let mut none = full(&s, Some(&live_matching(&s)), &Retired::default());
+        assert_eq!(keep_foreign_boundary(&mut none, &live_matching(&s), &BTreeSet::new()), None);
     }
 
     #[test]

@@ -3,11 +3,12 @@
 //! desired state, the live role, the IPv6 CNI policy's check and the breaker. Routing (`crate::eventbridge`)
 //! decides earlier which events name a role at all; `plan` (`Scope::Repair`) decides which changes are drift.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::live::{CniCheck, LiveRole};
 use super::ownership::Ownership;
-use super::plan::{plan, Plan, Scope};
+use super::plan::{keep_foreign_boundary, plan, Plan, Scope};
 use super::record::{Phase, Record};
 use super::spec::{Label, Retired};
 use super::{PolicyArn, RemediationMode};
@@ -96,6 +97,8 @@ pub enum Repair {
 pub struct Decision {
     pub repair: Repair,
     pub cni_tampered: Option<PolicyArn>,
+    /// A boundary someone else put on the role that the installation may not remove: left in place.
+    pub kept_boundary: Option<PolicyArn>,
 }
 
 impl Decision {
@@ -123,13 +126,15 @@ pub fn decide(
     mode: RemediationMode,
     cni: &CniCheck,
     breaker: Breaker,
+    removable_boundaries: &BTreeSet<PolicyArn>,
     now: u64,
 ) -> Decision {
     let cni_tampered = match cni {
         CniCheck::Tampered(arn) | CniCheck::Missing(arn) => Some(arn.clone()),
         _ => None,
     };
-    let planned = plan(&record.desired, Some(live), cni, &Retired::default(), Scope::Repair);
+    let mut planned = plan(&record.desired, Some(live), cni, &Retired::default(), Scope::Repair);
+    let kept_boundary = keep_foreign_boundary(&mut planned, live, removable_boundaries);
     let repair = if planned.is_empty() {
         Repair::InSync
     } else if mode == RemediationMode::DryRun {
@@ -139,7 +144,7 @@ pub fn decide(
     } else {
         Repair::Apply(planned)
     };
-    Decision { repair, cni_tampered }
+    Decision { repair, cni_tampered, kept_boundary }
 }
 
 #[cfg(test)]
@@ -246,7 +251,7 @@ mod tests {
             ("dry-run before the breaker", &full, &detached, DryRun, Repair::DryRun(attach)),
         ];
         for (case, record, role, mode, want) in cases {
-            let d = decide(record, role, mode, &ok, BREAKER, NOW);
+            let d = decide(record, role, mode, &ok, BREAKER, &BTreeSet::new(), NOW);
             assert_eq!((d.repair, d.cni_tampered), (want, None), "{case}");
         }
     }
@@ -258,11 +263,19 @@ mod tests {
         let mut without = live(&ipv6_spec(), "AROAOURS");
         without.attached.remove(&arn);
         for check in [CniCheck::Tampered(arn.clone()), CniCheck::Missing(arn.clone())] {
-            let d = decide(&item, &without, RemediationMode::Enforce, &check, BREAKER, NOW);
+            let d = decide(&item, &without, RemediationMode::Enforce, &check, BREAKER, &BTreeSet::new(), NOW);
             assert_eq!(d.cni_tampered.as_ref(), Some(&arn));
             assert_eq!(d.repair, Repair::InSync, "never attached: {check:?}");
         }
-        let d = decide(&item, &without, RemediationMode::Enforce, &CniCheck::Verified(arn.clone()), BREAKER, NOW);
+        let d = decide(
+            &item,
+            &without,
+            RemediationMode::Enforce,
+            &CniCheck::Verified(arn.clone()),
+            BREAKER,
+            &BTreeSet::new(),
+            NOW,
+        );
         assert_eq!(
             (d.repair, d.cni_tampered),
             (Repair::Apply(Plan { actions: vec![Action::AttachPolicy(arn)] }), None)

@@ -14,8 +14,8 @@ use crate::clock::Clock;
 use crate::domain::reach::Allowances;
 use crate::domain::removal::{self, Removal};
 use crate::domain::{
-    plan, plan_release, plan_teardown, policies, AccountId, Action, CniCheck, LiveRole, NodeRoleSpec, Ownership,
-    Partition, Plan, PolicyArn, Retired, RoleName, Scope,
+    keep_foreign_boundary, plan, plan_release, plan_teardown, policies, AccountId, Action, CniCheck, LiveRole,
+    NodeRoleSpec, Ownership, Partition, Plan, PolicyArn, Retired, RoleName, Scope,
 };
 use crate::error::{Error, IamCode, Result};
 use crate::iam::NodeRoleIam;
@@ -298,6 +298,8 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         made_profile: Option<&str>,
     ) -> Result<(Plan, LiveRole)> {
         let mut planned = plan(desired, Some(&live), cni, retired, Scope::Lifecycle);
+        // Someone else's boundary the installation may not remove stays; the answer warns (`Warnings`).
+        keep_foreign_boundary(&mut planned, &live, &self.rules.allowed_boundaries);
         for action in &mut planned.actions {
             if let Action::EnsureInstanceProfile { name, .. } = action {
                 if Some(name.as_str()) == made_profile {
@@ -307,7 +309,15 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         }
         info!(role = %desired.name, plan = ?planned.summary(), "converging");
         self.execute(&desired.name, &planned).await?;
-        Ok((planned, applied(desired, live)))
+        let mut role = applied(desired, live);
+        for action in &planned.actions {
+            match action {
+                Action::PutBoundary(b) => role.boundary = Some(b.clone()),
+                Action::DeleteBoundary => role.boundary = None,
+                _ => {}
+            }
+        }
+        Ok((planned, role))
     }
 
     /// The whole role again (a lost CreateRole response: the role may hold what an earlier attempt attached).

@@ -329,7 +329,10 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             Ok(c) => c,
             Err(e) => return RepairReport { outcome: failed(&role, e, metrics, false).outcome, ..report },
         };
-        let decision = decide(&record, &live, mode, &cni, settings.breaker(), now);
+        let decision = decide(&record, &live, mode, &cni, settings.breaker(), &self.rules.allowed_boundaries, now);
+        if let Some(boundary) = &decision.kept_boundary {
+            warn!(role, boundary = %boundary, "the role carries a permissions boundary this function may not remove (not in AllowedPermissionsBoundaryArns): left in place");
+        }
         if let Some(arn) = &decision.cni_tampered {
             error!(role, policy = %arn, "CniPolicyTampered: the IPv6 CNI policy is missing or no longer AWS's document; it stays attached (detaching it would cut pod networking) and is not attached anywhere new");
             metrics.emit(Metric::CniPolicyTampered, arn.as_str());

@@ -512,10 +512,18 @@ async fn restores_the_trust_policy_after_update_assume_role_policy() {
 }
 
 #[tokio::test]
-async fn removes_a_boundary_put_on_a_role_that_has_none() {
-    let w = Role::managed().bounded_by("ReadOnlyAccess").world().await;
+async fn removes_an_allowed_boundary_put_on_a_role_that_has_none() {
+    let w = Role::managed().bounded_by("PowerUserAccess").world().await;
     assert_eq!(w.event("PutRolePermissionsBoundary", "nodes").await, "repaired");
     assert_eq!(w.iam.role("nodes").unwrap().boundary, None);
+}
+
+/// An organisation's boundary the installation does not allow removing: left in place, nothing to repair.
+#[tokio::test]
+async fn leaves_a_boundary_it_may_not_remove_in_place() {
+    let w = Role::managed().bounded_by("ReadOnlyAccess").world().await;
+    assert_eq!(w.event("PutRolePermissionsBoundary", "nodes").await, "in-sync");
+    assert_eq!(w.iam.role("nodes").unwrap().boundary.map(|b| b.name().to_string()).as_deref(), Some("ReadOnlyAccess"));
 }
 
 #[tokio::test]

@@ -217,3 +217,47 @@ async fn a_node_group_that_lets_go_while_the_delete_looks_again_does_not_stop_it
     assert!(h.role("nodes").await.is_none());
     assert!(h.profile_exists(node_group).await);
 }
+
+/// An organisation's automation puts its own permissions boundary on every role. The installation does not allow
+/// the function to remove it: the owner's Update and its rollback succeed and say so in `Warnings`, drift repair
+/// leaves it too, and the boundary stays. One the installation allows is removed as the stack asks.
+#[tokio::test]
+async fn a_boundary_someone_else_put_on_a_managed_role_stays_and_is_reported() {
+    let h = Harness::new().await;
+    let v1 = json!({"RoleName": "nodes"});
+    assert_eq!(h.create("Nodes", v1.clone()).await["Status"], "SUCCESS");
+    let org = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+    h.iam.put_role_permissions_boundary().role_name("nodes").permissions_boundary(org).send().await.unwrap();
+    let boundary = |h: &Harness| {
+        let iam = h.iam.clone();
+        async move {
+            let role = iam.get_role().role_name("nodes").send().await.unwrap().role.unwrap();
+            role.permissions_boundary.and_then(|b| b.permissions_boundary_arn)
+        }
+    };
+
+    let v2 = json!({"RoleName": "nodes", "Tags": [{"Key": "team", "Value": "platform"}]});
+    let r = h.send(&update("Nodes", "nodes", v2.clone(), v1.clone(), &h.url())).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    let warning = r["Data"]["Warnings"].as_str().unwrap_or_default();
+    assert!(warning.contains(org) && warning.contains("left in place"), "{r}");
+    assert_eq!(boundary(&h).await.as_deref(), Some(org));
+    let back = h.send(&update("Nodes", "nodes", v1.clone(), v2, &h.url())).await;
+    assert_eq!(back["Status"], "SUCCESS", "the rollback too: {back}");
+    assert_eq!(boundary(&h).await.as_deref(), Some(org));
+
+    h.detach("nodes", &format!("arn:aws:iam::aws:policy/{WORKER}")).await;
+    let ev = drift_event("drift-detach-role-policy.json", "nodes");
+    assert_eq!(h.outcome(&ev, "nodes").await, "repaired", "the policy is restored, the boundary left");
+    assert_eq!(boundary(&h).await.as_deref(), Some(org));
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep"});
+    assert_eq!(h.outcome(&sweep, "nodes").await, "in-sync");
+
+    // A boundary the installation allows (AllowedPermissionsBoundaryArns) is the stack's to remove.
+    let allowed = format!("arn:aws:iam::aws:policy/{BOUNDARY}");
+    h.iam.put_role_permissions_boundary().role_name("nodes").permissions_boundary(&allowed).send().await.unwrap();
+    let r = h.send(&update("Nodes", "nodes", v1.clone(), v1.clone(), &h.url())).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert!(r["Data"].get("Warnings").is_none(), "{r}");
+    assert_eq!(boundary(&h).await, None);
+}

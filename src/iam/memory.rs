@@ -362,6 +362,11 @@ impl NodeRoleIam for MemoryIam {
         Ok(self.world().profiles.get(&name.to_ascii_lowercase()).map(|p| p.tags.clone()))
     }
 
+    async fn instance_profile_roles(&self, name: &str) -> Result<Option<Vec<String>>> {
+        self.call(format!("GetInstanceProfile {name}"));
+        Ok(self.world().profiles.get(&name.to_ascii_lowercase()).map(|p| p.roles.iter().cloned().collect()))
+    }
+
     async fn attached_policies_quota(&self) -> Result<usize> {
         self.call("GetAccountSummary".into());
         Ok(self.world().quota)

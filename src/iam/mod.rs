@@ -55,6 +55,8 @@ pub trait NodeRoleIam: Send + Sync {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>>> + Send;
+    /// The roles an instance profile holds, as IAM's reads show them now; `None` if it does not exist (yet).
+    fn instance_profile_roles(&self, name: &str) -> impl Future<Output = Result<Option<Vec<String>>>> + Send;
     /// How many managed policies a role may hold in this account (`AttachedPoliciesPerRoleQuota`).
     fn attached_policies_quota(&self) -> impl Future<Output = Result<usize>> + Send;
     fn inline_policy_names(&self, role: &RoleName) -> impl Future<Output = Result<Vec<String>>> + Send;

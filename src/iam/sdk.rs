@@ -260,6 +260,13 @@ impl NodeRoleIam for SdkIam {
             .map(|p| p.tags().iter().map(|t| (t.key.clone(), t.value.clone())).collect()))
     }
 
+    async fn instance_profile_roles(&self, name: &str) -> Result<Option<Vec<String>>> {
+        let out = found(
+            self.client.get_instance_profile().instance_profile_name(name).send().await.iam("GetInstanceProfile"),
+        )?;
+        Ok(out.and_then(|o| o.instance_profile).map(|p| p.roles.into_iter().map(|r| r.role_name).collect()))
+    }
+
     async fn attached_policies_quota(&self) -> Result<usize> {
         let out = self.client.get_account_summary().send().await.iam("GetAccountSummary")?;
         let quota = out

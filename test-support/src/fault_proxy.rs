@@ -5,6 +5,8 @@
 //! role or instance profile takes a while, and another write to the same entity meanwhile is answered 409
 //! `ConcurrentModification`, as IAM answers writes "submitted simultaneously" (tagging: "the previous tagging
 //! operation is still ongoing"). Deterministic: the second of two overlapping writes is refused.
+//! `eventually_consistent` adds IAM's lag: for a while after a write to a role or instance profile, reads of it
+//! answer as they did before the write (a role or profile just made: `NoSuchEntity`, when it was looked for before).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -59,6 +61,12 @@ struct State {
     conflicts: Vec<String>,
     /// Faults for the next requests of one operation (`iam:AttachRolePolicy`), before the general script.
     by_operation: std::collections::BTreeMap<String, VecDeque<Fault>>,
+    /// `eventually_consistent`: how long reads lag behind writes; when each entity was last written; the last
+    /// answer to each read (`operation entity`) given while its entity was settled; the stale answers served.
+    read_lag: Option<Duration>,
+    written_at: std::collections::BTreeMap<String, std::time::Instant>,
+    settled_reads: std::collections::BTreeMap<String, Vec<u8>>,
+    stale_answers: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +142,17 @@ impl FaultProxy {
     /// The next requests of `operation` (e.g. `iam:AttachRolePolicy`) get these faults, in order.
     pub fn fail_operation(&self, operation: &str, faults: Vec<Fault>) {
         self.state.lock().unwrap().by_operation.insert(operation.to_string(), faults.into());
+    }
+
+    /// From now on, IAM reads lag behind writes by `lag`: within it, a read of a role or instance profile written
+    /// since answers what it answered before that write (if it was read before; otherwise it passes).
+    pub fn eventually_consistent(&self, lag: Duration) {
+        self.state.lock().unwrap().read_lag = Some(lag);
+    }
+
+    /// How many reads were answered with what they said before a recent write.
+    pub fn stale_answers(&self) -> usize {
+        self.state.lock().unwrap().stale_answers
     }
 
     /// The IAM writes refused as concurrent so far (`Operation Entity`).
@@ -243,6 +262,34 @@ fn iam_write_entity(service: &str, operation: &str, body: &[u8]) -> Option<Strin
     Some(format!("{}:{entity}", if profile { "instance-profile" } else { "role" }))
 }
 
+/// The role or instance profile an IAM read is about, as `Operation entity` (`None` for other requests).
+fn iam_read_key(service: &str, operation: &str, body: &[u8]) -> Option<(String, String)> {
+    let op = operation.strip_prefix("iam:").filter(|_| service == "iam")?;
+    let body = String::from_utf8_lossy(body);
+    let param = |name: &str| body.split('&').find_map(|kv| kv.strip_prefix(name)).map(str::to_string);
+    let entity = match op {
+        "GetRole" | "ListAttachedRolePolicies" | "ListInstanceProfilesForRole" | "ListRolePolicies" => {
+            format!("role:{}", param("RoleName=")?)
+        }
+        "GetInstanceProfile" => format!("instance-profile:{}", param("InstanceProfileName=")?),
+        _ => return None,
+    };
+    Some((format!("{op} {entity}"), entity))
+}
+
+/// Every entity whose reads an IAM write changes: the role or profile it writes, and for a profile's membership
+/// also the role (its `ListInstanceProfilesForRole`).
+fn iam_written_entities(write_entity: &str, body: &[u8]) -> Vec<String> {
+    let mut out = vec![write_entity.to_string()];
+    if write_entity.starts_with("instance-profile:") {
+        let body = String::from_utf8_lossy(body);
+        if let Some(role) = body.split('&').find_map(|kv| kv.strip_prefix("RoleName=")) {
+            out.push(format!("role:{role}"));
+        }
+    }
+    out
+}
+
 /// `Service:Operation`, from DynamoDB's `x-amz-target` or the query protocol's `Action=` (IAM, STS,
 /// CloudFormation, EventBridge's target header too).
 fn operation(service: &str, headers: &std::collections::BTreeMap<String, String>, body: &[u8]) -> String {
@@ -279,6 +326,8 @@ async fn serve(
     let dynamodb = dynamodb || service == "eks";
     let operation = operation(&service, &headers, &request.body);
     let write_entity = iam_write_entity(&service, &operation, &request.body);
+    let written = write_entity.as_deref().map(|e| iam_written_entities(e, &request.body)).unwrap_or_default();
+    let read_key = iam_read_key(&service, &operation, &request.body);
     let mut request = request.raw;
     // One request per connection keeps the proxy simple; the SDK opens another.
     if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -326,11 +375,24 @@ async fn serve(
     }
     let done = InFlight(state.clone());
     let mut upstream = Duration::ZERO;
+    // IAM's lag: a read of an entity written within the lag answers as before the write.
+    let stale = read_key.as_ref().filter(|_| fault.is_none()).and_then(|(key, entity)| {
+        let mut s = state.lock().unwrap();
+        let lag = s.read_lag?;
+        let recent = s.written_at.get(entity).is_some_and(|t| t.elapsed() < lag);
+        let answer = recent.then(|| s.settled_reads.get(key).cloned()).flatten();
+        s.stale_answers += usize::from(answer.is_some());
+        answer
+    });
     match fault {
+        None if stale.is_some() => {
+            let _ = sock.write_all(&stale.unwrap()).await;
+        }
         None => {
             let t = std::time::Instant::now();
             if let Some(resp) = forward(&request, upstream_port).await {
                 upstream = t.elapsed();
+                remember(&state, read_key.as_ref(), &written, &resp);
                 let _ = sock.write_all(&resp).await;
             }
         }
@@ -385,6 +447,23 @@ async fn serve(
     let end = started.elapsed();
     state.lock().unwrap().timeline.push(Span { operation, start: arrived, end, upstream });
     drop(done);
+}
+
+/// With `eventually_consistent` on: a read answered while its entity was settled is what a later read within the
+/// lag gets; a successful write starts its entities' lag.
+fn remember(state: &Mutex<State>, read_key: Option<&(String, String)>, written: &[String], resp: &[u8]) {
+    let mut s = state.lock().unwrap();
+    let Some(lag) = s.read_lag else { return };
+    if let Some((key, entity)) = read_key {
+        if s.written_at.get(entity).is_none_or(|t| t.elapsed() >= lag) {
+            s.settled_reads.insert(key.clone(), resp.to_vec());
+        }
+    }
+    if resp.starts_with(b"HTTP/1.1 200") || resp.starts_with(b"HTTP/1.0 200") {
+        for e in written {
+            s.written_at.insert(e.clone(), std::time::Instant::now());
+        }
+    }
 }
 
 /// Releases an entity an IAM write held when its handling ends, however it ends.

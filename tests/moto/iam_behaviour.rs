@@ -261,3 +261,50 @@ async fn a_boundary_someone_else_put_on_a_managed_role_stays_and_is_reported() {
     assert!(r["Data"].get("Warnings").is_none(), "{r}");
     assert_eq!(boundary(&h).await, None);
 }
+
+/// The layer's lag: a read of a role written within it answers as before the write; after it, as now. A role
+/// looked for before it was made stays `NoSuchEntity` for the lag.
+#[tokio::test]
+async fn the_layer_lets_reads_lag_behind_writes_as_iam_does() {
+    let moto = Moto::start();
+    prepare(&moto.endpoint()).await;
+    let proxy = FaultProxy::start(moto.port).await;
+    proxy.eventually_consistent(Duration::from_millis(600));
+    let iam = client_for(&proxy.endpoint(), &eks_node_role_guard::iam::IamSettings::default(), None);
+    assert!(iam.get_role().role_name("late").send().await.is_err(), "absent");
+    let trust = r#"{"Version":"2012-10-17","Statement":[]}"#;
+    iam.create_role().role_name("late").assume_role_policy_document(trust).send().await.unwrap();
+    let e = iam.get_role().role_name("late").send().await.unwrap_err();
+    assert_eq!(aws_sdk_iam::error::ProvideErrorMetadata::code(&e), Some("NoSuchEntity"), "not visible yet");
+    let attached = |iam: aws_sdk_iam::Client| async move {
+        let out = iam.list_attached_role_policies().role_name("late").send().await.unwrap();
+        out.attached_policies.unwrap_or_default().len()
+    };
+    tokio::time::sleep(Duration::from_millis(650)).await;
+    assert!(iam.get_role().role_name("late").send().await.is_ok(), "visible after the lag");
+    assert_eq!(attached(iam.clone()).await, 0);
+    let worker = format!("arn:aws:iam::aws:policy/{WORKER}");
+    iam.attach_role_policy().role_name("late").policy_arn(&worker).send().await.unwrap();
+    assert_eq!(attached(iam.clone()).await, 0, "the list reads stale");
+    tokio::time::sleep(Duration::from_millis(650)).await;
+    assert_eq!(attached(iam.clone()).await, 1);
+    assert_eq!(proxy.stale_answers(), 2);
+}
+
+/// EC2 launches nodes with an instance profile only once IAM shows the role in it: a Create that made or filled
+/// the profile answers only once IAM's reads show the role there (here 1.5 s after the write).
+#[tokio::test]
+async fn a_create_answers_once_reads_show_the_role_in_its_instance_profile() {
+    let h = Harness::new().await;
+    h.aws.eventually_consistent(Duration::from_millis(1500));
+    let r = h.create("Nodes", json!({"RoleName": "nodes"})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    // Read as the function reads, through the lagging layer, the moment the answer arrived.
+    let lagging = client_for(&h.aws.endpoint(), &eks_node_role_guard::iam::IamSettings::default(), None);
+    let profile = lagging.get_instance_profile().instance_profile_name("nodes").send().await;
+    let roles: Vec<String> = profile
+        .map(|p| p.instance_profile.unwrap().roles.into_iter().map(|r| r.role_name).collect())
+        .unwrap_or_default();
+    assert_eq!(roles, ["nodes"], "the answer came before IAM showed the role in its profile");
+    assert!(h.aws.stale_answers() > 0, "the lag was met");
+}

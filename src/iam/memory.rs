@@ -364,7 +364,7 @@ impl NodeRoleIam for MemoryIam {
 
     async fn instance_profile_roles(&self, name: &str) -> Result<Option<Vec<String>>> {
         self.call(format!("GetInstanceProfile {name}"));
-        Ok(self.world().profiles.get(&name.to_ascii_lowercase()).map(|p| p.roles.iter().cloned().collect()))
+        Ok(self.world().profiles.get(&name.to_ascii_lowercase()).map(|p| p.roles.to_vec()))
     }
 
     async fn attached_policies_quota(&self) -> Result<usize> {

@@ -356,9 +356,7 @@ impl<'a> Judging<'a> {
                 "trust-broader-than-ec2",
                 format!("its trust policy also trusts {}: the procedure trusts EC2 only", others.join(", ")),
             );
-        } else if principals.len() == 1
-            && live.trust.as_ref().is_some_and(|t| !policies::same_policy(t, &policies::ec2_trust_policy(partition)))
-        {
+        } else if principals.len() == 1 && live.trust.as_ref().is_some_and(|t| !policies::is_ec2_trust(t, partition)) {
             out.note(
                 "trust-differs",
                 "its trust policy trusts EC2 but is not the procedure's document (conditions or other statements)",

@@ -163,7 +163,7 @@ pub fn plan(desired: &NodeRoleSpec, live: Option<&LiveRole>, cni: &CniCheck, ret
             if scope == Scope::Lifecycle {
                 actions.extend(plan_tags(desired, live, retired));
             }
-            let trust_ok = live.trust.as_ref().is_some_and(|t| policies::same_policy(t, &desired.trust_policy()));
+            let trust_ok = live.trust.as_ref().is_some_and(|t| policies::is_ec2_trust(t, desired.partition));
             if !trust_ok {
                 actions.push(Action::UpdateTrust(desired.trust_policy()));
             }
@@ -524,6 +524,19 @@ mod tests {
         let k = kinds(&p);
         assert!(k.contains(&"AttachRolePolicy AmazonEKS_CNI_IPv6_Policy".into()));
         assert!(k.contains(&"DetachRolePolicy AmazonEKS_CNI_Policy".into()));
+    }
+
+    #[test]
+    fn in_china_a_role_keeps_the_ec2_principal_spelling_it_has() {
+        let s = NodeRoleSpec { partition: Partition::AwsCn, ..spec() };
+        let mut live = live_matching(&s);
+        live.trust = Some(policies::ec2_trust_policy(Partition::Aws));
+        assert!(plan(&s, Some(&live), &NONE, &Retired::default(), Scope::Repair).is_empty(), "ec2.amazonaws.com kept");
+        let global = spec();
+        let mut live = live_matching(&global);
+        live.trust = Some(policies::ec2_trust_policy(Partition::AwsCn));
+        let p = plan(&global, Some(&live), &NONE, &Retired::default(), Scope::Repair);
+        assert_eq!(p.actions, [Action::UpdateTrust(global.trust_policy())], "outside China: the .cn spelling is wrong");
     }
 
     #[test]

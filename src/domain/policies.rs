@@ -196,6 +196,14 @@ pub fn cni_ipv6_policy_document(p: Partition) -> Value {
     })
 }
 
+/// Whether `doc` is the procedure's trust policy in `p`. In `aws-cn` the EC2 principal has two spellings that IAM
+/// accepts, `ec2.amazonaws.com.cn` (what the tool writes) and `ec2.amazonaws.com`: either is right, and a role
+/// keeps the one it has.
+pub fn is_ec2_trust(doc: &Value, p: Partition) -> bool {
+    same_policy(doc, &ec2_trust_policy(p))
+        || (p == Partition::AwsCn && same_policy(doc, &ec2_trust_policy(Partition::Aws)))
+}
+
 /// IAM returns policy documents URL-encoded; this decodes when needed and parses.
 pub fn parse_document(raw: &str) -> Option<Value> {
     let trimmed = raw.trim_start();
@@ -442,5 +450,15 @@ mod tests {
         let fargate = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["eks-fargate-pods.amazonaws.com"]},"Action":"sts:AssumeRole"}]});
         assert!(forbidden_trust(&fargate).unwrap().contains("Fargate profile"));
         assert!(forbidden_trust(&ec2_trust_policy(Partition::Aws)).is_none());
+    }
+
+    #[test]
+    fn in_aws_cn_both_ec2_principal_spellings_are_the_procedures_trust_and_only_there() {
+        let (global, china) = (ec2_trust_policy(Partition::Aws), ec2_trust_policy(Partition::AwsCn));
+        assert!(is_ec2_trust(&china, Partition::AwsCn) && is_ec2_trust(&global, Partition::AwsCn));
+        assert!(is_ec2_trust(&global, Partition::Aws) && !is_ec2_trust(&china, Partition::Aws));
+        assert!(is_ec2_trust(&global, Partition::AwsUsGov) && !is_ec2_trust(&china, Partition::AwsUsGov));
+        let both = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com","ec2.amazonaws.com.cn"]},"Action":"sts:AssumeRole"}]});
+        assert!(!is_ec2_trust(&both, Partition::AwsCn), "one principal, not both");
     }
 }

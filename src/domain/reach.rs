@@ -23,13 +23,15 @@ pub const DEFAULT_ALLOWED_ADDITIONAL: [&str; 2] = ["AmazonSSMManagedInstanceCore
 /// Paths of roles AWS owns or that belong to a service: never adopted.
 const RESERVED_PATHS: [&str; 3] = ["/aws-service-role/", "/aws-reserved/", "/service-role/"];
 
-/// A role name pattern: exact (case-insensitive, as IAM names are) with `*` matching any run of characters.
+/// A role name pattern: exact, with `*` matching any run of characters. Case matters: the function's IAM
+/// permissions name these roles by ARN (`role/NAME`), and IAM matches ARNs in a policy case-sensitively, so a name
+/// that differs only in case would pass here and be denied there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamePattern(String);
 
 impl NamePattern {
     pub fn new(s: &str) -> Self {
-        NamePattern(s.trim().to_ascii_lowercase())
+        NamePattern(s.trim().to_string())
     }
 
     pub fn as_str(&self) -> &str {
@@ -37,7 +39,7 @@ impl NamePattern {
     }
 
     pub fn matches(&self, name: &str) -> bool {
-        glob(self.0.as_bytes(), name.to_ascii_lowercase().as_bytes())
+        glob(self.0.as_bytes(), name.as_bytes())
     }
 }
 
@@ -240,10 +242,10 @@ mod tests {
     }
 
     #[test]
-    fn only_the_declared_names_match_exactly_and_case_insensitively() {
+    fn only_the_declared_names_match_exactly_with_their_case_as_iam_matches_arns() {
         let r = rules();
         assert!(r.is_adoptable_name("AmazonEKSNodeRole"));
-        assert!(r.is_adoptable_name("amazoneksnoderole"));
+        assert!(!r.is_adoptable_name("amazoneksnoderole"), "IAM would deny role/amazoneksnoderole");
         assert!(!r.is_adoptable_name("eksctl-prod-nodegroup-NodeInstanceRole-1A2B"), "no 'contains' search");
         let wide = Allowances::new("*NodeInstanceRole*", BTreeSet::new(), None);
         assert!(wide.is_adoptable_name("eksctl-prod-nodegroup-NodeInstanceRole-1A2B"));

@@ -160,7 +160,8 @@ fn complete(
 /// A role as IAM's GetRole or CreateRole describes it; attachments and profiles are read separately.
 fn role_head(name: &RoleName, role: &aws_sdk_iam::types::Role) -> RoleHead {
     RoleHead {
-        name: name.clone(),
+        // The name as IAM stores it (a lookup ignores case; the ARNs in policies do not).
+        name: RoleName::parse(&role.role_name).unwrap_or_else(|_| name.clone()),
         // IAM only holds valid paths; one that does not parse is read as `/`, which no reach rule favours.
         path: RolePath::parse(&role.path).unwrap_or_else(|_| RolePath::root()),
         arn: role.arn.clone(),

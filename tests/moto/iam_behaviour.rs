@@ -308,3 +308,21 @@ async fn a_create_answers_once_reads_show_the_role_in_its_instance_profile() {
     assert_eq!(roles, ["nodes"], "the answer came before IAM showed the role in its profile");
     assert!(h.aws.stale_answers() > 0, "the lag was met");
 }
+
+/// IAM matches the ARNs in the function's permissions with their case: a role whose name differs from a declared
+/// adoptable name only in case is refused before any change, as IAM would refuse the writes.
+#[tokio::test]
+async fn an_adoptable_name_matches_with_its_case_as_iam_matches_arns() {
+    let h = Harness::new().await;
+    let node_policies = [WORKER, ECR, CNI].map(|p| format!("arn:aws:iam::aws:policy/{p}"));
+    let node_policies: Vec<&str> = node_policies.iter().map(String::as_str).collect();
+    h.make_role("amazoneksnoderole", "ec2.amazonaws.com", &node_policies).await;
+    let r = h.create("Nodes", json!({"RoleName": "amazoneksnoderole", "AdoptExistingRole": "true"})).await;
+    assert_eq!(r["Status"], "FAILED", "{r}");
+    assert!(r["Reason"].as_str().unwrap().contains("not in AdoptableRoleNames"), "{r}");
+    assert!(h.record("amazoneksnoderole").await.is_none(), "nothing changed");
+    let h = Harness::new().await;
+    h.make_role("AmazonEKSNodeRole", "ec2.amazonaws.com", &node_policies).await;
+    let r = h.create("Nodes", json!({"RoleName": "AmazonEKSNodeRole", "AdoptExistingRole": "true"})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+}

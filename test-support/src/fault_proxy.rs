@@ -6,7 +6,8 @@
 //! `ConcurrentModification`, as IAM answers writes "submitted simultaneously" (tagging: "the previous tagging
 //! operation is still ongoing"). Deterministic: the second of two overlapping writes is refused.
 //! `eventually_consistent` adds IAM's lag: for a while after a write to a role or instance profile, reads of it
-//! answer as they did before the write (a role or profile just made: `NoSuchEntity`, when it was looked for before).
+//! answer as they did before the write (a role or profile just made: `NoSuchEntity`, when it was looked for before),
+//! and a write naming a role or profile made within the lag answers `NoSuchEntity` ("cannot be found").
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -67,6 +68,8 @@ struct State {
     written_at: std::collections::BTreeMap<String, std::time::Instant>,
     settled_reads: std::collections::BTreeMap<String, Vec<u8>>,
     stale_answers: usize,
+    /// When each role or instance profile was made: writes naming it within the lag answer `NoSuchEntity`.
+    created_at: std::collections::BTreeMap<String, std::time::Instant>,
 }
 
 #[derive(Debug, Clone)]
@@ -376,6 +379,21 @@ async fn serve(
     let done = InFlight(state.clone());
     let mut upstream = Duration::ZERO;
     // IAM's lag: a read of an entity written within the lag answers as before the write.
+    let unborn = (fault.is_none() && !operation.starts_with("iam:Create")).then(|| {
+        let s = state.lock().unwrap();
+        let lag = s.read_lag?;
+        written.iter().find(|e| s.created_at.get(*e).is_some_and(|t| t.elapsed() < lag)).cloned()
+    });
+    if let Some(Some(entity)) = unborn {
+        let msg = match entity.split_once(':') {
+            Some(("role", name)) => format!("The role with name {name} cannot be found."),
+            Some((_, name)) => format!("Instance Profile {name} cannot be found."),
+            None => entity.clone(),
+        };
+        let _ = sock.write_all(&iam_error(404, "NoSuchEntity", &msg)).await;
+        state.lock().unwrap().stale_answers += 1;
+        return;
+    }
     let stale = read_key.as_ref().filter(|_| fault.is_none()).and_then(|(key, entity)| {
         let mut s = state.lock().unwrap();
         let lag = s.read_lag?;
@@ -392,7 +410,7 @@ async fn serve(
             let t = std::time::Instant::now();
             if let Some(resp) = forward(&request, upstream_port).await {
                 upstream = t.elapsed();
-                remember(&state, read_key.as_ref(), &written, &resp);
+                remember(&state, &operation, read_key.as_ref(), &written, &resp);
                 let _ = sock.write_all(&resp).await;
             }
         }
@@ -451,7 +469,13 @@ async fn serve(
 
 /// With `eventually_consistent` on: a read answered while its entity was settled is what a later read within the
 /// lag gets; a successful write starts its entities' lag.
-fn remember(state: &Mutex<State>, read_key: Option<&(String, String)>, written: &[String], resp: &[u8]) {
+fn remember(
+    state: &Mutex<State>,
+    operation: &str,
+    read_key: Option<&(String, String)>,
+    written: &[String],
+    resp: &[u8],
+) {
     let mut s = state.lock().unwrap();
     let Some(lag) = s.read_lag else { return };
     if let Some((key, entity)) = read_key {
@@ -462,6 +486,11 @@ fn remember(state: &Mutex<State>, read_key: Option<&(String, String)>, written: 
     if resp.starts_with(b"HTTP/1.1 200") || resp.starts_with(b"HTTP/1.0 200") {
         for e in written {
             s.written_at.insert(e.clone(), std::time::Instant::now());
+        }
+        if matches!(operation, "iam:CreateRole" | "iam:CreateInstanceProfile") {
+            if let Some(made) = written.first() {
+                s.created_at.insert(made.clone(), std::time::Instant::now());
+            }
         }
     }
 }

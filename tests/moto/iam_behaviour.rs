@@ -263,7 +263,7 @@ async fn a_boundary_someone_else_put_on_a_managed_role_stays_and_is_reported() {
 }
 
 /// The layer's lag: a read of a role written within it answers as before the write; after it, as now. A role
-/// looked for before it was made stays `NoSuchEntity` for the lag.
+/// looked for before it was made stays `NoSuchEntity` for the lag, and so does a write naming it.
 #[tokio::test]
 async fn the_layer_lets_reads_lag_behind_writes_as_iam_does() {
     let moto = Moto::start();
@@ -276,6 +276,10 @@ async fn the_layer_lets_reads_lag_behind_writes_as_iam_does() {
     iam.create_role().role_name("late").assume_role_policy_document(trust).send().await.unwrap();
     let e = iam.get_role().role_name("late").send().await.unwrap_err();
     assert_eq!(aws_sdk_iam::error::ProvideErrorMetadata::code(&e), Some("NoSuchEntity"), "not visible yet");
+    let worker = format!("arn:aws:iam::aws:policy/{WORKER}");
+    let e = iam.attach_role_policy().role_name("late").policy_arn(&worker).send().await.unwrap_err();
+    let message = aws_sdk_iam::error::ProvideErrorMetadata::message(&e).unwrap_or_default().to_string();
+    assert_eq!(message, "The role with name late cannot be found.", "a write to a role just made");
     let attached = |iam: aws_sdk_iam::Client| async move {
         let out = iam.list_attached_role_policies().role_name("late").send().await.unwrap();
         out.attached_policies.unwrap_or_default().len()
@@ -283,12 +287,11 @@ async fn the_layer_lets_reads_lag_behind_writes_as_iam_does() {
     tokio::time::sleep(Duration::from_millis(650)).await;
     assert!(iam.get_role().role_name("late").send().await.is_ok(), "visible after the lag");
     assert_eq!(attached(iam.clone()).await, 0);
-    let worker = format!("arn:aws:iam::aws:policy/{WORKER}");
     iam.attach_role_policy().role_name("late").policy_arn(&worker).send().await.unwrap();
     assert_eq!(attached(iam.clone()).await, 0, "the list reads stale");
     tokio::time::sleep(Duration::from_millis(650)).await;
     assert_eq!(attached(iam.clone()).await, 1);
-    assert_eq!(proxy.stale_answers(), 2);
+    assert_eq!(proxy.stale_answers(), 3);
 }
 
 /// EC2 launches nodes with an instance profile only once IAM shows the role in it: a Create that made or filled

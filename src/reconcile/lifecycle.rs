@@ -302,34 +302,8 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             self.converge(desired, live.clone(), cni, retired, made.as_deref())
         );
         let item = recorded?.unwrap_or(item);
-        let (plan, role) = converged?;
-        // EC2 launches nodes with the profile only once IAM's reads show the role in it.
-        let filled = plan.actions.iter().find_map(|a| match a {
-            Action::EnsureInstanceProfile { name, .. } | Action::AddToInstanceProfile(name) => Some(name.as_str()),
-            _ => None,
-        });
-        if let Some(profile) = filled {
-            self.profile_visible(profile, &desired.name).await?;
-        }
+        let (_plan, role) = converged?;
         Ok(Applied::Role { desired: Box::new(desired.clone()), role: Box::new(role), own_profile: item.own_profile })
-    }
-
-    /// Waits, bounded (`PROFILE_VISIBLE_WAITS`), until IAM's reads show `role` in `profile`. Past the bound the
-    /// request still succeeds, with a warning in the log: EC2 may refuse the profile for a while longer.
-    async fn profile_visible(&self, profile: &str, role: &RoleName) -> Result<()> {
-        let shows = |roles: Option<Vec<String>>| roles.is_some_and(|r| r.iter().any(|n| n == role.as_str()));
-        if shows(self.iam.instance_profile_roles(profile).await?) {
-            return Ok(());
-        }
-        for wait in PROFILE_VISIBLE_WAITS {
-            tokio::time::sleep(wait).await;
-            if shows(self.iam.instance_profile_roles(profile).await?) {
-                info!(role = %role, profile, "instance profile shows the role");
-                return Ok(());
-            }
-        }
-        warn!(role = %role, profile, "IAM's reads do not show the role in its instance profile yet: EC2 may refuse the profile for a while");
-        Ok(())
     }
 
     /// The instance profile the tool may delete later: the one the item already records, or the desired one
@@ -586,16 +560,6 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         Ok(warning)
     }
 }
-
-/// The waits between reads of a profile the request filled, until they show the role: 7.75 s at most.
-const PROFILE_VISIBLE_WAITS: [Duration; 6] = [
-    Duration::from_millis(250),
-    Duration::from_millis(500),
-    Duration::from_millis(1000),
-    Duration::from_secs(2),
-    Duration::from_secs(2),
-    Duration::from_secs(2),
-];
 
 /// The waits before a role found in someone else's instance profile is looked at again, before a Delete refuses.
 const IN_USE_RECHECKS: [Duration; 2] = [Duration::from_millis(500), Duration::from_millis(1500)];

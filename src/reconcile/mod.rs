@@ -6,7 +6,7 @@
 pub mod lifecycle;
 pub mod repair;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
@@ -218,10 +218,53 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             // role's own writes go one after another, its instance profile's beside them.
             let (profile, own): (Vec<&Action>, Vec<&Action>) =
                 plan.actions[i..i + run].iter().partition(|a| a.changes_instance_profile());
-            let (own, profile) = tokio::join!(self.one_by_one(role, own), self.one_by_one(role, profile));
+            // EC2 launches nodes with a profile only once IAM's reads show the role in it: checked beside the
+            // role's remaining writes.
+            let filled: Vec<&str> = profile
+                .iter()
+                .filter_map(|a| match a {
+                    Action::EnsureInstanceProfile { name, .. } | Action::AddToInstanceProfile(name) => {
+                        Some(name.as_str())
+                    }
+                    _ => None,
+                })
+                .collect();
+            let profile = async {
+                self.one_by_one(role, profile).await?;
+                for name in filled {
+                    self.profile_visible(name, role).await?;
+                }
+                Ok(())
+            };
+            let (own, profile) = tokio::join!(self.one_by_one(role, own), profile);
             own.and(profile)?;
             i += run;
         }
+        Ok(())
+    }
+
+    /// Waits, bounded (`PROFILE_VISIBLE_WAITS`), until IAM's reads show `role` in `profile`. Past the bound the
+    /// request still succeeds, with a warning in the log: EC2 may refuse the profile for a while longer. A read
+    /// that fails counts as "not yet": the profile is filled; only its visibility is in question.
+    async fn profile_visible(&self, profile: &str, role: &RoleName) -> Result<()> {
+        let shows = |read: Result<Option<Vec<String>>>| match read {
+            Ok(roles) => roles.is_some_and(|r| r.iter().any(|n| n.eq_ignore_ascii_case(role.as_str()))),
+            Err(e) => {
+                warn!(role = %role, profile, error = %e, "instance profile not read");
+                false
+            }
+        };
+        if shows(self.iam.instance_profile_roles(profile).await) {
+            return Ok(());
+        }
+        for wait in PROFILE_VISIBLE_WAITS {
+            tokio::time::sleep(wait).await;
+            if shows(self.iam.instance_profile_roles(profile).await) {
+                info!(role = %role, profile, "instance profile shows the role");
+                return Ok(());
+            }
+        }
+        warn!(role = %role, profile, "IAM's reads do not show the role in its instance profile yet: EC2 may refuse the profile for a while");
         Ok(())
     }
 
@@ -376,6 +419,16 @@ pub(crate) fn label_disputed(role: &RoleName, problems: &[String]) -> Error {
 }
 
 /// The role as the applied desired state makes it: IAM's eventual consistency may not show the new
+/// The waits between reads of a profile the request filled, until they show the role: 7.75 s at most.
+const PROFILE_VISIBLE_WAITS: [Duration; 6] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_millis(1000),
+    Duration::from_secs(2),
+    Duration::from_secs(2),
+    Duration::from_secs(2),
+];
+
 /// attachments or profile yet, so they are taken from what was applied, not from a re-read.
 fn applied(desired: &NodeRoleSpec, mut role: LiveRole) -> LiveRole {
     role.attached.extend(desired.required_policies());

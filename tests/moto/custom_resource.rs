@@ -181,12 +181,12 @@ async fn adoption_by_search_finds_only_declared_names_and_refuses_several() {
     assert_eq!(r["Data"]["Adopted"], "false");
     assert!(h.tags("prod-NodeInstanceRole-1A2B").await.is_empty());
 
-    h.make_role("eksnoderole", "ec2.amazonaws.com", &[]).await;
+    h.make_role("eksNodeRole", "ec2.amazonaws.com", &[]).await;
     h.make_role("NodeInstanceRole", "ec2.amazonaws.com", &[]).await;
     let r = h.create("Other", json!({"AdoptExistingRole": "true"})).await;
     assert_eq!(r["Status"], "FAILED", "{r}");
     let reason = r["Reason"].as_str().unwrap();
-    assert!(reason.contains("eksnoderole") && reason.contains("NodeInstanceRole"), "{reason}");
+    assert!(reason.contains("eksNodeRole") && reason.contains("NodeInstanceRole"), "{reason}");
     assert!(reason.contains("set RoleName"), "{reason}");
 }
 

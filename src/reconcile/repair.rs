@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use tokio::time::Instant;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::{Observed, Reconciler};
 use crate::domain::repair::{decide, triage, Breaker, Repair, Triage};
@@ -312,7 +312,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
 
     async fn repair_role(
         &self,
-        record: Record,
+        mut record: Record,
         live: LiveRole,
         mode: RemediationMode,
         settings: &DriftSettings,
@@ -331,7 +331,18 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         };
         let decision = decide(&record, &live, mode, &cni, settings.breaker(), &self.rules.allowed_boundaries, now);
         if let Some(boundary) = &decision.kept_boundary {
-            warn!(role, boundary = %boundary, "the role carries a permissions boundary this function may not remove (not in AllowedPermissionsBoundaryArns): left in place");
+            // Reported once: the item's trail remembers it (a sweep finds it again every time).
+            let note = crate::state::kept_boundary_note(boundary);
+            if record.trail.iter().any(|t| t.ends_with(&note)) {
+                debug!(role, boundary = %boundary, "permissions boundary left in place (reported before)");
+            } else {
+                warn!(role, boundary = %boundary, "the role carries a permissions boundary this function may not remove (not in AllowedPermissionsBoundaryArns): left in place");
+                match self.commit(Some(&record), Transition::NoteKeptBoundary(boundary.clone())).await {
+                    Ok(Some(noted)) => record = noted,
+                    Ok(None) => {}
+                    Err(e) => warn!(role, error = %e, "the kept boundary was not noted in the state item"),
+                }
+            }
         }
         if let Some(arn) = &decision.cni_tampered {
             error!(role, policy = %arn, "CniPolicyTampered: the IPv6 CNI policy is missing or no longer AWS's document; it stays attached (detaching it would cut pod networking) and is not attached anywhere new");

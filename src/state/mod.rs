@@ -10,11 +10,13 @@
 //!   checked label).
 //! - Update: `desire` writes the new desired state before IAM changes.
 //! - Repair acts only when the item exists, is `active`, and its RoleId equals the live role's
-//!   (`domain::repair`); `record-repair` counts each repair for the circuit breaker, beside the repair itself.
+//!   (`domain::repair`); `record-repair` counts each repair for the circuit breaker, beside the repair itself;
+//!   `note-kept-boundary` notes once in the trail a boundary it may not remove and left in place.
 //! - Delete: `mark-deleting` (repair stands down), the role removed or released, `remove` last.
 //!
 //! Every write is conditional on the version read (a claim: on there being no item, or this owner's), so two
-//! writers never silently overwrite each other; only `record-repair` is applied again to a newer item.
+//! writers never silently overwrite each other; only `record-repair` and `note-kept-boundary` are applied again to
+//! a newer item.
 
 pub mod codec;
 #[cfg(any(test, feature = "test-util"))]
@@ -29,7 +31,7 @@ use std::future::Future;
 pub use dynamo::{build_client, DynamoStore};
 #[cfg(any(test, feature = "test-util"))]
 pub use memory::MemoryStore;
-pub use transition::{Transition, Write};
+pub use transition::{kept_boundary_note, Transition, Write};
 
 pub use crate::domain::record::{iso8601, key, Expect, Phase, Record, TRAIL_LEN};
 use crate::domain::RoleName;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{Expect, Phase, Record};
-use crate::domain::{NodeRoleSpec, RoleName};
+use crate::domain::{NodeRoleSpec, PolicyArn, RoleName};
 
 /// A named change of the item.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,8 +23,16 @@ pub enum Transition {
     MarkDeleting,
     /// A repair, counted by the circuit breaker; refused when `max` repairs happened within `window`.
     RecordRepair { at: u64, window: Duration, max: usize, changes: Vec<String> },
+    /// Repair found a permissions boundary on the role that the installation may not remove and left it: noted in
+    /// the trail once, so that it is reported once, not on every sweep.
+    NoteKeptBoundary(PolicyArn),
     /// Delete, last: the item goes once its role is removed or released.
     Remove,
+}
+
+/// The trail's words for a kept boundary (`NoteKeptBoundary`).
+pub fn kept_boundary_note(boundary: &PolicyArn) -> String {
+    format!("left boundary {boundary} in place")
 }
 
 /// What a transition asks of the store.
@@ -49,6 +57,7 @@ impl Transition {
             Transition::Desire { .. } => "desire",
             Transition::MarkDeleting => "mark-deleting",
             Transition::RecordRepair { .. } => "record-repair",
+            Transition::NoteKeptBoundary(_) => "note-kept-boundary",
             Transition::Remove => "remove",
         }
     }
@@ -56,7 +65,7 @@ impl Transition {
     /// May this transition be applied again to a newer item when another writer won the race? Only the
     /// breaker's record: the repair it counts has happened either way.
     pub fn rebases(&self) -> bool {
-        matches!(self, Transition::RecordRepair { .. })
+        matches!(self, Transition::RecordRepair { .. } | Transition::NoteKeptBoundary(_))
     }
 
     /// Pure: the write that takes `current` (as read) to the item after this transition, at `now` (unix s).
@@ -108,6 +117,15 @@ impl Transition {
                     None => Write::Refused,
                 }
             }
+            (Transition::NoteKeptBoundary(b), Some(r)) => {
+                let note = kept_boundary_note(b);
+                if r.trail.iter().any(|t| t.ends_with(&note)) {
+                    return Write::Unchanged(r.clone());
+                }
+                let mut item = r.clone();
+                item.note(now, &note);
+                Write::Put(item, r.expect())
+            }
             (Transition::Remove, Some(r)) => Write::Delete { role: r.role_name.clone(), version: r.version },
         }
     }
@@ -130,6 +148,17 @@ mod tests {
             Write::Put(r, e) => (r, e),
             other => panic!("expected a put, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_kept_boundary_is_noted_once() {
+        let b = PolicyArn::aws_managed(crate::domain::Partition::Aws, "OrgBoundary");
+        let Write::Put(noted, _) = Transition::NoteKeptBoundary(b.clone()).next(Some(&stored(1)), NOW) else {
+            panic!("first time: written")
+        };
+        assert!(noted.trail.last().unwrap().ends_with(&kept_boundary_note(&b)));
+        assert_eq!(Transition::NoteKeptBoundary(b.clone()).next(Some(&noted), NOW), Write::Unchanged(noted.clone()));
+        assert!(Transition::NoteKeptBoundary(b).rebases());
     }
 
     #[test]

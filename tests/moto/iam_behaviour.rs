@@ -252,6 +252,11 @@ async fn a_boundary_someone_else_put_on_a_managed_role_stays_and_is_reported() {
     assert_eq!(boundary(&h).await.as_deref(), Some(org));
     let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep"});
     assert_eq!(h.outcome(&sweep, "nodes").await, "in-sync");
+    assert_eq!(h.outcome(&sweep, "nodes").await, "in-sync");
+    // Reported once, not on every sweep: the item's trail remembers it.
+    let trail = h.record("nodes").await.unwrap().trail;
+    let notes = trail.iter().filter(|t| t.ends_with(&format!("left boundary {org} in place"))).count();
+    assert_eq!(notes, 1, "{trail:?}");
 
     // A boundary the installation allows (AllowedPermissionsBoundaryArns) is the stack's to remove.
     let allowed = format!("arn:aws:iam::aws:policy/{BOUNDARY}");

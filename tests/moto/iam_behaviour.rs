@@ -15,15 +15,21 @@ const CNI: &str = "AmazonEKS_CNI_Policy";
 const SSM_ARN: &str = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
 const READ_ONLY_ARN: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 
+/// A moto, the layer in front of it (set up by `configure`), and an IAM client through the layer.
+async fn through_the_layer(configure: impl FnOnce(&FaultProxy)) -> (Moto, FaultProxy, aws_sdk_iam::Client) {
+    let moto = Moto::start();
+    prepare(&moto.endpoint()).await;
+    let proxy = FaultProxy::start(moto.port).await;
+    configure(&proxy);
+    let iam = client_for(&proxy.endpoint(), &eks_node_role_guard::iam::IamSettings::default(), None);
+    (moto, proxy, iam)
+}
+
 /// The layer itself: two writes to one role at once, one refused as IAM refuses it; one after the other, both
 /// pass; writes to two roles at once, both pass; reads never conflict.
 #[tokio::test]
 async fn the_layer_refuses_overlapping_writes_to_one_entity_as_iam_does() {
-    let moto = Moto::start();
-    prepare(&moto.endpoint()).await;
-    let proxy = FaultProxy::start(moto.port).await;
-    proxy.behave_like_iam(Duration::from_millis(40));
-    let iam = client_for(&proxy.endpoint(), &eks_node_role_guard::iam::IamSettings::default(), None);
+    let (_moto, proxy, iam) = through_the_layer(|p| p.behave_like_iam(Duration::from_millis(40))).await;
     let trust = r#"{"Version":"2012-10-17","Statement":[]}"#;
     for role in ["a", "b"] {
         iam.create_role().role_name(role).assume_role_policy_document(trust).send().await.unwrap();
@@ -159,17 +165,23 @@ async fn a_role_held_longer_than_the_retries_fails_as_retryable_naming_the_confl
     assert!(!h.attached("nodes").await.contains(WORKER));
 }
 
+/// The stack's role `nodes`, which a managed node group also put in its own instance profile `node_group`.
+async fn role_in_node_group(node_group: &str) -> (Harness, serde_json::Value) {
+    let h = Harness::new().await;
+    let props = json!({"RoleName": "nodes"});
+    assert_eq!(h.create("Nodes", props.clone()).await["Status"], "SUCCESS");
+    h.iam.create_instance_profile().instance_profile_name(node_group).send().await.unwrap();
+    h.iam.add_role_to_instance_profile().instance_profile_name(node_group).role_name("nodes").send().await.unwrap();
+    (h, props)
+}
+
 /// A role an EKS managed node group uses is in the node group's own `eks-…` instance profile. A Delete (the
 /// stack's, or a replacement's cleanup) never takes it out: FAILED naming the profile, after looking again, with
 /// nothing changed; once the node group has let go, the Delete goes through and never touches that profile.
 #[tokio::test]
 async fn a_delete_refuses_a_role_in_a_node_groups_instance_profile_and_changes_nothing() {
-    let h = Harness::new().await;
-    let props = json!({"RoleName": "nodes"});
-    assert_eq!(h.create("Nodes", props.clone()).await["Status"], "SUCCESS");
     let node_group = "eks-4ec5f2a0-8c1e-4d7a-node-group";
-    h.iam.create_instance_profile().instance_profile_name(node_group).send().await.unwrap();
-    h.iam.add_role_to_instance_profile().instance_profile_name(node_group).role_name("nodes").send().await.unwrap();
+    let (h, props) = role_in_node_group(node_group).await;
     let before = (h.attached("nodes").await, h.profiles_of("nodes").await);
 
     let started = Instant::now();
@@ -200,12 +212,8 @@ async fn a_delete_refuses_a_role_in_a_node_groups_instance_profile_and_changes_n
 /// group's deletion): the Delete goes through.
 #[tokio::test]
 async fn a_node_group_that_lets_go_while_the_delete_looks_again_does_not_stop_it() {
-    let h = Harness::new().await;
-    let props = json!({"RoleName": "nodes"});
-    assert_eq!(h.create("Nodes", props.clone()).await["Status"], "SUCCESS");
     let node_group = "eks-0b1c-node-group";
-    h.iam.create_instance_profile().instance_profile_name(node_group).send().await.unwrap();
-    h.iam.add_role_to_instance_profile().instance_profile_name(node_group).role_name("nodes").send().await.unwrap();
+    let (h, props) = role_in_node_group(node_group).await;
     let iam = h.iam.clone();
     let lets_go = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -271,11 +279,7 @@ async fn a_boundary_someone_else_put_on_a_managed_role_stays_and_is_reported() {
 /// looked for before it was made stays `NoSuchEntity` for the lag, and so does a write naming it.
 #[tokio::test]
 async fn the_layer_lets_reads_lag_behind_writes_as_iam_does() {
-    let moto = Moto::start();
-    prepare(&moto.endpoint()).await;
-    let proxy = FaultProxy::start(moto.port).await;
-    proxy.eventually_consistent(Duration::from_millis(600));
-    let iam = client_for(&proxy.endpoint(), &eks_node_role_guard::iam::IamSettings::default(), None);
+    let (_moto, proxy, iam) = through_the_layer(|p| p.eventually_consistent(Duration::from_millis(600))).await;
     assert!(iam.get_role().role_name("late").send().await.is_err(), "absent");
     let trust = r#"{"Version":"2012-10-17","Statement":[]}"#;
     iam.create_role().role_name("late").assume_role_policy_document(trust).send().await.unwrap();

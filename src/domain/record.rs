@@ -102,6 +102,11 @@ impl Record {
     }
 
     /// Adds an audit entry, keeping the newest `TRAIL_LEN`.
+    /// Whether the trail holds an entry `what` (at any time).
+    pub fn has_note(&self, what: &str) -> bool {
+        self.trail.iter().any(|t| t.ends_with(what))
+    }
+
     pub fn note(&mut self, now: u64, what: &str) {
         self.trail.push(format!("{} {what}", iso8601(now)));
         let skip = self.trail.len().saturating_sub(TRAIL_LEN);

@@ -352,14 +352,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         }
         info!(role = %desired.name, plan = ?planned.summary(), "converging");
         self.execute(&desired.name, &planned).await?;
-        let mut role = applied(desired, live);
-        for action in &planned.actions {
-            match action {
-                Action::PutBoundary(b) => role.boundary = Some(b.clone()),
-                Action::DeleteBoundary => role.boundary = None,
-                _ => {}
-            }
-        }
+        let role = applied(desired, live, &planned);
         Ok((planned, role))
     }
 
@@ -430,8 +423,16 @@ const PROFILE_VISIBLE_WAITS: [Duration; 6] = [
 ];
 
 /// attachments or profile yet, so they are taken from what was applied, not from a re-read.
-fn applied(desired: &NodeRoleSpec, mut role: LiveRole) -> LiveRole {
+fn applied(desired: &NodeRoleSpec, mut role: LiveRole, planned: &Plan) -> LiveRole {
     role.attached.extend(desired.required_policies());
+    // The boundary as the plan left it (one someone else put there and the plan kept stays).
+    for action in &planned.actions {
+        match action {
+            Action::PutBoundary(b) => role.boundary = Some(b.clone()),
+            Action::DeleteBoundary => role.boundary = None,
+            _ => {}
+        }
+    }
     if let Some(p) = &desired.instance_profile {
         if role.in_instance_profile(p).is_none() {
             role.instance_profiles.push(crate::domain::LiveInstanceProfile {

@@ -332,8 +332,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         let decision = decide(&record, &live, mode, &cni, settings.breaker(), &self.rules.allowed_boundaries, now);
         if let Some(boundary) = &decision.kept_boundary {
             // Reported once: the item's trail remembers it (a sweep finds it again every time).
-            let note = crate::state::kept_boundary_note(boundary);
-            if record.trail.iter().any(|t| t.ends_with(&note)) {
+            if record.has_note(&crate::state::kept_boundary_note(boundary)) {
                 debug!(role, boundary = %boundary, "permissions boundary left in place (reported before)");
             } else {
                 warn!(role, boundary = %boundary, "the role carries a permissions boundary this function may not remove (not in AllowedPermissionsBoundaryArns): left in place");

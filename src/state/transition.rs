@@ -119,7 +119,7 @@ impl Transition {
             }
             (Transition::NoteKeptBoundary(b), Some(r)) => {
                 let note = kept_boundary_note(b);
-                if r.trail.iter().any(|t| t.ends_with(&note)) {
+                if r.has_note(&note) {
                     return Write::Unchanged(r.clone());
                 }
                 let mut item = r.clone();

@@ -252,29 +252,31 @@ fn reset(sock: TcpStream) {
     drop(sock);
 }
 
+/// A parameter of a query-protocol body (`Action=…&RoleName=…`), as sent.
+fn form_param(body: &[u8], name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    String::from_utf8_lossy(body).split('&').find_map(|kv| kv.strip_prefix(prefix.as_str()).map(str::to_string))
+}
+
 /// The role or instance profile an IAM write changes (`None` for reads and for other services).
 fn iam_write_entity(service: &str, operation: &str, body: &[u8]) -> Option<String> {
     let op = operation.strip_prefix("iam:").filter(|_| service == "iam")?;
     if ["Get", "List", "Simulate", "Generate"].iter().any(|p| op.starts_with(p)) {
         return None;
     }
-    let body = String::from_utf8_lossy(body);
-    let param = |name: &str| body.split('&').find_map(|kv| kv.strip_prefix(name)).map(str::to_string);
     let profile = op.contains("InstanceProfile");
-    let entity = if profile { param("InstanceProfileName=") } else { param("RoleName=") }?;
+    let entity = form_param(body, if profile { "InstanceProfileName" } else { "RoleName" })?;
     Some(format!("{}:{entity}", if profile { "instance-profile" } else { "role" }))
 }
 
 /// The role or instance profile an IAM read is about, as `Operation entity` (`None` for other requests).
 fn iam_read_key(service: &str, operation: &str, body: &[u8]) -> Option<(String, String)> {
     let op = operation.strip_prefix("iam:").filter(|_| service == "iam")?;
-    let body = String::from_utf8_lossy(body);
-    let param = |name: &str| body.split('&').find_map(|kv| kv.strip_prefix(name)).map(str::to_string);
     let entity = match op {
         "GetRole" | "ListAttachedRolePolicies" | "ListInstanceProfilesForRole" | "ListRolePolicies" => {
-            format!("role:{}", param("RoleName=")?)
+            format!("role:{}", form_param(body, "RoleName")?)
         }
-        "GetInstanceProfile" => format!("instance-profile:{}", param("InstanceProfileName=")?),
+        "GetInstanceProfile" => format!("instance-profile:{}", form_param(body, "InstanceProfileName")?),
         _ => return None,
     };
     Some((format!("{op} {entity}"), entity))
@@ -285,10 +287,7 @@ fn iam_read_key(service: &str, operation: &str, body: &[u8]) -> Option<(String, 
 fn iam_written_entities(write_entity: &str, body: &[u8]) -> Vec<String> {
     let mut out = vec![write_entity.to_string()];
     if write_entity.starts_with("instance-profile:") {
-        let body = String::from_utf8_lossy(body);
-        if let Some(role) = body.split('&').find_map(|kv| kv.strip_prefix("RoleName=")) {
-            out.push(format!("role:{role}"));
-        }
+        out.extend(form_param(body, "RoleName").map(|role| format!("role:{role}")));
     }
     out
 }
@@ -298,11 +297,7 @@ fn iam_written_entities(write_entity: &str, body: &[u8]) -> Vec<String> {
 fn operation(service: &str, headers: &std::collections::BTreeMap<String, String>, body: &[u8]) -> String {
     let op = match headers.get("x-amz-target") {
         Some(t) => t.rsplit('.').next().unwrap_or(t).to_string(),
-        None => String::from_utf8_lossy(body)
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("Action="))
-            .unwrap_or("?")
-            .to_string(),
+        None => form_param(body, "Action").unwrap_or_else(|| "?".into()),
     };
     format!("{service}:{op}")
 }
@@ -379,12 +374,9 @@ async fn serve(
     let done = InFlight(state.clone());
     let mut upstream = Duration::ZERO;
     // IAM's lag: a read of an entity written within the lag answers as before the write.
-    let unborn = (fault.is_none() && !operation.starts_with("iam:Create")).then(|| {
-        let s = state.lock().unwrap();
-        let lag = s.read_lag?;
-        written.iter().find(|e| s.created_at.get(*e).is_some_and(|t| t.elapsed() < lag)).cloned()
-    });
-    if let Some(Some(entity)) = unborn {
+    let unborn =
+        if fault.is_none() && !operation.starts_with("iam:Create") { just_made(&state, &written) } else { None };
+    if let Some(entity) = unborn {
         let msg = match entity.split_once(':') {
             Some(("role", name)) => format!("The role with name {name} cannot be found."),
             Some((_, name)) => format!("Instance Profile {name} cannot be found."),
@@ -465,6 +457,13 @@ async fn serve(
     let end = started.elapsed();
     state.lock().unwrap().timeline.push(Span { operation, start: arrived, end, upstream });
     drop(done);
+}
+
+/// With `eventually_consistent` on: the first of `entities` made within the lag, which IAM cannot find yet.
+fn just_made(state: &Mutex<State>, entities: &[String]) -> Option<String> {
+    let s = state.lock().unwrap();
+    let lag = s.read_lag?;
+    entities.iter().find(|e| s.created_at.get(*e).is_some_and(|t| t.elapsed() < lag)).cloned()
 }
 
 /// With `eventually_consistent` on: a read answered while its entity was settled is what a later read within the

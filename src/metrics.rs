@@ -20,8 +20,6 @@ pub enum Metric {
     CircuitOpen,
     /// A managed role was deleted outside its stack.
     RoleDeleted,
-    /// A role carries this installation's label but has no state item (copied or forged): nothing is enforced.
-    UnverifiedManagementTag,
     /// The IPv6 CNI policy is missing or its document is no longer AWS's.
     CniPolicyTampered,
 }
@@ -34,7 +32,6 @@ impl Metric {
             Metric::RepairFailed => "RepairFailed",
             Metric::CircuitOpen => "CircuitOpen",
             Metric::RoleDeleted => "RoleDeleted",
-            Metric::UnverifiedManagementTag => "UnverifiedManagementTag",
             Metric::CniPolicyTampered => "CniPolicyTampered",
         }
     }

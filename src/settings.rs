@@ -145,6 +145,10 @@ fn drift(v: &mut Vars) -> DriftSettings {
         region: v.text("AWS_REGION").or_else(|| v.text("AWS_DEFAULT_REGION")).unwrap_or(d.region),
         // Read once with the reconciler's copy, in `from_vars`.
         ipv6_cni_policy: None,
+        recheck_after: v
+            .number("EVENT_RECHECK_MS")
+            .map(|n| Duration::from_millis(n.min(10_000)))
+            .unwrap_or(d.recheck_after),
     }
 }
 
@@ -197,6 +201,8 @@ mod tests {
         let s = from(&[("STATE_TABLE_NAME", "t")]);
         assert_eq!(s.drift.global_mode, RemediationMode::Enforce);
         assert_eq!((s.drift.max_repairs, s.drift.window, s.drift.sweep_concurrency), (5, Duration::from_secs(3600), 8));
+        assert_eq!(s.drift.recheck_after, Duration::from_secs(2));
+        assert_eq!(from(&[("EVENT_RECHECK_MS", "60000")]).drift.recheck_after, Duration::from_secs(10), "bounded");
         assert_eq!(s.cfn.margin, Duration::from_secs(5));
         assert!(!s.cfn.allow_insecure_response_url);
         assert_eq!(s.notify_bus.as_deref(), Some("default"));

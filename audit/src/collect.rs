@@ -339,6 +339,10 @@ mod tests {
         let r = &report.roles[0];
         assert_eq!(r.managed, "no", "tags decide nothing: only a state item with the role's RoleId does");
         assert_eq!(r.findings.iter().map(|f| f.kind).collect::<Vec<_>>(), ["missing-policy"], "judged as any role");
+        assert_eq!(r.notes.iter().map(|n| n.kind).collect::<Vec<_>>(), ["unverified-label"], "and the label reported");
+        // Without the state table the audit cannot tell a copied label from a genuine one: no such note.
+        let blind = audit(&clusters, &iam, None::<&MemoryStore>, &Scope::default(), &|_, _, _| ()).await.unwrap();
+        assert!(blind.roles[0].notes.iter().all(|n| n.kind != "unverified-label"), "{:?}", blind.roles[0].notes);
     }
 
     #[tokio::test]

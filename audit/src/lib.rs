@@ -217,6 +217,14 @@ pub fn judge(subject: &Subject, clusters: &[ClusterFacts]) -> RoleReport {
             "the guard has a state item for this name that records another RoleId: nothing is enforced on this role",
         );
     }
+    let labelled = subject.live.as_ref().is_some_and(|l| eks_node_role_guard::domain::Label::of(&l.tags).is_some());
+    if subject.managed == Managed::No && labelled {
+        out.note(
+            "unverified-label",
+            "the role carries eks-node-role-guard's label but the guard has no state item for it: a copied or forged \
+             label, which gets the role nothing; CloudTrail's TagRole or CreateRole events say who put it there",
+        );
+    }
     match &subject.live {
         None if subject.managed == Managed::Deleted => out.find(
             "managed-role-deleted",

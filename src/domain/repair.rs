@@ -10,7 +10,7 @@ use super::live::{CniCheck, LiveRole};
 use super::ownership::Ownership;
 use super::plan::{keep_foreign_boundary, plan, Plan, Scope};
 use super::record::{Phase, Record};
-use super::spec::{Label, Retired};
+use super::spec::Retired;
 use super::{PolicyArn, RemediationMode};
 
 /// Why repair leaves a role alone.
@@ -45,28 +45,18 @@ impl Ignore {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Triage {
     Ignore(Ignore),
-    /// Not managed, and the role carries this installation's label: a copied or forged label, reported (never
-    /// obeyed).
-    UnverifiedLabel,
     /// The item's role was deleted outside its stack: reported, never re-created.
     Deleted,
     /// The role is the item's: go on, in this mode (`enforce` or `dry-run`).
     Proceed(RemediationMode),
 }
 
-/// Step one: does repair look at this role at all? `region`: the installation's (a label of another region's
-/// installation is that installation's business).
-pub fn triage(record: Option<&Record>, live: Option<&LiveRole>, global: RemediationMode, region: &str) -> Triage {
+/// Step one: does repair look at this role at all? (Labels decide nothing: without an item a role is not
+/// managed, whatever it carries.)
+pub fn triage(record: Option<&Record>, live: Option<&LiveRole>, global: RemediationMode) -> Triage {
     let ownership = Ownership::of(record, live);
     match (record, ownership) {
-        (_, Ownership::Unmanaged) => {
-            let label = live.and_then(|l| Label::of(&l.tags));
-            if label.is_some_and(|l| l.region.as_deref() == Some(region)) {
-                Triage::UnverifiedLabel
-            } else {
-                Triage::Ignore(Ignore::NotManaged)
-            }
-        }
+        (_, Ownership::Unmanaged) => Triage::Ignore(Ignore::NotManaged),
         (_, Ownership::Absent) => Triage::Ignore(Ignore::NoRoleNoItem),
         (Some(r), _) if r.phase == Phase::Deleting => Triage::Ignore(Ignore::Deleting),
         (_, Ownership::Gone) => Triage::Deleted,
@@ -76,6 +66,43 @@ pub fn triage(record: Option<&Record>, live: Option<&LiveRole>, global: Remediat
         },
         // Repair trusts the RoleId alone: a label, even checked, is for the lifecycle's own retries.
         _ => Triage::Ignore(Ignore::NotRecorded),
+    }
+}
+
+/// What the call behind an event changed, as its request parameters say: what the first read of the role should
+/// show. IAM's reads lag its writes, so a read made at once may not show it yet; repair then reads once more.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// `DetachRolePolicy`.
+    Detached(PolicyArn),
+    /// `UpdateAssumeRolePolicy`, with the document it wrote.
+    Trust(serde_json::Value),
+    /// `PutRolePermissionsBoundary`.
+    Boundary(PolicyArn),
+    /// `DeleteRolePermissionsBoundary`.
+    BoundaryRemoved,
+    /// `RemoveRoleFromInstanceProfile`, `DeleteInstanceProfile`: the role is no longer in this profile.
+    LeftProfile(String),
+    /// `DeleteRole`.
+    RoleDeleted,
+    /// Nothing to look for (a sweep, or a call whose parameters could not be read).
+    Unknown,
+}
+
+impl Change {
+    /// Whether `live` (the role as read; `None`: no such role) shows the change. A change it cannot tell about
+    /// counts as shown: a second read is for a change the first read visibly missed.
+    pub fn shown_by(&self, live: Option<&LiveRole>) -> bool {
+        let Some(live) = live else { return true };
+        match self {
+            Change::Detached(arn) => !live.attached.contains(arn),
+            Change::Trust(doc) => live.trust.as_ref().is_none_or(|t| super::policies::same_policy(t, doc)),
+            Change::Boundary(arn) => live.boundary.as_ref() == Some(arn),
+            Change::BoundaryRemoved => live.boundary.is_none(),
+            Change::LeftProfile(name) => !live.instance_profiles.iter().any(|p| &p.name == name),
+            Change::RoleDeleted => false,
+            Change::Unknown => true,
+        }
     }
 }
 
@@ -196,7 +223,7 @@ mod tests {
         let other = live(&spec(), "AROAOTHER");
         let cases: Vec<TriageCase> = vec![
             ("its own role", Some(&item), Some(&ours), Enforce, Triage::Proceed(Enforce)),
-            ("a copied label of this region", None, Some(&ours), Enforce, Triage::UnverifiedLabel),
+            ("a copied label", None, Some(&ours), Enforce, Triage::Ignore(Ignore::NotManaged)),
             ("an unlabelled unmanaged role", None, Some(&unlabelled), Enforce, Triage::Ignore(Ignore::NotManaged)),
             ("nothing at all", None, None, Enforce, Triage::Ignore(Ignore::NoRoleNoItem)),
             ("its stack is deleting it", Some(&deleting), Some(&ours), Enforce, Triage::Ignore(Ignore::Deleting)),
@@ -216,13 +243,35 @@ mod tests {
             ("the installation's off", Some(&dry), Some(&ours), Off, Triage::Ignore(Ignore::Off)),
         ];
         for (case, record, role, global, want) in cases {
-            assert_eq!(triage(record, role, global, "us-east-1"), want, "{case}");
+            assert_eq!(triage(record, role, global), want, "{case}");
         }
-        assert_eq!(
-            triage(None, Some(&ours), Enforce, "eu-west-1"),
-            Triage::Ignore(Ignore::NotManaged),
-            "another region's label is that installation's business"
-        );
+    }
+
+    #[test]
+    fn a_read_shows_a_change_only_when_it_reflects_it() {
+        let ours = live(&spec(), "AROAOURS");
+        let worker = policies::worker_node_policy(Partition::Aws);
+        let boundary = PolicyArn::parse("arn:aws:iam::123456789012:policy/b", "b").unwrap();
+        let mut changed = ours.clone();
+        changed.attached.remove(&worker);
+        changed.trust = Some(serde_json::json!({"Version": "2012-10-17", "Statement": []}));
+        changed.boundary = Some(boundary.clone());
+        changed.instance_profiles.clear();
+        let cases = [
+            Change::Detached(worker),
+            Change::Trust(serde_json::json!({"Version": "2012-10-17", "Statement": []})),
+            Change::Boundary(boundary),
+            Change::LeftProfile("NodeRole".into()),
+        ];
+        for change in cases {
+            assert!(!change.shown_by(Some(&ours)), "a stale read: {change:?}");
+            assert!(change.shown_by(Some(&changed)), "a fresh read: {change:?}");
+            assert!(change.shown_by(None), "no role: nothing to wait for");
+        }
+        assert!(Change::BoundaryRemoved.shown_by(Some(&ours)));
+        assert!(!Change::BoundaryRemoved.shown_by(Some(&changed)));
+        assert!(!Change::RoleDeleted.shown_by(Some(&ours)) && Change::RoleDeleted.shown_by(None));
+        assert!(Change::Unknown.shown_by(Some(&ours)));
     }
 
     #[test]

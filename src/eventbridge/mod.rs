@@ -11,12 +11,13 @@ use tokio::time::Instant;
 use tracing::{debug, error, info};
 
 use crate::app::{App, Invocation};
+use crate::domain::repair::Change;
 use crate::domain::{policies, PolicyArn, RoleName};
 use crate::error::Error;
 use crate::iam::NodeRoleIam;
 use crate::metrics::Metrics;
 use crate::notify::{self, Cause};
-use crate::reconcile::repair::{DriftSettings, RepairReport, ReportedLabels};
+use crate::reconcile::repair::{DriftSettings, RepairReport};
 use crate::reconcile::Reconciler;
 use crate::state::StateStore;
 use cloudtrail::CloudTrailDetail;
@@ -58,11 +59,11 @@ pub fn is_event(payload: &Value) -> bool {
 }
 
 /// What an event asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Route {
-    /// Re-check this role.
-    Role(String),
-    /// Re-check the role the tool named this instance profile after.
+    /// Re-check this role, which the call changed so.
+    Role(String, Change),
+    /// Re-check the role the tool named this deleted instance profile after.
     InstanceProfile(String),
     /// The IPv6 CNI policy changed: every managed role that uses it is re-checked.
     CniPolicy,
@@ -100,7 +101,7 @@ pub fn route(detail_type: &str, source: &str, detail: &CloudTrailDetail, setting
         ));
     };
     match target {
-        Target::Role => role().map(Route::Role).unwrap_or_else(missing),
+        Target::Role => role().map(|r| Route::Role(r, change(name, detail))).unwrap_or_else(missing),
         Target::InstanceProfile => {
             detail.param("instanceProfileName").map(|p| Route::InstanceProfile(p.to_string())).unwrap_or_else(missing)
         }
@@ -110,6 +111,23 @@ pub fn route(detail_type: &str, source: &str, detail: &CloudTrailDetail, setting
             None => missing(),
         },
     }
+}
+
+/// What a role's call changed, from its request parameters (`Change::Unknown` when they do not say).
+fn change(name: &str, detail: &CloudTrailDetail) -> Change {
+    let policy = |key: &str| detail.param(key).and_then(|a| PolicyArn::parse(a, key).ok());
+    let known = match name {
+        "DetachRolePolicy" => policy("policyArn").map(Change::Detached),
+        "UpdateAssumeRolePolicy" => {
+            detail.param("policyDocument").and_then(policies::parse_document).map(Change::Trust)
+        }
+        "PutRolePermissionsBoundary" => policy("permissionsBoundary").map(Change::Boundary),
+        "DeleteRolePermissionsBoundary" => Some(Change::BoundaryRemoved),
+        "RemoveRoleFromInstanceProfile" => detail.param("instanceProfileName").map(|p| Change::LeftProfile(p.into())),
+        "DeleteRole" => Some(Change::RoleDeleted),
+        _ => None,
+    };
+    known.unwrap_or(Change::Unknown)
 }
 
 /// What the EventBridge trigger answers the runtime.
@@ -161,7 +179,6 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C>(
     let actor = detail.actor();
     let event_name = detail.event_name.clone().unwrap_or_default();
 
-    let reported = ReportedLabels::default();
     let routed = route(detail_type, source, &detail, settings);
     let sweeping = matches!(routed, Route::CniPolicy | Route::Sweep);
     let cause = Cause {
@@ -178,10 +195,13 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C>(
             debug!(event_id = %event_id, actor = %actor, event_name = %event_name, reason = %why, "event ignored");
             return Ok(EventAnswer::Ignored { outcome: "ignored", reason: why });
         }
-        Route::Role(name) => vec![repair_named(core, &name, settings, metrics, &reported).await],
+        Route::Role(name, change) => vec![repair_named(core, &name, &change, settings, metrics, deadline).await],
         // The tool names the profiles it creates after their role. (An adopted role's differently named profile
         // is put back by the scheduled sweep: a sweep per deleted profile in the account would cost too much.)
-        Route::InstanceProfile(profile) => vec![repair_named(core, &profile, settings, metrics, &reported).await],
+        Route::InstanceProfile(profile) => {
+            let change = Change::LeftProfile(profile.clone());
+            vec![repair_named(core, &profile, &change, settings, metrics, deadline).await]
+        }
         Route::CniPolicy | Route::Sweep => core.sweep(settings, metrics, deadline).await?,
     };
     let mut notes = Vec::new();
@@ -215,12 +235,13 @@ fn log_decision(event_id: &str, actor: &str, event_name: &str, r: &RepairReport,
 async fn repair_named<I: NodeRoleIam, S: StateStore>(
     core: &Reconciler<I, S>,
     name: &str,
+    change: &Change,
     settings: &DriftSettings,
     metrics: &Metrics,
-    reported: &ReportedLabels,
+    deadline: crate::deadline::Deadline,
 ) -> RepairReport {
     match RoleName::parse(name) {
-        Ok(role) => core.repair(&role, settings, metrics, reported).await,
+        Ok(role) => core.repair(&role, change, settings, metrics, deadline).await,
         Err(_) => RepairReport::new(name, crate::reconcile::repair::Outcome::Ignored("not a valid role name".into())),
     }
 }
@@ -256,8 +277,40 @@ mod tests {
             let d = detail(
                 json!({"eventSource": "iam.amazonaws.com", "eventName": name, "requestParameters": {"roleName": "nodes"}}),
             );
-            assert_eq!(route(CT, "aws.iam", &d, &s()), Route::Role("nodes".into()), "{name}");
+            assert!(matches!(route(CT, "aws.iam", &d, &s()), Route::Role(r, _) if r == "nodes"), "{name}");
         }
+    }
+
+    #[test]
+    fn each_role_event_says_what_its_call_changed() {
+        let worker = PolicyArn::parse("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "x").unwrap();
+        let read_only = PolicyArn::parse("arn:aws:iam::aws:policy/ReadOnlyAccess", "x").unwrap();
+        let cases = [
+            ("drift-detach-role-policy.json", Change::Detached(worker)),
+            ("drift-put-role-permissions-boundary.json", Change::Boundary(read_only)),
+            ("drift-delete-role-permissions-boundary.json", Change::BoundaryRemoved),
+            ("drift-remove-role-from-instance-profile.json", Change::LeftProfile("demo-eks-node-role".into())),
+            ("drift-delete-role.json", Change::RoleDeleted),
+        ];
+        let event = |file: &str| -> Value {
+            let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        };
+        let routed = |v: &Value| route(CT, "aws.iam", &CloudTrailDetail::parse(&v["detail"]), &s());
+        for (file, want) in cases {
+            assert_eq!(routed(&event(file)), Route::Role("demo-eks-node-role".into(), want), "{file}");
+        }
+        let trust = event("drift-update-assume-role-policy.json");
+        let Route::Role(_, Change::Trust(doc)) = routed(&trust) else { panic!("{trust}") };
+        assert_eq!(doc["Statement"][0]["Principal"]["Service"], "ssm.amazonaws.com");
+        // Parameters it cannot read name no change to wait for; the role is still re-checked.
+        let odd =
+            detail(json!({"eventName": "DetachRolePolicy", "requestParameters": {"roleName": "n", "policyArn": 7}}));
+        assert_eq!(route(CT, "aws.iam", &odd, &s()), Route::Role("n".into(), Change::Unknown));
+        let odd = detail(
+            json!({"eventName": "UpdateAssumeRolePolicy", "requestParameters": {"roleName": "n", "policyDocument": "{"}}),
+        );
+        assert_eq!(route(CT, "aws.iam", &odd, &s()), Route::Role("n".into(), Change::Unknown));
     }
 
     #[test]
@@ -277,7 +330,7 @@ mod tests {
             assert!(matches!(route(CT, "aws.iam", &other, &s()), Route::Ignore(_)));
         }
         let d = detail(json!({"eventName": "DeleteRole", "requestParameters": {"roleName": "nodes"}}));
-        assert_eq!(route(CT, "aws.iam", &d, &s()), Route::Role("nodes".into()));
+        assert_eq!(route(CT, "aws.iam", &d, &s()), Route::Role("nodes".into(), Change::RoleDeleted));
         assert_eq!(route("Scheduled Event", "aws.events", &CloudTrailDetail::default(), &s()), Route::Sweep);
     }
 

@@ -1,9 +1,7 @@
 //! The repair use case: read the role and its state item, and restore what the item's desired state requires —
 //! within the role's mode and circuit breaker. The event that woke us is only a trigger; the role's tags decide
-//! nothing (a label without an item is reported, never obeyed). Observe → decide (`domain::repair`) → act.
+//! nothing. An event costs IAM nothing unless its role has an item. Observe → decide (`domain::repair`) → act.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
@@ -11,8 +9,9 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use super::{Observed, Reconciler};
-use crate::domain::repair::{decide, triage, Breaker, Repair, Triage};
-use crate::domain::{Action, Label, LiveRole, Owner, PolicyArn, RemediationMode, RoleName};
+use crate::deadline::Deadline;
+use crate::domain::repair::{decide, triage, Breaker, Change, Ignore, Repair, Triage};
+use crate::domain::{Action, LiveRole, Owner, PolicyArn, RemediationMode, RoleName};
 use crate::error::Error;
 use crate::iam::NodeRoleIam;
 use crate::metrics::{Metric, Metrics};
@@ -30,11 +29,14 @@ pub struct DriftSettings {
     /// This function's execution role name: events from it are the tool's own calls.
     pub own_role: Option<String>,
     pub function_name: Option<String>,
-    /// The installation's region: a copied label is reported only when it names this region.
+    /// The installation's region (its partition).
     pub region: String,
     /// `IPV6_CNI_POLICY_ARN`: the installation's own IPv6 CNI policy, whose changes start a sweep like those of
     /// the account's `AmazonEKS_CNI_IPv6_Policy`.
     pub ipv6_cni_policy: Option<PolicyArn>,
+    /// `EVENT_RECHECK_MS`: when the first read of a role does not show the change its event names yet (IAM's
+    /// reads lag its writes), the role is read once more after this long.
+    pub recheck_after: Duration,
 }
 
 impl Default for DriftSettings {
@@ -48,6 +50,7 @@ impl Default for DriftSettings {
             function_name: None,
             region: "us-east-1".into(),
             ipv6_cni_policy: None,
+            recheck_after: Duration::from_secs(2),
         }
     }
 }
@@ -187,32 +190,41 @@ impl RepairReport {
     }
 }
 
-/// The roles whose copied label one invocation has already reported (once per role per invocation).
-#[derive(Debug, Default)]
-pub struct ReportedLabels {
-    roles: Mutex<HashSet<String>>,
-}
-
-impl ReportedLabels {
-    /// True the first time `role` is seen.
-    fn first(&self, role: &RoleName) -> bool {
-        self.roles.lock().unwrap_or_else(|e| e.into_inner()).insert(role.as_str().to_ascii_lowercase())
-    }
-}
-
 impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
-    /// Repairs one role: its item and the live role are read at once, then the item decides.
+    /// Repairs the role an event names. Its item is read first: a role without one (or one its stack is deleting)
+    /// costs IAM nothing, since the account's IAM throttling budget is shared by everyone in it. Then the role;
+    /// when that read does not show `change` yet and time allows, once more after `recheck_after`.
     pub async fn repair(
         &self,
         name: &RoleName,
+        change: &Change,
         settings: &DriftSettings,
         metrics: &Metrics,
-        reported: &ReportedLabels,
+        deadline: Deadline,
     ) -> RepairReport {
-        match self.observe(name).await {
-            Ok(observed) => self.repair_observed(name, observed, settings, metrics, reported).await,
-            Err(e) => failed(name.as_str(), e, metrics, false),
+        let record = match self.store.get(name).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return RepairReport::new(name.as_str(), Outcome::Ignored(Ignore::NotManaged.reason().into())),
+            Err(e) => return failed(name.as_str(), e, metrics, false),
+        };
+        if record.phase == Phase::Deleting {
+            return RepairReport::of(&record, Outcome::Ignored(Ignore::Deleting.reason().into()));
         }
+        let mut live = match self.iam.read_role(name).await {
+            Ok(live) => live,
+            Err(e) => return failed(name.as_str(), e, metrics, false),
+        };
+        // Room for the second read and the repair after it.
+        let room = settings.recheck_after + Duration::from_secs(3);
+        if !change.shown_by(live.as_ref()) && deadline.left() > room {
+            debug!(role = %name, ?change, "the read does not show the event's change yet: reading again once");
+            tokio::time::sleep(settings.recheck_after).await;
+            live = match self.iam.read_role(name).await {
+                Ok(live) => live,
+                Err(e) => return failed(name.as_str(), e, metrics, false),
+            };
+        }
+        self.repair_observed(name, Observed { role: live, record: Some(record) }, settings, metrics).await
     }
 
     /// Sweeps every managed role — the state table's items, not the account's roles, so its cost grows with the
@@ -231,8 +243,6 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             records.rotate_left(offset);
         }
         let started = Instant::now();
-        let reported = ReportedLabels::default();
-        let reported = &reported;
         let reports: Vec<RepairReport> = stream::iter(records)
             .map(|record| async move {
                 let name = record.role_name.clone();
@@ -242,7 +252,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                 // The item is read again with the role: the listed one may predate an Update that came since, and
                 // repairing from it would put back what the Update took away.
                 match self.observe(&name).await {
-                    Ok(observed) => self.repair_observed(&name, observed, settings, metrics, reported).await,
+                    Ok(observed) => self.repair_observed(&name, observed, settings, metrics).await,
                     Err(e) => failed(name.as_str(), e, metrics, false),
                 }
             })
@@ -264,19 +274,12 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         observed: Observed,
         settings: &DriftSettings,
         metrics: &Metrics,
-        reported: &ReportedLabels,
     ) -> RepairReport {
         let role = name.as_str();
         let Observed { role: live, record } = observed;
         let ignored = |why: &str| RepairReport::new(role, Outcome::Ignored(why.to_string()));
-        let mode = match triage(record.as_ref(), live.as_ref(), settings.global_mode, &settings.region) {
+        let mode = match triage(record.as_ref(), live.as_ref(), settings.global_mode) {
             Triage::Proceed(mode) => mode,
-            Triage::UnverifiedLabel => {
-                if let Some(live) = live.as_ref().filter(|l| reported.first(&l.name)) {
-                    report_unverified_label(live, metrics);
-                }
-                return ignored(crate::domain::repair::Ignore::NotManaged.reason());
-            }
             Triage::Deleted => {
                 error!(role, "a managed role was deleted outside its stack");
                 let record = record.expect("a deleted role has its item");
@@ -287,7 +290,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                 emit(metrics, &report.outcome, role, false);
                 return report;
             }
-            Triage::Ignore(why @ crate::domain::repair::Ignore::Off) => {
+            Triage::Ignore(why @ Ignore::Off) => {
                 let (record, live) = (record.expect("triaged with its item"), live.expect("triaged with its role"));
                 let outcome = Outcome::Ignored(why.reason().into());
                 // Triage said off: the stricter of the role's and the installation's modes.
@@ -298,7 +301,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                 };
             }
             Triage::Ignore(why) => {
-                if why == crate::domain::repair::Ignore::NotRecorded {
+                if why == Ignore::NotRecorded {
                     let live_role_id = live.as_ref().map_or("-", |l| l.role_id.as_str());
                     let recorded = record.as_ref().and_then(|r| r.role_id.as_deref());
                     warn!(role, live_role_id, recorded = ?recorded, "RoleId differs from the state item: not ours, left alone");
@@ -411,18 +414,6 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
     }
 }
 
-/// A label on a role without an item: copied or forged. Reported when it names this installation's region; a
-/// label of another region's installation is that installation's business.
-fn report_unverified_label(live: &LiveRole, metrics: &Metrics) {
-    let label = Label::of(&live.tags);
-    warn!(
-        role = %live.name,
-        claimed_stack = label.as_ref().and_then(|l| l.owner.as_ref()).map(|o| o.stack_id.as_str()).unwrap_or("-"),
-        "UnverifiedManagementTag: the role carries this installation's label but has no state item; nothing is enforced on it"
-    );
-    metrics.emit(Metric::UnverifiedManagementTag, live.name.as_str());
-}
-
 /// The outcome's metric, from the one table, by `role` as IAM or the event spells it.
 fn emit(metrics: &Metrics, outcome: &Outcome, role: &str, attempted: bool) {
     if let Some(m) = outcome.metric(attempted) {
@@ -494,7 +485,7 @@ mod tests {
             assert_eq!((o.metric(true), o.metric(false)), (attempted, not_attempted), "{label}");
             assert_eq!(o.is_retryable(), retry, "{label}");
         }
-        let labels: HashSet<&str> = Outcome::ALL.iter().map(Outcome::label).collect();
+        let labels: std::collections::HashSet<&str> = Outcome::ALL.iter().map(Outcome::label).collect();
         assert_eq!(labels.len(), Outcome::ALL.len(), "ALL holds one of each");
     }
 }

@@ -30,6 +30,10 @@ pub const ADOPTABLE: &str = "eksNodeRole,AmazonEKSNodeRole,NodeInstanceRole,lega
 /// The permissions boundary the operator allows in these tests (AllowedPermissionsBoundaryArns).
 pub const BOUNDARY: &str = "PowerUserAccess";
 
+/// How long the function waits before it reads a role again whose first read did not show the event's change:
+/// moto is consistent unless the layer's lag is on, so shorter than in production.
+pub const RECHECK_AFTER: Duration = Duration::from_millis(300);
+
 pub fn rules() -> Allowances {
     let mut r = Allowances::defaults(Partition::Aws);
     r.adoptable = Allowances::new(ADOPTABLE, Default::default(), None).adoptable;
@@ -144,6 +148,7 @@ impl Harness {
                 drift: DriftSettings {
                     own_role: Some(OWN_ROLE.into()),
                     function_name: Some("eks-node-role-guard".into()),
+                    recheck_after: RECHECK_AFTER,
                     ..DriftSettings::default()
                 },
                 metrics: Metrics::capturing(),
@@ -165,7 +170,9 @@ impl Harness {
         let mut h = Harness::new().await;
         let emulator = Emulator::start();
         let allowed = h.reconciler.rules.allowed_additional.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",");
-        let mut env = vec![("ALLOWED_ADDITIONAL_POLICY_ARNS", allowed.as_str())];
+        let recheck = RECHECK_AFTER.as_millis().to_string();
+        let mut env =
+            vec![("ALLOWED_ADDITIONAL_POLICY_ARNS", allowed.as_str()), ("EVENT_RECHECK_MS", recheck.as_str())];
         env.extend_from_slice(extra_env);
         let function = Function::start(&emulator.runtime_api(), &h.aws.endpoint(), &env);
         h.binary = Some((emulator, function));

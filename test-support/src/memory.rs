@@ -64,7 +64,12 @@ impl MemoryAccount {
                     ..Default::default()
                 }),
                 cfn: CfnSettings { margin: Duration::from_secs(1), allow_insecure_response_url: true },
-                drift: DriftSettings { own_role: Some(MEMORY_OWN_ROLE.into()), ..DriftSettings::default() },
+                drift: DriftSettings {
+                    own_role: Some(MEMORY_OWN_ROLE.into()),
+                    // The memory IAM is consistent: a second read only finds what the first did.
+                    recheck_after: Duration::from_millis(5),
+                    ..DriftSettings::default()
+                },
                 metrics: Metrics::capturing(),
                 notifier: Notifier::capturing(),
             },

@@ -293,9 +293,28 @@ async fn a_copied_label_gives_a_foreign_role_nothing() {
         tags: label,
     };
     w.iam.outside("app-fn", &create).unwrap();
+    let before = w.iam.calls().len();
     assert_eq!(w.event("UpdateAssumeRolePolicy", "app-fn").await, "ignored");
     assert!(w.attached("app-fn").is_empty());
-    assert_eq!(w.metrics.count(Metric::UnverifiedManagementTag, "app-fn"), 1);
+    assert_eq!(w.iam.calls()[before..], [] as [String; 0], "no item: not one IAM call, whatever the role carries");
+}
+
+/// IAM's throttling budget is the whole account's: an event about a role the guard does not manage (no item) costs
+/// IAM nothing, and one about a managed role costs the reads of that role only.
+#[tokio::test]
+async fn events_cost_iam_only_for_managed_roles() {
+    let w = World::managed(json!({"RoleName": "nodes"})).await;
+    w.iam.outside("someone-elses", &made_with(Default::default())).unwrap();
+    for name in ["DetachRolePolicy", "UpdateAssumeRolePolicy", "DeleteRole", "PutRolePermissionsBoundary"] {
+        let before = w.iam.calls().len();
+        assert_eq!(w.event(name, "someone-elses").await, "ignored", "{name}");
+        assert!(w.iam.calls().len() == before, "{name}: {:?}", &w.iam.calls()[before..]);
+    }
+    let before = w.iam.calls().len();
+    assert_eq!(w.event("DetachRolePolicy", "nodes").await, "in-sync");
+    let reads: Vec<String> = w.iam.calls()[before..].to_vec();
+    assert!(reads.iter().all(|c| c.ends_with(" nodes")), "only the managed role's reads: {reads:?}");
+    assert!(!reads.is_empty());
 }
 
 /// A role as this resource's Create makes it, with these tags (a copied label).

@@ -114,15 +114,16 @@ async fn the_circuit_breaker_opens_after_n_repairs_and_stays_open() {
     assert_eq!(recorded, 3, "the breaker's state is kept in the state item");
     // A fresh process (no memory) sees the same: the state is in the item.
     let h2_settings = h.drift.clone();
-    let inv = eks_node_role_guard::reconcile::repair::ReportedLabels::default();
+    let (detached, deadline) =
+        (eks_node_role_guard::domain::repair::Change::Unknown, invocation(std::time::Duration::from_secs(60)).deadline);
     let clock = eks_node_role_guard::clock::Clock::fixed(std::time::SystemTime::now());
     let fresh = h.reconciler.clone().with_clock(clock.clone());
     let flappy = eks_node_role_guard::domain::RoleName::parse("flappy").unwrap();
-    let report = fresh.repair(&flappy, &h2_settings, &h.metrics, &inv).await;
+    let report = fresh.repair(&flappy, &detached, &h2_settings, &h.metrics, deadline).await;
     assert_eq!(report.outcome, eks_node_role_guard::reconcile::repair::Outcome::CircuitOpen);
     // Once the window has passed, repairs resume.
     clock.advance(h2_settings.window);
-    let report = fresh.repair(&flappy, &h2_settings, &h.metrics, &inv).await;
+    let report = fresh.repair(&flappy, &detached, &h2_settings, &h.metrics, deadline).await;
     assert_eq!(report.outcome, eks_node_role_guard::reconcile::repair::Outcome::Repaired);
 }
 

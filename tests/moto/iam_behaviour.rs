@@ -338,3 +338,51 @@ async fn an_adoptable_name_matches_with_its_case_as_iam_matches_arns() {
     let r = h.create("Nodes", json!({"RoleName": "AmazonEKSNodeRole", "AdoptExistingRole": "true"})).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
 }
+
+/// CloudTrail's event can arrive before IAM's reads show the call: the first read of a role whose policy was just
+/// detached may still list it. The function reads once more, `RECHECK_AFTER` later, and restores the policy.
+#[tokio::test]
+async fn an_event_whose_change_the_first_read_misses_is_read_again_once() {
+    let h = Harness::new().await;
+    let r = h.create("Nodes", json!({"RoleName": "nodes"})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    let lag = RECHECK_AFTER - Duration::from_millis(100);
+    h.aws.eventually_consistent(lag);
+    // The function has read the role through the layer since the lag is on, so the layer knows its old answer.
+    assert_eq!(h.outcome(&drift_event("drift-detach-role-policy.json", "nodes"), "nodes").await, "in-sync");
+    let someone = client_for(&h.aws.endpoint(), &eks_node_role_guard::iam::IamSettings::default(), None);
+    let worker = format!("arn:aws:iam::aws:policy/{WORKER}");
+    someone.detach_role_policy().role_name("nodes").policy_arn(&worker).send().await.unwrap();
+    let stale_before = h.aws.stale_answers();
+    let started = Instant::now();
+    let outcome = h.outcome(&drift_event("drift-detach-role-policy.json", "nodes"), "nodes").await;
+    assert_eq!(outcome, "repaired", "the second read saw the detach");
+    assert!(h.aws.stale_answers() > stale_before, "the first read was stale");
+    assert!(started.elapsed() >= RECHECK_AFTER, "it waited before reading again: {:?}", started.elapsed());
+    assert!(h.attached("nodes").await.contains(WORKER));
+}
+
+/// A change the second read does not show either (it was undone meanwhile, or never happened) is not waited for
+/// again: one more read, then the decision.
+#[tokio::test]
+async fn a_change_no_read_shows_is_read_again_once_only() {
+    let h = Harness::new().await;
+    let r = h.create("Nodes", json!({"RoleName": "nodes"})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    // A boundary removal the first read shows (there is none): one read of the role.
+    let before = h.calls.get();
+    let event = drift_event("drift-delete-role-permissions-boundary.json", "nodes");
+    assert_eq!(h.outcome(&event, "nodes").await, "in-sync");
+    let one_read = h.calls.get() - before;
+    // A detach no read shows: two reads, one wait.
+    let before = h.calls.get();
+    let started = Instant::now();
+    assert_eq!(h.outcome(&drift_event("drift-detach-role-policy.json", "nodes"), "nodes").await, "in-sync");
+    let elapsed = started.elapsed();
+    assert!(elapsed >= RECHECK_AFTER && elapsed < RECHECK_AFTER * 3, "one wait: {elapsed:?}");
+    assert_eq!(h.calls.get() - before, 2 * one_read, "the role read twice ({one_read} calls a read)");
+    // An event for a role without an item: no read at all, no wait.
+    let before = h.calls.get();
+    assert_eq!(h.outcome(&drift_event("drift-detach-role-policy.json", "unmanaged"), "unmanaged").await, "ignored");
+    assert_eq!(h.calls.get(), before, "no IAM call");
+}

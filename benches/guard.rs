@@ -164,6 +164,8 @@ async fn seed_role(iam: &aws_sdk_iam::Client, store: &DynamoStore, name: &str, b
 }
 
 const LATENCY: Duration = Duration::from_millis(40);
+/// DynamoDB answers a key read or write in single-digit milliseconds within a region.
+const DYNAMODB_LATENCY: Duration = Duration::from_millis(8);
 
 /// Detaches AmazonEKSWorkerNodePolicy from a managed role again, with a clean breaker (the bench repairs the same
 /// role more often than the breaker allows).
@@ -191,7 +193,13 @@ fn python_baseline(args: &[&str], endpoint: &str) -> std::process::Command {
 
 async fn latency_section(b: &Bench, bin: &std::path::Path, label: &str, store: &DynamoStore) {
     b.proxy.always(Some(Fault::Latency(LATENCY)));
-    println!("— {label} ({}), with {} ms added to every AWS call —", bin.display(), LATENCY.as_millis());
+    b.proxy.latency_for("dynamodb", DYNAMODB_LATENCY);
+    println!(
+        "— {label} ({}), with {} ms added to every AWS call, {} ms to DynamoDB's —",
+        bin.display(),
+        LATENCY.as_millis(),
+        DYNAMODB_LATENCY.as_millis()
+    );
     let tag = label.split_whitespace().next().unwrap_or("x");
     repair_vs_python(b, bin, tag, store).await;
     cold_create_vs_python(b, bin, tag).await;
@@ -202,8 +210,8 @@ async fn latency_section(b: &Bench, bin: &std::path::Path, label: &str, store: &
 async fn repair_vs_python(b: &Bench, bin: &std::path::Path, tag: &str, store: &DynamoStore) {
     let iam = b.moto.client();
     // The repair alone (notifications off), then with its notification: the PutEvents is a third round trip.
-    let (ours, trips, calls) = repairs(b, bin, tag, "off", store, &iam).await;
-    let (notified, n_trips, n_calls) = repairs(b, bin, tag, "default", store, &iam).await;
+    let (ours, trips, calls, timeline) = repairs(b, bin, tag, "off", store, &iam).await;
+    let (notified, n_trips, n_calls, _) = repairs(b, bin, tag, "default", store, &iam).await;
     let py_role = format!("bench-python-repair-{tag}");
     let py = python_baseline(&["repair", &py_role, &RUNS.to_string()], &b.proxy.endpoint());
     iam.create_role()
@@ -232,12 +240,16 @@ async fn repair_vs_python(b: &Bench, bin: &std::path::Path, tag: &str, store: &D
         "single-policy repair: {ours:.1} ms, {trips} sequential round trips ({calls}); Python boto3 handler: {python:.1} ms, {py_trips} round trips ({py_calls} calls) → {:.2}×",
         ours / python
     );
+    if std::env::var_os("BENCH_TIMELINE").is_some() {
+        print_timeline(&timeline.0, timeline.1);
+    }
     println!(
         "single-policy repair with its notification: {notified:.1} ms, {n_trips} sequential round trips ({n_calls})"
     );
 }
 
-/// Median repair time of a warm process (`NOTIFY_EVENT_BUS=bus`), its sequential round trips and calls.
+/// Median repair time of a warm process (`NOTIFY_EVENT_BUS=bus`), its sequential round trips and calls, and the
+/// last run's calls (with the moment it was sent).
 async fn repairs(
     b: &Bench,
     bin: &std::path::Path,
@@ -245,22 +257,23 @@ async fn repairs(
     bus: &str,
     store: &DynamoStore,
     iam: &aws_sdk_iam::Client,
-) -> (f64, usize, String) {
+) -> (f64, usize, String, (Vec<common::fault_proxy::Span>, Duration)) {
     let warm_stub = &RuntimeStub::start().await;
     let _warm = b.function_of(bin, warm_stub, &[("NOTIFY_EVENT_BUS", bus)]);
     let name = &format!("bench-latency-{tag}-{bus}");
     let create = request("Create", &format!("Latency{tag}{bus}"), json!({"RoleName": name}), &b.listener.url());
     b.invoke(warm_stub, &b.aimed(&create).await).await;
-    let (mut times, mut trips, mut calls) = (Vec::new(), 0, String::new());
+    let (mut times, mut trips, mut calls, mut since) = (Vec::new(), 0, String::new(), Duration::ZERO);
     for _ in 0..RUNS {
         detach_again(store, iam, name).await;
         let (rt, by) = (b.proxy.round_trips(), b.proxy.by_service());
+        since = b.proxy.now();
         let (d, _) = b.invoke(warm_stub, &drift_event("drift-detach-role-policy.json", name)).await;
         times.push(ms(d));
         trips = b.proxy.round_trips() - rt;
         calls = calls_since(&by, &b.proxy.by_service());
     }
-    (median(times), trips, calls)
+    (median(times), trips, calls, (b.proxy.timeline_since(since), since))
 }
 
 /// One line per AWS call: when it reached the proxy and when its answer left (from the process start), and how

@@ -10,4 +10,6 @@ if rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup 
     || echo "(arm64 build failed: zip size not reported)"
 fi
 # The driver itself needs no optimisation: it mostly waits. The dev profile keeps it quick to build.
+# The round-trip timelines of a Create and of a repair are printed unless BENCH_TIMELINE is set empty.
+export BENCH_TIMELINE="${BENCH_TIMELINE-1}"
 exec cargo bench --profile dev --bench guard

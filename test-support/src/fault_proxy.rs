@@ -68,6 +68,8 @@ struct State {
     written_at: std::collections::BTreeMap<String, std::time::Instant>,
     settled_reads: std::collections::BTreeMap<String, Vec<u8>>,
     stale_answers: usize,
+    /// `latency_for`: the latency of one service's calls where the script adds latency to every call.
+    service_latency: std::collections::BTreeMap<String, Duration>,
     /// When each role or instance profile was made: writes naming it within the lag answer `NoSuchEntity`.
     created_at: std::collections::BTreeMap<String, std::time::Instant>,
 }
@@ -123,6 +125,12 @@ impl FaultProxy {
         s.script.clear();
         s.by_operation.clear();
         s.always = None;
+        s.service_latency.clear();
+    }
+
+    /// Where a fault adds latency to a call of `service` (`dynamodb`, as its SigV4 scope names it), it adds `d`.
+    pub fn latency_for(&self, service: &str, d: Duration) {
+        self.state.lock().unwrap().service_latency.insert(service.to_string(), d);
     }
 
     /// From now on, IAM writes behave as IAM's do: each holds its role or instance profile for `write_time`, and
@@ -334,7 +342,7 @@ async fn serve(
     let fault = {
         let mut s = state.lock().unwrap();
         s.requests += 1;
-        *s.by_service.entry(service).or_default() += 1;
+        *s.by_service.entry(service.clone()).or_default() += 1;
         if s.in_flight == 0 {
             s.waves += 1;
         }
@@ -346,6 +354,10 @@ async fn serve(
                 Some(f) => f,
                 None => s.always,
             },
+        };
+        let f = match (f, s.service_latency.get(&service)) {
+            (Some(Fault::Latency(_)), Some(d)) => Some(Fault::Latency(*d)),
+            (f, _) => f,
         };
         if f.is_some() {
             s.faulted += 1;

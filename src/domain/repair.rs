@@ -21,6 +21,8 @@ pub enum Ignore {
     NoRoleNoItem,
     /// The item is `deleting`: its stack is removing the role, repair never fights that.
     Deleting,
+    /// The item has no RoleId yet and there is no role: its Create is still making it.
+    BeingCreated,
     /// The live role is not the one the item records (re-created outside its stack, or not created yet).
     NotRecorded,
     /// The stricter of the role's and the installation's remediation modes is `off`.
@@ -33,6 +35,7 @@ impl Ignore {
             Ignore::NotManaged => "not managed by eks-node-role-guard (no state item)",
             Ignore::NoRoleNoItem => "no such role and no state item",
             Ignore::Deleting => "its stack is deleting it",
+            Ignore::BeingCreated => "its stack is still creating it",
             Ignore::NotRecorded => {
                 "the role's RoleId is not the one its state item records (re-created outside its stack, or not created yet)"
             }
@@ -59,6 +62,7 @@ pub fn triage(record: Option<&Record>, live: Option<&LiveRole>, global: Remediat
         (_, Ownership::Unmanaged) => Triage::Ignore(Ignore::NotManaged),
         (_, Ownership::Absent) => Triage::Ignore(Ignore::NoRoleNoItem),
         (Some(r), _) if r.phase == Phase::Deleting => Triage::Ignore(Ignore::Deleting),
+        (Some(r), Ownership::Gone) if r.role_id.is_none() => Triage::Ignore(Ignore::BeingCreated),
         (_, Ownership::Gone) => Triage::Deleted,
         (Some(r), Ownership::Recorded) => match r.desired.remediation.max(global) {
             RemediationMode::Off => Triage::Ignore(Ignore::Off),
@@ -229,6 +233,7 @@ mod tests {
             ("its stack is deleting it", Some(&deleting), Some(&ours), Enforce, Triage::Ignore(Ignore::Deleting)),
             ("deleting, and the role already gone", Some(&deleting), None, Enforce, Triage::Ignore(Ignore::Deleting)),
             ("deleted outside its stack", Some(&item), None, Enforce, Triage::Deleted),
+            ("not created yet", Some(&unrecorded), None, Enforce, Triage::Ignore(Ignore::BeingCreated)),
             ("re-created outside its stack", Some(&item), Some(&other), Enforce, Triage::Ignore(Ignore::NotRecorded)),
             (
                 "its label but no RoleId yet",

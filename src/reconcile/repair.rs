@@ -224,7 +224,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                 Err(e) => return failed(name.as_str(), e, metrics, false),
             };
         }
-        self.repair_observed(name, Observed { role: live, record: Some(record) }, settings, metrics).await
+        self.repair_observed(name, Observed { role: live, record: Some(record) }, settings, metrics, false).await
     }
 
     /// Sweeps every managed role — the state table's items, not the account's roles, so its cost grows with the
@@ -252,7 +252,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                 // The item is read again with the role: the listed one may predate an Update that came since, and
                 // repairing from it would put back what the Update took away.
                 match self.observe(&name).await {
-                    Ok(observed) => self.repair_observed(&name, observed, settings, metrics).await,
+                    Ok(observed) => self.repair_observed(&name, observed, settings, metrics, false).await,
                     Err(e) => failed(name.as_str(), e, metrics, false),
                 }
             })
@@ -274,12 +274,22 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         observed: Observed,
         settings: &DriftSettings,
         metrics: &Metrics,
+        reread: bool,
     ) -> RepairReport {
         let role = name.as_str();
         let Observed { role: live, record } = observed;
         let ignored = |why: &str| RepairReport::new(role, Outcome::Ignored(why.to_string()));
         let mode = match triage(record.as_ref(), live.as_ref(), settings.global_mode) {
             Triage::Proceed(mode) => mode,
+            Triage::Deleted if !reread => {
+                // IAM's reads lag: a role just made can read as absent. Alarm only if it is still gone a moment later.
+                tokio::time::sleep(settings.recheck_after).await;
+                let observed = match self.iam.read_role(name).await {
+                    Ok(role) => Observed { role, record },
+                    Err(e) => return failed(role, e, metrics, false),
+                };
+                return Box::pin(self.repair_observed(name, observed, settings, metrics, true)).await;
+            }
             Triage::Deleted => {
                 error!(role, "a managed role was deleted outside its stack");
                 let record = record.expect("a deleted role has its item");

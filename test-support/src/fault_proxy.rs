@@ -39,6 +39,8 @@ pub enum Fault {
     ConcurrentModification,
     /// HTTP 409 `EntityTemporarilyUnmodifiable`: IAM cannot change the entity just now.
     Unmodifiable,
+    /// HTTP 404 `NoSuchEntity`, as IAM answers a read of a role it does not show (yet, or any more).
+    NoSuchEntity,
 }
 
 #[derive(Default)]
@@ -460,6 +462,9 @@ async fn serve(
                 "Multiple requests to change this object were submitted simultaneously"
             };
             let _ = sock.write_all(&iam_error(409, "ConcurrentModification", msg)).await;
+        }
+        Some(Fault::NoSuchEntity) => {
+            let _ = sock.write_all(&iam_error(404, "NoSuchEntity", "The role cannot be found.")).await;
         }
         Some(Fault::Unmodifiable) => {
             let msg = "The entity cannot be modified at this time";

@@ -386,3 +386,33 @@ async fn a_change_no_read_shows_is_read_again_once_only() {
     assert_eq!(h.outcome(&drift_event("drift-detach-role-policy.json", "unmanaged"), "unmanaged").await, "ignored");
     assert_eq!(h.calls.get(), before, "no IAM call");
 }
+
+/// A role that reads as absent once (IAM's reads lag) is read again before anyone is paged: no `RoleDeleted`.
+/// One that is still absent is reported. And an item whose role is still being made is not a deleted role.
+#[tokio::test]
+async fn a_role_that_reads_as_absent_once_is_read_again_before_an_alarm() {
+    let h = Harness::new().await;
+    let r = h.create("Nodes", json!({"RoleName": "nodes"})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    let sweep = json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep"});
+    h.aws.fail_operation("iam:GetRole", vec![Fault::NoSuchEntity]);
+    assert_eq!(h.outcome(&sweep, "nodes").await, "in-sync", "read again, and there");
+    assert_eq!(h.metrics.count(eks_node_role_guard::metrics::Metric::RoleDeleted, "nodes"), 0);
+    h.aws.fail_operation("iam:GetRole", vec![Fault::NoSuchEntity, Fault::NoSuchEntity]);
+    assert_eq!(h.outcome(&sweep, "nodes").await, "role-deleted", "absent on both reads");
+    assert_eq!(h.metrics.count(eks_node_role_guard::metrics::Metric::RoleDeleted, "nodes"), 1);
+    // An item written by a Create that has not made its role yet (no RoleId): being created, not deleted.
+    let mut spec = eks_node_role_guard::testing::spec();
+    spec.name = eks_node_role_guard::domain::RoleName::parse("coming").unwrap();
+    let making = eks_node_role_guard::state::Record::new(spec);
+    eks_node_role_guard::state::StateStore::put(&h.store, &making, eks_node_role_guard::state::Expect::NewOrOwn)
+        .await
+        .unwrap();
+    let out = h.deliver(&sweep).await.unwrap();
+    let coming = out["outcomes"].as_array().unwrap().iter().find(|o| o["role"] == "coming").unwrap().clone();
+    assert_eq!(
+        (coming["outcome"].as_str(), coming["reason"].as_str()),
+        (Some("ignored"), Some("its stack is still creating it"))
+    );
+    assert_eq!(h.metrics.count(eks_node_role_guard::metrics::Metric::RoleDeleted, "coming"), 0);
+}

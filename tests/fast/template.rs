@@ -276,19 +276,32 @@ fn the_function_writes_no_policy_at_all() {
 fn the_state_table_is_retained_recoverable_and_written_only_by_the_function() {
     let t = load("template.yaml");
     let table = &t["Resources"]["StateTable"];
-    assert_eq!(table["DeletionPolicy"], "Retain");
+    assert_eq!(table["DeletionPolicy"], "RetainExceptOnCreate", "a failed first install leaves the name free");
     assert_eq!(table["UpdateReplacePolicy"], "Retain");
     assert_eq!(table["Condition"], "CreateStateTable");
     let p = &table["Properties"];
     assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
-    // Deleted and re-created, the table would come back without its resource policy.
-    assert_eq!(p["DeletionProtectionEnabled"], Value::Bool(true));
+    // Deletion protection would refuse a failed first install's rollback; the table's own policy denies
+    // DeleteTable instead (below).
+    assert_eq!(p["DeletionProtectionEnabled"], Value::Bool(false));
     assert_eq!(p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], Value::Bool(true));
     assert_eq!(p["KeySchema"].as_sequence().unwrap().len(), 1, "one partition key, no sort key");
     assert_eq!(p["KeySchema"][0]["AttributeName"], "pk");
     assert_eq!(p["AttributeDefinitions"][0]["AttributeType"], "S");
     let st = p["ResourcePolicy"]["PolicyDocument"]["Statement"].as_sequence().unwrap();
-    assert_eq!(st.len(), 1, "nothing else is denied");
+    assert_eq!(st.len(), 2, "item writes and DeleteTable, nothing else");
+    // Deleted and re-created, the table would come back without its resource policy: only the deployers (or,
+    // none named, CloudFormation on a caller's behalf) may delete it.
+    assert_eq!(st[1]["Effect"], "Deny");
+    assert_eq!(st[1]["Principal"], "*");
+    assert_eq!(text(&st[1]["Action"]), "dynamodb:DeleteTable");
+    let cond = serde_yaml::to_string(&st[1]["Condition"]).unwrap();
+    assert!(cond.contains("WithDeployers") && cond.contains("DeployerPrincipalArns"), "{cond}");
+    assert!(cond.contains("aws:CalledVia") && cond.contains("cloudformation.amazonaws.com"), "{cond}");
+    let example = &t["Resources"]["ExampleNodeRole"];
+    assert_eq!(example["DependsOn"], "StateTableReady", "the example role waits for the table");
+    let shim = serde_yaml::to_string(&t["Resources"]["StateTableReady"]).unwrap();
+    assert!(shim.contains("StateTable") && shim.contains("CreateStateTable"), "{shim}");
     assert_eq!(st[0]["Effect"], "Deny");
     assert_eq!(st[0]["Principal"], "*", "the function is named by a Condition, not a Principal");
     let mut denied = list(&st[0]["Action"]);

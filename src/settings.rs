@@ -53,6 +53,7 @@ impl Settings {
         let cfn = CfnSettings {
             margin: v.millis("WATCHDOG_MARGIN_MS").unwrap_or(CfnSettings::default().margin),
             allow_insecure_response_url: v.flag("ALLOW_INSECURE_RESPONSE_URL"),
+            function_timeout: v.number("FUNCTION_TIMEOUT_SECONDS").map(Duration::from_secs),
         };
         let adoption = adoption(&mut v, drift.partition(), drift.own_role.clone());
         let ipv6_cni_policy = v.text("IPV6_CNI_POLICY_ARN").and_then(|a| v.policy("IPV6_CNI_POLICY_ARN", &a));

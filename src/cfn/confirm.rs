@@ -21,6 +21,7 @@ use tracing::warn;
 use super::request::{Kind, Request};
 use crate::domain::{AccountId, Partition};
 use crate::error::{Error, Result};
+use crate::reconcile::lifecycle::Confirmed;
 use crate::stacks::Stacks;
 
 /// Who this function is: the partition, account and region it runs in.
@@ -103,8 +104,8 @@ impl IdentitySource {
     }
 }
 
-/// Confirms `req` (see the module documentation) or says why not.
-pub async fn confirm<C: Stacks>(req: &Request, me: &Identity, stacks: &C) -> Result<()> {
+/// Confirms `req` (see the module documentation) or says why not; what CloudFormation showed of the resource.
+pub async fn confirm<C: Stacks>(req: &Request, me: &Identity, stacks: &C) -> Result<Confirmed> {
     let stack = &req.stack;
     if stack.partition != me.partition || stack.account != me.account || stack.region != me.region {
         return Err(Error::NotConfirmed(format!(
@@ -138,7 +139,7 @@ pub async fn confirm<C: Stacks>(req: &Request, me: &Identity, stacks: &C) -> Res
     }
 }
 
-async fn check<C: Stacks>(req: &Request, stacks: &C) -> Result<()> {
+async fn check<C: Stacks>(req: &Request, stacks: &C) -> Result<Confirmed> {
     let (resource, status) = tokio::join!(
         stacks.resource(&req.owner.stack_id, &req.owner.logical_id),
         stacks.stack_status(&req.owner.stack_id)
@@ -159,7 +160,9 @@ async fn check<C: Stacks>(req: &Request, stacks: &C) -> Result<()> {
         )));
     }
     match status.as_deref() {
-        Some(s) if s.ends_with("_IN_PROGRESS") && s != "REVIEW_IN_PROGRESS" => Ok(()),
+        Some(s) if s.ends_with("_IN_PROGRESS") && s != "REVIEW_IN_PROGRESS" => {
+            Ok(Confirmed { physical_id: resource.physical_id })
+        }
         Some(s) => Err(Error::NotConfirmed(format!("the stack is {s}, not in the middle of an operation"))),
         None => Err(Error::NotConfirmed("the stack does not exist".into())),
     }

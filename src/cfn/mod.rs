@@ -32,11 +32,14 @@ pub struct CfnSettings {
     /// Time kept before the Lambda deadline for the response PUT.
     pub margin: Duration,
     pub allow_insecure_response_url: bool,
+    /// `FUNCTION_TIMEOUT_SECONDS`: the function's configured timeout, which Lambda does not tell the function
+    /// (the template passes its own `Timeout`); unset, the first deadline a request brings stands for it.
+    pub function_timeout: Option<Duration>,
 }
 
 impl Default for CfnSettings {
     fn default() -> Self {
-        CfnSettings { margin: Duration::from_secs(5), allow_insecure_response_url: false }
+        CfnSettings { margin: Duration::from_secs(5), allow_insecure_response_url: false, function_timeout: None }
     }
 }
 
@@ -109,15 +112,72 @@ async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
         Ok(both) => both,
         Err(e) => return (Err(e), None),
     };
+    // CloudFormation gives up on a resource after its ServiceTimeout: shorter than this invocation's time, a
+    // Create could finish after CloudFormation moved on and leave its role behind.
+    let function_time = t.cfn.function_timeout.map_or(deadline.left(), |f| f.min(deadline.left()));
+    let short_timeout = service_timeout_warning(&intent, function_time);
+    if let (Some(why), Lifecycle::Create(_)) = (&short_timeout, &intent.action) {
+        return (Err(Error::invalid(why.clone())), None);
+    }
+    let was_confirmed = std::sync::atomic::AtomicBool::new(false);
     let confirmation = async {
         let me = t.identity.resolve(invoked_function_arn).await?;
-        confirm::confirm(&req, &me, &t.stacks).await
+        let confirmed = confirm::confirm(&req, &me, &t.stacks).await?;
+        was_confirmed.store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(confirmed)
     };
     let budget = deadline.work_budget(t.cfn.margin);
-    match tokio::time::timeout(budget, Box::pin(t.reconciler.apply(&intent, progress, confirmation))).await {
-        Ok(r) => (r.map(answer_of), None),
+    let applied = tokio::time::timeout(budget, async {
+        let applied = Box::pin(t.reconciler.apply(&intent, progress, confirmation)).await;
+        match &intent.action {
+            // Confirmed again before answering: CloudFormation may have cancelled the Create meanwhile. (A
+            // request never confirmed did nothing to undo.)
+            Lifecycle::Create(_) if !was_confirmed.load(std::sync::atomic::Ordering::Relaxed) => applied,
+            Lifecycle::Create(_) => match still_creating(&intent, &t.stacks).await {
+                Some(status) => {
+                    Box::pin(t.reconciler.undo_cancelled_create(&intent, progress)).await;
+                    Err(Error::conflict(format!(
+                        "CloudFormation cancelled this Create while it ran (the resource is now {status}): what it made was undone"
+                    )))
+                }
+                None => applied,
+            },
+            _ => applied,
+        }
+    })
+    .await;
+    match applied {
+        Ok(r) => (r.map(answer_of).map(|a| a.with_warning(short_timeout)), None),
         Err(_) => (Err(Error::TimedOut(format!("within {} ms", budget.as_millis()))), Some(intent)),
     }
+}
+
+/// `None` while CloudFormation still creates the request's resource; otherwise the status it shows now. A
+/// transient error counts as still creating: the answer then stands as it is.
+async fn still_creating<C: Stacks>(intent: &Intent, stacks: &C) -> Option<String> {
+    match stacks.resource(&intent.owner.stack_id, &intent.owner.logical_id).await {
+        Ok(Some(r)) if r.status == "CREATE_IN_PROGRESS" => None,
+        Ok(Some(r)) => Some(r.status),
+        Ok(None) => Some("gone from its stack".into()),
+        Err(e) => {
+            warn!(error = %e, "could not confirm again that the resource is still being created");
+            None
+        }
+    }
+}
+
+/// The request's `ServiceTimeout`, when it is shorter than the time this invocation has (its Lambda timeout).
+fn service_timeout_warning(intent: &Intent, function_time: Duration) -> Option<String> {
+    let timeout = match &intent.action {
+        Lifecycle::Create(p) | Lifecycle::Update { properties: p, .. } => p.service_timeout?,
+        Lifecycle::Delete { .. } => return None,
+    };
+    let needed = function_time.as_secs_f64().ceil() as u64;
+    (timeout < needed).then(|| {
+        format!(
+            "ServiceTimeout {timeout} s is shorter than this function's timeout ({needed} s): CloudFormation could give up while the role is being made and leave it behind; set ServiceTimeout to at least {needed} (or leave it out: 3600)"
+        )
+    })
 }
 
 /// A well-formed request, in the domain's terms: its properties validated (a Delete's are not read).
@@ -139,6 +199,21 @@ pub fn intent(req: &Request) -> Result<Intent, Error> {
 pub struct Answer {
     pub physical_id: String,
     pub data: BTreeMap<String, String>,
+}
+
+impl Answer {
+    /// The answer with `warning` added to its `Warnings`.
+    fn with_warning(mut self, warning: Option<String>) -> Self {
+        if let Some(w) = warning {
+            warn!("{w}");
+            let all = match self.data.remove("Warnings") {
+                Some(before) => format!("{before} {w}"),
+                None => w,
+            };
+            self.data.insert("Warnings".into(), all);
+        }
+        self
+    }
 }
 
 fn answer_of(applied: Applied) -> Answer {

@@ -67,6 +67,14 @@ impl Properties {
             adopt_existing: r.scalar("AdoptExistingRole", |s| parse_bool(s, "AdoptExistingRole")).unwrap_or(false),
             remediation: r.scalar("Remediation", |s| RemediationMode::parse(s, "Remediation")).unwrap_or_default(),
             node_class,
+            service_timeout: r.scalar("ServiceTimeout", |s| {
+                s.parse::<u64>().ok().filter(|n| (1..=3600).contains(n)).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "ServiceTimeout '{}' is invalid: a whole number of seconds from 1 to 3600",
+                        truncate_for_message(s)
+                    ))
+                })
+            }),
         };
         if r.errors.is_empty() {
             Ok(p)

@@ -46,6 +46,8 @@ pub struct Properties {
     pub adopt_existing: bool,
     pub remediation: RemediationMode,
     pub node_class: NodeClass,
+    /// `ServiceTimeout` (seconds): how long CloudFormation waits for the answer before it gives up.
+    pub service_timeout: Option<u64>,
 }
 
 /// What identifies the role in a request's properties.

@@ -23,6 +23,14 @@ use crate::error::{Error, Result};
 use crate::iam::NodeRoleIam;
 use crate::state::{Record, StateStore, Transition};
 
+/// What CloudFormation showed of the request's resource when it confirmed the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Confirmed {
+    /// The resource's current physical id (`None` while its Create runs): a Delete of another id is of an old
+    /// one (a replacement's cleanup) or of one CloudFormation made up (a cancelled Create's rollback).
+    pub physical_id: Option<String>,
+}
+
 /// What a request achieved.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Applied {
@@ -39,6 +47,9 @@ pub struct Progress {
     role: Mutex<Option<String>>,
     /// The role was not this resource's before this request: it is this request's to undo if the request fails.
     taken_here: AtomicBool,
+    /// This request created the role (and made this instance profile with it): its own to remove even when its
+    /// item is already gone.
+    made: Mutex<Option<Option<String>>>,
 }
 
 impl Progress {
@@ -53,6 +64,13 @@ impl Progress {
     }
     fn is_new(&self) -> bool {
         self.taken_here.load(Ordering::Relaxed)
+    }
+    fn made(&self, profile: Option<&str>) {
+        *self.made.lock().unwrap_or_else(|e| e.into_inner()) = Some(profile.map(str::to_string));
+    }
+    /// `Some(profile made with it)` when this request created the role.
+    fn made_role(&self) -> Option<Option<String>> {
+        self.made.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -132,7 +150,7 @@ fn check_boundary(rules: &Allowances, props: &Properties, recorded: Option<&Node
 
 /// Awaits the confirmation and the reads together; the reads' result only if the request is confirmed.
 async fn confirmed_reads<T>(
-    confirmed: impl Future<Output = Result<()>>,
+    confirmed: impl Future<Output = Result<Confirmed>>,
     reads: impl Future<Output = Result<T>>,
 ) -> Result<T> {
     let (confirmed, reads) = tokio::join!(confirmed, reads);
@@ -153,7 +171,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         &self,
         intent: &Intent,
         progress: &Progress,
-        confirmed: impl Future<Output = Result<()>>,
+        confirmed: impl Future<Output = Result<Confirmed>>,
     ) -> Result<Applied> {
         match &intent.action {
             // Boxed: the futures of the lifecycle are large, and a deep one must not live on a small stack.
@@ -205,7 +223,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         props: &Properties,
         progress: &Progress,
         replacing: Option<&str>,
-        confirmed: impl Future<Output = Result<()>>,
+        confirmed: impl Future<Output = Result<Confirmed>>,
     ) -> Result<Applied> {
         let reads = async {
             tokio::try_join!(
@@ -256,7 +274,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         let claimed =
             Transition::Claim { desired: desired.clone(), adopted: adoption.adopted, original_trust, own_profile };
         let item = self.commit(record.as_ref(), claimed).await?.expect("a claim always writes");
-        Box::pin(self.finish(item, &desired, live, &cni, &Retired::default(), profile_exists)).await
+        Box::pin(self.finish(progress, item, &desired, live, &cni, &Retired::default(), profile_exists)).await
     }
 
     /// An existing role nobody manages may be adopted only if the installation declared its name and it holds
@@ -279,8 +297,11 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
     /// After the item is written: the role created when missing (with the instance profile this request makes,
     /// at once), then its RoleId recorded while everything else is applied. A crash in between is resumed by a
     /// retry.
+    // The request's progress, its item, what it wants and what it found: one step's inputs, each of its own kind.
+    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
+        progress: &Progress,
         item: Record,
         desired: &NodeRoleSpec,
         live: Option<LiveRole>,
@@ -295,7 +316,11 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             .filter(|p| desired.instance_profile.as_ref() == Some(p) && profile_existed == Some(false));
         let (live, made) = match live {
             Some(l) => (l, None),
-            None => (self.create_role(desired, make_profile.as_deref()).await?, make_profile),
+            None => {
+                let live = self.create_role(desired, make_profile.as_deref()).await?;
+                progress.made(make_profile.as_deref());
+                (live, make_profile)
+            }
         };
         let (recorded, converged) = tokio::join!(
             self.commit(Some(&item), Transition::RecordRoleId(live.role_id.clone())),
@@ -394,7 +419,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         old: Option<&RoleIdentity>,
         physical_id: &str,
         progress: &Progress,
-        confirmed: impl Future<Output = Result<()>>,
+        confirmed: impl Future<Output = Result<Confirmed>>,
     ) -> Result<Applied> {
         if replaces(intent, props, old, physical_id)? {
             info!(old_role = physical_id, "RoleName or Path changed: replacing the role");
@@ -455,7 +480,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         // The new desired state is the authority before IAM changes.
         let desire = Transition::Desire { desired: desired.clone(), own_profile, role_gone: live.is_none() };
         let item = self.commit(Some(&record), desire).await?.expect("an item to update");
-        Box::pin(self.finish(item, &desired, live, &cni, &retired, profile_exists)).await
+        Box::pin(self.finish(progress, item, &desired, live, &cni, &retired, profile_exists)).await
     }
 
     /// A failed Update keeps the old PhysicalResourceId, so CloudFormation will never delete or release a
@@ -474,16 +499,76 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         &self,
         intent: &Intent,
         physical_id: &str,
-        confirmed: impl Future<Output = Result<()>>,
+        confirmed: impl Future<Output = Result<Confirmed>>,
     ) -> Result<Applied> {
-        let Ok(name) = RoleName::parse(physical_id) else {
-            confirmed.await?;
-            info!(physical_id, "not a role name (a Create that failed early): nothing to delete");
-            return Ok(Applied::Removed { physical_id: physical_id.to_string(), warning: None });
+        let done = |warning| Ok(Applied::Removed { physical_id: physical_id.to_string(), warning });
+        let name = RoleName::parse(physical_id).ok();
+        let observe = async {
+            match &name {
+                Some(n) => self.observe(n).await.map(Some),
+                None => Ok(None),
+            }
         };
-        let observed = confirmed_reads(confirmed, self.observe(&name)).await?;
-        let warning = self.remove(intent, &name, observed).await?;
-        Ok(Applied::Removed { physical_id: physical_id.to_string(), warning })
+        let (confirmed, observed) = tokio::join!(confirmed, observe);
+        let (confirmed, observed) = (confirmed?, observed?);
+        if let (Some(name), Some(observed)) = (&name, observed) {
+            if observed.record.as_ref().is_some_and(|r| r.owner == intent.owner) {
+                return done(self.remove(intent, name, observed).await?);
+            }
+        }
+        // The id names no role of this resource: a Create that failed early, or one CloudFormation cancelled
+        // (its rollback Delete carries an id CloudFormation made up), whose role may exist all the same.
+        done(self.remove_strays(intent, physical_id, confirmed.physical_id.as_deref()).await?)
+    }
+
+    /// Removes what the resource holds under names other than the one CloudFormation shows for it now
+    /// (`current`): the roles a cancelled Create left. Never the current one, which a replacement's cleanup or a
+    /// retried Delete must not touch; nothing at all when CloudFormation shows no id.
+    async fn remove_strays(&self, intent: &Intent, physical_id: &str, current: Option<&str>) -> Result<Option<String>> {
+        let Some(current) = current else {
+            info!(physical_id, "no role of this resource under this id: nothing to delete");
+            return Ok(None);
+        };
+        let strays: Vec<Record> = self
+            .store
+            .list()
+            .await?
+            .into_iter()
+            .filter(|r| r.owner == intent.owner && !r.role_name.as_str().eq_ignore_ascii_case(current))
+            .collect();
+        if strays.is_empty() {
+            info!(physical_id, "no role of this resource under this id: nothing to delete");
+        }
+        for stray in strays {
+            info!(role = %stray.role_name, physical_id, current, "removing a role this resource made under another id");
+            let observed = self.observe(&stray.role_name).await?;
+            self.remove(intent, &stray.role_name, observed).await?;
+        }
+        Ok(None)
+    }
+
+    /// Undoes a Create that CloudFormation cancelled while it ran: what it holds under this resource is removed
+    /// as a Delete removes it, and a role it created whose item is already gone (the rollback's Delete came first)
+    /// is deleted. Best effort: a failure is logged (the sweep will then find the item's owner gone).
+    pub async fn undo_cancelled_create(&self, intent: &Intent, progress: &Progress) {
+        let Some(name) = progress.role().and_then(|n| RoleName::parse(&n).ok()) else { return };
+        let undone = async {
+            let observed = self.observe(&name).await?;
+            match (&observed.record, &observed.role, progress.made_role()) {
+                (Some(r), _, _) if r.owner == intent.owner => {
+                    self.remove(intent, &name, observed).await?;
+                }
+                (_, Some(live), Some(profile)) if observed.record.is_none() => {
+                    self.teardown(live, profile.as_deref(), profile.as_deref()).await?;
+                }
+                _ => {}
+            }
+            Ok::<_, Error>(())
+        };
+        match undone.await {
+            Ok(()) => info!(role = %name, "undid a Create CloudFormation cancelled"),
+            Err(e) => warn!(role = %name, error = %e, "could not undo a Create CloudFormation cancelled"),
+        }
     }
 
     /// Delete's protocol: mark the item `deleting`, remove (or release) the role it records, remove the item

@@ -26,7 +26,10 @@ impl MemoryStacks {
     pub fn set(&self, stack_id: &str, status: &str, resources: &[(&str, &str)]) {
         let resources = resources
             .iter()
-            .map(|(l, t)| (l.to_string(), StackResource { kind: t.to_string(), status: "CREATE_IN_PROGRESS".into() }))
+            .map(|(l, t)| {
+                let r = StackResource { kind: t.to_string(), status: "CREATE_IN_PROGRESS".into(), physical_id: None };
+                (l.to_string(), r)
+            })
             .collect();
         let stack = MemoryStack { status: status.into(), resources };
         self.stacks.lock().unwrap_or_else(|e| e.into_inner()).insert(stack_id.into(), stack);
@@ -36,6 +39,21 @@ impl MemoryStacks {
         let mut stacks = self.stacks.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(r) = stacks.get_mut(stack_id).and_then(|s| s.resources.get_mut(logical_id)) {
             r.status = status.into();
+        }
+    }
+
+    /// The resource's physical id, as the provider's last answer set it.
+    pub fn set_physical_id(&self, stack_id: &str, logical_id: &str, physical_id: &str) {
+        let mut stacks = self.stacks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = stacks.get_mut(stack_id).and_then(|s| s.resources.get_mut(logical_id)) {
+            r.physical_id = Some(physical_id.into());
+        }
+    }
+
+    /// The stack's status.
+    pub fn set_status(&self, stack_id: &str, status: &str) {
+        if let Some(s) = self.stacks.lock().unwrap_or_else(|e| e.into_inner()).get_mut(stack_id) {
+            s.status = status.into();
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct StackResource {
     pub kind: String,
     /// `CREATE_IN_PROGRESS`, `UPDATE_COMPLETE`, …
     pub status: String,
+    /// The id the provider last answered (`None` while a Create runs).
+    pub physical_id: Option<String>,
 }
 
 /// What the function asks CloudFormation.

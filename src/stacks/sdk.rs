@@ -34,7 +34,8 @@ impl Stacks for SdkStacks {
                 .map(|o| {
                     o.stack_resource_detail.and_then(|d| {
                         let status = d.resource_status.map(|s| s.as_str().to_string()).unwrap_or_default();
-                        d.resource_type.map(|kind| StackResource { kind, status })
+                        let physical_id = d.physical_resource_id;
+                        d.resource_type.map(|kind| StackResource { kind, status, physical_id })
                     })
                 })
                 .map_err(|e| crate::aws::error("CloudFormation", "DescribeStackResource", e)),

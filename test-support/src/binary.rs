@@ -64,6 +64,8 @@ impl Function {
             .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
             .env("AWS_LAMBDA_FUNCTION_NAME", "_")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            // As the template sets it: the emulator's deadline (600 s) is not the function's timeout.
+            .env("FUNCTION_TIMEOUT_SECONDS", "120")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/eks-node-role-guard")
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/29/[$LATEST]local")

@@ -72,6 +72,8 @@ struct State {
     stale_answers: usize,
     /// `latency_for`: the latency of one service's calls where the script adds latency to every call.
     service_latency: std::collections::BTreeMap<String, Duration>,
+    /// `answer_from`: CloudFormation's answers for the stacks in this model.
+    cfn_model: Option<crate::cfn_model::CfnModel>,
     /// When each role or instance profile was made: writes naming it within the lag answer `NoSuchEntity`.
     created_at: std::collections::BTreeMap<String, std::time::Instant>,
 }
@@ -128,6 +130,11 @@ impl FaultProxy {
         s.by_operation.clear();
         s.always = None;
         s.service_latency.clear();
+    }
+
+    /// From now on, CloudFormation's reads of a stack in `model` are answered from it (faults do not apply).
+    pub fn answer_from(&self, model: &crate::cfn_model::CfnModel) {
+        self.state.lock().unwrap().cfn_model = Some(model.clone());
     }
 
     /// Where a fault adds latency to a call of `service` (`dynamodb`, as its SigV4 scope names it), it adds `d`.
@@ -333,6 +340,20 @@ async fn serve(
     // DynamoDB (JSON 1.0) and EKS (REST-JSON) read their error code from `x-amzn-errortype` and a JSON body.
     let dynamodb = dynamodb || service == "eks";
     let operation = operation(&service, &headers, &request.body);
+    let model = state.lock().unwrap().cfn_model.clone();
+    if let Some(answer) =
+        model.filter(|_| service == "cloudformation").and_then(|m| m.answer(&operation, &request.body))
+    {
+        {
+            let mut s = state.lock().unwrap();
+            s.requests += 1;
+            *s.by_service.entry(service.clone()).or_default() += 1;
+        }
+        let _ = sock.write_all(&answer).await;
+        let end = started.elapsed();
+        state.lock().unwrap().timeline.push(Span { operation, start: arrived, end, upstream: Duration::ZERO });
+        return;
+    }
     let write_entity = iam_write_entity(&service, &operation, &request.body);
     let written = write_entity.as_deref().map(|e| iam_written_entities(e, &request.body)).unwrap_or_default();
     let read_key = iam_read_key(&service, &operation, &request.body);

@@ -17,6 +17,7 @@ use eks_node_role_guard::reconcile::repair::DriftSettings;
 use eks_node_role_guard::reconcile::Reconciler;
 use eks_node_role_guard::stacks::SdkStacks;
 
+use crate::cfn_model::CfnModel;
 use crate::fault_proxy::FaultProxy;
 use eks_node_role_guard::state::{DynamoStore, Record, StateStore};
 use serde_json::{json, Value};
@@ -95,6 +96,10 @@ pub struct Harness {
     pub moto: Moto,
     /// The function's way to moto: IAM as it behaves (see `FaultProxy::behave_like_iam`), faults on demand.
     pub aws: FaultProxy,
+    /// CloudFormation as it reports a custom resource (`cfn_model`), for the stacks a test puts in it
+    /// (`modelled_stack`); the function asks it through `cfn_proxy` (in process) or `aws` (the binary).
+    pub model: CfnModel,
+    pub cfn_proxy: FaultProxy,
     pub iam: aws_sdk_iam::Client,
     /// The function's context, wired to moto (`Deref`: `h.reconciler`, `h.drift`, `h.metrics`…).
     pub app: GuardApp,
@@ -132,19 +137,26 @@ impl Harness {
         prepare(&endpoint).await;
         let aws = FaultProxy::start(moto.port).await;
         aws.behave_like_iam(IAM_WRITE_TIME);
+        let (model, cfn_proxy) = (CfnModel::default(), FaultProxy::start(moto.port).await);
+        aws.answer_from(&model);
+        cfn_proxy.answer_from(&model);
         let calls = CallCounter::default();
         let client = client_for(&aws.endpoint(), &IamSettings::default(), Some(calls.clone()));
         Harness {
             iam: moto.client(),
             app: App {
                 reconciler: reconciler(client, &endpoint),
-                stacks: SdkStacks::new(aws_sdk_cloudformation::Client::new(&shared_config(&endpoint))),
+                stacks: SdkStacks::new(aws_sdk_cloudformation::Client::new(&shared_config(&cfn_proxy.endpoint()))),
                 identity: IdentitySource::fixed(identity()),
                 sender: ResponseSender::new(SendPolicy {
                     initial_backoff: Duration::from_millis(20),
                     ..SendPolicy::default()
                 }),
-                cfn: CfnSettings { margin: Duration::from_secs(2), allow_insecure_response_url: true },
+                cfn: CfnSettings {
+                    margin: Duration::from_secs(2),
+                    allow_insecure_response_url: true,
+                    function_timeout: None,
+                },
                 drift: DriftSettings {
                     own_role: Some(OWN_ROLE.into()),
                     function_name: Some("eks-node-role-guard".into()),
@@ -158,6 +170,8 @@ impl Harness {
             listener: ResponseListener::start().await,
             calls,
             aws,
+            model,
+            cfn_proxy,
             moto,
             stack_ids: Mutex::default(),
             binary: None,
@@ -198,6 +212,16 @@ impl Harness {
         let name = if n == 0 { "prod-eks".to_string() } else { format!("prod-eks{}", n + 1) };
         let id = create_stack(&self.moto.endpoint(), &name, &[logical_id]).await;
         self.stack_ids.lock().unwrap().insert(logical_id.to_string(), id.clone());
+        id
+    }
+
+    /// A stack in the model, creating `logical`: its StackId (this account and region, not in moto).
+    pub fn modelled_stack(&self, name: &str, logical: &str) -> String {
+        let id = format!(
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/6f1e2d3c-0000-4000-8000-{:012}",
+            name.len()
+        );
+        self.model.creating(&id, logical);
         id
     }
 

@@ -5,6 +5,7 @@
 //! fail.
 
 pub mod account;
+pub mod cfn_model;
 pub mod fault_proxy;
 pub mod http;
 pub mod memory;

@@ -63,7 +63,11 @@ impl MemoryAccount {
                     initial_backoff: Duration::from_millis(5),
                     ..Default::default()
                 }),
-                cfn: CfnSettings { margin: Duration::from_secs(1), allow_insecure_response_url: true },
+                cfn: CfnSettings {
+                    margin: Duration::from_secs(1),
+                    allow_insecure_response_url: true,
+                    function_timeout: None,
+                },
                 drift: DriftSettings {
                     own_role: Some(MEMORY_OWN_ROLE.into()),
                     // The memory IAM is consistent: a second read only finds what the first did.

@@ -23,7 +23,8 @@ async fn run_against_hanging_iam(kind: &str, time_left: Duration) -> (Status, Ve
     let rec =
         Reconciler::new(SdkIam::new(client_for(&hang.endpoint(), &settings, None)), MemoryStore::new(), rules(), None);
     let sender = ResponseSender::new(SendPolicy::default());
-    let cfn_settings = CfnSettings { margin: Duration::from_millis(1500), allow_insecure_response_url: true };
+    let cfn_settings =
+        CfnSettings { margin: Duration::from_millis(1500), allow_insecure_response_url: true, function_timeout: None };
     let stacks = MemoryStacks::default();
     stacks.set(STACK_ID, "UPDATE_IN_PROGRESS", &[("Nodes", "Custom::EksNodeRole")]);
     let app = App {
@@ -85,7 +86,8 @@ async fn a_replacement_cut_short_by_the_deadline_is_removed_after_the_answer() {
     let mut script = vec![None; 6];
     script.push(Some(Fault::Hang));
     proxy.script(script);
-    let cfn_settings = CfnSettings { margin: Duration::from_millis(1500), allow_insecure_response_url: true };
+    let cfn_settings =
+        CfnSettings { margin: Duration::from_millis(1500), allow_insecure_response_url: true, function_timeout: None };
     let req = h.aimed(&update("Nodes", "nodes-blue", json!({"RoleName": "nodes-green"}), old, &h.url())).await;
     cfn::handle(&req, &h.app_with(rec, cfn_settings), &invocation(Duration::from_secs(4))).await;
 

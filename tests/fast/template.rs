@@ -373,6 +373,8 @@ fn the_function_is_arm64_al2023_built_by_cargo_lambda_with_json_logs() {
     let timeout = f["Properties"]["Timeout"].as_u64().unwrap();
     let margin: u64 = text(&f["Properties"]["Environment"]["Variables"]["WATCHDOG_MARGIN_MS"]).parse().unwrap();
     assert!(margin < timeout * 1000 / 4, "the watchdog margin fits the timeout");
+    let told: u64 = text(&f["Properties"]["Environment"]["Variables"]["FUNCTION_TIMEOUT_SECONDS"]).parse().unwrap();
+    assert_eq!(told, timeout, "the function is told its own Timeout (Lambda does not tell it)");
 }
 
 fn rule_event_names(t: &Value, rule: &str) -> Vec<String> {
@@ -409,6 +411,8 @@ fn every_custom_resource_has_a_short_service_timeout() {
             if r["Type"].as_str().is_some_and(|ty| ty.starts_with("Custom::")) {
                 let timeout: u64 = text(&r["Properties"]["ServiceTimeout"]).parse().unwrap_or(3600);
                 assert!(timeout <= 900, "{f}: ServiceTimeout {timeout}");
+                // A shorter one is refused on Create: CloudFormation could give up while the function works.
+                assert!(timeout >= 120, "{f}: ServiceTimeout {timeout} is shorter than the function's Timeout");
                 seen += 1;
             }
         }

@@ -102,7 +102,11 @@ async fn run_shard(shard: usize, shards: usize) {
     };
     let faulty = reconciler_with(client_for(&proxy.endpoint(), &settings, None), &proxy.endpoint(), &settings);
     let stacks = SdkStacks::new(aws_sdk_cloudformation::Client::new(&shared_config_with(&proxy.endpoint(), &settings)));
-    let cfn_settings = cfn::CfnSettings { margin: Duration::from_millis(1500), allow_insecure_response_url: true };
+    let cfn_settings = cfn::CfnSettings {
+        margin: Duration::from_millis(1500),
+        allow_insecure_response_url: true,
+        function_timeout: None,
+    };
     // The function's context with every AWS client behind the proxy.
     let faulty = GuardApp { stacks, ..h.app_with(faulty, cfn_settings) };
     h.make_ipv6_policy(&eks_node_role_guard::domain::policies::cni_ipv6_policy_document(

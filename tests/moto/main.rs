@@ -2,6 +2,7 @@
 //! matrix, the convergence property, the malformed-payload corpus and the harness's own guarantees.
 
 mod both;
+mod cfn_behaviour;
 mod convergence;
 mod corpus;
 mod custom_resource;

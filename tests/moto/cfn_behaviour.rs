@@ -1,0 +1,132 @@
+//! CloudFormation and Lambda as they behave, not as moto does: a Create cancelled while it runs (a sibling
+//! failed) and its rollback Delete under a physical id CloudFormation made up; a resource retained when its stack
+//! went; the same request delivered twice at once. CloudFormation's answers come from `CfnModel`.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use test_support::fault_proxy::Fault;
+use test_support::*;
+
+/// `req` sent to the stack `stack_id` of the model.
+fn on(stack_id: &str, mut req: Value) -> Value {
+    req["StackId"] = json!(stack_id);
+    req
+}
+
+/// Sends `req` as CloudFormation does, beside other requests in flight: the answer to it, by its RequestId.
+async fn send_beside(h: &Harness, req: &Value) -> Value {
+    let inv = invocation(Duration::from_secs(60));
+    eks_node_role_guard::cfn::handle(req, &h.app, &inv).await;
+    let answers: Vec<Value> =
+        h.listener.accepted().iter().map(|r| r.json()).filter(|a| a["RequestId"] == req["RequestId"]).collect();
+    assert_eq!(answers.len(), 1, "exactly one answer to {}: {answers:?}", req["RequestId"]);
+    answers[0].clone()
+}
+
+/// The model's own checks: what each phase shows.
+#[test]
+fn the_model_reports_a_custom_resource_phase_by_phase() {
+    let model = test_support::cfn_model::CfnModel::default();
+    let stack = "arn:aws:cloudformation:us-east-1:123456789012:stack/prod/1";
+    model.creating(stack, "Nodes");
+    let shown = |m: &test_support::cfn_model::CfnModel| m.describe_resource(stack, "Nodes").unwrap().unwrap();
+    assert_eq!((shown(&model).status.as_str(), shown(&model).physical_id), ("CREATE_IN_PROGRESS", None));
+    model.created(stack, "Nodes", "nodes");
+    assert_eq!(shown(&model).status, "CREATE_COMPLETE");
+    model.updating(stack, "Nodes");
+    model.updated(stack, "Nodes", "nodes-v2");
+    assert_eq!(
+        (shown(&model).status.as_str(), shown(&model).physical_id.as_deref()),
+        ("UPDATE_COMPLETE", Some("nodes-v2"))
+    );
+    model.retained(stack, "Nodes");
+    assert_eq!(shown(&model).status, "DELETE_SKIPPED");
+    let other = "arn:aws:cloudformation:us-east-1:123456789012:stack/other/2";
+    model.creating(other, "Nodes");
+    let made_up = model.cancel_create(other, "Nodes");
+    assert!(made_up.starts_with("other-Nodes-") && made_up.len() == "other-Nodes-".len() + 13, "{made_up}");
+    let r = model.describe_resource(other, "Nodes").unwrap().unwrap();
+    assert_eq!((r.status.as_str(), r.physical_id.as_deref()), ("DELETE_IN_PROGRESS", Some(made_up.as_str())));
+    assert_eq!(model.describe_resource(other, "Missing"), Some(None));
+    assert_eq!(model.describe_resource("arn:aws:cloudformation:us-east-1:123456789012:stack/none/3", "Nodes"), None);
+}
+
+/// The SDK reads the model as it would read CloudFormation: the resource's own status and current id.
+#[tokio::test]
+async fn the_function_reads_the_model_through_the_sdk() {
+    use eks_node_role_guard::stacks::Stacks;
+    let h = Harness::new().await;
+    let stack = h.modelled_stack("prod", "Nodes");
+    h.model.created(&stack, "Nodes", "nodes");
+    h.model.updating(&stack, "Nodes");
+    h.model.updated(&stack, "Nodes", "nodes-v2");
+    let r = h.stacks.resource(&stack, "Nodes").await.unwrap().unwrap();
+    assert_eq!((r.kind.as_str(), r.status.as_str()), ("Custom::EksNodeRole", "UPDATE_COMPLETE"));
+    assert_eq!(r.physical_id.as_deref(), Some("nodes-v2"));
+    assert_eq!(h.stacks.stack_status(&stack).await.unwrap().as_deref(), Some("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"));
+    assert_eq!(h.stacks.resource(&stack, "Other").await.unwrap(), None, "a ValidationError is a definite no");
+}
+
+/// A sibling fails while the Create is still making the role: CloudFormation cancels it and its rollback Delete
+/// carries an id it made up, which names no role. Whichever finishes first, nothing is left: no role, no item,
+/// and the next stack may use the name.
+#[tokio::test]
+async fn a_create_cancelled_while_it_runs_leaves_nothing_and_locks_nothing() {
+    let h = Harness::new().await;
+    let stack = h.modelled_stack("prod", "Nodes");
+    // The role's creation takes a while, as IAM's sometimes does.
+    h.aws.fail_operation("iam:CreateRole", vec![Fault::Latency(Duration::from_millis(1500))]);
+    let create = on(&stack, request("Create", "Nodes", json!({"RoleName": "nodes"}), &h.url()));
+    let (answered, deleted) = tokio::join!(send_beside(&h, &create), async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let made_up = h.model.cancel_create(&stack, "Nodes");
+        send_beside(&h, &on(&stack, delete("Nodes", &made_up, json!({"RoleName": "nodes"}), &h.url()))).await
+    });
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+    assert_eq!(answered["Status"], "FAILED", "nobody reads it, and it must not claim a role: {answered}");
+    assert!(answered["Reason"].as_str().unwrap().contains("cancelled"), "{answered}");
+    assert!(h.role("nodes").await.is_none(), "the cancelled Create's role is gone");
+    assert!(h.record("nodes").await.is_none(), "and its item");
+    let next = h.create("Nodes", json!({"RoleName": "nodes"})).await;
+    assert_eq!(next["Status"], "SUCCESS", "the name is free: {next}");
+}
+
+/// The Create finished first and answered, but CloudFormation had cancelled the resource meanwhile: its rollback
+/// Delete (under a made-up id) finds the owner's item and removes the role.
+#[tokio::test]
+async fn a_rollback_delete_under_a_made_up_id_finds_the_owners_role() {
+    let h = Harness::new().await;
+    let stack = h.modelled_stack("prod", "Nodes");
+    let create = on(&stack, request("Create", "Nodes", json!({"RoleName": "nodes"}), &h.url()));
+    assert_eq!(h.send_as_is(&create).await["Status"], "SUCCESS");
+    let made_up = h.model.cancel_create(&stack, "Nodes");
+    let r = h.send_as_is(&on(&stack, delete("Nodes", &made_up, json!({"RoleName": "nodes"}), &h.url()))).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert!(h.role("nodes").await.is_none(), "the role the cancelled resource made is gone");
+    assert!(h.record("nodes").await.is_none());
+    // A Delete under an id of no role of its own, from another resource, removes nothing of others.
+    let other = h.modelled_stack("other", "Nodes");
+    assert_eq!(h.create("Nodes", json!({"RoleName": "kept"})).await["Status"], "SUCCESS");
+    let made_up = h.model.cancel_create(&other, "Nodes");
+    let r = h.send_as_is(&on(&other, delete("Nodes", &made_up, json!({}), &h.url()))).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert!(h.role("kept").await.is_some(), "another resource's role is untouched");
+}
+
+/// A `ServiceTimeout` shorter than the function's time lets CloudFormation give up while the function works:
+/// refused on Create, only a warning on Update (refusing there would strand a rollback).
+#[tokio::test]
+async fn a_service_timeout_shorter_than_the_function_is_refused_on_create_and_warned_about_on_update() {
+    let h = Harness::new().await;
+    let r = h.create("Nodes", json!({"RoleName": "nodes", "ServiceTimeout": "30"})).await;
+    assert_eq!(r["Status"], "FAILED", "{r}");
+    assert!(r["Reason"].as_str().unwrap().contains("ServiceTimeout"), "{r}");
+    assert!(h.role("nodes").await.is_none(), "nothing made");
+    let r = h.create("Nodes", json!({"RoleName": "nodes", "ServiceTimeout": "300"})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    let props = json!({"RoleName": "nodes", "ServiceTimeout": "30"});
+    let r = h.send(&update("Nodes", "nodes", props, json!({"RoleName": "nodes"}), &h.url())).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert!(r["Data"]["Warnings"].as_str().unwrap().contains("ServiceTimeout"), "{r}");
+}

@@ -22,6 +22,8 @@ pub enum Metric {
     RoleDeleted,
     /// The IPv6 CNI policy is missing or its document is no longer AWS's.
     CniPolicyTampered,
+    /// A managed role's stack resource is gone: the role is kept and no longer enforced.
+    RoleOrphaned,
 }
 
 impl Metric {
@@ -33,6 +35,7 @@ impl Metric {
             Metric::CircuitOpen => "CircuitOpen",
             Metric::RoleDeleted => "RoleDeleted",
             Metric::CniPolicyTampered => "CniPolicyTampered",
+            Metric::RoleOrphaned => "RoleOrphaned",
         }
     }
 }

@@ -6,7 +6,7 @@ use super::{truncate_for_message, AccountId, Partition};
 use crate::error::{Error, Result};
 
 /// The stack and resource a role belongs to: `StackId` + `LogicalResourceId`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Owner {
     pub stack_id: String,
     pub logical_id: String,

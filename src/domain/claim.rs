@@ -26,6 +26,9 @@ pub enum Claim {
     Recreate,
     /// A role nobody manages, and AdoptExistingRole: adopt it once its content is checked.
     Adopt,
+    /// An orphaned role (its stack resource gone), and AdoptExistingRole: adopt it once its content is checked,
+    /// whatever its name (the guard made or adopted it, so it is in scope).
+    AdoptOrphan,
     Refuse(Refusal),
 }
 
@@ -42,6 +45,8 @@ pub enum Refusal {
     NoItem { role: RoleName },
     /// Update: the live role is not the item's.
     NotRecorded { role: RoleName },
+    /// Create: the role is orphaned (its stack resource is gone) and AdoptExistingRole is false.
+    Orphaned { role: RoleName, owner: Owner },
 }
 
 impl std::fmt::Display for Refusal {
@@ -59,6 +64,11 @@ impl std::fmt::Display for Refusal {
             Refusal::ExistsUnmanaged { role } => write!(
                 f,
                 "role {role} already exists and is not managed by this stack: set AdoptExistingRole to true to adopt it, or choose another RoleName"
+            ),
+            Refusal::Orphaned { role, owner } => write!(
+                f,
+                "role {role} was managed by resource {} of stack {}, which is gone (the role is orphaned): set AdoptExistingRole to true to take it over, or choose another RoleName",
+                owner.logical_id, owner.stack_id
             ),
             Refusal::NoItem { role } => {
                 write!(f, "role {role} has no state item, so this resource does not manage it and it is not updated")
@@ -80,7 +90,17 @@ pub fn claim(
     ownership: &Ownership,
 ) -> Claim {
     if let Some(r) = record.filter(|r| r.owner != *requester) {
-        return Claim::Refuse(Refusal::OwnedElsewhere { role: r.role_name.clone(), owner: r.owner.clone() });
+        // An orphaned role: its stack resource is gone, and a Create may take it over (or make it again).
+        return match (r.phase, request, ownership) {
+            (super::record::Phase::Orphaned, Request::Create { .. }, Ownership::Gone) => Claim::New,
+            (super::record::Phase::Orphaned, Request::Create { adopt_existing: true }, Ownership::Recorded) => {
+                Claim::AdoptOrphan
+            }
+            (super::record::Phase::Orphaned, Request::Create { .. }, _) => {
+                Claim::Refuse(Refusal::Orphaned { role: r.role_name.clone(), owner: r.owner.clone() })
+            }
+            _ => Claim::Refuse(Refusal::OwnedElsewhere { role: r.role_name.clone(), owner: r.owner.clone() }),
+        };
     }
     let role = role.clone();
     match (request, ownership) {

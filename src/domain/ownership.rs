@@ -70,6 +70,41 @@ impl Ownership {
     }
 }
 
+/// What CloudFormation shows of the stack resource an item names as its owner (read by the sweep).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerShows {
+    /// The stack is in the middle of an operation: what it shows now may be a replacement's cleanup or a
+    /// rollback half done, so nothing is concluded.
+    Busy,
+    /// The resource exists and names the item's role.
+    Present,
+    /// The resource is gone, and why: the item is orphaned.
+    Gone(String),
+    /// The resource now names another role (this id): the item is orphaned only if the resource has an item
+    /// under that one (a replacement whose cleanup Delete CloudFormation gave up on).
+    NamesAnother(String),
+}
+
+/// Pure: the owner's stack status (`None`: no such stack) and its resource's status and current physical id
+/// (`None`: no such resource), for an item of `role`.
+pub fn owner_shows(stack_status: Option<&str>, resource: Option<(&str, Option<&str>)>, role: &str) -> OwnerShows {
+    let Some(stack) = stack_status else { return OwnerShows::Gone("its stack no longer exists".into()) };
+    if stack == "DELETE_COMPLETE" {
+        return OwnerShows::Gone("its stack was deleted without deleting it (the resource was retained)".into());
+    }
+    if stack.ends_with("_IN_PROGRESS") {
+        return OwnerShows::Busy;
+    }
+    match resource {
+        None => OwnerShows::Gone("its stack no longer has the resource".into()),
+        Some((status, _)) if matches!(status, "DELETE_SKIPPED" | "DELETE_COMPLETE") => {
+            OwnerShows::Gone(format!("its stack resource is {status}"))
+        }
+        Some((_, Some(current))) if !current.eq_ignore_ascii_case(role) => OwnerShows::NamesAnother(current.into()),
+        Some(_) => OwnerShows::Present,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +182,26 @@ mod tests {
         {
             assert!(!not_ours.is_ours(), "{not_ours:?}");
         }
+    }
+
+    #[test]
+    fn what_the_owner_shows() {
+        use OwnerShows::*;
+        let gone = |s: OwnerShows| matches!(s, Gone(_));
+        assert!(gone(owner_shows(None, None, "nodes")), "no stack");
+        assert!(
+            gone(owner_shows(Some("DELETE_COMPLETE"), Some(("DELETE_SKIPPED", Some("nodes"))), "nodes")),
+            "retained"
+        );
+        assert_eq!(owner_shows(Some("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"), None, "nodes"), Busy, "mid-operation");
+        assert_eq!(owner_shows(Some("ROLLBACK_IN_PROGRESS"), Some(("DELETE_IN_PROGRESS", Some("x"))), "nodes"), Busy);
+        assert!(gone(owner_shows(Some("UPDATE_COMPLETE"), None, "nodes")), "resource removed without a Delete");
+        assert!(gone(owner_shows(Some("UPDATE_COMPLETE"), Some(("DELETE_SKIPPED", Some("nodes"))), "nodes")));
+        assert_eq!(owner_shows(Some("CREATE_COMPLETE"), Some(("CREATE_COMPLETE", Some("Nodes"))), "nodes"), Present);
+        assert_eq!(
+            owner_shows(Some("UPDATE_COMPLETE"), Some(("UPDATE_COMPLETE", Some("nodes-v2"))), "nodes"),
+            NamesAnother("nodes-v2".into())
+        );
+        assert_eq!(owner_shows(Some("CREATE_COMPLETE"), Some(("CREATE_COMPLETE", None)), "nodes"), Present);
     }
 }

@@ -160,6 +160,31 @@ impl Allowances {
         ipv6_cni: Option<&PolicyArn>,
         node_class: crate::domain::NodeClass,
     ) -> Option<String> {
+        self.refusal_of(live, inline_policies, partition, ipv6_cni, node_class, true)
+    }
+
+    /// The same for an orphaned role (its stack resource gone): the guard made or adopted it, so it is in the
+    /// installation's scope whatever its name; what it holds is checked all the same.
+    pub fn refusal_of_orphan(
+        &self,
+        live: &LiveRole,
+        inline_policies: &[String],
+        partition: Partition,
+        ipv6_cni: Option<&PolicyArn>,
+        node_class: crate::domain::NodeClass,
+    ) -> Option<String> {
+        self.refusal_of(live, inline_policies, partition, ipv6_cni, node_class, false)
+    }
+
+    fn refusal_of(
+        &self,
+        live: &LiveRole,
+        inline_policies: &[String],
+        partition: Partition,
+        ipv6_cni: Option<&PolicyArn>,
+        node_class: crate::domain::NodeClass,
+        check_name: bool,
+    ) -> Option<String> {
         let mut why = Vec::new();
         let name = live.name.as_str();
         if name.eq_ignore_ascii_case(AUTO_MODE_ROLE) && node_class != crate::domain::NodeClass::AutoMode {
@@ -170,7 +195,7 @@ impl Allowances {
         if self.own_role.as_deref().is_some_and(|own| own.eq_ignore_ascii_case(name)) {
             why.push("it is this function's own execution role".to_string());
         }
-        if !self.is_adoptable_name(name) {
+        if check_name && !self.is_adoptable_name(name) {
             why.push(format!(
                 "its name is not in AdoptableRoleNames ({}): the operator must declare it a node role first",
                 self.adoptable.iter().map(NamePattern::as_str).collect::<Vec<_>>().join(", ")

@@ -16,6 +16,9 @@ pub enum Phase {
     Active,
     /// Its stack is deleting it: repair stands down.
     Deleting,
+    /// Its stack resource is gone (the stack deleted with the resource retained, the resource removed without a
+    /// Delete, or it now names another role): no longer enforced, never changed; another stack may adopt it.
+    Orphaned,
 }
 
 impl Phase {
@@ -23,6 +26,7 @@ impl Phase {
         match self {
             Phase::Active => "active",
             Phase::Deleting => "deleting",
+            Phase::Orphaned => "orphaned",
         }
     }
 }

@@ -23,6 +23,8 @@ pub enum Ignore {
     Deleting,
     /// The item has no RoleId yet and there is no role: its Create is still making it.
     BeingCreated,
+    /// The item is `orphaned`: its stack resource is gone, so nothing is enforced.
+    Orphaned,
     /// The live role is not the one the item records (re-created outside its stack, or not created yet).
     NotRecorded,
     /// The stricter of the role's and the installation's remediation modes is `off`.
@@ -36,6 +38,7 @@ impl Ignore {
             Ignore::NoRoleNoItem => "no such role and no state item",
             Ignore::Deleting => "its stack is deleting it",
             Ignore::BeingCreated => "its stack is still creating it",
+            Ignore::Orphaned => "its stack resource is gone (orphaned): no longer enforced",
             Ignore::NotRecorded => {
                 "the role's RoleId is not the one its state item records (re-created outside its stack, or not created yet)"
             }
@@ -62,6 +65,7 @@ pub fn triage(record: Option<&Record>, live: Option<&LiveRole>, global: Remediat
         (_, Ownership::Unmanaged) => Triage::Ignore(Ignore::NotManaged),
         (_, Ownership::Absent) => Triage::Ignore(Ignore::NoRoleNoItem),
         (Some(r), _) if r.phase == Phase::Deleting => Triage::Ignore(Ignore::Deleting),
+        (Some(r), _) if r.phase == Phase::Orphaned => Triage::Ignore(Ignore::Orphaned),
         (Some(r), Ownership::Gone) if r.role_id.is_none() => Triage::Ignore(Ignore::BeingCreated),
         (_, Ownership::Gone) => Triage::Deleted,
         (Some(r), Ownership::Recorded) => match r.desired.remediation.max(global) {

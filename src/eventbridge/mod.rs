@@ -162,7 +162,7 @@ impl From<&RepairReport> for Decision {
 
 /// Handles one EventBridge event: routes it, repairs, logs one record per decision and publishes one
 /// notification per decision worth one.
-pub async fn handle<I: NodeRoleIam, S: StateStore, C>(
+pub async fn handle<I: NodeRoleIam, S: StateStore, C: crate::stacks::Stacks>(
     payload: &Value,
     app: &App<I, S, C>,
     invocation: &Invocation,
@@ -202,7 +202,7 @@ pub async fn handle<I: NodeRoleIam, S: StateStore, C>(
             let change = Change::LeftProfile(profile.clone());
             vec![repair_named(core, &profile, &change, settings, metrics, deadline).await]
         }
-        Route::CniPolicy | Route::Sweep => core.sweep(settings, metrics, deadline).await?,
+        Route::CniPolicy | Route::Sweep => core.sweep(&app.stacks, settings, metrics, deadline).await?,
     };
     let mut notes = Vec::new();
     for r in &reports {

@@ -92,7 +92,7 @@ pub fn notification(
     // A sweep runs every half hour: it announces what it changed. What it only finds again (the same dry-run
     // drift, a deleted role, a repair that keeps failing, an open breaker) would arrive 48 times a day; it is
     // logged and counted (metrics, alarms) on every run and announced by the event that caused it.
-    if cause.scheduled && !matches!(report.outcome, Outcome::Repaired) {
+    if cause.scheduled && !matches!(report.outcome, Outcome::Repaired | Outcome::Orphaned(_)) {
         return None;
     }
     let detail_type = report.outcome.detail_type()?;

@@ -77,6 +77,11 @@ pub(super) fn summary(r: &RepairReport, cause: &Cause, actor: &str, policy: &str
         format!("{actor} called {} on {role} at {at} UTC", cause.event_name)
     };
     let changes = r.drift.join(", ");
+    if let Outcome::Orphaned(why) = &r.outcome {
+        return format!(
+            "The scheduled check found that the stack resource managing {role} is gone ({why}) (noticed at {at} UTC); the role is kept and no longer enforced: a stack may take it over with AdoptExistingRole."
+        );
+    }
     match &r.outcome {
         Outcome::Repaired if detached && !cause.scheduled && r.restored_policies.iter().any(|p| p == policy) => {
             format!("{what}; it was re-attached {later}.")
@@ -92,6 +97,6 @@ pub(super) fn summary(r: &RepairReport, cause: &Cause, actor: &str, policy: &str
         Outcome::RoleDeleted => {
             format!("{what}, outside its stack; it is not recreated: update or recreate its stack.")
         }
-        Outcome::InSync | Outcome::Ignored(_) => what,
+        Outcome::InSync | Outcome::Ignored(_) | Outcome::Orphaned(_) => what,
     }
 }

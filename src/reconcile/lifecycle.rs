@@ -248,8 +248,9 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                 info!(role = %name, "role already belongs to this resource (retried or rolled-back request): converging");
                 Adoption::recorded(&record.as_ref().expect("a resumed role has its item").desired)
             }
-            (Claim::Adopt, Some(l)) => {
-                self.admit_adoption(intent, props, l, &cni).await?;
+            (decision @ (Claim::Adopt | Claim::AdoptOrphan), Some(l)) => {
+                let orphan = decision == Claim::AdoptOrphan;
+                self.admit_adoption(intent, props, l, &cni, orphan).await?;
                 info!(role = %name, attached = ?l.attached.iter().map(PolicyArn::name).collect::<Vec<_>>(), "adopting existing role");
                 original_trust = original_trust.or_else(|| l.trust.clone());
                 Adoption::fresh(l)
@@ -279,7 +280,14 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
 
     /// An existing role nobody manages may be adopted only if the installation declared its name and it holds
     /// nothing a node role may not.
-    async fn admit_adoption(&self, intent: &Intent, props: &Properties, live: &LiveRole, cni: &CniCheck) -> Result<()> {
+    async fn admit_adoption(
+        &self,
+        intent: &Intent,
+        props: &Properties,
+        live: &LiveRole,
+        cni: &CniCheck,
+        orphan: bool,
+    ) -> Result<()> {
         let inline = self.iam.inline_policy_names(&live.name).await?;
         let ipv6 = match cni {
             CniCheck::Verified(a) => Some(a.clone()),
@@ -288,7 +296,13 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                 _ => None,
             }),
         };
-        match self.rules.refusal(live, &inline, intent.stack.partition, ipv6.as_ref(), props.node_class) {
+        let (p, class) = (intent.stack.partition, props.node_class);
+        let refusal = if orphan {
+            self.rules.refusal_of_orphan(live, &inline, p, ipv6.as_ref(), class)
+        } else {
+            self.rules.refusal(live, &inline, p, ipv6.as_ref(), class)
+        };
+        match refusal {
             Some(why) => Err(Error::conflict(why)),
             None => Ok(()),
         }

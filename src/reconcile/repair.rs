@@ -10,11 +10,13 @@ use tracing::{debug, error, info, warn};
 
 use super::{Observed, Reconciler};
 use crate::deadline::Deadline;
+use crate::domain::ownership::{owner_shows, OwnerShows};
 use crate::domain::repair::{decide, triage, Breaker, Change, Ignore, Repair, Triage};
 use crate::domain::{Action, LiveRole, Owner, PolicyArn, RemediationMode, RoleName};
 use crate::error::Error;
 use crate::iam::NodeRoleIam;
 use crate::metrics::{Metric, Metrics};
+use crate::stacks::Stacks;
 use crate::state::{Phase, Record, StateStore, Transition};
 
 /// Settings of drift repair (`REMEDIATION_MODE`, `CIRCUIT_MAX_REPAIRS`, `CIRCUIT_WINDOW_SECONDS`,
@@ -77,6 +79,8 @@ pub enum Outcome {
     CircuitOpen,
     /// A managed role was deleted outside its stack: reported, never recreated.
     RoleDeleted,
+    /// The role's stack resource is gone (why): its item is orphaned, the role kept and no longer enforced.
+    Orphaned(String),
     Ignored(String),
     Failed {
         error: String,
@@ -86,12 +90,13 @@ pub enum Outcome {
 
 impl Outcome {
     /// One of each, for the tables derived from this one (the notification rule's detail-types).
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::InSync,
         Outcome::Repaired,
         Outcome::WouldRepair,
         Outcome::CircuitOpen,
         Outcome::RoleDeleted,
+        Outcome::Orphaned(String::new()),
         Outcome::Ignored(String::new()),
         Outcome::Failed { error: String::new(), retryable: false },
     ];
@@ -99,7 +104,7 @@ impl Outcome {
     /// Why nothing was done, or what went wrong.
     pub fn reason(&self) -> &str {
         match self {
-            Outcome::Ignored(why) => why,
+            Outcome::Ignored(why) | Outcome::Orphaned(why) => why,
             Outcome::Failed { error, .. } => error,
             Outcome::RoleDeleted => {
                 "the role was deleted outside its stack: it cannot be repaired in place; update or recreate its stack"
@@ -151,6 +156,12 @@ impl Outcome {
             Outcome::RoleDeleted => {
                 ("role-deleted", true, Some("EKS Node Role Deleted Outside Its Stack"), Some(Metric::RoleDeleted))
             }
+            Outcome::Orphaned(_) => (
+                "orphaned",
+                true,
+                Some("EKS Node Role Orphaned (Its Stack Resource Is Gone)"),
+                Some(Metric::RoleOrphaned),
+            ),
             Outcome::Ignored(_) => ("ignored", false, None, None),
             Outcome::Failed { .. } => {
                 ("failed", true, Some("EKS Node Role Drift Repair Failed"), Some(Metric::RepairFailed))
@@ -207,8 +218,9 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             Ok(None) => return RepairReport::new(name.as_str(), Outcome::Ignored(Ignore::NotManaged.reason().into())),
             Err(e) => return failed(name.as_str(), e, metrics, false),
         };
-        if record.phase == Phase::Deleting {
-            return RepairReport::of(&record, Outcome::Ignored(Ignore::Deleting.reason().into()));
+        if record.phase != Phase::Active {
+            let why = if record.phase == Phase::Deleting { Ignore::Deleting } else { Ignore::Orphaned };
+            return RepairReport::of(&record, Outcome::Ignored(why.reason().into()));
         }
         let mut live = match self.iam.read_role(name).await {
             Ok(live) => live,
@@ -229,14 +241,17 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
 
     /// Sweeps every managed role — the state table's items, not the account's roles, so its cost grows with the
     /// managed roles only — with bounded concurrency, starting no new role once `deadline` has passed.
-    pub async fn sweep(
+    pub async fn sweep<C: Stacks>(
         &self,
+        stacks: &C,
         settings: &DriftSettings,
         metrics: &Metrics,
         deadline: crate::deadline::Deadline,
     ) -> Result<Vec<RepairReport>, Error> {
-        let mut records: Vec<Record> =
-            self.store.list().await?.into_iter().filter(|r| r.phase == Phase::Active).collect();
+        let all = self.store.list().await?;
+        let active: Vec<Record> = all.iter().filter(|r| r.phase == Phase::Active).cloned().collect();
+        // Owners first: an item whose stack resource is gone is orphaned, not enforced.
+        let (mut orphaned, mut records) = self.check_owners(stacks, active, &all, settings, metrics).await;
         // A sweep cut short by the deadline must not always skip the same roles: start somewhere else each minute.
         if !records.is_empty() {
             let offset = (self.clock.unix() / 60) as usize % records.len();
@@ -259,6 +274,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             .buffer_unordered(settings.sweep_concurrency)
             .collect()
             .await;
+        let reports: Vec<RepairReport> = orphaned.drain(..).chain(reports).collect();
         info!(
             managed = reports.len(),
             repaired = reports.iter().filter(|r| r.outcome == Outcome::Repaired).count(),
@@ -266,6 +282,72 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             "sweep finished"
         );
         Ok(reports)
+    }
+
+    /// Asks CloudFormation about each item's owner (once per stack resource, `sweep_concurrency` at a time) and
+    /// orphans the items whose resource is gone; returns their reports and the items still owned. An owner that
+    /// cannot be read, or whose stack is mid-operation, keeps its items.
+    async fn check_owners<C: Stacks>(
+        &self,
+        stacks: &C,
+        records: Vec<Record>,
+        all: &[Record],
+        settings: &DriftSettings,
+        metrics: &Metrics,
+    ) -> (Vec<RepairReport>, Vec<Record>) {
+        let owners: std::collections::BTreeSet<Owner> = records.iter().map(|r| r.owner.clone()).collect();
+        let looks: std::collections::HashMap<Owner, _> = stream::iter(owners)
+            .map(|o| async move {
+                let (status, resource) =
+                    tokio::join!(stacks.stack_status(&o.stack_id), stacks.resource(&o.stack_id, &o.logical_id));
+                (o, status.and_then(|s| Ok((s, resource?))))
+            })
+            .buffer_unordered(settings.sweep_concurrency)
+            .collect()
+            .await;
+        let (mut orphaned, mut kept) = (Vec::new(), Vec::new());
+        for record in records {
+            let why = match looks.get(&record.owner) {
+                Some(Ok((status, resource))) => {
+                    let shown = resource.as_ref().map(|r| (r.status.as_str(), r.physical_id.as_deref()));
+                    match owner_shows(status.as_deref(), shown, record.role_name.as_str()) {
+                        OwnerShows::Gone(why) => Some(why),
+                        OwnerShows::NamesAnother(current)
+                            if all.iter().any(|r| {
+                                r.owner == record.owner && r.role_name.as_str().eq_ignore_ascii_case(&current)
+                            }) =>
+                        {
+                            Some(format!("its stack resource now names role {current}"))
+                        }
+                        _ => None,
+                    }
+                }
+                Some(Err(e)) => {
+                    warn!(role = %record.role_name, error = %e, "could not read the item's owner: kept");
+                    None
+                }
+                None => None,
+            };
+            match why {
+                Some(why) => orphaned.push(self.orphan(record, why, metrics).await),
+                None => kept.push(record),
+            }
+        }
+        (orphaned, kept)
+    }
+
+    /// Marks the item orphaned (reported once: later sweeps skip it).
+    async fn orphan(&self, record: Record, why: String, metrics: &Metrics) -> RepairReport {
+        let role = record.role_name.to_string();
+        match self.commit(Some(&record), Transition::Orphan(why.clone())).await {
+            Ok(_) => {
+                error!(role, owner = %record.owner.stack_id, reason = %why, "a managed role's stack resource is gone: orphaned, no longer enforced");
+                let report = RepairReport::of(&record, Outcome::Orphaned(why));
+                emit(metrics, &report.outcome, &role, false);
+                report
+            }
+            Err(e) => failed(&role, e, metrics, false),
+        }
     }
 
     async fn repair_observed(

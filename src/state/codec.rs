@@ -79,6 +79,7 @@ pub fn decode(item: &Item) -> Result<Record> {
     let phase = match text(PHASE)?.as_str() {
         "active" => Phase::Active,
         "deleting" => Phase::Deleting,
+        "orphaned" => Phase::Orphaned,
         _ => return Err(bad(PHASE)),
     };
     let list = |attr: &'static str| match item.get(attr) {

@@ -26,6 +26,8 @@ pub enum Transition {
     /// Repair found a permissions boundary on the role that the installation may not remove and left it: noted in
     /// the trail once, so that it is reported once, not on every sweep.
     NoteKeptBoundary(PolicyArn),
+    /// The sweep found the item's stack resource gone: no longer enforced, never changed (why, in the trail).
+    Orphan(String),
     /// Delete, last: the item goes once its role is removed or released.
     Remove,
 }
@@ -58,6 +60,7 @@ impl Transition {
             Transition::MarkDeleting => "mark-deleting",
             Transition::RecordRepair { .. } => "record-repair",
             Transition::NoteKeptBoundary(_) => "note-kept-boundary",
+            Transition::Orphan(_) => "orphan",
             Transition::Remove => "remove",
         }
     }
@@ -73,6 +76,8 @@ impl Transition {
         match (self, current) {
             (Transition::Claim { desired, adopted, original_trust, own_profile }, current) => {
                 let mut item = current.cloned().unwrap_or_else(|| Record::new(desired.clone()));
+                // Its owner's, or an orphaned item taken over by another resource.
+                item.owner = desired.owner.clone();
                 item.desired = desired.clone();
                 item.original_trust = original_trust.clone();
                 item.own_profile = own_profile.clone();
@@ -124,6 +129,14 @@ impl Transition {
                 }
                 let mut item = r.clone();
                 item.note(now, &note);
+                Write::Put(item, r.expect())
+            }
+            (Transition::Orphan(_), Some(r)) if r.phase == Phase::Orphaned => Write::Unchanged(r.clone()),
+            // A Delete has begun: the resource is going the ordinary way.
+            (Transition::Orphan(_), Some(r)) if r.phase == Phase::Deleting => Write::Refused,
+            (Transition::Orphan(why), Some(r)) => {
+                let mut item = Record { phase: Phase::Orphaned, ..r.clone() };
+                item.note(now, &format!("orphaned: {why}"));
                 Write::Put(item, r.expect())
             }
             (Transition::Remove, Some(r)) => Write::Delete { role: r.role_name.clone(), version: r.version },

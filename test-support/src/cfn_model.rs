@@ -101,6 +101,11 @@ impl CfnModel {
         self.with(stack_id, |s| s.status = status.into());
     }
 
+    /// The stack's update is over (its cleanup done, or given up after three refused Deletes).
+    pub fn finish_update(&self, stack_id: &str) {
+        self.with(stack_id, |s| s.status = "UPDATE_COMPLETE".into());
+    }
+
     /// The update failed elsewhere: CloudFormation rolls the resource back (an Update with the old properties).
     pub fn rolling_back_update(&self, stack_id: &str, logical: &str) {
         self.with(stack_id, |s| s.status = "UPDATE_ROLLBACK_IN_PROGRESS".into());

@@ -66,6 +66,7 @@ pub async fn deliver_to<I, S, C>(
 where
     I: eks_node_role_guard::iam::NodeRoleIam,
     S: StateStore,
+    C: eks_node_role_guard::stacks::Stacks,
 {
     let answer = eks_node_role_guard::eventbridge::handle(event, app, &invocation(left)).await?;
     Ok(serde_json::to_value(Handled::Eventbridge(answer)).expect("an answer serialises"))

@@ -91,11 +91,11 @@ const NEVER: &[(&[&str], &[&str], &str)] = &[
     ),
     (
         &["reconcile"],
-        &["app", "cfn", "eventbridge", "notifier", "notify", "settings", "stacks"],
+        &["app", "cfn", "eventbridge", "notifier", "notify", "settings"],
         "the reconciler serves both triggers and knows neither",
     ),
     (&["cfn"], &["eventbridge", "notifier", "notify"], "the triggers are independent"),
-    (&["eventbridge"], &["cfn", "stacks"], "the triggers are independent"),
+    (&["eventbridge"], &["cfn"], "the triggers are independent"),
 ];
 
 #[test]

@@ -911,7 +911,7 @@ async fn a_sweep_repairs_from_the_item_as_it_is_now_not_as_it_was_listed() {
     let rec = eks_node_role_guard::reconcile::Reconciler::new(w.iam.clone(), store, w.reconciler.rules.clone(), None);
     let settings = eks_node_role_guard::reconcile::repair::DriftSettings::default();
     let deadline = std::time::Duration::from_secs(30);
-    let reports = rec.sweep(&settings, &w.metrics, deadline.into()).await.unwrap();
+    let reports = rec.sweep(&w.stacks, &settings, &w.metrics, deadline.into()).await.unwrap();
     assert_eq!(reports.len(), 1);
     assert!(!w.attached("nodes").contains(CNI), "the Update's detach stands: {reports:?}");
     assert!(w.attached("nodes").contains(WORKER));

@@ -130,3 +130,77 @@ async fn a_service_timeout_shorter_than_the_function_is_refused_on_create_and_wa
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     assert!(r["Data"]["Warnings"].as_str().unwrap().contains("ServiceTimeout"), "{r}");
 }
+
+fn sweep_event() -> Value {
+    json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "sweep"})
+}
+
+/// The outcome the sweep reports for `role` (`None`: not reported).
+async fn swept(h: &Harness, role: &str) -> Option<String> {
+    let out = h.deliver(&sweep_event()).await.unwrap();
+    out["outcomes"].as_array()?.iter().find(|o| o["role"] == role).map(|o| o["outcome"].as_str().unwrap().to_string())
+}
+
+/// `DeletionPolicy: Retain` (or `--retain-resources`, a force delete): the stack goes, no Delete comes. The sweep
+/// finds the resource gone and orphans the item once: no longer enforced, never changed. A new stack may take the
+/// role over only with AdoptExistingRole, and its Delete then releases it as it releases an adopted role.
+#[tokio::test]
+async fn a_retained_role_is_orphaned_once_and_another_stack_may_adopt_it() {
+    let h = Harness::new().await;
+    let stack = h.modelled_stack("prod", "Nodes");
+    let r = h.send_as_is(&on(&stack, request("Create", "Nodes", json!({"RoleName": "nodes"}), &h.url()))).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    h.model.created(&stack, "Nodes", "nodes");
+    assert_eq!(swept(&h, "nodes").await.as_deref(), Some("in-sync"), "its resource is there");
+    h.model.retained(&stack, "Nodes");
+    assert_eq!(swept(&h, "nodes").await.as_deref(), Some("orphaned"));
+    assert_eq!(h.metrics.count(eks_node_role_guard::metrics::Metric::RoleOrphaned, "nodes"), 1);
+    assert_eq!(h.record("nodes").await.unwrap().phase, eks_node_role_guard::state::Phase::Orphaned);
+    assert_eq!(swept(&h, "nodes").await, None, "reported once: later sweeps skip it");
+    // No longer enforced: a detach stays.
+    h.detach("nodes", "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy").await;
+    assert_eq!(h.outcome(&drift_event("drift-detach-role-policy.json", "nodes"), "nodes").await, "ignored");
+    assert!(!h.attached("nodes").await.contains("AmazonEKSWorkerNodePolicy"));
+    // Another stack: refused without AdoptExistingRole, nothing changed; adopted with it.
+    let r = h.create("NewNodes", json!({"RoleName": "nodes"})).await;
+    assert_eq!(r["Status"], "FAILED", "{r}");
+    assert!(
+        r["Reason"].as_str().unwrap().contains("orphaned")
+            && r["Reason"].as_str().unwrap().contains("AdoptExistingRole"),
+        "{r}"
+    );
+    let r = h.create("NewNodes", json!({"RoleName": "nodes", "AdoptExistingRole": "true"})).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert_eq!(r["Data"]["Adopted"], "true");
+    assert!(h.attached("nodes").await.contains("AmazonEKSWorkerNodePolicy"), "enforced again by its new owner");
+    assert_eq!(h.record("nodes").await.unwrap().owner.logical_id, "NewNodes");
+    let r =
+        h.send(&delete("NewNodes", "nodes", json!({"RoleName": "nodes", "AdoptExistingRole": "true"}), &h.url())).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert!(h.role("nodes").await.is_some(), "an adopted role is released, not deleted");
+    assert!(h.record("nodes").await.is_none());
+}
+
+/// A stack in the middle of an operation shows what a replacement's cleanup or a rollback is doing: nothing is
+/// concluded then. A replacement whose cleanup Delete CloudFormation gave up on leaves the old role's item, whose
+/// resource now names the new role: that item is orphaned, the new one stays enforced.
+#[tokio::test]
+async fn items_are_orphaned_only_when_their_resource_is_really_gone() {
+    let h = Harness::new().await;
+    let stack = h.modelled_stack("prod", "Nodes");
+    let r = h.send_as_is(&on(&stack, request("Create", "Nodes", json!({"RoleName": "nodes"}), &h.url()))).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    h.model.created(&stack, "Nodes", "nodes");
+    h.model.updating(&stack, "Nodes");
+    let replace = update("Nodes", "nodes", json!({"RoleName": "nodes-v2"}), json!({"RoleName": "nodes"}), &h.url());
+    let r = h.send_as_is(&on(&stack, replace)).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    h.model.updated(&stack, "Nodes", "nodes-v2");
+    // Cleanup in progress: the old item is the cleanup's, not an orphan.
+    assert_eq!(swept(&h, "nodes").await.as_deref(), Some("in-sync"));
+    // CloudFormation gave up on the cleanup (a Delete refused three times) and completed the update.
+    h.model.finish_update(&stack);
+    assert_eq!(swept(&h, "nodes").await.as_deref(), Some("orphaned"));
+    assert_eq!(h.record("nodes-v2").await.unwrap().phase, eks_node_role_guard::state::Phase::Active);
+    assert_eq!(h.metrics.count(eks_node_role_guard::metrics::Metric::RoleOrphaned, "nodes-v2"), 0);
+}

@@ -404,6 +404,9 @@ async fn a_role_that_reads_as_absent_once_is_read_again_before_an_alarm() {
     // An item written by a Create that has not made its role yet (no RoleId): being created, not deleted.
     let mut spec = eks_node_role_guard::testing::spec();
     spec.name = eks_node_role_guard::domain::RoleName::parse("coming").unwrap();
+    // Its stack is creating it (an item of a stack that does not exist would be orphaned).
+    spec.owner =
+        eks_node_role_guard::domain::Owner { stack_id: h.stack_for("Coming").await, logical_id: "Coming".into() };
     let making = eks_node_role_guard::state::Record::new(spec);
     eks_node_role_guard::state::StateStore::put(&h.store, &making, eks_node_role_guard::state::Expect::NewOrOwn)
         .await

@@ -120,7 +120,7 @@ async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
         return (Err(Error::invalid(why.clone())), None);
     }
     let was_confirmed = std::sync::atomic::AtomicBool::new(false);
-    let confirmation = async {
+    let confirmation = || async {
         let me = t.identity.resolve(invoked_function_arn).await?;
         let confirmed = confirm::confirm(&req, &me, &t.stacks).await?;
         was_confirmed.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -128,7 +128,19 @@ async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
     };
     let budget = deadline.work_budget(t.cfn.margin);
     let applied = tokio::time::timeout(budget, async {
-        let applied = Box::pin(t.reconciler.apply(&intent, progress, confirmation)).await;
+        let mut applied = Box::pin(t.reconciler.apply(&intent, progress, confirmation())).await;
+        // Another writer changed the item meanwhile — most often a copy of this very request, which Lambda may
+        // deliver twice at once: read again and converge (the copy's work is this request's too), rather than
+        // answer FAILED and have CloudFormation roll back what the copy made.
+        for attempt in 1..=RACE_RETRIES {
+            if !matches!(applied, Err(Error::RecordChanged(_))) {
+                break;
+            }
+            let wait = Duration::from_millis(100 * attempt as u64 + u64::from(jitter_ms()));
+            info!(attempt, wait_ms = wait.as_millis() as u64, "the state item changed meanwhile: reading again");
+            tokio::time::sleep(wait).await;
+            applied = Box::pin(t.reconciler.apply(&intent, progress, confirmation())).await;
+        }
         match &intent.action {
             // Confirmed again before answering: CloudFormation may have cancelled the Create meanwhile. (A
             // request never confirmed did nothing to undo.)
@@ -150,6 +162,15 @@ async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
         Ok(r) => (r.map(answer_of).map(|a| a.with_warning(short_timeout)), None),
         Err(_) => (Err(Error::TimedOut(format!("within {} ms", budget.as_millis()))), Some(intent)),
     }
+}
+
+/// How many times a request whose state item another writer changed meanwhile is carried out again.
+const RACE_RETRIES: u32 = 3;
+
+/// 0–99 ms, so that two copies of a request do not retry in step.
+fn jitter_ms() -> u16 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    (nanos % 100) as u16
 }
 
 /// `None` while CloudFormation still creates the request's resource; otherwise the status it shows now. A

@@ -204,3 +204,45 @@ async fn items_are_orphaned_only_when_their_resource_is_really_gone() {
     assert_eq!(h.record("nodes-v2").await.unwrap().phase, eks_node_role_guard::state::Phase::Active);
     assert_eq!(h.metrics.count(eks_node_role_guard::metrics::Metric::RoleOrphaned, "nodes-v2"), 0);
 }
+
+/// Lambda may hand one request to two function processes at once. Both answers are SUCCESS with the same role:
+/// neither copy may answer FAILED (CloudFormation could read it and roll back what the other made).
+#[tokio::test]
+async fn two_copies_of_one_request_at_once_both_succeed_with_the_same_role() {
+    for (props, n) in [(json!({"RoleName": "nodes", "AdditionalPolicyArns": [SSM]}), 0), (json!({}), 1)] {
+        let h = Harness::new().await;
+        let create = h.aimed(&request("Create", "Nodes", props.clone(), &h.url())).await;
+        let inv = invocation(Duration::from_secs(60));
+        let (a, b) = tokio::join!(
+            eks_node_role_guard::cfn::handle(&create, &h.app, &inv),
+            eks_node_role_guard::cfn::handle(&create, &h.app, &inv)
+        );
+        let answers: Vec<Value> = h.listener.accepted().iter().map(|r| r.json()).collect();
+        assert_eq!(answers.len(), 2, "case {n}: {answers:?}");
+        for answer in &answers {
+            assert_eq!(answer["Status"], "SUCCESS", "case {n}: {answer}\n{a:?} {b:?}");
+        }
+        assert_eq!(answers[0]["PhysicalResourceId"], answers[1]["PhysicalResourceId"], "case {n}");
+        let role = answers[0]["PhysicalResourceId"].as_str().unwrap().to_string();
+        assert!(h.attached(&role).await.contains("AmazonEKSWorkerNodePolicy"), "case {n}");
+        assert_eq!(
+            h.record(&role).await.unwrap().role_id.as_deref(),
+            h.role(&role).await.map(|r| r.role_id).as_deref()
+        );
+        // And an Update delivered twice at once.
+        let physical = role.clone();
+        let mut new = props.clone();
+        new["Tags"] = json!([{"Key": "team", "Value": "a"}]);
+        let up = h.aimed(&update("Nodes", &physical, new, props.clone(), &h.url())).await;
+        let before = h.listener.accepted().len();
+        tokio::join!(
+            eks_node_role_guard::cfn::handle(&up, &h.app, &inv),
+            eks_node_role_guard::cfn::handle(&up, &h.app, &inv)
+        );
+        let answers: Vec<Value> = h.listener.accepted()[before..].iter().map(|r| r.json()).collect();
+        assert!(answers.iter().all(|a| a["Status"] == "SUCCESS"), "case {n}: {answers:?}");
+        assert_eq!(h.tags(&role).await.get("team").map(String::as_str), Some("a"));
+    }
+}
+
+const SSM: &str = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";

@@ -128,7 +128,21 @@ async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
     };
     let budget = deadline.work_budget(t.cfn.margin);
     let applied = tokio::time::timeout(budget, async {
-        let mut applied = Box::pin(t.reconciler.apply(&intent, progress, confirmation())).await;
+        // A Create is confirmed again before it answers, as soon as its role exists, beside the rest of its
+        // work (which takes no longer than a round trip or two): CloudFormation may have cancelled it meanwhile.
+        let creating = matches!(intent.action, Lifecycle::Create(_));
+        let mut again = std::pin::pin!(async {
+            progress.role_made().await;
+            still_creating(&intent, &t.stacks).await
+        });
+        let mut work = std::pin::pin!(t.reconciler.apply(&intent, progress, confirmation()));
+        let (mut applied, mut verdict) = tokio::select! {
+            applied = &mut work => (applied, None),
+            verdict = &mut again, if creating => ((&mut work).await, Some(verdict)),
+        };
+        if creating && verdict.is_none() && progress.is_role_made() {
+            verdict = Some((&mut again).await);
+        }
         // Another writer changed the item meanwhile — most often a copy of this very request, which Lambda may
         // deliver twice at once: read again and converge (the copy's work is this request's too), rather than
         // answer FAILED and have CloudFormation roll back what the copy made.
@@ -142,10 +156,12 @@ async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
             applied = Box::pin(t.reconciler.apply(&intent, progress, confirmation())).await;
         }
         match &intent.action {
-            // Confirmed again before answering: CloudFormation may have cancelled the Create meanwhile. (A
-            // request never confirmed did nothing to undo.)
+            // A request never confirmed did nothing to undo.
             Lifecycle::Create(_) if !was_confirmed.load(std::sync::atomic::Ordering::Relaxed) => applied,
-            Lifecycle::Create(_) => match still_creating(&intent, &t.stacks).await {
+            Lifecycle::Create(_) => match match verdict {
+                Some(v) => v,
+                None => still_creating(&intent, &t.stacks).await,
+            } {
                 Some(status) => {
                     Box::pin(t.reconciler.undo_cancelled_create(&intent, progress)).await;
                     Err(Error::conflict(format!(

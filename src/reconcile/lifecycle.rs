@@ -50,6 +50,9 @@ pub struct Progress {
     /// This request created the role (and made this instance profile with it): its own to remove even when its
     /// item is already gone.
     made: Mutex<Option<Option<String>>>,
+    /// The role exists (made or found) and the rest of the request is converging it.
+    role_ready: AtomicBool,
+    role_ready_now: tokio::sync::Notify,
 }
 
 impl Progress {
@@ -67,6 +70,22 @@ impl Progress {
     }
     fn made(&self, profile: Option<&str>) {
         *self.made.lock().unwrap_or_else(|e| e.into_inner()) = Some(profile.map(str::to_string));
+    }
+    /// The role exists; what is left is converging it.
+    fn role_ready(&self) {
+        self.role_ready.store(true, Ordering::Relaxed);
+        self.role_ready_now.notify_waiters();
+    }
+    /// Waits until the request's role exists (forever, for a request that never gets that far).
+    pub async fn role_made(&self) {
+        let notified = self.role_ready_now.notified();
+        if self.is_role_made() {
+            return;
+        }
+        notified.await;
+    }
+    pub fn is_role_made(&self) -> bool {
+        self.role_ready.load(Ordering::Relaxed)
     }
     /// `Some(profile made with it)` when this request created the role.
     fn made_role(&self) -> Option<Option<String>> {
@@ -336,6 +355,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                 (live, make_profile)
             }
         };
+        progress.role_ready();
         let (recorded, converged) = tokio::join!(
             self.commit(Some(&item), Transition::RecordRoleId(live.role_id.clone())),
             self.converge(desired, live.clone(), cni, retired, made.as_deref())

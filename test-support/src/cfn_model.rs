@@ -112,6 +112,16 @@ impl CfnModel {
         self.resource(stack_id, logical, |r| r.status = "UPDATE_IN_PROGRESS".into());
     }
 
+    /// The rollback's Update was answered with `physical_id` (the old one): the stack cleans up what the failed
+    /// update made (`UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS`: the Delete of the replacement).
+    pub fn rolled_back(&self, stack_id: &str, logical: &str, physical_id: &str) {
+        self.resource(stack_id, logical, |r| {
+            r.status = "UPDATE_COMPLETE".into();
+            r.physical_id = Some(physical_id.into());
+        });
+        self.with(stack_id, |s| s.status = "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS".into());
+    }
+
     /// The stack is being deleted.
     pub fn deleting(&self, stack_id: &str) {
         self.with(stack_id, |s| {

@@ -246,3 +246,46 @@ async fn two_copies_of_one_request_at_once_both_succeed_with_the_same_role() {
 }
 
 const SSM: &str = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
+
+/// A replacement, its cleanup Delete of the old id (sent twice: CloudFormation retries), then a second
+/// replacement rolled back and its cleanup: each Delete removes exactly the role it names, never the one the
+/// resource shows now, though all of them belong to the same resource.
+#[tokio::test]
+async fn cleanup_deletes_remove_the_old_role_and_never_the_current_one() {
+    let h = Harness::new().await;
+    let stack = h.modelled_stack("prod", "Nodes");
+    let h = &h;
+    let send = |req: Value| {
+        let req = on(&stack, req);
+        async move { h.send_as_is(&req).await }
+    };
+    let v1 = json!({"RoleName": "nodes"});
+    let v2 = json!({"RoleName": "nodes-v2"});
+    let v3 = json!({"RoleName": "nodes-v3"});
+    assert_eq!(send(request("Create", "Nodes", v1.clone(), &h.url())).await["Status"], "SUCCESS");
+    h.model.created(&stack, "Nodes", "nodes");
+    h.model.updating(&stack, "Nodes");
+    assert_eq!(send(update("Nodes", "nodes", v2.clone(), v1.clone(), &h.url())).await["Status"], "SUCCESS");
+    h.model.updated(&stack, "Nodes", "nodes-v2");
+    for _ in 0..2 {
+        let r = send(delete("Nodes", "nodes", v1.clone(), &h.url())).await;
+        assert_eq!(r["Status"], "SUCCESS", "{r}");
+        assert!(h.role("nodes").await.is_none(), "the old role is gone");
+        assert!(h.role("nodes-v2").await.is_some() && h.record("nodes-v2").await.is_some(), "the current one stays");
+    }
+    h.model.finish_update(&stack);
+    // A second replacement that the stack rolls back.
+    h.model.updating(&stack, "Nodes");
+    assert_eq!(send(update("Nodes", "nodes-v2", v3.clone(), v2.clone(), &h.url())).await["Status"], "SUCCESS");
+    h.model.updated(&stack, "Nodes", "nodes-v3");
+    h.model.rolling_back_update(&stack, "Nodes");
+    let r = send(update("Nodes", "nodes-v3", v2.clone(), v3.clone(), &h.url())).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert_eq!(r["PhysicalResourceId"], "nodes-v2", "back to the old role");
+    h.model.rolled_back(&stack, "Nodes", "nodes-v2");
+    let r = send(delete("Nodes", "nodes-v3", v3.clone(), &h.url())).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert!(h.role("nodes-v3").await.is_none(), "the failed update's role is cleaned up");
+    assert!(h.role("nodes-v2").await.is_some() && h.record("nodes-v2").await.is_some(), "the current one stays");
+    assert!(h.attached("nodes-v2").await.contains("AmazonEKSWorkerNodePolicy"));
+}

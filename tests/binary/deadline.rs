@@ -67,3 +67,33 @@ async fn outside_us_east_1_the_binary_warns_that_iam_events_need_forwarding() {
         );
     }
 }
+
+/// Lambda may hand one asynchronous request to two function processes at once: two processes of the released
+/// binary, each under its own runtime, receive the same Create at the same moment. Both answer SUCCESS with the
+/// same role, which is whole.
+#[tokio::test]
+async fn two_processes_handed_the_same_create_at_once_both_succeed() {
+    let h = Harness::new().await;
+    let allowed = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
+    let env = [("ALLOWED_ADDITIONAL_POLICY_ARNS", allowed), ("ALLOW_INSECURE_RESPONSE_URL", "true")];
+    let (one, two) = (RuntimeStub::start().await, RuntimeStub::start().await);
+    let _f1 = Function::start(&one.address(), &h.aws.endpoint(), &env);
+    let _f2 = Function::start(&two.address(), &h.aws.endpoint(), &env);
+    let props =
+        json!({"RoleName": "nodes", "AdditionalPolicyArns": [allowed], "Tags": [{"Key": "team", "Value": "a"}]});
+    let req = h.aimed(&request("Create", "Nodes", props, &h.url())).await;
+    let bytes = req.to_string();
+    let deadline = Duration::from_secs(60);
+    let (a, b) = tokio::join!(one.invoke(bytes.as_bytes(), deadline), two.invoke(bytes.as_bytes(), deadline));
+    assert_eq!((a.unwrap().kind, b.unwrap().kind), ("response".to_string(), "response".to_string()));
+    let answers: Vec<serde_json::Value> = h.listener.accepted().iter().map(|r| r.json()).collect();
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    for answer in &answers {
+        assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+        assert_eq!(answer["PhysicalResourceId"], "nodes");
+    }
+    let attached = h.attached("nodes").await;
+    assert!(attached.contains("AmazonSSMManagedInstanceCore") && attached.contains("AmazonEKSWorkerNodePolicy"));
+    assert_eq!(h.tags("nodes").await.get("team").map(String::as_str), Some("a"));
+    assert_eq!(h.record("nodes").await.unwrap().role_id, h.role("nodes").await.map(|r| r.role_id));
+}

@@ -214,8 +214,10 @@ async fn subject<I: NodeRoleIam, S: StateStore>(
         (Some(_), r) => r?,
     };
     let record = record?;
+    let orphaned = record.as_ref().is_some_and(|r| r.phase == eks_node_role_guard::state::Phase::Orphaned);
     let managed = match (store, Ownership::of(record.as_ref(), live.as_ref())) {
         (None, _) => Managed::Unknown,
+        (Some(_), _) if orphaned => Managed::Orphaned,
         (Some(_), Ownership::Absent | Ownership::Unmanaged) => Managed::No,
         (Some(_), Ownership::Recorded) => Managed::Yes(Box::new(record.expect("a recorded role has its item"))),
         (Some(_), Ownership::Gone) => Managed::Deleted,
@@ -377,5 +379,15 @@ mod tests {
         assert_eq!(r.findings.iter().map(|f| f.kind).collect::<Vec<_>>(), ["managed-role-deleted"]);
         assert_eq!(report.exit_code(), 1);
         assert!(report.notes.iter().any(|n| n.contains("this region's clusters only")), "{:?}", report.notes);
+        // Orphaned (its stack resource gone): not the guard's any more, judged as any role, and said so.
+        let gone = store.get(&RoleName::parse("gone").unwrap()).await.unwrap().unwrap();
+        let orphaned = Record { phase: eks_node_role_guard::state::Phase::Orphaned, ..gone.clone() };
+        store.put(&orphaned, Expect::Version(gone.version)).await.unwrap();
+        let report = audit(&clusters, &iam, Some(&store), &Scope::default(), &|_, _, _| ()).await.unwrap();
+        let r = report.roles.iter().find(|r| r.role_name == "gone").unwrap();
+        assert_eq!(r.managed, "orphaned");
+        assert!(r.notes.iter().any(|n| n.kind == "orphaned"), "{:?}", r.notes);
+        assert!(r.findings.iter().all(|f| f.kind != "managed-role-deleted"), "{:?}", r.findings);
+        assert_eq!(report.exit_code(), 0, "an orphaned item is no finding of its own");
     }
 }

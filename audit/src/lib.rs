@@ -78,6 +78,8 @@ pub enum Managed {
     OtherRole,
     /// An item exists and the role does not: deleted outside its stack (the guard raises RoleDeleted).
     Deleted,
+    /// The item is orphaned: its stack resource is gone, and the guard no longer enforces the role.
+    Orphaned,
     /// No state table was given: unknown.
     Unknown,
 }
@@ -89,6 +91,7 @@ impl Managed {
             Managed::No => "no",
             Managed::OtherRole => "other-role",
             Managed::Deleted => "deleted",
+            Managed::Orphaned => "orphaned",
             Managed::Unknown => "unknown",
         }
     }
@@ -215,6 +218,12 @@ pub fn judge(subject: &Subject, clusters: &[ClusterFacts]) -> RoleReport {
         out.note(
             "state-item-for-another-role",
             "the guard has a state item for this name that records another RoleId: nothing is enforced on this role",
+        );
+    }
+    if let Managed::Orphaned = subject.managed {
+        out.note(
+            "orphaned",
+            "the guard's item for this role is orphaned (its stack resource is gone): nothing is enforced on it; a stack may take it over with AdoptExistingRole",
         );
     }
     let labelled = subject.live.as_ref().is_some_and(|l| eks_node_role_guard::domain::Label::of(&l.tags).is_some());

@@ -131,11 +131,12 @@ async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
         // A Create is confirmed again before it answers, as soon as its role exists, beside the rest of its
         // work (which takes no longer than a round trip or two): CloudFormation may have cancelled it meanwhile.
         let creating = matches!(intent.action, Lifecycle::Create(_));
-        let mut again = std::pin::pin!(async {
+        // Boxed: the lifecycle's futures are large, and this one holds two of them.
+        let mut again = Box::pin(async {
             progress.role_made().await;
             still_creating(&intent, &t.stacks).await
         });
-        let mut work = std::pin::pin!(t.reconciler.apply(&intent, progress, confirmation()));
+        let mut work = Box::pin(t.reconciler.apply(&intent, progress, confirmation()));
         let (mut applied, mut verdict) = tokio::select! {
             applied = &mut work => (applied, None),
             verdict = &mut again, if creating => ((&mut work).await, Some(verdict)),

@@ -261,14 +261,16 @@ pub fn keep_foreign_boundary(plan: &mut Plan, live: &LiveRole, removable: &BTree
     (plan.actions.len() < before).then(|| kept.clone())
 }
 
-/// Gives an adopted role back: the trust policy it had before adoption, the instance profile the tool made
-/// for it removed, the label removed. The policies stay: it is still a node role, now unmanaged.
-pub fn plan_release(live: &LiveRole, original_trust: Option<&Value>, own_profile: Option<&str>) -> Plan {
+/// Gives an adopted role back: the instance profile the tool made for it removed, the label removed, the
+/// boundary as it was found (`original_boundary`: `Some(None)` none, `None` not recorded: left as it is). The
+/// policies stay (nodes may still run on it) and so does EC2's trust: a trust is never handed back, so no item,
+/// forged or not, can make the guard give a role to another principal.
+pub fn plan_release(live: &LiveRole, own_profile: Option<&str>, original_boundary: Option<Option<&PolicyArn>>) -> Plan {
     let mut actions = Vec::new();
-    if let Some(trust) = original_trust {
-        if !live.trust.as_ref().is_some_and(|t| policies::same_policy(t, trust)) {
-            actions.push(Action::UpdateTrust(trust.clone()));
-        }
+    match original_boundary {
+        Some(Some(b)) if live.boundary.as_ref() != Some(b) => actions.push(Action::PutBoundary(b.clone())),
+        Some(None) if live.boundary.is_some() => actions.push(Action::DeleteBoundary),
+        _ => {}
     }
     if let Some(own) = own_profile {
         if live.in_instance_profile(own).is_some() {
@@ -591,15 +593,27 @@ mod tests {
     }
 
     #[test]
-    fn release_restores_the_original_trust_and_removes_the_label_and_the_tools_profile() {
+    fn release_never_hands_a_trust_back_restores_the_boundary_and_removes_the_label_and_the_tools_profile() {
         let s = NodeRoleSpec { adopted: true, ..spec() };
-        let live = live_matching(&s);
-        let original = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]});
-        let p = plan_release(&live, Some(&original), Some("NodeRole"));
-        assert_eq!(p.actions[0], Action::UpdateTrust(original));
-        assert_eq!(kinds(&p)[1..3], ["RemoveRoleFromInstanceProfile NodeRole", "DeleteInstanceProfile NodeRole"]);
-        let Action::UntagRole(keys) = &p.actions[3] else { panic!("{p:?}") };
+        let mut live = live_matching(&s);
+        let p = plan_release(&live, Some("NodeRole"), None);
+        assert_eq!(kinds(&p)[0..2], ["RemoveRoleFromInstanceProfile NodeRole", "DeleteInstanceProfile NodeRole"]);
+        let Action::UntagRole(keys) = &p.actions[2] else { panic!("{p:?}") };
         assert_eq!(keys.len(), 4);
         assert!(!kinds(&p).iter().any(|a| a.starts_with("Detach") || a.starts_with("DeleteRole")));
+        assert!(!p.actions.iter().any(|a| matches!(a, Action::UpdateTrust(_))), "EC2's trust stays: {p:?}");
+        // The boundary as found: put back, or removed when it had none; left alone when not recorded.
+        let guards = PolicyArn::parse("arn:aws:iam::123456789012:policy/guards", "b").unwrap();
+        let found = PolicyArn::parse("arn:aws:iam::123456789012:policy/found", "b").unwrap();
+        live.boundary = Some(guards.clone());
+        assert!(plan_release(&live, None, Some(Some(&found))).actions.contains(&Action::PutBoundary(found.clone())));
+        assert!(plan_release(&live, None, Some(None)).actions.contains(&Action::DeleteBoundary));
+        let kept = plan_release(&live, None, None);
+        assert!(!kept.actions.iter().any(|a| matches!(a, Action::PutBoundary(_) | Action::DeleteBoundary)));
+        live.boundary = Some(found.clone());
+        assert!(!plan_release(&live, None, Some(Some(&found)))
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::PutBoundary(_))));
     }
 }

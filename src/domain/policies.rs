@@ -311,6 +311,47 @@ pub fn trusted_services(doc: &Value) -> BTreeSet<String> {
 }
 
 /// Why a role may not be a node role, quoting the procedure's rule; `None` when it may.
+/// Why a role's trust policy keeps it from being adopted, if it does: it names a principal other than an AWS
+/// service (`AWS`, `Federated`, `CanonicalUser`, `*`), or carries a condition or a `Not*` element. Adoption puts
+/// EC2's trust in its place, which is sound only when nothing but services could assume the role before.
+pub fn foreign_trust(doc: &Value) -> Option<String> {
+    let statements: Vec<&Value> = match doc.get("Statement") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(one @ Value::Object(_)) => vec![one],
+        _ => return Some("its trust policy has no statement the guard can read".into()),
+    };
+    for st in statements {
+        for not in ["NotPrincipal", "NotAction", "NotResource"] {
+            if st.get(not).is_some() {
+                return Some(format!("its trust policy uses {not}: only a trust of AWS services can be adopted"));
+            }
+        }
+        if st.get("Condition").is_some() {
+            return Some(
+                "its trust policy carries a condition: only a plain trust of AWS services can be adopted".into(),
+            );
+        }
+        if st.get("Effect").and_then(Value::as_str) == Some("Deny") {
+            continue;
+        }
+        match st.get("Principal") {
+            Some(Value::Object(p)) => {
+                if let Some(kind) = p.keys().find(|k| k.as_str() != "Service") {
+                    return Some(format!(
+                        "its trust policy names {kind} principals: the guard adopts only roles that AWS services alone may assume (it would replace that trust with EC2's, and never hands a trust back)"
+                    ));
+                }
+            }
+            _ => {
+                return Some(
+                    "its trust policy names any principal (`*`): only a trust of AWS services can be adopted".into(),
+                )
+            }
+        }
+    }
+    None
+}
+
 pub fn forbidden_trust(doc: &Value) -> Option<&'static str> {
     let services = trusted_services(doc);
     if services.contains(CLUSTER_PRINCIPAL) {
@@ -325,6 +366,46 @@ pub fn forbidden_trust(doc: &Value) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_plain_trust_of_services_may_be_adopted() {
+        let doc = |st: Value| serde_json::json!({"Version": "2012-10-17", "Statement": st});
+        let allow = |principal: Value| serde_json::json!({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"});
+        let ok = [
+            doc(serde_json::json!([allow(serde_json::json!({"Service": "ec2.amazonaws.com"}))])),
+            doc(serde_json::json!([allow(serde_json::json!({"Service": ["ssm.amazonaws.com", "ec2.amazonaws.com"]}))])),
+            doc(allow(serde_json::json!({"Service": "ec2.amazonaws.com"}))),
+        ];
+        for d in ok {
+            assert_eq!(foreign_trust(&d), None, "{d}");
+        }
+        let refused = [
+            (doc(serde_json::json!([allow(serde_json::json!({"AWS": "arn:aws:iam::111122223333:root"}))])), "AWS"),
+            (doc(serde_json::json!([allow(serde_json::json!({"Service": "ec2.amazonaws.com", "AWS": "*"}))])), "AWS"),
+            (
+                doc(serde_json::json!([allow(serde_json::json!({"Federated": "cognito-identity.amazonaws.com"}))])),
+                "Federated",
+            ),
+            (doc(serde_json::json!([allow(serde_json::json!({"CanonicalUser": "abc"}))])), "CanonicalUser"),
+            (doc(serde_json::json!([allow(serde_json::json!("*"))])), "any principal"),
+            (
+                doc(
+                    serde_json::json!([{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": "111122223333"}}}]),
+                ),
+                "condition",
+            ),
+            (
+                doc(serde_json::json!([{"Effect": "Allow", "NotPrincipal": {"AWS": "x"}, "Action": "sts:AssumeRole"}])),
+                "NotPrincipal",
+            ),
+            (serde_json::json!({"Version": "2012-10-17"}), "no statement"),
+        ];
+        for (d, why) in refused {
+            let got = foreign_trust(&d).unwrap_or_else(|| panic!("accepted: {d}"));
+            assert!(got.contains(why), "{why}: {got}");
+        }
+    }
 
     #[test]
     fn trust_policy_is_the_procedures_document() {

@@ -220,8 +220,12 @@ impl Allowances {
             why.push(format!("its path {p} marks a role that AWS or a service owns"));
         }
         why.extend(self.path_out_of_reach(live.path.as_str()).map(|w| format!("its {w}")));
-        if let Some(t) = live.trust.as_ref().and_then(policies::forbidden_trust) {
-            why.push(t.to_string());
+        match live.trust.as_ref() {
+            None => why.push("its trust policy could not be read".to_string()),
+            Some(t) => {
+                why.extend(policies::forbidden_trust(t).map(str::to_string));
+                why.extend(policies::foreign_trust(t));
+            }
         }
         for p in inline_policies {
             why.push(format!("it carries the inline policy '{p}': delete it first"));

@@ -40,8 +40,11 @@ pub struct Record {
     pub owner: Owner,
     pub phase: Phase,
     pub desired: NodeRoleSpec,
-    /// An adopted role's trust policy before adoption: put back on release.
+    /// An adopted role's trust policy before adoption, for the record only: a trust is never handed back.
     pub original_trust: Option<Value>,
+    /// An adopted role's permissions boundary before adoption (`Some(None)`: none), put back on release; `None`
+    /// when not recorded (items of earlier versions): the boundary is then left as it is.
+    pub original_boundary: Option<Option<super::PolicyArn>>,
     /// The instance profile the tool itself created (and so may delete).
     pub own_profile: Option<String>,
     /// Recent repair times (unix seconds): the circuit breaker.
@@ -70,6 +73,7 @@ impl Record {
             phase: Phase::Active,
             desired,
             original_trust: None,
+            original_boundary: None,
             own_profile: None,
             repairs: Vec::new(),
             trail: Vec::new(),

@@ -261,6 +261,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         }
         check_boundary(&self.rules, props, record.as_ref().map(|r| &r.desired))?;
         let mut original_trust = record.as_ref().and_then(|r| r.original_trust.clone());
+        let mut original_boundary = record.as_ref().and_then(|r| r.original_boundary.clone());
         let adoption = match (decision, &live) {
             (Claim::Refuse(r), _) => return Err(refused(r)),
             (Claim::Resume, Some(_)) => {
@@ -272,6 +273,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                 self.admit_adoption(intent, props, l, &cni, orphan).await?;
                 info!(role = %name, attached = ?l.attached.iter().map(PolicyArn::name).collect::<Vec<_>>(), "adopting existing role");
                 original_trust = original_trust.or_else(|| l.trust.clone());
+                original_boundary = original_boundary.or_else(|| Some(l.boundary.clone()));
                 Adoption::fresh(l)
             }
             _ => Adoption::none(),
@@ -291,8 +293,13 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         self.check_policy_quota(&desired, live.as_ref(), &Retired::default()).await?;
         let recorded_profile = record.as_ref().and_then(|r| r.own_profile.as_deref());
         let own_profile = self.own_profile_after(&desired, recorded_profile, None, profile_exists).await?;
-        let claimed =
-            Transition::Claim { desired: desired.clone(), adopted: adoption.adopted, original_trust, own_profile };
+        let claimed = Transition::Claim {
+            desired: desired.clone(),
+            adopted: adoption.adopted,
+            original_trust,
+            original_boundary,
+            own_profile,
+        };
         let item = self.commit(record.as_ref(), claimed).await?.expect("a claim always writes");
         Box::pin(self.finish(progress, item, &desired, live, &cni, &Retired::default(), profile_exists)).await
     }
@@ -653,6 +660,9 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             }
             (Removal::Release, Some(l)) => {
                 self.release(l, &record).await?;
+                warning = Some(format!(
+                    "role {name} was released, not deleted: it keeps its managed policies (nodes may still run on it) and EC2's trust policy; its trust policy before adoption is not put back"
+                ));
             }
             (Removal::ItemOnly { profile, role_left }, _) => {
                 match (&warning, role_left) {

@@ -396,7 +396,8 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
 
     /// Gives an adopted role back: its original trust policy, no profile of the tool's, no label.
     pub async fn release(&self, live: &LiveRole, record: &Record) -> Result<Plan> {
-        let plan = plan_release(live, record.original_trust.as_ref(), record.own_profile.as_deref());
+        let original_boundary = record.original_boundary.as_ref().map(Option::as_ref);
+        let plan = plan_release(live, record.own_profile.as_deref(), original_boundary);
         info!(role = %live.name, plan = ?plan.summary(), "releasing adopted role (role kept)");
         self.execute(&live.name, &plan).await?;
         Ok(plan)

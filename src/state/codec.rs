@@ -25,6 +25,8 @@ pub const OWNER_LOGICAL_ID: &str = "ownerLogicalId";
 pub const PHASE: &str = "phase";
 pub const DESIRED: &str = "desired";
 pub const ORIGINAL_TRUST: &str = "originalTrust";
+/// An adopted role's boundary before adoption: its ARN, or `none`.
+pub const ORIGINAL_BOUNDARY: &str = "originalBoundary";
 pub const OWN_PROFILE: &str = "ownProfile";
 pub const REPAIRS: &str = "repairs";
 pub const TRAIL: &str = "trail";
@@ -55,6 +57,9 @@ pub fn encode(record: &Record, version: u64, updated_at: u64) -> Item {
     }
     if let Some(p) = &record.own_profile {
         item.insert(OWN_PROFILE.into(), s(p));
+    }
+    if let Some(b) = &record.original_boundary {
+        item.insert(ORIGINAL_BOUNDARY.into(), s(b.as_ref().map_or("none", |b| b.as_str())));
     }
     item
 }
@@ -94,6 +99,11 @@ pub fn decode(item: &Item) -> Result<Record> {
         Some(t) => Some(serde_json::from_str(&t).map_err(|_| bad(ORIGINAL_TRUST))?),
         None => None,
     };
+    let original_boundary = match opt(ORIGINAL_BOUNDARY).as_deref() {
+        None => None,
+        Some("none") => Some(None),
+        Some(arn) => Some(Some(PolicyArn::parse(arn, ORIGINAL_BOUNDARY).map_err(|_| bad(ORIGINAL_BOUNDARY))?)),
+    };
     Ok(Record {
         role_name,
         role_id: opt(ROLE_ID),
@@ -101,6 +111,7 @@ pub fn decode(item: &Item) -> Result<Record> {
         phase,
         desired,
         original_trust,
+        original_boundary,
         own_profile: opt(OWN_PROFILE),
         repairs,
         trail,

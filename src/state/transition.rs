@@ -13,7 +13,13 @@ use crate::domain::{NodeRoleSpec, PolicyArn, RoleName};
 pub enum Transition {
     /// Create (or adoption): the item is written before the role exists or is touched — new, or this resource's
     /// own from an earlier attempt — with the desired state, `active`.
-    Claim { desired: NodeRoleSpec, adopted: bool, original_trust: Option<Value>, own_profile: Option<String> },
+    Claim {
+        desired: NodeRoleSpec,
+        adopted: bool,
+        original_trust: Option<Value>,
+        original_boundary: Option<Option<PolicyArn>>,
+        own_profile: Option<String>,
+    },
     /// The RoleId of the role the item stands for, once the role exists (it never changes after).
     RecordRoleId(String),
     /// Update: the new desired state, before IAM changes. `role_gone`: the recorded role no longer exists, so
@@ -74,12 +80,13 @@ impl Transition {
     /// Pure: the write that takes `current` (as read) to the item after this transition, at `now` (unix s).
     pub fn next(&self, current: Option<&Record>, now: u64) -> Write {
         match (self, current) {
-            (Transition::Claim { desired, adopted, original_trust, own_profile }, current) => {
+            (Transition::Claim { desired, adopted, original_trust, original_boundary, own_profile }, current) => {
                 let mut item = current.cloned().unwrap_or_else(|| Record::new(desired.clone()));
                 // Its owner's, or an orphaned item taken over by another resource.
                 item.owner = desired.owner.clone();
                 item.desired = desired.clone();
                 item.original_trust = original_trust.clone();
+                item.original_boundary = original_boundary.clone();
                 item.own_profile = own_profile.clone();
                 item.phase = Phase::Active;
                 item.note(now, if *adopted { "adopted" } else { "created" });
@@ -180,6 +187,7 @@ mod tests {
             desired: spec(),
             adopted: false,
             original_trust: None,
+            original_boundary: None,
             own_profile: Some("NodeRole".into()),
         };
         let (item, expect) = put(claim.next(None, NOW));
@@ -194,6 +202,7 @@ mod tests {
             desired: ipv6_spec(),
             adopted: true,
             original_trust: Some(serde_json::json!({"Statement": []})),
+            original_boundary: Some(None),
             own_profile: None,
         };
         let (item, expect) = put(adopt.next(Some(&earlier), NOW));
@@ -202,6 +211,7 @@ mod tests {
         assert_eq!(item.phase, Phase::Active);
         assert_eq!(item.desired, ipv6_spec());
         assert!(item.original_trust.is_some());
+        assert_eq!(item.original_boundary, Some(None), "adopted without a boundary: none to put back");
         assert!(item.trail.last().unwrap().ends_with(" adopted"));
     }
 

@@ -155,6 +155,30 @@ async fn adoption_refuses_every_role_the_operator_did_not_declare_a_clean_node_r
     foreign_role(&h, "legacy-cluster", "/", json!({"Service": "eks.amazonaws.com"}), &[]).await;
     refused(&h, "F", adopt("legacy-cluster"), "cluster role", "legacy-cluster").await;
 
+    // A declared name whose trust also lets an account in (seeded to be adopted, then handed back): refused.
+    let laundering = json!([{"Service": "ec2.amazonaws.com"}, {"AWS": "arn:aws:iam::210987654321:root"}]);
+    for (logical, name, principal) in
+        [("H", "eksNodeRole-seeded", laundering[1].clone()), ("I", "NodeInstanceRole-x", json!("*"))]
+    {
+        let trust = json!({"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"},
+            {"Effect":"Allow","Principal":principal,"Action":"sts:AssumeRole"}]});
+        let h2 = Harness::deployed(&[("ADOPTABLE_ROLE_NAMES", name)]).await;
+        h2.iam.create_role().role_name(name).assume_role_policy_document(trust.to_string()).send().await.unwrap();
+        refused(&h2, logical, adopt(name), "its trust policy names", name).await;
+    }
+    let conditional = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},
+        "Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:SourceAccount":"210987654321"}}}]});
+    let h3 = Harness::deployed(&[("ADOPTABLE_ROLE_NAMES", "eksNodeRole")]).await;
+    h3.iam
+        .create_role()
+        .role_name("eksNodeRole")
+        .assume_role_policy_document(conditional.to_string())
+        .send()
+        .await
+        .unwrap();
+    refused(&h3, "J", adopt("eksNodeRole"), "carries a condition", "eksNodeRole").await;
+
     // A role another stack manages: refused, naming that owner; its item stays that owner's.
     assert_eq!(h.create("Owner", json!({"RoleName": "legacy-shared"})).await["Status"], "SUCCESS");
     let owner = h.stack_for("Owner").await;

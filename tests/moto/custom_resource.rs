@@ -148,12 +148,14 @@ async fn adopts_a_named_role_fixing_its_trust_and_never_detaching_what_it_had() 
     assert_eq!(u["Status"], "SUCCESS", "{u}");
     assert!(h.attached("legacy-nodes").await.contains("AmazonSSMManagedInstanceCore"));
 
-    // Delete releases: the role and its policies stay, its original trust comes back, the label and item go.
+    // Delete releases: the role, its policies and EC2's trust stay (a trust is never handed back), the label and
+    // item go, and the answer says so.
     let d = h.send(&delete("Nodes", "legacy-nodes", props, &h.url())).await;
     assert_eq!(d["Status"], "SUCCESS", "{d}");
+    assert!(d["Data"]["Warnings"].as_str().unwrap().contains("not put back"), "{d}");
     assert!(h.role("legacy-nodes").await.is_some());
     assert_eq!(h.attached("legacy-nodes").await.len(), 4);
-    assert_eq!(h.trust("legacy-nodes").await["Statement"][0]["Principal"]["Service"], "ssm.amazonaws.com");
+    assert_eq!(h.trust("legacy-nodes").await["Statement"][0]["Principal"]["Service"], "ec2.amazonaws.com");
     assert!(h.tags("legacy-nodes").await.keys().all(|k| !k.starts_with("eks-node-role-guard:")));
     assert!(h.record("legacy-nodes").await.is_none());
     assert!(!h.profile_exists("legacy-nodes").await, "the profile the tool made for it went");

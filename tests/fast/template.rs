@@ -289,12 +289,27 @@ fn the_state_table_is_retained_recoverable_and_written_only_by_the_function() {
     assert_eq!(p["KeySchema"][0]["AttributeName"], "pk");
     assert_eq!(p["AttributeDefinitions"][0]["AttributeType"], "S");
     let st = p["ResourcePolicy"]["PolicyDocument"]["Statement"].as_sequence().unwrap();
-    assert_eq!(st.len(), 2, "item writes and DeleteTable, nothing else");
-    // Deleted and re-created, the table would come back without its resource policy: only the deployers (or,
-    // none named, CloudFormation on a caller's behalf) may delete it.
+    assert_eq!(st.len(), 2, "item writes and the control plane, nothing else");
+    // Whoever could change the policy, or drop and re-create the table, could forge items: only the deployers
+    // (or, none named, CloudFormation on a caller's behalf) may.
     assert_eq!(st[1]["Effect"], "Deny");
     assert_eq!(st[1]["Principal"], "*");
-    assert_eq!(text(&st[1]["Action"]), "dynamodb:DeleteTable");
+    let mut sealed = list(&st[1]["Action"]);
+    sealed.sort();
+    assert_eq!(
+        sealed,
+        [
+            "dynamodb:CreateTableReplica",
+            "dynamodb:DeleteResourcePolicy",
+            "dynamodb:DeleteTable",
+            "dynamodb:DeleteTableReplica",
+            "dynamodb:PutResourcePolicy",
+            "dynamodb:RestoreTableToPointInTime",
+            "dynamodb:UpdateContinuousBackups",
+            "dynamodb:UpdateTable",
+            "dynamodb:UpdateTimeToLive"
+        ]
+    );
     let cond = serde_yaml::to_string(&st[1]["Condition"]).unwrap();
     assert!(cond.contains("WithDeployers") && cond.contains("DeployerPrincipalArns"), "{cond}");
     assert!(cond.contains("aws:CalledVia") && cond.contains("cloudformation.amazonaws.com"), "{cond}");

@@ -92,6 +92,34 @@ impl Allowances {
     }
 
     /// Why a `PermissionsBoundary` property cannot be used, if it cannot.
+    /// Why a RoleName is outside the installation's scope, if it is: with a `RoleNamePrefix`, a name must start
+    /// with it (as IAM matches ARNs: case matters) unless it is an adoptable name.
+    pub fn name_out_of_reach(&self, name: &str) -> Option<String> {
+        let outside =
+            !self.name_prefix.is_empty() && !name.starts_with(&self.name_prefix) && !self.is_adoptable_name(name);
+        outside.then(|| {
+            format!(
+                "RoleName '{name}' is outside this installation's scope: it must start with the RoleNamePrefix '{}' (or be one of the AdoptableRoleNames, with AdoptExistingRole); leave RoleName out for a generated name that does",
+                self.name_prefix
+            )
+        })
+    }
+
+    /// Why a managed role is out of the installation's reach now, if it is (its `RoleNamePrefix` or
+    /// `RolePathPrefix` narrowed since the role was made): IAM would refuse the function's writes to it.
+    pub fn role_out_of_reach(&self, name: &str, path: &str) -> Option<String> {
+        if self.is_adoptable_name(name) {
+            return None;
+        }
+        let outside = !path.starts_with(&self.path_prefix) || !name.starts_with(&self.name_prefix);
+        outside.then(|| {
+            format!(
+                "role {name} (path {path}) is outside this installation's scope (RolePathPrefix '{}', RoleNamePrefix '{}'): the function can no longer change it. To keep managing it, update the guard's stack with the prefixes it had (an empty RoleNamePrefix needs AccountWideScope=true and the SCPs); or delete its resource",
+                self.path_prefix, self.name_prefix
+            )
+        })
+    }
+
     pub fn disallowed_boundary(&self, b: &PolicyArn) -> Option<String> {
         if self.allowed_boundaries.contains(b) {
             return None;

@@ -25,18 +25,26 @@ impl RoleName {
     /// `<stack name>-<LogicalResourceId>-<suffix>`, at most 64 characters. The suffix is a hash of `seed`,
     /// so the same seed (StackId + LogicalResourceId for a Create) always yields the same name.
     pub fn generate(stack_name: &str, logical_id: &str, seed: &str) -> Self {
+        Self::generate_with_prefix("", stack_name, logical_id, seed)
+    }
+
+    /// The same, starting with `prefix` (the installation's `RoleNamePrefix`, at most 32 characters), so that a
+    /// generated name is in the installation's scope.
+    pub fn generate_with_prefix(prefix: &str, stack_name: &str, logical_id: &str, seed: &str) -> Self {
         let suffix = short_hash(seed, 12);
         let clean = |s: &str| s.bytes().filter(|b| is_role_name_byte(*b)).map(char::from).collect::<String>();
+        let mut prefix = clean(prefix);
+        prefix.truncate(32);
         let (mut stack, mut logical) = (clean(stack_name), clean(logical_id));
-        // 64 = stack + '-' + logical + '-' + 12; keep the logical id readable, shorten the stack name first.
-        let budget = 64 - 2 - suffix.len();
+        // 64 = prefix + stack + '-' + logical + '-' + 12; keep the logical id readable, shorten the stack name first.
+        let budget = 64 - prefix.len() - 2 - suffix.len();
         logical.truncate(logical.len().min(budget.saturating_sub(stack.len()).max(budget / 2)));
         stack.truncate(budget - logical.len());
         let name = match (stack.is_empty(), logical.is_empty()) {
-            (false, false) => format!("{stack}-{logical}-{suffix}"),
-            (true, false) => format!("{logical}-{suffix}"),
-            (false, true) => format!("{stack}-{suffix}"),
-            (true, true) => format!("NodeRole-{suffix}"),
+            (false, false) => format!("{prefix}{stack}-{logical}-{suffix}"),
+            (true, false) => format!("{prefix}{logical}-{suffix}"),
+            (false, true) => format!("{prefix}{stack}-{suffix}"),
+            (true, true) => format!("{prefix}NodeRole-{suffix}"),
         };
         RoleName(name)
     }
@@ -161,6 +169,12 @@ mod tests {
         assert_eq!(short_stack.as_str().len(), 64);
         assert!(short_stack.as_str().starts_with("s-LLL"));
         assert!(RoleName::parse(RoleName::generate("", "", "x").as_str()).is_ok());
+        // With the installation's prefix: in scope, still at most 64.
+        let prefixed = RoleName::generate_with_prefix("eks-node-", "prod-eks", "NodeRole", "seed-1");
+        assert!(prefixed.as_str().starts_with("eks-node-prod-eks-NodeRole-"), "{prefixed}");
+        let long = RoleName::generate_with_prefix(&"p".repeat(32), &"s".repeat(128), &"L".repeat(255), "x");
+        assert_eq!(long.as_str().len(), 64, "{long}");
+        assert!(long.as_str().starts_with(&"p".repeat(32)) && RoleName::parse(long.as_str()).is_ok());
     }
 
     #[test]

@@ -219,6 +219,9 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         if let Some(why) = self.rules.path_out_of_reach(props.path.as_str()) {
             return Err(Error::invalid(format!("Path: {why}; choose another Path")));
         }
+        if let Some(why) = props.role_name.as_ref().and_then(|n| self.rules.name_out_of_reach(n.as_str())) {
+            return Err(Error::invalid(why));
+        }
         if props.ip_family != IpFamily::Ipv6 || !props.attach_cni {
             return Ok(CniCheck::NotNeeded);
         }
@@ -421,7 +424,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         }
         // Generated names depend on the path: a replacement for a new Path gets its own name, and a rollback to
         // a path finds the role made for it, however many replacements happened in between.
-        observe(generated_name(intent, &props.path)).await
+        observe(generated_name(&self.rules.name_prefix, intent, &props.path)).await
     }
 
     /// The procedure's check for an existing node role, limited to the names the operator declared adoptable
@@ -462,7 +465,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         progress: &Progress,
         confirmed: impl Future<Output = Result<Confirmed>>,
     ) -> Result<Applied> {
-        if replaces(intent, props, old, physical_id)? {
+        if replaces(&self.rules.name_prefix, intent, props, old, physical_id)? {
             info!(old_role = physical_id, "RoleName or Path changed: replacing the role");
             let created = Box::pin(self.create(intent, props, progress, Some(physical_id), confirmed)).await;
             if created.is_err() {
@@ -695,9 +698,10 @@ const IN_USE_RECHECKS: [Duration; 2] = [Duration::from_millis(500), Duration::fr
 
 /// The name a Create without RoleName gives the role: a function of StackId + LogicalResourceId + Path (the
 /// root path adds nothing, so the name of a role at `/` depends on the resource alone).
-fn generated_name(intent: &Intent, path: &RolePath) -> RoleName {
+fn generated_name(prefix: &str, intent: &Intent, path: &RolePath) -> RoleName {
     let path = if path.as_str() == "/" { "" } else { path.as_str() };
-    RoleName::generate(
+    RoleName::generate_with_prefix(
+        prefix,
         &intent.stack.name,
         &intent.owner.logical_id,
         &format!("{}{}{path}", intent.owner.stack_id, intent.owner.logical_id),
@@ -706,13 +710,19 @@ fn generated_name(intent: &Intent, path: &RolePath) -> RoleName {
 
 /// Whether an Update replaces the role: a new RoleName (or Path, with a generated name). A new Path under the
 /// same given RoleName is refused: IAM role names are unique per account.
-fn replaces(intent: &Intent, props: &Properties, old: Option<&RoleIdentity>, physical_id: &str) -> Result<bool> {
+fn replaces(
+    prefix: &str,
+    intent: &Intent,
+    props: &Properties,
+    old: Option<&RoleIdentity>,
+    physical_id: &str,
+) -> Result<bool> {
     // IAM role names are case-insensitive: `NodeRole` → `noderole` names the same role, no replacement.
     let same = |n: &RoleName| n.as_str().eq_ignore_ascii_case(physical_id);
     let name_changed = match (&props.role_name, old.map(|o| &o.role_name)) {
         (Some(n), _) => !same(n),
         // From a given name to a generated one: a new name unless it is this one.
-        (None, Some(Some(_))) => !same(&generated_name(intent, &props.path)),
+        (None, Some(Some(_))) => !same(&generated_name(prefix, intent, &props.path)),
         // Generated before and now (a path change is seen below), or old properties unreadable: in place.
         (None, _) => false,
     };

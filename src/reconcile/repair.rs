@@ -222,6 +222,9 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             let why = if record.phase == Phase::Deleting { Ignore::Deleting } else { Ignore::Orphaned };
             return RepairReport::of(&record, Outcome::Ignored(why.reason().into()));
         }
+        if let Some(report) = self.out_of_reach(&record, metrics) {
+            return report;
+        }
         let mut live = match self.iam.read_role(name).await {
             Ok(live) => live,
             Err(e) => return failed(name.as_str(), e, metrics, false),
@@ -263,6 +266,9 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                 let name = record.role_name.clone();
                 if deadline.passed() {
                     return RepairReport::new(name.as_str(), Outcome::Ignored("sweep ran out of time".into()));
+                }
+                if let Some(report) = self.out_of_reach(&record, metrics) {
+                    return report;
                 }
                 // The item is read again with the role: the listed one may predate an Update that came since, and
                 // repairing from it would put back what the Update took away.
@@ -334,6 +340,16 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             }
         }
         (orphaned, kept)
+    }
+
+    /// A managed role the installation's scope no longer reaches (its prefixes narrowed since): not repaired, since
+    /// IAM would refuse every write, and reported as a failure on every check until the operator decides.
+    fn out_of_reach(&self, record: &Record, metrics: &Metrics) -> Option<RepairReport> {
+        let why = self.rules.role_out_of_reach(record.role_name.as_str(), record.desired.path.as_str())?;
+        error!(role = %record.role_name, "{why}");
+        let report = RepairReport::of(record, Outcome::Failed { error: why, retryable: false });
+        emit(metrics, &report.outcome, record.role_name.as_str(), true);
+        Some(report)
     }
 
     /// Marks the item orphaned (reported once: later sweeps skip it).

@@ -916,3 +916,46 @@ async fn a_sweep_repairs_from_the_item_as_it_is_now_not_as_it_was_listed() {
     assert!(!w.attached("nodes").contains(CNI), "the Update's detach stands: {reports:?}");
     assert!(w.attached("nodes").contains(WORKER));
 }
+
+/// With a `RoleNamePrefix`, the installation's IAM reach is that prefix and the adoptable names: a generated name
+/// carries the prefix, and a RoleName outside it is refused before any change (IAM would refuse the writes).
+#[tokio::test]
+async fn with_a_name_prefix_generated_names_carry_it_and_other_names_are_refused() {
+    let mut rules = Allowances::defaults(Partition::Aws);
+    rules.name_prefix = "eks-node-".into();
+    let w = World(MemoryAccount::new(rules).await);
+    let generated = w.create_as("NodeRole", json!({})).await;
+    assert_eq!(generated["Status"], "SUCCESS", "{generated}");
+    let name = generated["PhysicalResourceId"].as_str().unwrap();
+    assert!(name.starts_with("eks-node-"), "{name}");
+    let outside = w.create_as("Other", json!({"RoleName": "team-nodes"})).await;
+    assert_eq!(outside["Status"], "FAILED", "{outside}");
+    assert!(outside["Reason"].as_str().unwrap().contains("RoleNamePrefix 'eks-node-'"), "{outside}");
+    assert!(w.iam.role("team-nodes").is_none() && w.store.get(&"team-nodes".parse_role()).await.unwrap().is_none());
+    // Case matters, as in IAM's ARN match.
+    let cased = w.create_as("Cased", json!({"RoleName": "EKS-NODE-x"})).await;
+    assert_eq!(cased["Status"], "FAILED", "{cased}");
+    let inside = w.create_as("Inside", json!({"RoleName": "eks-node-team"})).await;
+    assert_eq!(inside["Status"], "SUCCESS", "{inside}");
+    // An adoptable name is in reach whatever the prefix.
+    w.iam.outside("AmazonEKSNodeRole", &made_with(Default::default())).unwrap();
+    let adopted = w.create_as("Adopted", json!({"RoleName": "AmazonEKSNodeRole", "AdoptExistingRole": "true"})).await;
+    assert_eq!(adopted["Status"], "SUCCESS", "{adopted}");
+}
+
+/// An installation whose scope narrowed (a stack update brought the new default `RoleNamePrefix`) cannot change
+/// the roles it managed outside it: it tries nothing and says so on every check, naming the way back.
+#[tokio::test]
+async fn a_managed_role_the_narrowed_scope_no_longer_reaches_is_reported_not_touched() {
+    let mut w = World::managed(json!({"RoleName": "nodes"})).await;
+    w.reconciler.rules.name_prefix = "eks-node-".into();
+    w.iam.outside("nodes", &Action::DetachPolicy(policies::worker_node_policy(Partition::Aws))).unwrap();
+    let before = w.iam.calls().len();
+    assert_eq!(w.event("DetachRolePolicy", "nodes").await, "failed");
+    assert_eq!(w.iam.calls().len(), before, "no IAM call: IAM would refuse the writes");
+    let out = w.deliver(&json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "s"})).await.unwrap();
+    let reason = out["outcomes"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("outside this installation's scope") && reason.contains("AccountWideScope"), "{out}");
+    assert!(!w.attached("nodes").contains("AmazonEKSWorkerNodePolicy"));
+    assert_eq!(w.metrics.count(Metric::RepairFailed, "nodes"), 2);
+}

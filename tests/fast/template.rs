@@ -528,3 +528,52 @@ fn the_template_can_be_published_to_the_serverless_application_repository() {
         assert!(text(&app[url]).starts_with("https://"), "{url}");
     }
 }
+
+/// A fresh install reaches node roles only: a name prefix by default, the account-wide scope an explicit opt-in
+/// that the template's own rule enforces, and no wildcard character a parameter could smuggle into the policy.
+#[test]
+fn a_fresh_install_reaches_node_roles_only() {
+    let t = load("template.yaml");
+    let p = &t["Parameters"];
+    assert_eq!(p["RoleNamePrefix"]["Default"], "eks-node-");
+    assert_eq!(p["AccountWideScope"]["Default"], "false");
+    let rule = serde_yaml::to_string(&t["Rules"]["AccountWideScopeIsAnOptIn"]).unwrap();
+    assert!(rule.contains("RoleNamePrefix") && rule.contains("AccountWideScope"), "{rule}");
+    let name = regex_lite(text(&p["RoleNamePrefix"]["AllowedPattern"]).as_str());
+    let path = regex_lite(text(&p["RolePathPrefix"]["AllowedPattern"]).as_str());
+    for wild in ["*", "?"] {
+        assert!(!name.contains(wild), "RoleNamePrefix may not hold {wild}");
+        assert!(!path.contains(wild), "RolePathPrefix may not hold {wild}");
+    }
+}
+
+/// The characters a pattern's classes admit, spelt out (`\w`, ranges `\xNN-\xNN` and single characters).
+fn regex_lite(pattern: &str) -> String {
+    let mut out = String::new();
+    let class = pattern.split('[').skip(1).map(|c| c.split(']').next().unwrap()).collect::<Vec<_>>().join("");
+    let class = class.replace("\\w", "");
+    let mut chars = class.chars().peekable();
+    let hex = |it: &mut std::iter::Peekable<std::str::Chars>| {
+        let h: String = it.take(3).collect(); // xNN
+        u8::from_str_radix(&h[1..], 16).unwrap() as char
+    };
+    out.push_str("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+    let mut prev: Option<char> = None;
+    while let Some(c) = chars.next() {
+        let c = if c == '\\' { hex(&mut chars) } else { c };
+        if c == '-' && prev.is_some() && chars.peek().is_some() {
+            let end = match chars.next().unwrap() {
+                '\\' => hex(&mut chars),
+                e => e,
+            };
+            for x in prev.unwrap()..=end {
+                out.push(x);
+            }
+            prev = None;
+            continue;
+        }
+        out.push(c);
+        prev = Some(c);
+    }
+    out
+}

@@ -6,7 +6,8 @@ taken: boundaries allowed, the stack's own IPv6 CNI policy) and each policy docu
 parliament's own and community auditors. Any finding of a blocking kind fails the run: a privilege-escalation
 path, an unknown action or condition key, a malformed document or ARN.
 
-Usage: scripts/lint_policies.py [template.yaml]   (run with the project virtualenv's python)
+Usage: scripts/lint_policies.py [template.yaml | policy.json ...]   (run with the project virtualenv's python)
+A `.json` argument is one policy document as written (e.g. the SCPs of docs/scps/), linted as it stands.
 """
 import json
 import sys
@@ -121,18 +122,24 @@ def resolve(v):
     return v
 
 
-def main():
-    path = sys.argv[1] if len(sys.argv) > 1 else "template.yaml"
+def documents(path):
+    """(name, policy document) pairs: the GuardRole's policies, rendered, or one JSON document."""
+    if path.endswith(".json"):
+        return [(path.rsplit("/", 1)[-1], json.load(open(path)))]
     template = yaml.load(open(path), Loader=loader())
     role = template["Resources"]["GuardRole"]["Properties"]
+    return [(policy["PolicyName"], resolve(policy["PolicyDocument"])) for policy in role["Policies"]]
+
+
+def main():
+    paths = sys.argv[1:] or ["template.yaml"]
     failed = 0
-    for policy in role["Policies"]:
-        doc = resolve(policy["PolicyDocument"])
+    for name, doc in [d for path in paths for d in documents(path)]:
         result = analyze_policy_string(json.dumps(doc), include_community_auditors=True)
         findings = [f for f in result.findings]
         blocking = [f for f in findings if f.issue in BLOCKING]
         others = sorted({f.issue for f in findings if f.issue not in BLOCKING})
-        print(f"{policy['PolicyName']}: {len(doc['Statement'])} statements, "
+        print(f"{name}: {len(doc['Statement'])} statements, "
               f"{len(blocking)} blocking finding(s); other findings: {', '.join(others) or 'none'}")
         for f in blocking:
             print(f"  {f.issue}: {f.detail} {f.location}")

@@ -577,3 +577,82 @@ fn regex_lite(pattern: &str) -> String {
     }
     out
 }
+
+/// The SCPs are JSON files (`docs/scps/`) that parliament lints. SCP 2 reaches every resource of the guard's
+/// stack by a name the stack fixes (or, for the KMS key, by the stack's tag), with the actions that would blind or
+/// subvert the guard: a resource type the template gains and SCP 2 does not cover fails here.
+#[test]
+fn the_scps_cover_every_way_to_blind_or_subvert_the_guard_and_pass_parliament() {
+    let scp = |f: &str| -> Value {
+        let text = std::fs::read_to_string(repo().join("docs/scps").join(f)).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).map(|v| serde_yaml::to_value(v).unwrap()).unwrap()
+    };
+    let protect = scp("2-protect-the-guard.json");
+    let statements = protect["Statement"].as_sequence().unwrap();
+    let resources: Vec<String> = list(&statements[0]["Resource"]);
+    let actions: Vec<String> = statements.iter().flat_map(|s| list(&s["Action"])).collect();
+    let covered = |needle: &str| resources.iter().any(|r| r.contains(needle));
+    let t = load("template.yaml");
+    for (name, r) in t["Resources"].as_mapping().unwrap() {
+        let kind = r["Type"].as_str().unwrap();
+        let (needle, must): (&str, &[&str]) = match kind {
+            "AWS::Serverless::Function" => (
+                ":function:GUARD_STACK-eks-node-role-guard",
+                &["lambda:UpdateFunctionCode", "lambda:PutFunctionEventInvokeConfig", "lambda:DeleteFunction"],
+            ),
+            "AWS::Lambda::Permission" => (":function:GUARD_STACK-eks-node-role-guard", &["lambda:AddPermission"]),
+            "AWS::IAM::Role" => {
+                (":role/GUARD_STACK-guard", &["iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PassRole"])
+            }
+            "AWS::IAM::ManagedPolicy" => (
+                ":policy/GUARD_STACK-AmazonEKS_CNI_IPv6_Policy",
+                &["iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy"],
+            ),
+            "AWS::DynamoDB::Table" => (
+                ":table/GUARD_STACK-state",
+                &["dynamodb:DeleteResourcePolicy", "dynamodb:DeleteTable", "dynamodb:UpdateTable"],
+            ),
+            "AWS::Events::Rule" => (":rule/GUARD_STACK-*", &["events:DisableRule", "events:RemoveTargets"]),
+            "AWS::CloudWatch::Alarm" => {
+                (":alarm:GUARD_STACK-*", &["cloudwatch:DeleteAlarms", "cloudwatch:DisableAlarmActions"])
+            }
+            "AWS::SNS::Topic" | "AWS::SNS::TopicPolicy" | "AWS::SNS::Subscription" => {
+                ("arn:aws:sns:*:*:GUARD_STACK-*", &["sns:SetTopicAttributes", "sns:Unsubscribe", "sns:DeleteTopic"])
+            }
+            "AWS::SQS::Queue" | "AWS::SQS::QueuePolicy" => {
+                ("arn:aws:sqs:*:*:GUARD_STACK-*", &["sqs:SetQueueAttributes", "sqs:DeleteQueue"])
+            }
+            "AWS::Logs::LogGroup" => (
+                "log-group:/aws/lambda/GUARD_STACK-eks-node-role-guard",
+                &["logs:DeleteLogGroup", "logs:PutRetentionPolicy"],
+            ),
+            "AWS::KMS::Key" => {
+                let kms = statements.iter().find(|s| list(&s["Action"]).iter().any(|a| a.starts_with("kms:"))).unwrap();
+                let tag = &kms["Condition"]["StringEquals"]["aws:ResourceTag/aws:cloudformation:stack-name"];
+                assert_eq!(text(tag), "GUARD_STACK", "the key is reached by its stack's tag");
+                ("", &["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey"])
+            }
+            // The example node role is the guard's to enforce, and its stack is protected above.
+            "AWS::CloudFormation::WaitConditionHandle" | "Custom::EksNodeRole" => ("", &[]),
+            other => panic!("{} is a {other}: say in SCP 2 how it is protected", name.as_str().unwrap()),
+        };
+        assert!(needle.is_empty() || covered(needle), "{}: {needle} not in SCP 2", name.as_str().unwrap());
+        for a in must {
+            assert!(actions.iter().any(|x| x == a), "{}: {a} not denied by SCP 2", name.as_str().unwrap());
+        }
+    }
+    assert!(covered(":stack/GUARD_STACK/*") && actions.iter().any(|a| a == "cloudformation:UpdateStack"), "its stack");
+    let root = statements.iter().find(|s| text(&s["Condition"]["StringLike"]["aws:PrincipalArn"]).ends_with(":root"));
+    assert!(root.is_some_and(|s| list(&s["Action"]).contains(&"dynamodb:DeleteResourcePolicy".to_string())));
+    let files: Vec<String> = ["1-label-keys.json", "2-protect-the-guard.json", "3-only-cloudformation-invokes.json"]
+        .iter()
+        .map(|f| repo().join("docs/scps").join(f).to_string_lossy().into_owned())
+        .collect();
+    let out = std::process::Command::new(test_support::venv_bin("python"))
+        .arg(repo().join("scripts/lint_policies.py"))
+        .args(&files)
+        .output()
+        .expect("run parliament");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.matches("0 blocking finding(s)").count() == 3, "{said}");
+}

@@ -151,7 +151,8 @@ async fn check<C: Stacks>(req: &Request, stacks: &C) -> Result<Confirmed> {
     };
     let k = &resource.kind;
     if !(k.starts_with("Custom::") || k == "AWS::CloudFormation::CustomResource") {
-        return Err(Error::NotConfirmed(format!("resource {logical} of the stack is a {k}")));
+        warn!(logical_id = %logical, resource_type = %k, "the request names a resource that is not a custom resource");
+        return Err(Error::NotConfirmed(format!("resource {logical} of the stack is not a custom resource")));
     }
     if matches!(req.kind, Kind::Create) && resource.status != "CREATE_IN_PROGRESS" {
         return Err(Error::NotConfirmed(format!(
@@ -163,7 +164,10 @@ async fn check<C: Stacks>(req: &Request, stacks: &C) -> Result<Confirmed> {
         Some(s) if s.ends_with("_IN_PROGRESS") && s != "REVIEW_IN_PROGRESS" => {
             Ok(Confirmed { physical_id: resource.physical_id })
         }
-        Some(s) => Err(Error::NotConfirmed(format!("the stack is {s}, not in the middle of an operation"))),
+        Some(s) => {
+            warn!(stack_status = %s, "the request's stack is not in the middle of an operation");
+            Err(Error::NotConfirmed("the stack is not in the middle of an operation".into()))
+        }
         None => Err(Error::NotConfirmed("the stack does not exist".into())),
     }
 }
@@ -213,9 +217,11 @@ mod tests {
     #[tokio::test]
     async fn requests_no_stack_sent_are_refused() {
         let cases = [
-            (STACK, TOKEN, stacks("CREATE_COMPLETE", "Custom::EksNodeRole"), "CREATE_COMPLETE"),
-            (STACK, TOKEN, stacks("REVIEW_IN_PROGRESS", "Custom::EksNodeRole"), "REVIEW_IN_PROGRESS"),
-            (STACK, TOKEN, stacks("UPDATE_IN_PROGRESS", "AWS::IAM::Role"), "AWS::IAM::Role"),
+            // What the refusal says of the stack is no more than the invoker asked: not its status, not the
+            // type of a resource that is not the guard's.
+            (STACK, TOKEN, stacks("CREATE_COMPLETE", "Custom::EksNodeRole"), "not in the middle of an operation"),
+            (STACK, TOKEN, stacks("REVIEW_IN_PROGRESS", "Custom::EksNodeRole"), "not in the middle of an operation"),
+            (STACK, TOKEN, stacks("UPDATE_IN_PROGRESS", "AWS::IAM::Role"), "is not a custom resource"),
             (STACK, TOKEN, MemoryStacks::default(), "no resource"),
             (
                 "arn:aws:cloudformation:us-east-1:210987654321:stack/prod/guid",
@@ -246,6 +252,7 @@ mod tests {
             let e = confirm(&req(stack, token), &me(), &stacks).await.unwrap_err().to_string();
             assert!(e.starts_with("the request was not confirmed by CloudFormation"), "{e}");
             assert!(e.contains(expected), "{expected}: {e}");
+            assert!(!e.contains("AWS::IAM::Role") && !e.contains("_COMPLETE"), "{e}");
         }
     }
 

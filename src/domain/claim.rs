@@ -35,8 +35,9 @@ pub enum Claim {
 /// Why a request may not take the role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    /// Another resource's item names the role.
-    OwnedElsewhere { role: RoleName, owner: Owner },
+    /// Another resource's item names the role. `same_stack`: the owner is in the requester's stack, so it may be
+    /// named; another stack's is not (a refusal must not tell an invoker what other stacks hold).
+    OwnedElsewhere { role: RoleName, owner: Owner, same_stack: bool },
     /// Create: the item records another RoleId (the role was deleted and re-created outside the stack).
     Replaced { role: RoleName },
     /// Create: a role exists that nobody manages, and AdoptExistingRole is false.
@@ -52,10 +53,14 @@ pub enum Refusal {
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::OwnedElsewhere { role, owner } => write!(
+            Refusal::OwnedElsewhere { role, owner, same_stack: true } => write!(
                 f,
-                "role {role} is already managed by resource {} of stack {}: choose another RoleName",
-                owner.logical_id, owner.stack_id
+                "role {role} is already managed by resource {} of this stack: choose another RoleName",
+                owner.logical_id
+            ),
+            Refusal::OwnedElsewhere { role, .. } => write!(
+                f,
+                "role {role} is already managed by a resource of another stack: choose another RoleName (the state table says which)"
             ),
             Refusal::Replaced { role } => write!(
                 f,
@@ -65,10 +70,9 @@ impl std::fmt::Display for Refusal {
                 f,
                 "role {role} already exists and is not managed by this stack: set AdoptExistingRole to true to adopt it, or choose another RoleName"
             ),
-            Refusal::Orphaned { role, owner } => write!(
+            Refusal::Orphaned { role, .. } => write!(
                 f,
-                "role {role} was managed by resource {} of stack {}, which is gone (the role is orphaned): set AdoptExistingRole to true to take it over, or choose another RoleName",
-                owner.logical_id, owner.stack_id
+                "role {role} was managed by a stack resource that is gone (the role is orphaned): set AdoptExistingRole to true to take it over, or choose another RoleName"
             ),
             Refusal::NoItem { role } => {
                 write!(f, "role {role} has no state item, so this resource does not manage it and it is not updated")
@@ -99,7 +103,11 @@ pub fn claim(
             (super::record::Phase::Orphaned, Request::Create { .. }, _) => {
                 Claim::Refuse(Refusal::Orphaned { role: r.role_name.clone(), owner: r.owner.clone() })
             }
-            _ => Claim::Refuse(Refusal::OwnedElsewhere { role: r.role_name.clone(), owner: r.owner.clone() }),
+            _ => Claim::Refuse(Refusal::OwnedElsewhere {
+                role: r.role_name.clone(),
+                owner: r.owner.clone(),
+                same_stack: r.owner.stack_id == requester.stack_id,
+            }),
         };
     }
     let role = role.clone();
@@ -231,7 +239,12 @@ mod tests {
                 );
             }
         }
-        let refusal = Refusal::OwnedElsewhere { role: spec().name, owner: theirs.owner.clone() };
-        assert!(refusal.to_string().contains("already managed by resource OtherNodeRole"));
+        let refusal = Refusal::OwnedElsewhere { role: spec().name, owner: theirs.owner.clone(), same_stack: true };
+        assert!(refusal.to_string().contains("already managed by resource OtherNodeRole of this stack"));
+        let mut elsewhere = theirs.owner.clone();
+        elsewhere.stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/secret-project/1".into();
+        let refusal = Refusal::OwnedElsewhere { role: spec().name, owner: elsewhere, same_stack: false };
+        let said = refusal.to_string();
+        assert!(!said.contains("secret-project") && !said.contains("OtherNodeRole"), "another stack is not named: {said}");
     }
 }

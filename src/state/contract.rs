@@ -34,7 +34,9 @@ pub async fn check<S: StateStore>(store: &S, prefix: &str) {
     assert_eq!(again.version, 2, "the same owner may claim again (a retried Create)");
     let theirs = Record::new(spec(name.as_str(), "other"));
     match store.put(&theirs, Expect::NewOrOwn).await {
-        Err(Error::Conflict(m)) => assert!(m.contains("stack/prod/1"), "names the owner: {m}"),
+        Err(Error::Conflict(m)) => {
+            assert!(m.contains("another stack") && !m.contains("stack/prod/1"), "another stack, not named: {m}")
+        }
         other => panic!("another owner's claim must fail: {other:?}"),
     }
 

@@ -76,7 +76,7 @@ impl StateStore for DynamoStore {
             Ok(_) => Ok(Record { version, ..record.clone() }),
             Err(e) if condition_failed(&e) => Err(match expect {
                 Expect::NewOrOwn => match self.get(&record.role_name).await? {
-                    Some(other) => super::owned_elsewhere(&other),
+                    Some(other) => super::owned_elsewhere(&other, &record.owner),
                     None => Error::RecordChanged(record.role_name.to_string()),
                 },
                 Expect::Version(_) => Error::RecordChanged(record.role_name.to_string()),

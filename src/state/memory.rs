@@ -47,7 +47,7 @@ impl StateStore for MemoryStore {
         };
         if !ok {
             return Err(match (expect, current) {
-                (Expect::NewOrOwn, Some(other)) => super::owned_elsewhere(&other),
+                (Expect::NewOrOwn, Some(other)) => super::owned_elsewhere(&other, &rec.owner),
                 _ => Error::RecordChanged(rec.role_name.to_string()),
             });
         }

@@ -38,11 +38,15 @@ use crate::domain::RoleName;
 use crate::error::Result;
 
 /// The refusal when a role's item names another owner.
-pub fn owned_elsewhere(other: &Record) -> crate::Error {
-    crate::Error::conflict(format!(
-        "role {} is already managed by resource {} of stack {}: choose another RoleName",
-        other.role_name, other.owner.logical_id, other.owner.stack_id
-    ))
+/// The refusal of a write over another resource's item (`writer`: the resource writing); it names the other
+/// resource only when it is in the writer's stack.
+pub fn owned_elsewhere(other: &Record, writer: &crate::domain::Owner) -> crate::Error {
+    let refusal = crate::domain::claim::Refusal::OwnedElsewhere {
+        role: other.role_name.clone(),
+        owner: other.owner.clone(),
+        same_stack: other.owner.stack_id == writer.stack_id,
+    };
+    crate::Error::conflict(refusal.to_string())
 }
 
 /// The state-store port. `DynamoStore` and `MemoryStore` implement it and share contract tests.

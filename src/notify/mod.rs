@@ -40,7 +40,29 @@ pub struct Cause {
     pub scheduled: bool,
 }
 
+/// A field taken from the event (which whoever may invoke the function can forge), as a notification may carry it:
+/// at most `max` characters, each one an ARN, a name or a timestamp may hold; anything else becomes `?`. A mail
+/// then cannot carry a forger's sentence, link or markup.
+fn bounded(text: &str, max: usize) -> String {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "+=,.@_:/-*".contains(c);
+    let kept: String = text.chars().take(max).map(|c| if allowed(c) { c } else { '?' }).collect();
+    // No ARN holds "://": what would, is a link a mail reader would offer to follow.
+    kept.replace("://", ":??")
+}
+
 impl Cause {
+    /// The same, every field bounded as a notification may carry it.
+    pub fn bounded(&self) -> Cause {
+        Cause {
+            event_id: bounded(&self.event_id, 64),
+            event_name: bounded(&self.event_name, 64),
+            actor_arn: bounded(&self.actor_arn, 256),
+            event_time: self.event_time.as_deref().map(|t| bounded(t, 32)),
+            policy_arn: self.policy_arn.as_deref().map(|p| bounded(p, 256)),
+            scheduled: self.scheduled,
+        }
+    }
+
     /// A short name for the actor: an assumed role's session name, a user's name, `root`.
     pub fn actor_name(&self) -> String {
         let arn = self.actor_arn.as_str();
@@ -89,6 +111,7 @@ pub fn notification(
     if matches!(report.outcome, Outcome::Failed { retryable: true, .. }) {
         return None;
     }
+    let cause = &cause.bounded();
     // A sweep runs every half hour: it announces what it changed. What it only finds again (the same dry-run
     // drift, a deleted role, a repair that keeps failing, an open breaker) would arrive 48 times a day; it is
     // logged and counted (metrics, alarms) on every run and announced by the event that caused it.
@@ -378,5 +401,23 @@ mod tests {
         let sent = notifier.publish(&notes, crate::deadline::Deadline::after(Duration::from_secs(5))).await;
         assert_eq!(sent, 2, "the throttled entry went again; the malformed one did not");
         assert_eq!(second.num_calls(), 1);
+    }
+
+    #[test]
+    fn fields_from_the_event_are_bounded_and_carry_no_sentence_of_the_forgers() {
+        let mut forged = detach_by_alice();
+        forged.actor_arn = format!("arn:aws:sts::1:assumed-role/A/<a href='https://evil.example'>click</a>{}", "x".repeat(500));
+        forged.event_name = "DetachRolePolicy\n\nURGENT: run this command".into();
+        forged.event_time = Some("2026-11-29T10:42:13Z; drop".into());
+        let now = at("2026-11-29T10:42:15Z", Duration::ZERO);
+        let n = notification(&report(Outcome::Repaired), &forged, Duration::ZERO, Partition::Aws, now).unwrap();
+        let text = ["actorArn", "actorName", "eventName", "eventTime", "summary"]
+            .map(|f| n.detail[f].as_str().unwrap().to_string())
+            .join(" ");
+        for bad in ["<a", "://", "\n", "URGENT: run", "; drop"] {
+            assert!(!text.contains(bad), "{bad} in {text}");
+        }
+        assert!(n.detail["actorArn"].as_str().unwrap().len() <= 256);
+        assert_eq!(n.detail["eventName"], "DetachRolePolicy??URGENT:?run?this?command");
     }
 }

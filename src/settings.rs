@@ -181,6 +181,14 @@ fn adoption(v: &mut Vars, partition: Partition, own_role: Option<String>) -> All
     let mut rules = Allowances::new(&adoptable, allowed, own_role);
     rules.path_prefix = v.text("ROLE_PATH_PREFIX").unwrap_or_else(|| "/".into());
     rules.name_prefix = v.text("ROLE_NAME_PREFIX").unwrap_or_default();
+    rules.reserved_tag_prefixes = v
+        .text("RESERVED_TAG_PREFIXES")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
     let boundaries = v.text("ALLOWED_PERMISSIONS_BOUNDARY_ARNS").unwrap_or_default();
     rules.allowed_boundaries = v.policies("ALLOWED_PERMISSIONS_BOUNDARY_ARNS", &boundaries);
     rules

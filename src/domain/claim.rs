@@ -245,6 +245,9 @@ mod tests {
         elsewhere.stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/secret-project/1".into();
         let refusal = Refusal::OwnedElsewhere { role: spec().name, owner: elsewhere, same_stack: false };
         let said = refusal.to_string();
-        assert!(!said.contains("secret-project") && !said.contains("OtherNodeRole"), "another stack is not named: {said}");
+        assert!(
+            !said.contains("secret-project") && !said.contains("OtherNodeRole"),
+            "another stack is not named: {said}"
+        );
     }
 }

@@ -66,6 +66,9 @@ pub struct Allowances {
     /// path that starts with the two together (`/eks-nodes-x/`), where `*` would otherwise reach.
     pub path_prefix: String,
     pub name_prefix: String,
+    /// `RESERVED_TAG_PREFIXES`: tag keys the operator keeps for itself (ABAC, cost allocation), which stack
+    /// authors may neither write nor remove through the function (compared without regard to case, as IAM keys).
+    pub reserved_tag_prefixes: Vec<String>,
 }
 
 impl Allowances {
@@ -77,6 +80,7 @@ impl Allowances {
             allowed_boundaries: BTreeSet::new(),
             path_prefix: "/".into(),
             name_prefix: String::new(),
+            reserved_tag_prefixes: Vec::new(),
         }
     }
 
@@ -116,6 +120,24 @@ impl Allowances {
             format!(
                 "role {name} (path {path}) is outside this installation's scope (RolePathPrefix '{}', RoleNamePrefix '{}'): the function can no longer change it. To keep managing it, update the guard's stack with the prefixes it had (an empty RoleNamePrefix needs AccountWideScope=true and the SCPs); or delete its resource",
                 self.path_prefix, self.name_prefix
+            )
+        })
+    }
+
+    /// Whether a tag key starts with a prefix the operator reserved.
+    pub fn is_reserved_tag(&self, key: &str) -> bool {
+        let key = key.to_ascii_lowercase();
+        self.reserved_tag_prefixes.iter().any(|p| key.starts_with(&p.to_ascii_lowercase()))
+    }
+
+    /// Why a resource's `Tags` may not be written, if they may not: a key the operator reserved.
+    pub fn reserved_tags_asked<'a>(&self, keys: impl Iterator<Item = &'a String>) -> Option<String> {
+        let asked: Vec<&str> = keys.filter(|k| self.is_reserved_tag(k)).map(String::as_str).collect();
+        (!asked.is_empty()).then(|| {
+            format!(
+                "Tags {} use a prefix the operator reserved ({}): remove them from the resource",
+                asked.join(", "),
+                self.reserved_tag_prefixes.join(", ")
             )
         })
     }

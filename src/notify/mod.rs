@@ -406,7 +406,8 @@ mod tests {
     #[test]
     fn fields_from_the_event_are_bounded_and_carry_no_sentence_of_the_forgers() {
         let mut forged = detach_by_alice();
-        forged.actor_arn = format!("arn:aws:sts::1:assumed-role/A/<a href='https://evil.example'>click</a>{}", "x".repeat(500));
+        forged.actor_arn =
+            format!("arn:aws:sts::1:assumed-role/A/<a href='https://evil.example'>click</a>{}", "x".repeat(500));
         forged.event_name = "DetachRolePolicy\n\nURGENT: run this command".into();
         forged.event_time = Some("2026-11-29T10:42:13Z; drop".into());
         let now = at("2026-11-29T10:42:15Z", Duration::ZERO);

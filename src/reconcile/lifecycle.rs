@@ -222,6 +222,9 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         if let Some(why) = props.role_name.as_ref().and_then(|n| self.rules.name_out_of_reach(n.as_str())) {
             return Err(Error::invalid(why));
         }
+        if let Some(why) = self.rules.reserved_tags_asked(props.tags.keys()) {
+            return Err(Error::invalid(why));
+        }
         if props.ip_family != IpFamily::Ipv6 || !props.attach_cni {
             return Ok(CniCheck::NotNeeded);
         }
@@ -508,6 +511,8 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         };
         let desired = spec_for(intent, props, &name, &adoption, &cni);
         let mut retired = desired.retired_since(&record.desired);
+        // A tag under a reserved prefix (written before the operator reserved it) is the operator's now: never removed.
+        retired.tag_keys.retain(|k| !self.rules.is_reserved_tag(k));
         // Only a profile the tool made is deleted when it is no longer wanted.
         if retired.instance_profile.is_some() && retired.instance_profile != record.own_profile {
             retired.instance_profile = None;

@@ -182,7 +182,8 @@ async fn adoption_refuses_every_role_the_operator_did_not_declare_a_clean_node_r
     // A role another stack manages: refused, naming that owner; its item stays that owner's.
     assert_eq!(h.create("Owner", json!({"RoleName": "legacy-shared"})).await["Status"], "SUCCESS");
     let owner = h.stack_for("Owner").await;
-    refused(&h, "G", adopt("legacy-shared"), "is already managed by a resource of another stack", "legacy-shared").await;
+    refused(&h, "G", adopt("legacy-shared"), "is already managed by a resource of another stack", "legacy-shared")
+        .await;
     assert_eq!(h.record("legacy-shared").await.unwrap().owner.stack_id, owner);
 }
 

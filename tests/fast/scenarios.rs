@@ -959,3 +959,29 @@ async fn a_managed_role_the_narrowed_scope_no_longer_reaches_is_reported_not_tou
     assert!(!w.attached("nodes").contains("AmazonEKSWorkerNodePolicy"));
     assert_eq!(w.metrics.count(Metric::RepairFailed, "nodes"), 2);
 }
+
+/// Tags the operator reserved (ABAC, cost allocation) are not the stack author's: a resource may neither write
+/// them through the function nor have the function remove one (put there before the reservation).
+#[tokio::test]
+async fn stack_authors_can_neither_write_nor_strip_reserved_tags() {
+    let mut rules = Allowances::defaults(Partition::Aws);
+    rules.reserved_tag_prefixes = vec!["org:".into()];
+    let w = World(MemoryAccount::new(rules).await);
+    let refused =
+        w.create_as("NodeRole", json!({"RoleName": "nodes", "Tags": [{"Key": "Org:Team", "Value": "x"}]})).await;
+    assert_eq!(refused["Status"], "FAILED", "{refused}");
+    assert!(refused["Reason"].as_str().unwrap().contains("reserved"), "{refused}");
+    assert!(w.iam.role("nodes").is_none(), "nothing made");
+    // A tag the resource set before the reservation: dropping it from Tags does not remove it from the role.
+    let mut open = World::new().await;
+    let before =
+        json!({"RoleName": "nodes", "Tags": [{"Key": "org:team", "Value": "a"}, {"Key": "env", "Value": "b"}]});
+    assert_eq!(open.create_as("NodeRole", before.clone()).await["Status"], "SUCCESS");
+    open.reconciler.rules.reserved_tag_prefixes = vec!["org:".into()];
+    let after = json!({"RoleName": "nodes"});
+    let r = open.update_as("NodeRole", "nodes", after, before).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    let tags = open.iam.role("nodes").unwrap().tags;
+    assert_eq!(tags.get("org:team").map(String::as_str), Some("a"), "the reserved tag stays");
+    assert!(!tags.contains_key("env"), "an ordinary retired tag goes");
+}

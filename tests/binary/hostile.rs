@@ -113,7 +113,7 @@ async fn refused(h: &Harness, logical: &str, props: Value, expect: &str, role: &
     let reason = r["Reason"].as_str().unwrap();
     assert!(reason.contains(expect), "{expect}: {reason}");
     assert_eq!(snapshot(h, role).await, before, "{role} untouched");
-    assert!(h.record(role).await.is_none() || expect.contains("managed by resource"), "nothing written for {role}");
+    assert!(h.record(role).await.is_none() || expect.contains("already managed by"), "nothing written for {role}");
 }
 
 #[tokio::test]

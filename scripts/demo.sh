@@ -55,6 +55,7 @@ AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$emu_port/.rt" AWS_LAMBDA_FUNCTION_NAME
   AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/eks-node-role-guard AWS_LAMBDA_LOG_STREAM_NAME=local \
   STATE_TABLE_NAME="$table" GUARD_EXECUTION_ROLE_NAME=eks-node-role-guard-guard \
   ALLOW_INSECURE_RESPONSE_URL=true LOG_FORMAT=${LOG_FORMAT:-json} \
+  FUNCTION_TIMEOUT_SECONDS=120 \
   target/debug/eks-node-role-guard >"$work/function.log" 2>&1 &
 pids+=($!)
 

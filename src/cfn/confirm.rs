@@ -30,6 +30,9 @@ pub struct Identity {
     pub partition: Partition,
     pub account: AccountId,
     pub region: String,
+    /// The ARN this function was invoked under, when the runtime sent a real one (the cargo-lambda emulator
+    /// does not): a request's ServiceToken must be it.
+    pub function_arn: Option<String>,
 }
 
 impl Identity {
@@ -40,7 +43,12 @@ impl Identity {
         if p.len() < 7 || p[0] != "arn" || p[2] != "lambda" || p[3].is_empty() {
             return None;
         }
-        Some(Identity { partition: Partition::parse(p[1])?, account: AccountId::parse(p[4])?, region: p[3].into() })
+        Some(Identity {
+            partition: Partition::parse(p[1])?,
+            account: AccountId::parse(p[4])?,
+            region: p[3].into(),
+            function_arn: Some(arn.to_string()),
+        })
     }
 }
 
@@ -97,7 +105,7 @@ impl IdentitySource {
                     .as_deref()
                     .and_then(AccountId::parse)
                     .ok_or_else(|| Error::NotConfirmed("STS GetCallerIdentity returned no account".into()))?;
-                Ok::<_, Error>(Identity { partition, account, region: self.region.clone() })
+                Ok::<_, Error>(Identity { partition, account, region: self.region.clone(), function_arn: None })
             })
             .await?;
         Ok(id.clone())
@@ -118,6 +126,13 @@ pub async fn confirm<C: Stacks>(req: &Request, me: &Identity, stacks: &C) -> Res
             me.account.as_str(),
             me.region
         )));
+    }
+    if let Some(me) = me.function_arn.as_deref().filter(|me| *me != req.service_token) {
+        warn!(service_token = %crate::domain::truncate_for_message(&req.service_token), function = me, "a request whose ServiceToken is another function");
+        return Err(Error::NotConfirmed(
+            "the request's ServiceToken is not this function: a custom resource's requests go to the function it names"
+                .into(),
+        ));
     }
     let token_region = req.service_token.split(':').nth(3).unwrap_or_default();
     if token_region != me.region {
@@ -254,6 +269,19 @@ mod tests {
             assert!(e.contains(expected), "{expected}: {e}");
             assert!(!e.contains("AWS::IAM::Role") && !e.contains("_COMPLETE"), "{e}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_service_token_must_be_this_function() {
+        let s = stacks("CREATE_IN_PROGRESS", "Custom::EksNodeRole");
+        assert!(confirm(&req(STACK, TOKEN), &me(), &s).await.is_ok());
+        // Another function of the same account and region: its resources are not this function's to serve.
+        let other = "arn:aws:lambda:us-east-1:123456789012:function:someone-elses-provider";
+        let e = confirm(&req(STACK, other), &me(), &s).await.unwrap_err().to_string();
+        assert!(e.contains("ServiceToken is not this function"), "{e}");
+        // Under a runtime that sends no real ARN (the cargo-lambda emulator) only the region is checked.
+        let emulated = Identity { function_arn: None, ..me() };
+        assert!(confirm(&req(STACK, other), &emulated, &s).await.is_ok());
     }
 
     #[tokio::test]

@@ -210,9 +210,9 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         }
     }
 
-    /// Checks what needs no role at all: the additional policies are allowed, the path is in reach, and an IPv6
-    /// role's CNI policy is there and is AWS's document. Returns the CNI check the desired state is built with.
-    async fn preflight(&self, intent: &Intent, props: &Properties) -> Result<CniCheck> {
+    /// Checks what needs no read at all: the additional policies are allowed, the path, the name and the tags
+    /// are in the installation's reach.
+    fn check_reach(&self, props: &Properties) -> Result<()> {
         if let Some(why) = self.rules.disallowed_additional(&props.additional_policies) {
             return Err(Error::invalid(why));
         }
@@ -225,6 +225,13 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         if let Some(why) = self.rules.reserved_tags_asked(props.tags.keys()) {
             return Err(Error::invalid(why));
         }
+        Ok(())
+    }
+
+    /// What needs no role but may read: an IPv6 role's CNI policy is there and is AWS's document (after
+    /// `check_reach`). Returns the CNI check the desired state is built with.
+    async fn preflight(&self, intent: &Intent, props: &Properties) -> Result<CniCheck> {
+        self.check_reach(props)?;
         if props.ip_family != IpFamily::Ipv6 || !props.attach_cni {
             return Ok(CniCheck::NotNeeded);
         }
@@ -250,13 +257,25 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         replacing: Option<&str>,
         confirmed: impl Future<Output = Result<Confirmed>>,
     ) -> Result<Applied> {
-        let reads = async {
-            tokio::try_join!(
+        // What needs no read is checked first; beside the confirmation only the named role and its item are read
+        // (a bounded read); what scales with the account or reads a policy (the search, the IPv6 CNI policy)
+        // waits for it, so that an unconfirmed request costs the account nothing.
+        self.check_reach(props)?;
+        let searching = props.role_name.is_none() && props.adopt_existing && replacing.is_none();
+        let named = async {
+            match searching {
+                true => Ok(None),
+                false => self.resolve_target(intent, props, replacing).await.map(Some),
+            }
+        };
+        let named = confirmed_reads(confirmed, named).await?;
+        let (cni, (name, observed, profile_exists)) = match named {
+            Some(found) => (Box::pin(self.preflight(intent, props)).await?, found),
+            None => tokio::try_join!(
                 Box::pin(self.preflight(intent, props)),
                 Box::pin(self.resolve_target(intent, props, replacing))
-            )
+            )?,
         };
-        let (cni, (name, observed, profile_exists)) = confirmed_reads(confirmed, reads).await?;
         progress.set(&name);
         let Observed { role: live, record } = observed;
         let ownership = Ownership::of(record.as_ref(), live.as_ref());
@@ -481,13 +500,10 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         })?;
         progress.set(&name);
         let profile = props.create_instance_profile.then_some(name.as_str());
-        let reads = async {
-            tokio::try_join!(
-                Box::pin(self.preflight(intent, props)),
-                Box::pin(self.observe_with_profile(&name, profile))
-            )
-        };
-        let (cni, (Observed { role: live, record }, exists)) = confirmed_reads(confirmed, reads).await?;
+        self.check_reach(props)?;
+        let (Observed { role: live, record }, exists) =
+            confirmed_reads(confirmed, self.observe_with_profile(&name, profile)).await?;
+        let cni = Box::pin(self.preflight(intent, props)).await?;
         let profile_exists = profile.map(|_| exists);
         let decision = claim(
             Request::Update,

@@ -985,3 +985,22 @@ async fn stack_authors_can_neither_write_nor_strip_reserved_tags() {
     assert_eq!(tags.get("org:team").map(String::as_str), Some("a"), "the reserved tag stays");
     assert!(!tags.contains_key("env"), "an ordinary retired tag goes");
 }
+
+/// A request CloudFormation does not confirm costs the account nothing that scales with it: neither the search
+/// for an existing node role (ListRoles) nor the IPv6 CNI policy is read before the confirmation; only the named
+/// role and its item may be read beside it.
+#[tokio::test]
+async fn an_unconfirmed_request_reads_nothing_that_scales_with_the_account() {
+    let w = World::new().await;
+    *w.stack_status.lock().unwrap() = "CREATE_COMPLETE";
+    let before = w.iam.calls().len();
+    let r = w.create_as("NodeRole", json!({"AdoptExistingRole": "true", "IpFamily": "ipv6"})).await;
+    assert_eq!(r["Status"], "FAILED", "{r}");
+    assert!(r["Reason"].as_str().unwrap().contains("not confirmed"), "{r}");
+    let calls = w.iam.calls()[before..].to_vec();
+    assert!(calls.iter().all(|c| !c.starts_with("ListRoles") && !c.starts_with("GetPolicy")), "{calls:?}");
+    let r = w.create_as("NodeRole", json!({"RoleName": "nodes", "IpFamily": "ipv6"})).await;
+    assert_eq!(r["Status"], "FAILED", "{r}");
+    let calls = w.iam.calls()[before..].to_vec();
+    assert!(calls.iter().all(|c| c.ends_with(" nodes")), "only the named role's reads: {calls:?}");
+}

@@ -352,6 +352,36 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         Some(report)
     }
 
+    /// An Update may have changed the desired state while this repair ran from the item it read: a policy the
+    /// repair attached that the item no longer requires (the Update detached it a moment before) is taken off
+    /// again, so the later writer's state stands. Best effort: the next Update or sweep sees any rest.
+    async fn recheck_after_repair(&self, read: &Record, applied: &crate::domain::Plan) {
+        let now = match self.store.get(&read.role_name).await {
+            Ok(Some(now)) if now.desired != read.desired && now.phase == Phase::Active => now,
+            Ok(_) => return,
+            Err(e) => return warn!(role = %read.role_name, error = %e, "could not read the item again after a repair"),
+        };
+        let wanted = now.desired.required_policies();
+        let stale: Vec<Action> = applied
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::AttachPolicy(p) if !wanted.contains(p) && !now.desired.preexisting.contains(p) => {
+                    Some(Action::DetachPolicy(p.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        let undo = crate::domain::Plan { actions: stale };
+        info!(role = %read.role_name, plan = ?undo.summary(), "an Update changed the desired state during the repair: undoing what it no longer requires");
+        if let Err(e) = self.execute(&read.role_name, &undo).await {
+            warn!(role = %read.role_name, error = %e, "could not undo a repair an Update overtook");
+        }
+    }
+
     /// Marks the item orphaned (reported once: later sweeps skip it).
     async fn orphan(&self, record: Record, why: String, metrics: &Metrics) -> RepairReport {
         let role = record.role_name.to_string();
@@ -507,6 +537,7 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
                 if let Err(e) = recorded {
                     warn!(role, error = %e, "repair applied but not recorded for the circuit breaker");
                 }
+                self.recheck_after_repair(&record, &planned).await;
                 report.outcome = Outcome::Repaired;
                 emit(metrics, &report.outcome, &role, true);
             }

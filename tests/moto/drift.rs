@@ -217,3 +217,31 @@ async fn a_state_item_that_does_not_decode_stops_repair_instead_of_guessing() {
     assert!(!h.attached("nodes").await.contains("AmazonEKS_CNI_Policy"), "no default filled in");
     assert!(!h.attached("nodes").await.contains("AmazonEKSWorkerNodePolicy"), "nothing done on a guess");
 }
+
+/// A repair and an Update race: the repair read the item while it still wanted an extra policy, the Update took
+/// the policy out of the desired state while the repair's attach was in flight (IAM took 1.2 s to answer it). The
+/// repair reads the item again afterwards and takes off what the item no longer requires: the Update's state stands.
+#[tokio::test]
+async fn a_repair_an_update_overtook_leaves_the_role_as_the_update_wants_it() {
+    const SSM: &str = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
+    let h = Harness::new().await;
+    let with_ssm = json!({"RoleName": "nodes", "AdditionalPolicyArns": [SSM]});
+    assert_eq!(h.create("NodeRole", with_ssm.clone()).await["Status"], "SUCCESS");
+    h.detach("nodes", SSM).await;
+    h.aws.fail_operation(
+        "iam:AttachRolePolicy",
+        vec![test_support::fault_proxy::Fault::Latency(std::time::Duration::from_millis(1200))],
+    );
+    let mut event = drift_event("drift-detach-role-policy.json", "nodes");
+    event["detail"]["requestParameters"]["policyArn"] = json!(SSM);
+    let without = json!({"RoleName": "nodes"});
+    let (repaired, updated) = tokio::join!(h.outcome(&event, "nodes"), async {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        h.send(&update("NodeRole", "nodes", without.clone(), with_ssm.clone(), &h.url())).await
+    });
+    assert_eq!(updated["Status"], "SUCCESS", "{updated}");
+    assert_eq!(repaired, "repaired");
+    let attached = h.attached("nodes").await;
+    assert!(!attached.contains("AmazonSSMManagedInstanceCore"), "the Update's state stands: {attached:?}");
+    assert!(attached.contains("AmazonEKSWorkerNodePolicy"));
+}

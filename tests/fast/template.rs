@@ -495,7 +495,7 @@ fn notifications_are_published_only_as_the_guards_source_on_the_default_bus_and_
     assert_eq!(list(&key["Principal"]["Service"]), ["cloudwatch.amazonaws.com", "events.amazonaws.com"]);
     assert_eq!(text(&t["Resources"]["AlarmTopic"]["Properties"]["KmsMasterKeyId"]), "${AlarmTopicKey}");
     // Only the notification rule may publish as EventBridge (not any rule of the account).
-    let topic = &t["Resources"]["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"][1];
+    let topic = &t["Resources"]["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"][2];
     let Value::Tagged(only_rule) = topic else { panic!("the rule's statement exists only with the rule: {topic:?}") };
     let statement = &only_rule.value.as_sequence().unwrap()[1];
     assert_eq!(text(&statement["Principal"]["Service"]), "events.amazonaws.com");
@@ -655,4 +655,19 @@ fn the_scps_cover_every_way_to_blind_or_subvert_the_guard_and_pass_parliament() 
         .expect("run parliament");
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && said.matches("0 blocking finding(s)").count() == 3, "{said}");
+}
+
+/// Mails on the alarm topic come from the account's alarms and the notification rule only: the topic denies
+/// `sns:Publish` to every principal that is not one of those services, and the topic's key serves them only for
+/// this account.
+#[test]
+fn only_alarms_and_the_notification_rule_can_mail() {
+    let t = load("template.yaml");
+    let topic = &t["Resources"]["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!((topic["Effect"].as_str(), topic["Principal"].as_str()), (Some("Deny"), Some("*")));
+    assert_eq!(text(&topic["Action"]), "sns:Publish");
+    let services = list(&topic["Condition"]["StringNotEquals"]["aws:PrincipalServiceName"]);
+    assert_eq!(services, ["cloudwatch.amazonaws.com", "events.amazonaws.com"]);
+    let key = &t["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"][1];
+    assert_eq!(text(&key["Condition"]["StringEquals"]["aws:SourceAccount"]), "${AWS::AccountId}");
 }

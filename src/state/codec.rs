@@ -312,7 +312,17 @@ mod tests {
         let item = encode(&r, 7, 1_795_000_000);
         assert_eq!(item[PK].as_s().unwrap(), "noderole");
         let back = decode(&item).unwrap();
-        assert_eq!(back, Record { version: 7, ..r });
+        assert_eq!(back, Record { version: 7, ..r.clone() });
+        // The boundary before adoption, as recorded: none, or an ARN; and the orphaned phase.
+        let arn = crate::domain::PolicyArn::parse("arn:aws:iam::123456789012:policy/found", "b").unwrap();
+        for original in [Some(None), Some(Some(arn))] {
+            let o = Record { original_boundary: original.clone(), phase: Phase::Orphaned, ..r.clone() };
+            assert_eq!(decode(&encode(&o, 7, 0)).unwrap(), Record { version: 7, ..o }, "{original:?}");
+        }
+        // An item of an earlier version has no `originalBoundary`: read as it is, the boundary not recorded.
+        let mut earlier = encode(&Record { original_boundary: Some(None), ..r.clone() }, 7, 0);
+        earlier.remove(ORIGINAL_BOUNDARY);
+        assert_eq!(decode(&earlier).unwrap().original_boundary, None);
     }
 
     #[test]

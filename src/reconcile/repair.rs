@@ -301,12 +301,28 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         settings: &DriftSettings,
         metrics: &Metrics,
     ) -> (Vec<RepairReport>, Vec<Record>) {
+        // Each stack's status once; a resource only where its stack is not mid-operation (nothing is concluded
+        // there, so nothing more is asked).
+        let stack_ids: std::collections::BTreeSet<String> = records.iter().map(|r| r.owner.stack_id.clone()).collect();
+        let statuses: std::collections::HashMap<String, Result<Option<String>, Error>> = stream::iter(stack_ids)
+            .map(|id| async move {
+                let status = stacks.stack_status(&id).await;
+                (id, status)
+            })
+            .buffer_unordered(settings.sweep_concurrency)
+            .collect()
+            .await;
         let owners: std::collections::BTreeSet<Owner> = records.iter().map(|r| r.owner.clone()).collect();
+        let statuses = &statuses;
         let looks: std::collections::HashMap<Owner, _> = stream::iter(owners)
             .map(|o| async move {
-                let (status, resource) =
-                    tokio::join!(stacks.stack_status(&o.stack_id), stacks.resource(&o.stack_id, &o.logical_id));
-                (o, status.and_then(|s| Ok((s, resource?))))
+                let look = match statuses.get(&o.stack_id) {
+                    Some(Ok(Some(s))) if s.ends_with("_IN_PROGRESS") => Ok((Some(s.clone()), None)),
+                    Some(Ok(status)) => stacks.resource(&o.stack_id, &o.logical_id).await.map(|r| (status.clone(), r)),
+                    Some(Err(e)) => Err(Error::invalid(e.to_string())),
+                    None => Ok((None, None)),
+                };
+                (o, look)
             })
             .buffer_unordered(settings.sweep_concurrency)
             .collect()

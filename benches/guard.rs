@@ -459,7 +459,7 @@ async fn repair(b: &Bench, stub: &RuntimeStub, store: &DynamoStore, iam: &aws_sd
         repair_by_service = calls_since(&by_service, &b.proxy.by_service());
     }
     println!(
-    "detach event → policy attached: {:.1} ms, {repair_calls} AWS calls ({repair_by_service}): role, attachments, profiles and the state item read at once, then the attach and the breaker record at once",
+    "detach event → policy attached: {:.1} ms, {repair_calls} AWS calls ({repair_by_service}): the state item, then the role, its attachments and profiles at once, then the attach and the breaker record at once, then the item again",
     median(repair)
 );
 }

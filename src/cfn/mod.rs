@@ -134,7 +134,7 @@ async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
         // Boxed: the lifecycle's futures are large, and this one holds two of them.
         let mut again = Box::pin(async {
             progress.role_made().await;
-            still_creating(&intent, &t.stacks).await
+            still_creating(&intent, &t.stacks, progress).await
         });
         let mut work = Box::pin(t.reconciler.apply(&intent, progress, confirmation()));
         let (mut applied, mut verdict) = tokio::select! {
@@ -161,7 +161,7 @@ async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
             Lifecycle::Create(_) if !was_confirmed.load(std::sync::atomic::Ordering::Relaxed) => applied,
             Lifecycle::Create(_) => match match verdict {
                 Some(v) => v,
-                None => still_creating(&intent, &t.stacks).await,
+                None => still_creating(&intent, &t.stacks, progress).await,
             } {
                 Some(status) => {
                     Box::pin(t.reconciler.undo_cancelled_create(&intent, progress)).await;
@@ -192,10 +192,15 @@ fn jitter_ms() -> u16 {
 
 /// `None` while CloudFormation still creates the request's resource; otherwise the status it shows now. A
 /// transient error counts as still creating: the answer then stands as it is.
-async fn still_creating<C: Stacks>(intent: &Intent, stacks: &C) -> Option<String> {
+async fn still_creating<C: Stacks>(intent: &Intent, stacks: &C, progress: &Progress) -> Option<String> {
     match stacks.resource(&intent.owner.stack_id, &intent.owner.logical_id).await {
-        Ok(Some(r)) if r.status == "CREATE_IN_PROGRESS" => None,
-        Ok(Some(r)) => Some(r.status),
+        // The resource now names this request's role: a copy of the request answered first and CloudFormation
+        // took that answer. Nothing was cancelled.
+        Ok(Some(r)) if r.physical_id.is_some() && r.physical_id.as_deref() == progress.role().as_deref() => None,
+        // Only a failed or deleted resource is a cancelled one; any other status (CREATE_COMPLETE after a copy's
+        // answer, an update) is not this request's to undo.
+        Ok(Some(r)) if r.status == "CREATE_FAILED" || r.status.starts_with("DELETE_") => Some(r.status),
+        Ok(Some(_)) => None,
         Ok(None) => Some("gone from its stack".into()),
         Err(e) => {
             warn!(error = %e, "could not confirm again that the resource is still being created");

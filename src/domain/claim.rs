@@ -93,7 +93,8 @@ pub fn claim(
     record: Option<&Record>,
     ownership: &Ownership,
 ) -> Claim {
-    if let Some(r) = record.filter(|r| r.owner != *requester) {
+    // An orphaned item is taken over only by adoption, by its former owner too (the resource came back).
+    if let Some(r) = record.filter(|r| r.owner != *requester || r.phase == super::record::Phase::Orphaned) {
         // An orphaned role: its stack resource is gone, and a Create may take it over (or make it again).
         return match (r.phase, request, ownership) {
             (super::record::Phase::Orphaned, Request::Create { .. }, Ownership::Gone) => Claim::New,

@@ -490,7 +490,9 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         if replaces(&self.rules.name_prefix, intent, props, old, physical_id)? {
             info!(old_role = physical_id, "RoleName or Path changed: replacing the role");
             let created = Box::pin(self.create(intent, props, progress, Some(physical_id), confirmed)).await;
-            if created.is_err() {
+            // A write another writer won (most often a copy of this request, converging the same replacement) is
+            // read again by the caller, not undone.
+            if created.as_ref().is_err_and(|e| !matches!(e, Error::RecordChanged(_))) {
                 self.undo_failed_replacement(intent, physical_id, progress).await;
             }
             return created;
@@ -599,7 +601,9 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             .list()
             .await?
             .into_iter()
-            .filter(|r| r.owner == intent.owner && !r.role_name.as_str().eq_ignore_ascii_case(current))
+            // An orphaned item is a retained role, not a stray of this resource: never removed here.
+            .filter(|r| r.owner == intent.owner && r.phase != crate::state::Phase::Orphaned)
+            .filter(|r| !r.role_name.as_str().eq_ignore_ascii_case(current))
             .collect();
         if strays.is_empty() {
             info!(physical_id, "no role of this resource under this id: nothing to delete");

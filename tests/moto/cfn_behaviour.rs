@@ -289,3 +289,39 @@ async fn cleanup_deletes_remove_the_old_role_and_never_the_current_one() {
     assert!(h.role("nodes-v2").await.is_some() && h.record("nodes-v2").await.is_some(), "the current one stays");
     assert!(h.attached("nodes-v2").await.contains("AmazonEKSWorkerNodePolicy"));
 }
+
+/// A copy of this Create answered first and CloudFormation completed the resource with its role while this copy
+/// still ran: this copy's second confirmation sees the resource naming its own role, and undoes nothing.
+#[tokio::test]
+async fn a_create_whose_copy_completed_the_resource_undoes_nothing() {
+    let h = Harness::new().await;
+    let stack = h.modelled_stack("prod", "Nodes");
+    h.aws.fail_operation("iam:CreateRole", vec![Fault::Latency(Duration::from_millis(1200))]);
+    let create = on(&stack, request("Create", "Nodes", json!({"RoleName": "nodes"}), &h.url()));
+    let (answered, ()) = tokio::join!(send_beside(&h, &create), async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        h.model.created(&stack, "Nodes", "nodes");
+    });
+    assert_eq!(answered["Status"], "SUCCESS", "{answered}");
+    assert!(h.role("nodes").await.is_some() && h.record("nodes").await.is_some(), "the role stays");
+}
+
+/// A retained role's orphaned item is not a stray of its former resource: when the same logical id comes back
+/// and its Create is cancelled, the rollback Delete leaves the retained role alone.
+#[tokio::test]
+async fn a_rollback_delete_never_takes_a_retained_orphaned_role() {
+    let h = Harness::new().await;
+    let stack = h.modelled_stack("prod", "Nodes");
+    let r = h.send_as_is(&on(&stack, request("Create", "Nodes", json!({"RoleName": "old-nodes"}), &h.url()))).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    h.model.created(&stack, "Nodes", "old-nodes");
+    h.model.retained(&stack, "Nodes");
+    assert_eq!(swept(&h, "old-nodes").await.as_deref(), Some("orphaned"));
+    // The logical id comes back in a stack under the same id (as a model shortcut), and its Create is cancelled.
+    h.model.creating(&stack, "Nodes");
+    let made_up = h.model.cancel_create(&stack, "Nodes");
+    let r = h.send_as_is(&on(&stack, delete("Nodes", &made_up, json!({}), &h.url()))).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert!(h.role("old-nodes").await.is_some(), "the retained role stays");
+    assert_eq!(h.record("old-nodes").await.unwrap().phase, eks_node_role_guard::state::Phase::Orphaned);
+}

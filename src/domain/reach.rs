@@ -71,6 +71,13 @@ pub struct Allowances {
     pub reserved_tag_prefixes: Vec<String>,
 }
 
+/// What a role is adopted as: a name the operator declared adoptable, or an orphaned role of the guard's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adopting {
+    DeclaredName,
+    Orphan,
+}
+
 impl Allowances {
     pub fn new(adoptable: &str, allowed_additional: BTreeSet<PolicyArn>, own_role: Option<String>) -> Self {
         Allowances {
@@ -210,31 +217,21 @@ impl Allowances {
         ipv6_cni: Option<&PolicyArn>,
         node_class: crate::domain::NodeClass,
     ) -> Option<String> {
-        self.refusal_of(live, inline_policies, partition, ipv6_cni, node_class, true)
+        self.refusal_as(Adopting::DeclaredName, live, inline_policies, partition, ipv6_cni, node_class)
     }
 
-    /// The same for an orphaned role (its stack resource gone): the guard made or adopted it, so it is in the
-    /// installation's scope whatever its name; what it holds is checked all the same.
-    pub fn refusal_of_orphan(
+    /// The same, for a role adopted `as` a declared name or as an orphan (its stack resource gone: the guard made
+    /// or adopted it, so it is in the installation's scope whatever its name; what it holds is checked all the same).
+    pub fn refusal_as(
         &self,
+        adopting: Adopting,
         live: &LiveRole,
         inline_policies: &[String],
         partition: Partition,
         ipv6_cni: Option<&PolicyArn>,
         node_class: crate::domain::NodeClass,
     ) -> Option<String> {
-        self.refusal_of(live, inline_policies, partition, ipv6_cni, node_class, false)
-    }
-
-    fn refusal_of(
-        &self,
-        live: &LiveRole,
-        inline_policies: &[String],
-        partition: Partition,
-        ipv6_cni: Option<&PolicyArn>,
-        node_class: crate::domain::NodeClass,
-        check_name: bool,
-    ) -> Option<String> {
+        let check_name = adopting == Adopting::DeclaredName;
         let mut why = Vec::new();
         let name = live.name.as_str();
         if name.eq_ignore_ascii_case(AUTO_MODE_ROLE) && node_class != crate::domain::NodeClass::AutoMode {

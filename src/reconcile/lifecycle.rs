@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use super::{label_disputed, Observed, Reconciler};
 use crate::domain::claim::{claim, Claim, Refusal, Request};
 use crate::domain::intent::DEFAULT_DESCRIPTION;
-use crate::domain::reach::Allowances;
+use crate::domain::reach::{Adopting, Allowances};
 use crate::domain::removal::{removal, Removal, Untouched};
 use crate::domain::{
     policies, Action, Boundary, CniCheck, Intent, IpFamily, Lifecycle, LiveRole, NodeRoleSpec, Ownership, Plan,
@@ -228,10 +228,9 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         Ok(())
     }
 
-    /// What needs no role but may read: an IPv6 role's CNI policy is there and is AWS's document (after
-    /// `check_reach`). Returns the CNI check the desired state is built with.
+    /// What needs no role but may read: an IPv6 role's CNI policy is there and is AWS's document (callers check
+    /// `check_reach` first, before the confirmation). Returns the CNI check the desired state is built with.
     async fn preflight(&self, intent: &Intent, props: &Properties) -> Result<CniCheck> {
-        self.check_reach(props)?;
         if props.ip_family != IpFamily::Ipv6 || !props.attach_cni {
             return Ok(CniCheck::NotNeeded);
         }
@@ -348,12 +347,8 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
             }),
         };
         let (p, class) = (intent.stack.partition, props.node_class);
-        let refusal = if orphan {
-            self.rules.refusal_of_orphan(live, &inline, p, ipv6.as_ref(), class)
-        } else {
-            self.rules.refusal(live, &inline, p, ipv6.as_ref(), class)
-        };
-        match refusal {
+        let adopting = if orphan { Adopting::Orphan } else { Adopting::DeclaredName };
+        match self.rules.refusal_as(adopting, live, &inline, p, ipv6.as_ref(), class) {
             Some(why) => Err(Error::conflict(why)),
             None => Ok(()),
         }

@@ -36,12 +36,19 @@ pids+=($!)
 listen_port=$(free_port)
 $PY scripts/demo_tools.py listen "$listen_port" "$work/responses" &
 pids+=($!)
+# CloudFormation as it reports a custom resource (moto reports the stack's status for every resource and no
+# physical id): the function reaches AWS through this stand-in, which answers for the lifecycle stack.
+cfn_state="$work/cfn-stacks.json"
+cfn_port=$(free_port)
+$PY scripts/demo_tools.py cfn-stand-in "$cfn_port" "http://127.0.0.1:$moto_port" "$cfn_state" &
+pids+=($!)
 emu_port=$(free_port)
 .venv/bin/cargo-lambda lambda watch --only-lambda-apis --invoke-address 127.0.0.1 -P "$emu_port" >"$work/emulator.log" 2>&1 &
 pids+=($!)
 wait_port "$moto_port" moto
 wait_port "$listen_port" "ResponseURL listener"
 wait_port "$emu_port" "Runtime API emulator"
+wait_port "$cfn_port" "CloudFormation stand-in"
 
 export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
   AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
@@ -55,7 +62,7 @@ AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$emu_port/.rt" AWS_LAMBDA_FUNCTION_NAME
   AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/eks-node-role-guard AWS_LAMBDA_LOG_STREAM_NAME=local \
   STATE_TABLE_NAME="$table" GUARD_EXECUTION_ROLE_NAME=eks-node-role-guard-guard \
   ALLOW_INSECURE_RESPONSE_URL=true LOG_FORMAT=${LOG_FORMAT:-json} \
-  FUNCTION_TIMEOUT_SECONDS=120 \
+  FUNCTION_TIMEOUT_SECONDS=120 AWS_ENDPOINT_URL="http://127.0.0.1:$cfn_port" \
   target/debug/eks-node-role-guard >"$work/function.log" 2>&1 &
 pids+=($!)
 
@@ -64,6 +71,7 @@ invoke() { .venv/bin/cargo-lambda lambda invoke --invoke-address 127.0.0.1 -P "$
 replay() { # event-file stack-id role-to-show
   local ev=$1 stack=$2 role=$3
   $PY scripts/demo_tools.py aim "events/$ev.json" "$stack" "$work/$ev.json" "http://127.0.0.1:$listen_port/cfn-response"
+  $PY scripts/demo_tools.py phase "$cfn_state" "$work/$ev.json"
   local before
   before=$(ls "$work/responses" 2>/dev/null | wc -l)
   echo
@@ -72,6 +80,7 @@ replay() { # event-file stack-id role-to-show
   local latest
   latest=$(ls "$work/responses" | tail -n 1)
   if [ "$(ls "$work/responses" | wc -l)" -gt "$before" ]; then
+    $PY scripts/demo_tools.py answered "$cfn_state" "$work/$ev.json" "$work/responses/$latest"
     echo "  response received at the ResponseURL:"
     $PY -c 'import json,sys; r=json.load(open(sys.argv[1])); print("    Status:", r["Status"]); print("    PhysicalResourceId:", r["PhysicalResourceId"]); [print("    Reason:", r["Reason"]) for _ in [0] if r.get("Reason")]; [print(f"    Data.{k}: {v}") for k,v in sorted(r["Data"].items())]' "$work/responses/$latest"
   else
@@ -91,8 +100,8 @@ echo "  function answered: $(invoke "$work/complete.json")"
 $PY scripts/demo_tools.py status "$complete"
 
 echo
-echo "━━ a stack kept in progress, for the whole lifecycle (Create, Update, drift, Delete)"
-stack=$($PY scripts/demo_tools.py stack demo-eks NodeRole AdoptedNodeRole BrokenNodeRole)
+echo "━━ a stack through its whole lifecycle (Create, Update, drift, Delete), CloudFormation's phases shown by the stand-in"
+stack=$($PY scripts/demo_tools.py modelled-stack "$cfn_state" demo-eks NodeRole)
 replay cfn-create-ipv4 "$stack" demo-eks-node-role
 replay cfn-update-ipv6 "$stack" demo-eks-node-role
 

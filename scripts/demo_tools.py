@@ -6,6 +6,13 @@
   stack NAME LOGICAL...            a CloudFormation stack holding Custom::EksNodeRole resources (moto keeps it
                                    CREATE_IN_PROGRESS until the function answers); prints its StackId
   aim FILE STACK_ID OUT URL [NAME] writes FILE as OUT with StackId, ResponseURL (and RoleName) replaced
+  cfn-stand-in PORT MOTO STATE     CloudFormation as it reports a custom resource, in front of moto (which shows
+                                   the stack's status for every resource and no physical id): DescribeStacks and
+                                   DescribeStackResource(s) of the stacks in STATE are answered from it, every
+                                   other request goes on to moto
+  modelled-stack STATE NAME LOGICAL  a stack kept in STATE (not in moto); prints its StackId
+  phase STATE REQUEST              shows REQUEST's stack and resource as CloudFormation does while it sends it
+  answered STATE REQUEST RESPONSE  records the answer as CloudFormation does (the resource's id, the stack done)
   status STACK_ID                  prints the stack's status and outputs
   show ROLE                        prints the role as IAM reports it
   item ROLE TABLE                  prints the role's state item, the function's authority
@@ -19,7 +26,11 @@ import json
 import os
 import sys
 import zipfile
-from http.server import BaseHTTPRequestHandler, HTTPServer
+import http.client
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
+from xml.sax.saxutils import escape
 
 import boto3
 
@@ -91,6 +102,147 @@ def aim(path, stack_id, out, url, role_name=None):
     if role_name:
         event["ResourceProperties"]["RoleName"] = role_name
     json.dump(event, open(out, "w"))
+
+
+def _load(state):
+    try:
+        return json.load(open(state))
+    except FileNotFoundError:
+        return {}
+
+
+def _save(state, stacks):
+    tmp = state + ".tmp"
+    json.dump(stacks, open(tmp, "w"))
+    os.replace(tmp, state)
+
+
+def modelled_stack(state, name, logical):
+    stack_id = f"arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/{uuid.uuid4()}"
+    stacks = _load(state)
+    stacks[stack_id] = {"name": name, "status": "CREATE_IN_PROGRESS",
+                        "resources": {logical: {"status": "CREATE_IN_PROGRESS", "physical": None}}}
+    _save(state, stacks)
+    print(stack_id)
+
+
+def sending(kind, physical, held):
+    """The phase CloudFormation is in when it sends a request (test_support::cfn_model::sending)."""
+    if kind == "Create":
+        return "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None
+    if kind == "Update":
+        return "UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", physical
+    if held and physical and held != physical:
+        return "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE", held
+    return "DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS", physical
+
+
+def phase(state, request):
+    req = json.load(open(request))
+    stacks = _load(state)
+    stack = stacks.get(req["StackId"])
+    if stack is None:
+        return
+    logical = req["LogicalResourceId"]
+    held = stack["resources"].get(logical, {}).get("physical")
+    stack["status"], status, physical = sending(req["RequestType"], req.get("PhysicalResourceId"), held)
+    stack["resources"][logical] = {"status": status, "physical": physical}
+    _save(state, stacks)
+
+
+def answered(state, request, response):
+    req, resp = json.load(open(request)), json.load(open(response))
+    stacks = _load(state)
+    stack = stacks.get(req["StackId"])
+    if stack is None:
+        return
+    kind, ok = req["RequestType"], resp["Status"] == "SUCCESS"
+    r = stack["resources"][req["LogicalResourceId"]]
+    r["status"] = {"Create": "CREATE", "Update": "UPDATE"}.get(kind, "DELETE") + ("_COMPLETE" if ok else "_FAILED")
+    if kind == "Create" or (kind == "Update" and ok):
+        r["physical"] = resp["PhysicalResourceId"]
+    stack["status"] = ("CREATE_COMPLETE" if kind == "Create" else "DELETE_COMPLETE" if kind == "Delete" else
+                       "UPDATE_COMPLETE") if ok else {"Create": "ROLLBACK_IN_PROGRESS"}.get(kind, "UPDATE_ROLLBACK_IN_PROGRESS")
+    _save(state, stacks)
+
+
+NS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
+
+
+def _resource_xml(stack_id, stack, logical, r):
+    physical = f"<PhysicalResourceId>{escape(r['physical'])}</PhysicalResourceId>" if r.get("physical") else ""
+    return (f"<StackId>{escape(stack_id)}</StackId><StackName>{escape(stack['name'])}</StackName>"
+            f"<LogicalResourceId>{escape(logical)}</LogicalResourceId>{physical}<ResourceType>Custom::EksNodeRole</ResourceType>"
+            f"<Timestamp>2026-12-03T00:00:00Z</Timestamp><LastUpdatedTimestamp>2026-12-03T00:00:00Z</LastUpdatedTimestamp>"
+            f"<ResourceStatus>{r['status']}</ResourceStatus>")
+
+
+def _answer(state, form):
+    action, stack_id = form.get("Action"), form.get("StackName")
+    stack = _load(state).get(stack_id)
+    if stack is None:
+        return None
+    meta = "<ResponseMetadata><RequestId>cfn-stand-in</RequestId></ResponseMetadata>"
+    if action == "DescribeStacks":
+        return 200, (f"<DescribeStacksResponse xmlns=\"{NS}\"><DescribeStacksResult><Stacks><member><StackId>{escape(stack_id)}</StackId>"
+                     f"<StackName>{escape(stack['name'])}</StackName><CreationTime>2026-12-03T00:00:00Z</CreationTime>"
+                     f"<StackStatus>{stack['status']}</StackStatus></member></Stacks></DescribeStacksResult>{meta}</DescribeStacksResponse>")
+    if action == "DescribeStackResource":
+        logical = form.get("LogicalResourceId")
+        r = stack["resources"].get(logical)
+        if r is None:
+            return 400, (f"<ErrorResponse xmlns=\"{NS}\"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>"
+                         f"Resource {escape(logical or '')} does not exist for stack {escape(stack['name'])}</Message></Error>"
+                         f"<RequestId>cfn-stand-in</RequestId></ErrorResponse>")
+        return 200, (f"<DescribeStackResourceResponse xmlns=\"{NS}\"><DescribeStackResourceResult><StackResourceDetail>"
+                     f"{_resource_xml(stack_id, stack, logical, r)}</StackResourceDetail></DescribeStackResourceResult>{meta}</DescribeStackResourceResponse>")
+    if action == "DescribeStackResources":
+        members = "".join(f"<member>{_resource_xml(stack_id, stack, l, r)}</member>" for l, r in stack["resources"].items())
+        return 200, (f"<DescribeStackResourcesResponse xmlns=\"{NS}\"><DescribeStackResourcesResult><StackResources>{members}"
+                     f"</StackResources></DescribeStackResourcesResult>{meta}</DescribeStackResourcesResponse>")
+    return None
+
+
+def cfn_stand_in(port, moto, state):
+    target = urllib.parse.urlparse(moto)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _any(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if "x-www-form-urlencoded" in self.headers.get("Content-Type", "") and b"Action=Describe" in body:
+                form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
+                got = _answer(state, form)
+                if got is not None:
+                    code, xml = got
+                    data = xml.encode()
+                    self.send_response(code)
+                    self.send_header("Content-Type", "text/xml")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+            conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            self.send_response(resp.status)
+            for k, v in resp.getheaders():
+                if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            conn.close()
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
+
+        def log_message(self, *args):
+            pass
+
+    ThreadingHTTPServer(("127.0.0.1", int(port)), Handler).serve_forever()
 
 
 def status(stack_id):
@@ -188,4 +340,5 @@ if __name__ == "__main__":
     cmd, *args = sys.argv[1:]
     {"listen": listen, "prepare": prepare, "stack": stack, "aim": aim, "status": status, "show": show,
      "item": item, "make-role": make_role, "notify-setup": notify_setup, "notifications": notifications,
-     "cluster": cluster}[cmd](*args)
+     "cluster": cluster, "cfn-stand-in": cfn_stand_in, "modelled-stack": modelled_stack, "phase": phase,
+     "answered": answered}[cmd](*args)

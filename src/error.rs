@@ -30,6 +30,12 @@ pub enum Error {
     #[error("the request was not confirmed by CloudFormation: {0}")]
     NotConfirmed(String),
 
+    /// CloudFormation could not confirm an Update or Delete while the stack rolls back (a status the rules do not
+    /// know, another physical id, or no answer): the request is answered SUCCESS with nothing changed, so the
+    /// rollback finishes rather than strands.
+    #[error("left alone so that the stack's rollback can finish: {0}")]
+    StandAside(String),
+
     /// The work did not finish before the Lambda deadline.
     #[error("timed out: the operation did not finish {0} before the Lambda deadline")]
     TimedOut(String),

@@ -2,17 +2,24 @@
 //! could otherwise send a Create, Update or Delete that no stack sent.
 //!
 //! A request is confirmed when
-//! 1. its StackId is in this function's partition, account and region, and its ServiceToken in that region;
-//! 2. `DescribeStackResource(StackId, LogicalResourceId)` shows a custom resource (`Custom::*` or
-//!    `AWS::CloudFormation::CustomResource`), and for a Create, one CloudFormation is creating
-//!    (`CREATE_IN_PROGRESS`): a forged Create cannot borrow a resource that already exists;
-//! 3. `DescribeStacks(StackId)` shows an operation in progress (`*_IN_PROGRESS`, not `REVIEW_IN_PROGRESS`).
+//! 1. its StackId is in this function's partition, account and region, and its ServiceToken is this function
+//!    (the invoked ARN; under a runtime that sends none, a function of this region);
+//! 2. `DescribeStacks(StackId)` shows an operation in progress (`*_IN_PROGRESS`, not `REVIEW_IN_PROGRESS`);
+//! 3. `DescribeStackResource(StackId, LogicalResourceId)` shows a custom resource (`Custom::*` or
+//!    `AWS::CloudFormation::CustomResource`) in the state that request is sent in ("Resource status codes",
+//!    "Custom resource request objects" in the CloudFormation User Guide):
+//!    - a Create: `CREATE_IN_PROGRESS` (a forged Create cannot borrow a resource that exists);
+//!    - an Update: `UPDATE_IN_PROGRESS` (forward or in a rollback), at the request's PhysicalResourceId;
+//!    - a Delete: `DELETE_IN_PROGRESS` at the request's PhysicalResourceId (the stack's Delete, a rollback's,
+//!      a removed resource's), or, while the stack cleans up (`UPDATE_COMPLETE_CLEANUP_IN_PROGRESS`,
+//!      `UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS`), a PhysicalResourceId other than the one the resource
+//!      holds now (the replaced role, or the replacement a rollback gave up).
 //!
-//! Update and Delete are not bound to the resource's status and physical ids are not compared: a rollback's
-//! Update and a replaced role's cleanup Delete arrive while the resource shows another status and id, and moto
-//! reports neither faithfully, so no such rule could be tested. Transient errors are retried until the deadline's work budget
-//! runs out; a definite negative refuses at once. The residual risk (a forged Update or Delete while the owner
-//! stack runs an operation) is named in docs/threat-model.md.
+//! Transient errors are retried for the request's patience (half its work budget); a definite negative refuses
+//! at once. An Update or Delete that cannot be confirmed while the stack rolls back (a status or id the rules do
+//! not expect, or CloudFormation not answering about the resource) is not refused: refusing would strand the
+//! rollback (`UPDATE_ROLLBACK_FAILED`), so it is answered SUCCESS with nothing changed and the reason logged
+//! (`Error::StandAside`). Nothing is changed on an unconfirmed request either way.
 
 use std::time::Duration;
 
@@ -22,7 +29,7 @@ use super::request::{Kind, Request};
 use crate::domain::{AccountId, Partition};
 use crate::error::{Error, Result};
 use crate::reconcile::lifecycle::Confirmed;
-use crate::stacks::Stacks;
+use crate::stacks::{StackResource, Stacks};
 
 /// Who this function is: the partition, account and region it runs in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +120,7 @@ impl IdentitySource {
 }
 
 /// Confirms `req` (see the module documentation) or says why not; what CloudFormation showed of the resource.
-pub async fn confirm<C: Stacks>(req: &Request, me: &Identity, stacks: &C) -> Result<Confirmed> {
+pub async fn confirm<C: Stacks>(req: &Request, me: &Identity, stacks: &C, patience: Duration) -> Result<Confirmed> {
     let stack = &req.stack;
     if stack.partition != me.partition || stack.account != me.account || stack.region != me.region {
         return Err(Error::NotConfirmed(format!(
@@ -141,10 +148,16 @@ pub async fn confirm<C: Stacks>(req: &Request, me: &Identity, stacks: &C) -> Res
             crate::domain::truncate_for_message(token_region)
         )));
     }
+    let started = tokio::time::Instant::now();
     let mut backoff = Duration::from_millis(100);
+    // The stack's status, once read: it says whether a request CloudFormation will not confirm is a rollback's.
+    let mut stack_seen: Option<String> = None;
     loop {
-        match check(req, stacks).await {
+        match check(req, stacks, &mut stack_seen).await {
             Err(e) if e.is_retryable() => {
+                if started.elapsed() + backoff > patience {
+                    return Err(unanswered(req, stack_seen.as_deref(), &e));
+                }
                 warn!(error = %e, "CloudFormation could not confirm the request yet: retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
@@ -154,36 +167,112 @@ pub async fn confirm<C: Stacks>(req: &Request, me: &Identity, stacks: &C) -> Res
     }
 }
 
-async fn check<C: Stacks>(req: &Request, stacks: &C) -> Result<Confirmed> {
+/// The stack statuses of a rollback, in which a refused Update or Delete would strand the stack.
+fn rolling_back(stack_status: &str) -> bool {
+    matches!(
+        stack_status,
+        "ROLLBACK_IN_PROGRESS"
+            | "UPDATE_ROLLBACK_IN_PROGRESS"
+            | "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
+            | "IMPORT_ROLLBACK_IN_PROGRESS"
+    )
+}
+
+/// The stack statuses in which CloudFormation deletes what an update replaced (or what a rolled-back update made).
+fn cleaning_up(stack_status: &str) -> bool {
+    matches!(stack_status, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS" | "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+}
+
+/// CloudFormation did not answer within the request's patience: a rollback's Update or Delete is left alone, any
+/// other request refused.
+fn unanswered(req: &Request, stack_status: Option<&str>, last: &Error) -> Error {
+    let why = format!("CloudFormation did not answer about the resource ({last})");
+    match (stack_status, &req.kind) {
+        (Some(s), Kind::Update { .. } | Kind::Delete { .. }) if rolling_back(s) => stand_aside(why),
+        _ => Error::NotConfirmed(why),
+    }
+}
+
+fn stand_aside(why: String) -> Error {
+    warn!(reason = %why, "an Update or Delete CloudFormation cannot confirm during a rollback: answered with nothing changed");
+    Error::StandAside(why)
+}
+
+/// What a request needs of its resource, or why the resource does not show it.
+fn bound_to_resource(req: &Request, resource: &StackResource, stack_status: &str) -> std::result::Result<(), String> {
+    let logical = &req.owner.logical_id;
+    let status = crate::domain::truncate_for_message(&resource.status);
+    let held = resource.physical_id.as_deref();
+    match &req.kind {
+        Kind::Create if resource.status == "CREATE_IN_PROGRESS" => Ok(()),
+        Kind::Create => {
+            Err(format!("resource {logical} is {status}: CloudFormation sends a Create only while it creates the resource"))
+        }
+        Kind::Update { physical_id, .. } => {
+            if resource.status != "UPDATE_IN_PROGRESS" {
+                Err(format!(
+                    "resource {logical} is {status}: CloudFormation sends an Update only while it updates the resource"
+                ))
+            } else if held != Some(physical_id.as_str()) {
+                Err(format!("resource {logical} does not hold the PhysicalResourceId this Update names"))
+            } else {
+                Ok(())
+            }
+        }
+        Kind::Delete { physical_id } => {
+            if cleaning_up(stack_status) && held != Some(physical_id.as_str()) {
+                // A replaced role's cleanup: the id is no longer the resource's.
+                Ok(())
+            } else if resource.status != "DELETE_IN_PROGRESS" {
+                Err(format!(
+                    "resource {logical} is {status}: CloudFormation sends a Delete only while it deletes the resource, or while it cleans up an id the resource no longer holds"
+                ))
+            } else if held.is_some_and(|h| h != physical_id) {
+                Err(format!("resource {logical} does not hold the PhysicalResourceId this Delete names"))
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn check<C: Stacks>(req: &Request, stacks: &C, stack_seen: &mut Option<String>) -> Result<Confirmed> {
     let (resource, status) = tokio::join!(
         stacks.resource(&req.owner.stack_id, &req.owner.logical_id),
         stacks.stack_status(&req.owner.stack_id)
     );
-    let (resource, status) = (resource?, status?);
+    let status = status?;
+    if let Some(s) = &status {
+        *stack_seen = Some(s.clone());
+    }
+    let resource = resource?;
     let logical = &req.owner.logical_id;
+    let status = match status.as_deref() {
+        Some(s) if s.ends_with("_IN_PROGRESS") && s != "REVIEW_IN_PROGRESS" => s,
+        Some(s) => {
+            warn!(stack_status = %s, "the request's stack is not in the middle of an operation");
+            return Err(Error::NotConfirmed("the stack is not in the middle of an operation".into()));
+        }
+        None => return Err(Error::NotConfirmed("the stack does not exist".into())),
+    };
+    let refuse = |why: String| match &req.kind {
+        Kind::Update { .. } | Kind::Delete { .. } if rolling_back(status) => stand_aside(why),
+        _ => Error::NotConfirmed(why),
+    };
     let Some(resource) = resource else {
-        return Err(Error::NotConfirmed(format!("the stack has no resource {logical}")));
+        return Err(refuse(format!("the stack has no resource {logical}")));
     };
     let k = &resource.kind;
     if !(k.starts_with("Custom::") || k == "AWS::CloudFormation::CustomResource") {
         warn!(logical_id = %logical, resource_type = %k, "the request names a resource that is not a custom resource");
         return Err(Error::NotConfirmed(format!("resource {logical} of the stack is not a custom resource")));
     }
-    if matches!(req.kind, Kind::Create) && resource.status != "CREATE_IN_PROGRESS" {
-        return Err(Error::NotConfirmed(format!(
-            "resource {logical} is {}: CloudFormation sends a Create only while it creates the resource",
-            crate::domain::truncate_for_message(&resource.status)
-        )));
-    }
-    match status.as_deref() {
-        Some(s) if s.ends_with("_IN_PROGRESS") && s != "REVIEW_IN_PROGRESS" => {
-            Ok(Confirmed { physical_id: resource.physical_id })
+    match bound_to_resource(req, &resource, status) {
+        Ok(()) => Ok(Confirmed { physical_id: resource.physical_id }),
+        Err(why) => {
+            warn!(logical_id = %logical, resource_status = %resource.status, stack_status = %status, reason = %why, "CloudFormation does not show the resource in the state this request is sent in");
+            Err(refuse(why))
         }
-        Some(s) => {
-            warn!(stack_status = %s, "the request's stack is not in the middle of an operation");
-            Err(Error::NotConfirmed("the stack is not in the middle of an operation".into()))
-        }
-        None => Err(Error::NotConfirmed("the stack does not exist".into())),
     }
 }
 
@@ -194,37 +283,52 @@ mod tests {
     use serde_json::json;
 
     const STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/prod/guid";
+    const TOKEN: &str = "arn:aws:lambda:us-east-1:123456789012:function:guard";
+    const PATIENCE: Duration = Duration::from_secs(30);
 
     fn me() -> Identity {
-        Identity::from_function_arn("arn:aws:lambda:us-east-1:123456789012:function:guard").unwrap()
+        Identity::from_function_arn(TOKEN).unwrap()
     }
 
     fn req(stack: &str, token: &str) -> Request {
-        req_of("Delete", stack, token)
+        req_of("Create", stack, token, None)
     }
 
-    fn req_of(kind: &str, stack: &str, token: &str) -> Request {
-        Request::parse(&json!({
+    fn req_of(kind: &str, stack: &str, token: &str, physical: Option<&str>) -> Request {
+        let mut r = json!({
             "RequestType": kind, "ServiceToken": token, "ResponseURL": "https://x.s3.amazonaws.com/y",
             "StackId": stack, "RequestId": "r", "ResourceType": "Custom::EksNodeRole", "LogicalResourceId": "NodeRole",
-            "PhysicalResourceId": "p", "ResourceProperties": {}, "OldResourceProperties": {}
-        }))
-        .unwrap()
+            "ResourceProperties": {}, "OldResourceProperties": {}
+        });
+        if let Some(p) = physical {
+            r["PhysicalResourceId"] = json!(p);
+        }
+        Request::parse(&r).unwrap()
     }
 
+    /// A stack in `status` whose `NodeRole` (of type `kind`) is being created.
     fn stacks(status: &str, kind: &str) -> MemoryStacks {
         let s = MemoryStacks::default();
         s.set(STACK, status, &[("NodeRole", kind)]);
         s
     }
 
-    const TOKEN: &str = "arn:aws:lambda:us-east-1:123456789012:function:guard";
+    /// A stack in `stack_status` whose custom resource is `resource_status`, holding `held`.
+    fn showing(stack_status: &str, resource_status: &str, held: Option<&str>) -> MemoryStacks {
+        let s = stacks(stack_status, "Custom::EksNodeRole");
+        s.set_resource_status(STACK, "NodeRole", resource_status);
+        if let Some(h) = held {
+            s.set_physical_id(STACK, "NodeRole", h);
+        }
+        s
+    }
 
     #[tokio::test]
-    async fn a_request_of_a_stack_in_progress_is_confirmed() {
-        for status in ["CREATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "DELETE_IN_PROGRESS"] {
+    async fn a_create_of_a_resource_being_created_is_confirmed() {
+        for status in ["CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS"] {
             for kind in ["Custom::EksNodeRole", "AWS::CloudFormation::CustomResource"] {
-                assert!(confirm(&req(STACK, TOKEN), &me(), &stacks(status, kind)).await.is_ok(), "{status} {kind}");
+                let r = confirm(&req(STACK, TOKEN), &me(), &stacks(status, kind), PATIENCE).await;
+                assert_eq!(r.unwrap(), Confirmed { physical_id: None }, "{status} {kind}");
             }
         }
     }
@@ -237,7 +341,8 @@ mod tests {
             (STACK, TOKEN, stacks("CREATE_COMPLETE", "Custom::EksNodeRole"), "not in the middle of an operation"),
             (STACK, TOKEN, stacks("REVIEW_IN_PROGRESS", "Custom::EksNodeRole"), "not in the middle of an operation"),
             (STACK, TOKEN, stacks("UPDATE_IN_PROGRESS", "AWS::IAM::Role"), "is not a custom resource"),
-            (STACK, TOKEN, MemoryStacks::default(), "no resource"),
+            (STACK, TOKEN, MemoryStacks::default(), "does not exist"),
+            (STACK, TOKEN, stacks("UPDATE_IN_PROGRESS", "Custom::EksNodeRole").without("NodeRole"), "no resource"),
             (
                 "arn:aws:cloudformation:us-east-1:210987654321:stack/prod/guid",
                 TOKEN,
@@ -264,7 +369,7 @@ mod tests {
             ),
         ];
         for (stack, token, stacks, expected) in cases {
-            let e = confirm(&req(stack, token), &me(), &stacks).await.unwrap_err().to_string();
+            let e = confirm(&req(stack, token), &me(), &stacks, PATIENCE).await.unwrap_err().to_string();
             assert!(e.starts_with("the request was not confirmed by CloudFormation"), "{e}");
             assert!(e.contains(expected), "{expected}: {e}");
             assert!(!e.contains("AWS::IAM::Role") && !e.contains("_COMPLETE"), "{e}");
@@ -274,42 +379,97 @@ mod tests {
     #[tokio::test]
     async fn the_service_token_must_be_this_function() {
         let s = stacks("CREATE_IN_PROGRESS", "Custom::EksNodeRole");
-        assert!(confirm(&req(STACK, TOKEN), &me(), &s).await.is_ok());
+        assert!(confirm(&req(STACK, TOKEN), &me(), &s, PATIENCE).await.is_ok());
         // Another function of the same account and region: its resources are not this function's to serve.
         let other = "arn:aws:lambda:us-east-1:123456789012:function:someone-elses-provider";
-        let e = confirm(&req(STACK, other), &me(), &s).await.unwrap_err().to_string();
+        let e = confirm(&req(STACK, other), &me(), &s, PATIENCE).await.unwrap_err().to_string();
         assert!(e.contains("ServiceToken is not this function"), "{e}");
         // Under a runtime that sends no real ARN (the cargo-lambda emulator) only the region is checked.
         let emulated = Identity { function_arn: None, ..me() };
-        assert!(confirm(&req(STACK, other), &emulated, &s).await.is_ok());
+        assert!(confirm(&req(STACK, other), &emulated, &s, PATIENCE).await.is_ok());
     }
 
     #[tokio::test]
     async fn a_create_is_confirmed_only_while_cloudformation_creates_the_resource() {
-        let create = req_of("Create", STACK, TOKEN);
-        for stack_status in ["CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS"] {
-            let s = stacks(stack_status, "Custom::EksNodeRole");
-            assert!(confirm(&create, &me(), &s).await.is_ok(), "{stack_status}");
-            // A forged Create borrowing a resource that exists already (another stack's, or this one's).
+        let create = req(STACK, TOKEN);
+        for stack_status in ["CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS"] {
+            // A forged Create borrowing a resource that exists already (another stack's, or this one's); never
+            // left alone as a rollback's (CloudFormation sends no Create in a rollback).
             for resource_status in ["CREATE_COMPLETE", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE", "DELETE_IN_PROGRESS"] {
-                s.set_resource_status(STACK, "NodeRole", resource_status);
-                let e = confirm(&create, &me(), &s).await.unwrap_err().to_string();
-                assert!(e.contains(&format!("resource NodeRole is {resource_status}")), "{e}");
-            }
-            // Update and Delete are not bound to the resource's status (a rollback's and a cleanup's are not).
-            for kind in ["Update", "Delete"] {
-                let r = req_of(kind, STACK, TOKEN);
-                assert!(confirm(&r, &me(), &s).await.is_ok(), "{kind}");
+                let s = showing(stack_status, resource_status, Some("nodes"));
+                let e = confirm(&create, &me(), &s, PATIENCE).await.unwrap_err();
+                assert!(matches!(e, Error::NotConfirmed(_)), "{e}");
+                assert!(e.to_string().contains(&format!("resource NodeRole is {resource_status}")), "{e}");
             }
         }
     }
 
-    /// CloudFormation that throttles the first `n` calls.
+    /// What CloudFormation shows when it really sends each request (the phases of `test_support::cfn_model`),
+    /// and the forgeries sent in the same stack's other phases.
+    #[tokio::test]
+    async fn updates_and_deletes_are_bound_to_the_resource_and_its_physical_id() {
+        use Verdict::*;
+        #[derive(Debug, PartialEq)]
+        enum Verdict {
+            Confirmed,
+            Refused(&'static str),
+            LeftAlone,
+        }
+        let cases: &[(&str, &str, &str, &str, Option<&str>, Verdict)] = &[
+            // (request, its id, stack, resource, the id the resource holds, verdict)
+            ("Update", "nodes", "UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", Some("nodes"), Confirmed),
+            ("Update", "nodes", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_IN_PROGRESS", Some("nodes"), Confirmed),
+            ("Delete", "nodes", "DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS", Some("nodes"), Confirmed),
+            // A failed or cancelled Create's rollback, and a resource never answered.
+            ("Delete", "made-up-ABC", "ROLLBACK_IN_PROGRESS", "DELETE_IN_PROGRESS", Some("made-up-ABC"), Confirmed),
+            ("Delete", "failed-r", "DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS", None, Confirmed),
+            // A resource removed from the template, deleted in the update's cleanup.
+            ("Delete", "nodes", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "DELETE_IN_PROGRESS", Some("nodes"), Confirmed),
+            // A replaced role's cleanup; a rolled-back replacement's cleanup.
+            ("Delete", "old", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE", Some("new"), Confirmed),
+            ("Delete", "new", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE", Some("old"), Confirmed),
+            // Forged while the stack updates something else, or the resource is done with.
+            ("Update", "nodes", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE", Some("nodes"), Refused("is UPDATE_COMPLETE")),
+            ("Update", "nodes", "DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS", Some("nodes"), Refused("is DELETE_IN_PROGRESS")),
+            ("Update", "admin", "UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", Some("nodes"), Refused("does not hold")),
+            ("Delete", "nodes", "UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", Some("nodes"), Refused("is UPDATE_IN_PROGRESS")),
+            ("Delete", "nodes", "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None, Refused("is CREATE_IN_PROGRESS")),
+            // The cleanup never deletes the id the resource holds now, and a Delete names the id being deleted.
+            ("Delete", "new", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE", Some("new"), Refused("is UPDATE_COMPLETE")),
+            ("Delete", "admin", "DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS", Some("nodes"), Refused("does not hold")),
+            // During a rollback, what the rules do not expect is left alone (nothing changes), not refused.
+            ("Update", "nodes", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_COMPLETE", Some("nodes"), LeftAlone),
+            ("Update", "old", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_IN_PROGRESS", Some("new"), LeftAlone),
+            ("Delete", "admin", "ROLLBACK_IN_PROGRESS", "DELETE_IN_PROGRESS", Some("nodes"), LeftAlone),
+            ("Delete", "nodes", "ROLLBACK_IN_PROGRESS", "CREATE_FAILED", Some("nodes"), LeftAlone),
+            ("Delete", "old", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE", Some("old"), LeftAlone),
+        ];
+        for (kind, id, stack_status, resource_status, held, expected) in cases {
+            let r = req_of(kind, STACK, TOKEN, Some(id));
+            let got = match confirm(&r, &me(), &showing(stack_status, resource_status, *held), PATIENCE).await {
+                Ok(c) => {
+                    assert_eq!(c.physical_id.as_deref(), *held, "what the resource holds is reported");
+                    Confirmed
+                }
+                Err(Error::StandAside(_)) => LeftAlone,
+                Err(Error::NotConfirmed(why)) => match expected {
+                    Refused(part) if why.contains(part) => Refused(part),
+                    _ => panic!("{kind} {id} in {stack_status}/{resource_status}: refused: {why}"),
+                },
+                Err(e) => panic!("{e}"),
+            };
+            assert_eq!(&got, expected, "{kind} {id} in {stack_status}/{resource_status} holding {held:?}");
+        }
+    }
+
+    /// CloudFormation that throttles the resource's read the first `n` times (`usize::MAX`: always).
     struct Flaky(std::sync::atomic::AtomicUsize, MemoryStacks);
 
     impl Stacks for Flaky {
         async fn resource(&self, stack_id: &str, logical_id: &str) -> Result<Option<StackResource>> {
-            if self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+            let left = self.0.load(std::sync::atomic::Ordering::SeqCst);
+            if left > 0 {
+                self.0.store(left - 1, std::sync::atomic::Ordering::SeqCst);
                 return Err(Error::Aws {
                     service: "CloudFormation",
                     operation: "DescribeStackResource",
@@ -328,11 +488,36 @@ mod tests {
     #[tokio::test]
     async fn transient_errors_are_retried_and_a_definite_no_refuses_at_once() {
         let flaky = Flaky(3.into(), stacks("CREATE_IN_PROGRESS", "Custom::EksNodeRole"));
-        assert!(confirm(&req(STACK, TOKEN), &me(), &flaky).await.is_ok(), "confirmed after three throttles");
+        assert!(confirm(&req(STACK, TOKEN), &me(), &flaky, PATIENCE).await.is_ok(), "confirmed after three throttles");
         let done = Flaky(0.into(), stacks("UPDATE_ROLLBACK_FAILED", "Custom::EksNodeRole"));
         let started = std::time::Instant::now();
-        assert!(confirm(&req(STACK, TOKEN), &me(), &done).await.is_err());
+        assert!(confirm(&req(STACK, TOKEN), &me(), &done, PATIENCE).await.is_err());
         assert!(started.elapsed() < std::time::Duration::from_millis(50), "no retry of a definite answer");
+    }
+
+    /// CloudFormation throttling past the request's patience: a rollback's Delete or Update is left alone (a
+    /// refusal would strand the rollback); a Create, or a request of a stack not rolling back, is refused with
+    /// the reason, before the deadline.
+    #[tokio::test]
+    async fn cloudformation_silent_past_the_patience_leaves_a_rollback_alone_and_refuses_the_rest() {
+        let patience = Duration::from_millis(400);
+        let silent = |stack_status: &str| {
+            Flaky(usize::MAX.into(), showing(stack_status, "DELETE_IN_PROGRESS", Some("nodes")))
+        };
+        let delete = req_of("Delete", STACK, TOKEN, Some("nodes"));
+        let update = req_of("Update", STACK, TOKEN, Some("nodes"));
+        for r in [&delete, &update] {
+            let started = std::time::Instant::now();
+            let e = confirm(r, &me(), &silent("UPDATE_ROLLBACK_IN_PROGRESS"), patience).await.unwrap_err();
+            assert!(matches!(e, Error::StandAside(_)), "{e}");
+            assert!(e.to_string().contains("Throttling"), "the reason is said: {e}");
+            assert!(started.elapsed() <= patience, "within the patience: {:?}", started.elapsed());
+        }
+        for (r, stack_status) in [(&delete, "DELETE_IN_PROGRESS"), (&req(STACK, TOKEN), "ROLLBACK_IN_PROGRESS")] {
+            let e = confirm(r, &me(), &silent(stack_status), patience).await.unwrap_err();
+            assert!(matches!(e, Error::NotConfirmed(_)), "{e}");
+            assert!(e.to_string().contains("did not answer"), "{e}");
+        }
     }
 
     #[test]

@@ -120,13 +120,15 @@ async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
         return (Err(Error::invalid(why.clone())), None);
     }
     let was_confirmed = std::sync::atomic::AtomicBool::new(false);
+    let budget = deadline.work_budget(t.cfn.margin);
+    // CloudFormation not answering for half the budget is an answer: what is left goes to saying so.
+    let patience = budget / 2;
     let confirmation = || async {
         let me = t.identity.resolve(invoked_function_arn).await?;
-        let confirmed = confirm::confirm(&req, &me, &t.stacks).await?;
+        let confirmed = confirm::confirm(&req, &me, &t.stacks, patience).await?;
         was_confirmed.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(confirmed)
     };
-    let budget = deadline.work_budget(t.cfn.margin);
     let applied = tokio::time::timeout(budget, async {
         // A Create is confirmed again before it answers, as soon as its role exists, beside the rest of its
         // work (which takes no longer than a round trip or two): CloudFormation may have cancelled it meanwhile.
@@ -176,6 +178,19 @@ async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
     })
     .await;
     match applied {
+        // A rollback's Update or Delete CloudFormation could not confirm: nothing changed, and the rollback is
+        // let finish. An Update still answers the role's attributes, read (never written).
+        Ok(Err(Error::StandAside(why))) => {
+            let answer = match Box::pin(t.reconciler.left_alone(&intent)).await {
+                Ok(Some(applied)) => answer_of(applied),
+                Ok(None) => Answer { physical_id: intent.physical_id().unwrap_or_default().to_string(), data: Default::default() },
+                Err(e) => {
+                    warn!(error = %e, "could not read the role the request names");
+                    Answer { physical_id: intent.physical_id().unwrap_or_default().to_string(), data: Default::default() }
+                }
+            };
+            (Ok(answer.with_warning(Some(format!("nothing was changed, so that the stack's rollback can finish: {why}")))), None)
+        }
         Ok(r) => (r.map(answer_of).map(|a| a.with_warning(short_timeout)), None),
         Err(_) => (Err(Error::TimedOut(format!("within {} ms", budget.as_millis()))), Some(intent)),
     }

@@ -16,6 +16,16 @@ pub struct Intent {
     pub action: Lifecycle,
 }
 
+impl Intent {
+    /// The PhysicalResourceId an Update or Delete names (`None` for a Create).
+    pub fn physical_id(&self) -> Option<&str> {
+        match &self.action {
+            Lifecycle::Create(_) => None,
+            Lifecycle::Update { physical_id, .. } | Lifecycle::Delete { physical_id } => Some(physical_id),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lifecycle {
     Create(Properties),

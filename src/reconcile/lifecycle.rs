@@ -202,6 +202,20 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         }
     }
 
+    /// A rollback's Update left alone (`crate::cfn::confirm`): the attributes of the role it names, read and never
+    /// written, when the state item shows it as the request's resource's; `None` for a Delete or any other role.
+    pub async fn left_alone(&self, intent: &Intent) -> Result<Option<Applied>> {
+        let Lifecycle::Update { physical_id, .. } = &intent.action else { return Ok(None) };
+        let Ok(name) = RoleName::parse(physical_id) else { return Ok(None) };
+        let Observed { role, record } = self.observe(&name).await?;
+        match (role, record) {
+            (Some(role), Some(record)) if record.owner == intent.owner && record.role_id.as_deref() == Some(role.role_id.as_str()) => {
+                Ok(Some(Applied::Role { desired: Box::new(record.desired), role: Box::new(role), own_profile: record.own_profile }))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// After the answer went out on a request the deadline cut short: an Update may have left a half-made
     /// replacement.
     pub async fn after_timeout(&self, intent: &Intent, progress: &Progress) {

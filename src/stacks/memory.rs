@@ -35,6 +35,14 @@ impl MemoryStacks {
         self.stacks.lock().unwrap_or_else(|e| e.into_inner()).insert(stack_id.into(), stack);
     }
 
+    /// The stack without resource `logical_id` (removed from its template).
+    pub fn without(self, logical_id: &str) -> Self {
+        for s in self.stacks.lock().unwrap_or_else(|e| e.into_inner()).values_mut() {
+            s.resources.remove(logical_id);
+        }
+        self
+    }
+
     pub fn set_resource_status(&self, stack_id: &str, logical_id: &str, status: &str) {
         let mut stacks = self.stacks.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(r) = stacks.get_mut(stack_id).and_then(|s| s.resources.get_mut(logical_id)) {

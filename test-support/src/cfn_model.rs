@@ -27,6 +27,33 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+/// How CloudFormation shows a stack and its custom resource while it sends a request: what the function's
+/// confirmation reads (`eks_node_role_guard::cfn::confirm`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sending {
+    pub stack_status: &'static str,
+    pub resource_status: &'static str,
+    pub physical_id: Option<String>,
+}
+
+/// The phase CloudFormation is in when it sends a `kind` request naming `physical` for a resource that holds
+/// `held` (the id the provider last answered): a Create while it creates the resource; an Update while it
+/// updates it, at the id it holds; a Delete of the id it holds while it deletes it, and of another id while the
+/// stack cleans up after a replacement.
+pub fn sending(kind: &str, physical: Option<&str>, held: Option<&str>) -> Sending {
+    let at = |s: Option<&str>| s.map(str::to_string);
+    match kind {
+        "Create" => Sending { stack_status: "CREATE_IN_PROGRESS", resource_status: "CREATE_IN_PROGRESS", physical_id: None },
+        "Update" => Sending { stack_status: "UPDATE_IN_PROGRESS", resource_status: "UPDATE_IN_PROGRESS", physical_id: at(physical) },
+        _ if held.is_some() && physical.is_some() && held != physical => Sending {
+            stack_status: "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+            resource_status: "UPDATE_COMPLETE",
+            physical_id: at(held),
+        },
+        _ => Sending { stack_status: "DELETE_IN_PROGRESS", resource_status: "DELETE_IN_PROGRESS", physical_id: at(physical) },
+    }
+}
+
 /// A custom resource as CloudFormation shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelResource {
@@ -55,6 +82,16 @@ impl CfnModel {
 
     fn resource<T>(&self, stack_id: &str, logical: &str, f: impl FnOnce(&mut ModelResource) -> T) -> T {
         self.with(stack_id, |s| f(s.resources.get_mut(logical).unwrap_or_else(|| panic!("no resource {logical}"))))
+    }
+
+    /// The stack busy with (or done with) something other than the resource: only its status changes.
+    pub fn set_stack_status(&self, stack_id: &str, status: &str) {
+        self.with(stack_id, |s| s.status = status.into());
+    }
+
+    /// Whether the stack is in the model.
+    pub fn has(&self, stack_id: &str) -> bool {
+        self.0.lock().unwrap().contains_key(stack_id)
     }
 
     /// A stack CloudFormation is creating, with `logical` (a `Custom::EksNodeRole`) being created.
@@ -161,6 +198,58 @@ impl CfnModel {
             r.physical_id = Some(made_up.clone());
         });
         made_up
+    }
+
+    /// The stack (made if new, with `logical` a `Custom::EksNodeRole`) as CloudFormation shows it while sending a
+    /// `kind` request naming `physical` (see `sending`); the id the resource held before is kept in the model.
+    pub fn send_phase(&self, stack_id: &str, logical: &str, kind: &str, physical: Option<&str>) {
+        let mut stacks = self.0.lock().unwrap();
+        let name = stack_id.split('/').nth(1).unwrap_or("stack").to_string();
+        let stack = stacks.entry(stack_id.to_string()).or_insert_with(|| ModelStack {
+            name,
+            status: String::new(),
+            resources: BTreeMap::new(),
+        });
+        let held = stack.resources.get(logical).and_then(|r| r.physical_id.clone());
+        let now = sending(kind, physical, held.as_deref());
+        stack.status = now.stack_status.into();
+        stack.resources.insert(
+            logical.to_string(),
+            ModelResource {
+                kind: "Custom::EksNodeRole".into(),
+                status: now.resource_status.into(),
+                physical_id: now.physical_id,
+            },
+        );
+    }
+
+    /// The provider's answer to a `kind` request, as CloudFormation records it: a Create's id (answered SUCCESS
+    /// or FAILED: the rollback's Delete carries it) and an Update's SUCCESS id become the resource's; the stack is
+    /// complete.
+    pub fn answered(&self, stack_id: &str, logical: &str, kind: &str, response: &serde_json::Value) {
+        let id = response["PhysicalResourceId"].as_str().map(str::to_string);
+        let ok = response["Status"] == "SUCCESS";
+        self.with(stack_id, |s| {
+            let Some(r) = s.resources.get_mut(logical) else { return };
+            let (status, keep) = match kind {
+                "Create" => (if ok { "CREATE_COMPLETE" } else { "CREATE_FAILED" }, true),
+                "Update" => (if ok { "UPDATE_COMPLETE" } else { "UPDATE_FAILED" }, ok),
+                _ => (if ok { "DELETE_COMPLETE" } else { "DELETE_FAILED" }, false),
+            };
+            r.status = status.into();
+            if keep && id.is_some() {
+                r.physical_id = id;
+            }
+            s.status = match kind {
+                "Create" if ok => "CREATE_COMPLETE",
+                "Delete" if ok && s.status == "DELETE_IN_PROGRESS" => "DELETE_COMPLETE",
+                _ if ok => "UPDATE_COMPLETE",
+                "Create" => "ROLLBACK_IN_PROGRESS",
+                "Update" => "UPDATE_ROLLBACK_IN_PROGRESS",
+                _ => "DELETE_FAILED",
+            }
+            .into();
+        });
     }
 
     /// What `DescribeStackResource` shows (`None`: a ValidationError).

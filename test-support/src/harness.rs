@@ -204,14 +204,14 @@ impl Harness {
         App { reconciler, cfn, ..self.app.clone() }
     }
 
-    /// The moto stack (CREATE_IN_PROGRESS) that holds resource `logical_id`, made on first use.
+    /// The stack (in the model, creating it) that holds resource `logical_id`, made on first use.
     pub async fn stack_for(&self, logical_id: &str) -> String {
         if let Some(id) = self.stack_ids.lock().unwrap().get(logical_id) {
             return id.clone();
         }
         let n = self.stack_ids.lock().unwrap().len();
         let name = if n == 0 { "prod-eks".to_string() } else { format!("prod-eks{}", n + 1) };
-        let id = create_stack(&self.moto.endpoint(), &name, &[logical_id]).await;
+        let id = self.modelled_stack(&name, logical_id);
         self.stack_ids.lock().unwrap().insert(logical_id.to_string(), id.clone());
         id
     }
@@ -219,14 +219,14 @@ impl Harness {
     /// A stack in the model, creating `logical`: its StackId (this account and region, not in moto).
     pub fn modelled_stack(&self, name: &str, logical: &str) -> String {
         let id = format!(
-            "arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/6f1e2d3c-0000-4000-8000-{:012}",
-            name.len()
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/6f1e2d3c-0000-4000-8000-{:012x}",
+            uuid_tail(name)
         );
         self.model.creating(&id, logical);
         id
     }
 
-    /// `req` aimed at the moto stack of its resource (the placeholder StackId replaced).
+    /// `req` aimed at the stack of its resource (the placeholder StackId replaced).
     pub async fn aimed(&self, req: &Value) -> Value {
         let mut req = req.clone();
         if req["StackId"] == STACK_ID {
@@ -270,11 +270,25 @@ impl Harness {
         self.iam.detach_role_policy().role_name(role).policy_arn(policy_arn).send().await.unwrap();
     }
 
-    /// Sends a request (aimed at its moto stack) through the handler and returns the response CloudFormation
-    /// would have received.
+    /// Sends a request (aimed at its stack) through the handler and returns the response CloudFormation would
+    /// have received. The model shows the stack and the resource as CloudFormation does while it sends such a
+    /// request (`cfn_model::sending`), and records the answer as CloudFormation would.
     pub async fn send(&self, req: &Value) -> Value {
         let req = self.aimed(req).await;
-        self.send_as_is(&req).await
+        let (stack, logical, kind) = (
+            req["StackId"].as_str().unwrap_or_default(),
+            req["LogicalResourceId"].as_str().unwrap_or_default(),
+            req["RequestType"].as_str().unwrap_or_default(),
+        );
+        let modelled = self.model.has(stack);
+        if modelled {
+            self.model.send_phase(stack, logical, kind, req["PhysicalResourceId"].as_str());
+        }
+        let answer = self.send_as_is(&req).await;
+        if modelled {
+            self.model.answered(stack, logical, kind, &answer);
+        }
+        answer
     }
 
     /// Sends a request exactly as given (no stack made for it).
@@ -392,4 +406,13 @@ impl Harness {
             self.iam.attach_role_policy().role_name(name).policy_arn(*p).send().await.unwrap();
         }
     }
+}
+
+/// A stable 48-bit tail for a stack's id, different for different names.
+fn uuid_tail(name: &str) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+    }
+    h & 0xffff_ffff_ffff
 }

@@ -33,8 +33,11 @@ pub struct MemoryAccount {
     /// The state table the reconciler writes, for tests that play someone with table access.
     pub store: MemoryStore,
     pub listener: ResponseListener,
-    /// What `DescribeStacks` says of the stack (in progress until a test says otherwise).
-    pub stack_status: std::sync::Mutex<&'static str>,
+    /// What `DescribeStacks` says of the stack when a test overrides CloudFormation's phase (a forged request,
+    /// a completed stack); `None`: the phase the request is sent in (`test_support::cfn_model::sending`).
+    pub stack_status: std::sync::Mutex<Option<&'static str>>,
+    /// The id each resource holds: the provider's last answer.
+    held: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl std::ops::Deref for MemoryAccount {
@@ -80,15 +83,22 @@ impl MemoryAccount {
             iam,
             store,
             listener: ResponseListener::start().await,
-            stack_status: std::sync::Mutex::new("UPDATE_IN_PROGRESS"),
+            stack_status: std::sync::Mutex::new(None),
+            held: Default::default(),
         }
     }
 
     /// A request for the stack resource `logical`, as CloudFormation sends it while the stack is in progress:
     /// `physical` for Update and Delete, `old` the properties before an Update. Returns the answer.
     pub async fn cfn(&self, kind: &str, logical: &str, physical: Option<&str>, props: Value, old: Value) -> Value {
-        let status = *self.stack_status.lock().unwrap();
+        let held = self.held.lock().unwrap().get(logical).cloned();
+        let phase = crate::cfn_model::sending(kind, physical, held.as_deref());
+        let status = self.stack_status.lock().unwrap().unwrap_or(phase.stack_status);
         self.stacks.set(MEMORY_STACK, status, &[(logical, "Custom::EksNodeRole")]);
+        self.stacks.set_resource_status(MEMORY_STACK, logical, phase.resource_status);
+        if let Some(p) = &phase.physical_id {
+            self.stacks.set_physical_id(MEMORY_STACK, logical, p);
+        }
         let mut req = json!({"RequestType": kind, "ServiceToken": MEMORY_TOKEN, "ResponseURL": self.listener.url(),
             "StackId": MEMORY_STACK, "RequestId": format!("{kind}-{}", self.listener.count()),
             "ResourceType": "Custom::EksNodeRole", "LogicalResourceId": logical, "ResourceProperties": props});
@@ -99,7 +109,13 @@ impl MemoryAccount {
             req["OldResourceProperties"] = old;
         }
         cfn::handle(&req, &self.app, &eks_node_role_guard::app::Invocation::with_time_left(TIME_LEFT, "")).await;
-        self.listener.last()
+        let answer = self.listener.last();
+        // CloudFormation keeps a Create's id (SUCCESS or FAILED) and a successful Update's.
+        let kept = kind == "Create" || (kind == "Update" && answer["Status"] == "SUCCESS");
+        if let (true, Some(id)) = (kept, answer["PhysicalResourceId"].as_str()) {
+            self.held.lock().unwrap().insert(logical.to_string(), id.to_string());
+        }
+        answer
     }
 
     /// Delivers an EventBridge event to the drift trigger.

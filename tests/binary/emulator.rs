@@ -2,11 +2,17 @@
 //! ResponseURL listener, replaying the sample requests in events/.
 
 use serde_json::json;
+use test_support::cfn_model::CfnModel;
+use test_support::fault_proxy::FaultProxy;
 use test_support::*;
 
-/// The account, the stack the sample requests come from, and the binary under the emulator.
+/// The account, the stack the sample requests come from, and the binary under the emulator. The function reaches
+/// AWS through a proxy that answers for the stack as CloudFormation would (`cfn_model`): moto shows neither a
+/// resource's own status nor its physical id.
 struct E2e {
-    moto: Moto,
+    _moto: Moto,
+    _proxy: FaultProxy,
+    model: CfnModel,
     stack: String,
     emulator: Emulator,
     listener: ResponseListener,
@@ -41,10 +47,23 @@ impl E2e {
 async fn the_binary_creates_updates_and_deletes_the_node_role_through_the_runtime_api() {
     let moto = Moto::start();
     prepare(&moto.endpoint()).await;
-    let stack = create_stack(&moto.endpoint(), "demo-eks", &["NodeRole", "AdoptedNodeRole", "BrokenNodeRole"]).await;
+    let (proxy, model) = (FaultProxy::start(moto.port).await, CfnModel::default());
+    proxy.answer_from(&model);
+    let stack = "arn:aws:cloudformation:us-east-1:123456789012:stack/demo-eks/8a1c9e20-0e1c-11ef-9d2b-0a1b2c3d4e5f";
+    model.creating(stack, "NodeRole");
     let emulator = Emulator::start();
-    let function = Function::start(&emulator.runtime_api(), &moto.endpoint(), &[]);
-    let mut e = E2e { iam: moto.client(), moto, stack, emulator, listener: ResponseListener::start().await, function };
+    let function = Function::start(&emulator.runtime_api(), &proxy.endpoint(), &[]);
+    let listener = ResponseListener::start().await;
+    let mut e = E2e {
+        iam: moto.client(),
+        _moto: moto,
+        _proxy: proxy,
+        model,
+        stack: stack.into(),
+        emulator,
+        listener,
+        function,
+    };
     creates_and_updates(&e).await;
     answers_bad_input_and_lives_on(&mut e).await;
     repairs_drift(&e).await;
@@ -62,6 +81,7 @@ async fn creates_and_updates(e: &E2e) {
     assert_eq!(r["Status"], "SUCCESS", "{r}");
     assert_eq!(r["PhysicalResourceId"], "demo-eks-node-role");
     assert_eq!(r["RequestId"], create["RequestId"]);
+    e.model.created(&e.stack, "NodeRole", "demo-eks-node-role");
     assert_eq!(
         e.attached("demo-eks-node-role").await,
         [
@@ -75,8 +95,10 @@ async fn creates_and_updates(e: &E2e) {
         eks_node_role_guard::domain::policies::cni_ipv6_policy_document(eks_node_role_guard::domain::Partition::Aws);
     let policy = e.iam.create_policy().policy_name("AmazonEKS_CNI_IPv6_Policy").policy_document(document.to_string());
     policy.send().await.unwrap();
+    e.model.updating(&e.stack, "NodeRole");
     let out = e.invoke(&e.event("cfn-update-ipv6.json")).await;
     assert_eq!(out["status"], "SUCCESS", "{out}");
+    e.model.updated(&e.stack, "NodeRole", "demo-eks-node-role");
     assert_eq!(e.listener.last()["Data"]["CniPolicyArn"], IPV6_POLICY_ARN, "{}", e.listener.last());
     assert!(e.attached("demo-eks-node-role").await.contains(&"AmazonEKS_CNI_IPv6_Policy".to_string()));
 }
@@ -117,21 +139,17 @@ async fn repairs_drift(e: &E2e) {
 /// The stack's Delete removes the role (never the IPv6 policy); a request no stack sent (the stack is no longer in
 /// progress) is refused, and nothing changes.
 async fn deletes_and_refuses_a_forged_request(e: &E2e) {
+    e.model.deleting(&e.stack);
     let out = e.invoke(&e.event("cfn-delete.json")).await;
     assert_eq!(out["status"], "SUCCESS", "{out}");
     assert!(e.iam.get_role().role_name("demo-eks-node-role").send().await.is_err(), "role deleted");
     assert!(e.iam.get_policy().policy_arn(IPV6_POLICY_ARN).send().await.is_ok(), "the IPv6 policy is never deleted");
 
-    let endpoint = e.moto.endpoint();
     let mut forged = e.event("cfn-create-ipv4.json");
-    let other = create_stack(&endpoint, "other", &["NodeRole"]).await;
+    let other = "arn:aws:cloudformation:us-east-1:123456789012:stack/other/0b9c3e80-0e1c-11ef-9d2b-0a1b2c3d4e5f";
+    e.model.creating(other, "NodeRole");
+    e.model.created(other, "NodeRole", "x");
     forged["StackId"] = json!(other);
-    let done = json!({"Status": "SUCCESS", "PhysicalResourceId": "x", "StackId": other, "RequestId": "r",
-        "LogicalResourceId": "NodeRole", "Data": {}});
-    put_response(&moto_response_url(&endpoint, &other), &done).await;
-    let cfn = aws_sdk_cloudformation::Client::new(&shared_config(&endpoint));
-    let status = cfn.describe_stacks().stack_name(&other).send().await.unwrap();
-    assert_eq!(status.stacks()[0].stack_status().unwrap().as_str(), "CREATE_COMPLETE");
     let out = e.invoke(&forged).await;
     assert_eq!(out["status"], "FAILED", "{out}");
     let reason = e.listener.last()["Reason"].as_str().unwrap().to_string();

@@ -193,10 +193,8 @@ async fn requests_no_stack_sent_change_nothing() {
     let props = json!({"RoleName": "nodes"});
     assert_eq!(h.create("NodeRole", props.clone()).await["Status"], "SUCCESS");
     let stack = h.stack_for("NodeRole").await;
-    // The stack completes: from now on nobody may speak for it.
-    let done = json!({"Status": "SUCCESS", "PhysicalResourceId": "nodes", "StackId": stack, "RequestId": "r",
-        "LogicalResourceId": "NodeRole", "Data": {}});
-    put_response(&moto_response_url(&h.moto.endpoint(), &stack), &done).await;
+    // The stack completed (CloudFormation took the answer): from now on nobody may speak for it.
+    assert_eq!(h.model.describe_resource(&stack, "NodeRole").unwrap().unwrap().status, "CREATE_COMPLETE");
     let before = snapshot(&h, "nodes").await;
     let item = h.record("nodes").await.unwrap();
 
@@ -218,6 +216,37 @@ async fn requests_no_stack_sent_change_nothing() {
             assert!(r["Reason"].as_str().unwrap().contains("not confirmed by CloudFormation"), "{r}");
         }
     }
+    // The owner stack busy with something else, then updating this very resource, then cleaning up after it:
+    // a request the resource is not in the state for, or naming an id it does not hold, is refused.
+    let forged = |kind: &str, id: &str| match kind {
+        "Delete" => at(delete("NodeRole", id, props.clone(), &h.url()), &stack),
+        _ => at(update("NodeRole", id, wide.clone(), props.clone(), &h.url()), &stack),
+    };
+    h.model.set_stack_status(&stack, "UPDATE_IN_PROGRESS");
+    for (kind, id, why) in [("Delete", "nodes", "is CREATE_COMPLETE"), ("Update", "nodes", "is CREATE_COMPLETE")] {
+        let r = h.send_as_is(&forged(kind, id)).await;
+        assert_eq!(r["Status"], "FAILED", "{kind} while a sibling updates: {r}");
+        assert!(r["Reason"].as_str().unwrap().contains(why), "{r}");
+    }
+    h.model.updating(&stack, "NodeRole");
+    for (kind, id, why) in [("Delete", "nodes", "is UPDATE_IN_PROGRESS"), ("Update", "eks-admin", "does not hold")] {
+        let r = h.send_as_is(&forged(kind, id)).await;
+        assert_eq!(r["Status"], "FAILED", "{kind} {id} while the resource updates: {r}");
+        assert!(r["Reason"].as_str().unwrap().contains(why), "{r}");
+    }
+    h.model.updated(&stack, "NodeRole", "nodes");
+    h.model.set_stack_status(&stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS");
+    let r = h.send_as_is(&forged("Delete", "nodes")).await;
+    assert_eq!(r["Status"], "FAILED", "the cleanup never deletes the id the resource holds: {r}");
+    // In a rollback, a request the rules do not expect changes nothing and lets the rollback finish.
+    h.model.rolling_back_update(&stack, "NodeRole");
+    let r = h.send_as_is(&forged("Update", "eks-admin")).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert!(r["Data"]["Warnings"].as_str().unwrap().contains("nothing was changed"), "{r}");
+    assert_eq!(r["PhysicalResourceId"], "eks-admin", "the id it named, no role's attributes");
+    assert!(r["Data"].get("Arn").is_none(), "{r}");
+    assert_eq!(snapshot(&h, "nodes").await, before, "nothing changed");
+    h.model.finish_update(&stack);
     // A Delete confirmed for another resource (of a stack in progress) names this role: it is not that
     // resource's, so it is left alone.
     let r = h.send(&delete("Elsewhere", "nodes", props.clone(), &h.url())).await;

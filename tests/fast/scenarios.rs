@@ -390,7 +390,7 @@ async fn a_retried_create_takes_a_labelled_role_only_if_it_holds_nothing() {
 #[tokio::test]
 async fn a_request_of_a_completed_stack_is_refused_and_changes_nothing() {
     let w = World::managed(json!({"RoleName": "nodes"})).await;
-    *w.stack_status.lock().unwrap() = "UPDATE_COMPLETE";
+    *w.stack_status.lock().unwrap() = Some("UPDATE_COMPLETE");
     let r = w.send("Delete", json!({"RoleName": "nodes"})).await;
     assert_eq!(r["Status"], "FAILED");
     assert!(r["Reason"].as_str().unwrap().contains("not confirmed by CloudFormation"), "{r}");
@@ -992,7 +992,7 @@ async fn stack_authors_can_neither_write_nor_strip_reserved_tags() {
 #[tokio::test]
 async fn an_unconfirmed_request_reads_nothing_that_scales_with_the_account() {
     let w = World::new().await;
-    *w.stack_status.lock().unwrap() = "CREATE_COMPLETE";
+    *w.stack_status.lock().unwrap() = Some("CREATE_COMPLETE");
     let before = w.iam.calls().len();
     let r = w.create_as("NodeRole", json!({"AdoptExistingRole": "true", "IpFamily": "ipv6"})).await;
     assert_eq!(r["Status"], "FAILED", "{r}");

@@ -230,6 +230,9 @@ async fn two_copies_of_one_request_at_once_both_succeed_with_the_same_role() {
             h.role(&role).await.map(|r| r.role_id).as_deref()
         );
         // And an Update delivered twice at once.
+        let stack = create["StackId"].as_str().unwrap();
+        h.model.created(stack, "Nodes", &role);
+        h.model.updating(stack, "Nodes");
         let physical = role.clone();
         let mut new = props.clone();
         new["Tags"] = json!([{"Key": "team", "Value": "a"}]);

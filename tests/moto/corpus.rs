@@ -89,9 +89,8 @@ async fn payloads_that_are_not_json_never_reach_the_handler_and_the_process_live
             .unwrap();
         assert_eq!(answer.kind, "error", "{name}");
     }
-    let ok = request("Delete", "Nodes", serde_json::json!({}), &listener.url());
-    let mut ok = ok;
-    ok["PhysicalResourceId"] = serde_json::json!("nothing-here");
+    // moto's stack is still creating its resource: a Create is what CloudFormation would send now.
+    let mut ok = request("Create", "Nodes", serde_json::json!({"RoleName": "eks-node-after-garbage"}), &listener.url());
     ok["StackId"] = serde_json::json!(stack);
     let answer = stub.invoke(ok.to_string().as_bytes(), Duration::from_secs(10)).await.unwrap();
     assert_eq!(answer.kind, "response", "still serving");

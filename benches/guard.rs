@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use common::cfn_model::CfnModel;
 use common::fault_proxy::{Fault, FaultProxy};
 use common::runtime_stub::RuntimeStub;
 use common::*;
@@ -57,6 +58,8 @@ struct Bench {
     moto: Moto,
     proxy: FaultProxy,
     listener: ResponseListener,
+    /// CloudFormation as it reports a custom resource, in front of moto.
+    model: CfnModel,
     stacks: std::sync::Mutex<BTreeMap<String, String>>,
 }
 
@@ -82,19 +85,24 @@ impl Bench {
         Function::start_binary(binary, &stub.address(), &self.proxy.endpoint(), &all)
     }
 
-    /// `req` aimed at a moto stack holding its resource (one stack per logical id, made on first use).
+    /// `req` aimed at the stack holding its resource (one stack per logical id, in the model), which shows the
+    /// phase CloudFormation sends such a request in (`cfn_model::sending`).
     async fn aimed(&self, req: &Value) -> Value {
         let logical = req["LogicalResourceId"].as_str().unwrap().to_string();
-        let known = self.stacks.lock().unwrap().get(&logical).cloned();
-        let id = match known {
-            Some(id) => id,
-            None => {
-                let id = create_stack(&self.moto.endpoint(), &format!("bench-{}", logical.to_lowercase()), &[&logical])
-                    .await;
-                self.stacks.lock().unwrap().insert(logical, id.clone());
-                id
-            }
-        };
+        let id = self
+            .stacks
+            .lock()
+            .unwrap()
+            .entry(logical.clone())
+            .or_insert_with(|| {
+                format!(
+                    "arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/bench-{}/7c2d4e60-0e1c-11ef-9d2b-0a1b2c3d4e5f",
+                    logical.to_lowercase()
+                )
+            })
+            .clone();
+        let kind = req["RequestType"].as_str().unwrap();
+        self.model.send_phase(&id, &logical, kind, req["PhysicalResourceId"].as_str());
         let mut req = req.clone();
         req["StackId"] = json!(id);
         req
@@ -103,8 +111,14 @@ impl Bench {
     async fn invoke(&self, stub: &RuntimeStub, payload: &Value) -> (Duration, u64) {
         let calls = self.proxy.requests();
         let started = Instant::now();
+        let answered = self.listener.accepted().len();
         let answer = stub.invoke(payload.to_string().as_bytes(), Duration::from_secs(900)).await.unwrap();
         assert_eq!(answer.kind, "response", "{}", String::from_utf8_lossy(&answer.body));
+        if let (Some(stack), Some(kind)) = (payload["StackId"].as_str(), payload["RequestType"].as_str()) {
+            let response = self.listener.accepted()[answered].json();
+            assert_eq!(response["Status"], "SUCCESS", "{response}");
+            self.model.answered(stack, payload["LogicalResourceId"].as_str().unwrap(), kind, &response);
+        }
         (started.elapsed(), (self.proxy.requests() - calls) as u64)
     }
 }
@@ -338,9 +352,10 @@ async fn cold_create_vs_python(b: &Bench, bin: &std::path::Path, tag: &str) {
 async fn main() {
     let moto = Moto::start();
     prepare(&moto.endpoint()).await;
-    let proxy = FaultProxy::start(moto.port).await;
+    let (proxy, model) = (FaultProxy::start(moto.port).await, CfnModel::default());
+    proxy.answer_from(&model);
     let listener = ResponseListener::start().await;
-    let b = Bench { moto, proxy, listener, stacks: Default::default() };
+    let b = Bench { moto, proxy, model, listener, stacks: Default::default() };
     let iam = b.moto.client();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&shared_config(&b.moto.endpoint())), TABLE);
     // The IPv6 CNI policy the Update below switches to.

@@ -205,9 +205,9 @@ fn bound_to_resource(req: &Request, resource: &StackResource, stack_status: &str
     let held = resource.physical_id.as_deref();
     match &req.kind {
         Kind::Create if resource.status == "CREATE_IN_PROGRESS" => Ok(()),
-        Kind::Create => {
-            Err(format!("resource {logical} is {status}: CloudFormation sends a Create only while it creates the resource"))
-        }
+        Kind::Create => Err(format!(
+            "resource {logical} is {status}: CloudFormation sends a Create only while it creates the resource"
+        )),
         Kind::Update { physical_id, .. } => {
             if resource.status != "UPDATE_IN_PROGRESS" {
                 Err(format!(
@@ -415,8 +415,9 @@ mod tests {
             Refused(&'static str),
             LeftAlone,
         }
-        let cases: &[(&str, &str, &str, &str, Option<&str>, Verdict)] = &[
-            // (request, its id, stack, resource, the id the resource holds, verdict)
+        /// (request, its id, stack, resource, the id the resource holds, verdict)
+        type Case = (&'static str, &'static str, &'static str, &'static str, Option<&'static str>, Verdict);
+        let cases: &[Case] = &[
             ("Update", "nodes", "UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", Some("nodes"), Confirmed),
             ("Update", "nodes", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_IN_PROGRESS", Some("nodes"), Confirmed),
             ("Delete", "nodes", "DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS", Some("nodes"), Confirmed),
@@ -427,22 +428,57 @@ mod tests {
             ("Delete", "nodes", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "DELETE_IN_PROGRESS", Some("nodes"), Confirmed),
             // A replaced role's cleanup; a rolled-back replacement's cleanup.
             ("Delete", "old", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE", Some("new"), Confirmed),
-            ("Delete", "new", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE", Some("old"), Confirmed),
+            (
+                "Delete",
+                "new",
+                "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+                "UPDATE_COMPLETE",
+                Some("old"),
+                Confirmed,
+            ),
             // Forged while the stack updates something else, or the resource is done with.
             ("Update", "nodes", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE", Some("nodes"), Refused("is UPDATE_COMPLETE")),
-            ("Update", "nodes", "DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS", Some("nodes"), Refused("is DELETE_IN_PROGRESS")),
+            (
+                "Update",
+                "nodes",
+                "DELETE_IN_PROGRESS",
+                "DELETE_IN_PROGRESS",
+                Some("nodes"),
+                Refused("is DELETE_IN_PROGRESS"),
+            ),
             ("Update", "admin", "UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", Some("nodes"), Refused("does not hold")),
-            ("Delete", "nodes", "UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", Some("nodes"), Refused("is UPDATE_IN_PROGRESS")),
+            (
+                "Delete",
+                "nodes",
+                "UPDATE_IN_PROGRESS",
+                "UPDATE_IN_PROGRESS",
+                Some("nodes"),
+                Refused("is UPDATE_IN_PROGRESS"),
+            ),
             ("Delete", "nodes", "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", None, Refused("is CREATE_IN_PROGRESS")),
             // The cleanup never deletes the id the resource holds now, and a Delete names the id being deleted.
-            ("Delete", "new", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE", Some("new"), Refused("is UPDATE_COMPLETE")),
+            (
+                "Delete",
+                "new",
+                "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+                "UPDATE_COMPLETE",
+                Some("new"),
+                Refused("is UPDATE_COMPLETE"),
+            ),
             ("Delete", "admin", "DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS", Some("nodes"), Refused("does not hold")),
             // During a rollback, what the rules do not expect is left alone (nothing changes), not refused.
             ("Update", "nodes", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_COMPLETE", Some("nodes"), LeftAlone),
             ("Update", "old", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_IN_PROGRESS", Some("new"), LeftAlone),
             ("Delete", "admin", "ROLLBACK_IN_PROGRESS", "DELETE_IN_PROGRESS", Some("nodes"), LeftAlone),
             ("Delete", "nodes", "ROLLBACK_IN_PROGRESS", "CREATE_FAILED", Some("nodes"), LeftAlone),
-            ("Delete", "old", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE", Some("old"), LeftAlone),
+            (
+                "Delete",
+                "old",
+                "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+                "UPDATE_COMPLETE",
+                Some("old"),
+                LeftAlone,
+            ),
         ];
         for (kind, id, stack_status, resource_status, held, expected) in cases {
             let r = req_of(kind, STACK, TOKEN, Some(id));
@@ -501,9 +537,8 @@ mod tests {
     #[tokio::test]
     async fn cloudformation_silent_past_the_patience_leaves_a_rollback_alone_and_refuses_the_rest() {
         let patience = Duration::from_millis(400);
-        let silent = |stack_status: &str| {
-            Flaky(usize::MAX.into(), showing(stack_status, "DELETE_IN_PROGRESS", Some("nodes")))
-        };
+        let silent =
+            |stack_status: &str| Flaky(usize::MAX.into(), showing(stack_status, "DELETE_IN_PROGRESS", Some("nodes")));
         let delete = req_of("Delete", STACK, TOKEN, Some("nodes"));
         let update = req_of("Update", STACK, TOKEN, Some("nodes"));
         for r in [&delete, &update] {

@@ -183,13 +183,24 @@ async fn work<I: NodeRoleIam, S: StateStore, C: Stacks>(
         Ok(Err(Error::StandAside(why))) => {
             let answer = match Box::pin(t.reconciler.left_alone(&intent)).await {
                 Ok(Some(applied)) => answer_of(applied),
-                Ok(None) => Answer { physical_id: intent.physical_id().unwrap_or_default().to_string(), data: Default::default() },
+                Ok(None) => Answer {
+                    physical_id: intent.physical_id().unwrap_or_default().to_string(),
+                    data: Default::default(),
+                },
                 Err(e) => {
                     warn!(error = %e, "could not read the role the request names");
-                    Answer { physical_id: intent.physical_id().unwrap_or_default().to_string(), data: Default::default() }
+                    Answer {
+                        physical_id: intent.physical_id().unwrap_or_default().to_string(),
+                        data: Default::default(),
+                    }
                 }
             };
-            (Ok(answer.with_warning(Some(format!("nothing was changed, so that the stack's rollback can finish: {why}")))), None)
+            (
+                Ok(answer.with_warning(Some(format!(
+                    "nothing was changed, so that the stack's rollback can finish: {why}"
+                )))),
+                None,
+            )
         }
         Ok(r) => (r.map(answer_of).map(|a| a.with_warning(short_timeout)), None),
         Err(_) => (Err(Error::TimedOut(format!("within {} ms", budget.as_millis()))), Some(intent)),

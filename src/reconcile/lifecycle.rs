@@ -209,8 +209,14 @@ impl<I: NodeRoleIam, S: StateStore> Reconciler<I, S> {
         let Ok(name) = RoleName::parse(physical_id) else { return Ok(None) };
         let Observed { role, record } = self.observe(&name).await?;
         match (role, record) {
-            (Some(role), Some(record)) if record.owner == intent.owner && record.role_id.as_deref() == Some(role.role_id.as_str()) => {
-                Ok(Some(Applied::Role { desired: Box::new(record.desired), role: Box::new(role), own_profile: record.own_profile }))
+            (Some(role), Some(record))
+                if record.owner == intent.owner && record.role_id.as_deref() == Some(role.role_id.as_str()) =>
+            {
+                Ok(Some(Applied::Role {
+                    desired: Box::new(record.desired),
+                    role: Box::new(role),
+                    own_profile: record.own_profile,
+                }))
             }
             _ => Ok(None),
         }

@@ -43,14 +43,24 @@ pub struct Sending {
 pub fn sending(kind: &str, physical: Option<&str>, held: Option<&str>) -> Sending {
     let at = |s: Option<&str>| s.map(str::to_string);
     match kind {
-        "Create" => Sending { stack_status: "CREATE_IN_PROGRESS", resource_status: "CREATE_IN_PROGRESS", physical_id: None },
-        "Update" => Sending { stack_status: "UPDATE_IN_PROGRESS", resource_status: "UPDATE_IN_PROGRESS", physical_id: at(physical) },
+        "Create" => {
+            Sending { stack_status: "CREATE_IN_PROGRESS", resource_status: "CREATE_IN_PROGRESS", physical_id: None }
+        }
+        "Update" => Sending {
+            stack_status: "UPDATE_IN_PROGRESS",
+            resource_status: "UPDATE_IN_PROGRESS",
+            physical_id: at(physical),
+        },
         _ if held.is_some() && physical.is_some() && held != physical => Sending {
             stack_status: "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
             resource_status: "UPDATE_COMPLETE",
             physical_id: at(held),
         },
-        _ => Sending { stack_status: "DELETE_IN_PROGRESS", resource_status: "DELETE_IN_PROGRESS", physical_id: at(physical) },
+        _ => Sending {
+            stack_status: "DELETE_IN_PROGRESS",
+            resource_status: "DELETE_IN_PROGRESS",
+            physical_id: at(physical),
+        },
     }
 }
 

@@ -344,12 +344,26 @@ async fn serve(
     if let Some(answer) =
         model.filter(|_| service == "cloudformation").and_then(|m| m.answer(&operation, &request.body))
     {
-        {
+        // Counted as a round trip like any other, and as slow as the script makes every call (no other fault).
+        let latency = {
             let mut s = state.lock().unwrap();
             s.requests += 1;
             *s.by_service.entry(service.clone()).or_default() += 1;
+            if s.in_flight == 0 {
+                s.waves += 1;
+            }
+            s.in_flight += 1;
+            match s.always {
+                Some(Fault::Latency(d)) => Some(s.service_latency.get(&service).copied().unwrap_or(d)),
+                _ => None,
+            }
+        };
+        let done = InFlight(state.clone());
+        if let Some(d) = latency {
+            tokio::time::sleep(d).await;
         }
         let _ = sock.write_all(&answer).await;
+        drop(done);
         let end = started.elapsed();
         state.lock().unwrap().timeline.push(Span { operation, start: arrived, end, upstream: Duration::ZERO });
         return;

@@ -8,6 +8,7 @@ pub mod account;
 pub mod cfn_model;
 pub mod fault_proxy;
 pub mod http;
+pub mod iam_policy;
 pub mod memory;
 pub mod runtime_stub;
 pub mod scenarios;

@@ -5,5 +5,6 @@ mod architecture;
 mod both;
 mod fuzz;
 mod iam_faults;
+mod policy_eval;
 mod scenarios;
 mod template;

@@ -328,3 +328,37 @@ async fn a_rollback_delete_never_takes_a_retained_orphaned_role() {
     assert!(h.role("old-nodes").await.is_some(), "the retained role stays");
     assert_eq!(h.record("old-nodes").await.unwrap().phase, eks_node_role_guard::state::Phase::Orphaned);
 }
+
+/// A replacement the stack then rolls back, with the rollback's Update naming the old role while the resource
+/// still holds the new one (a case CloudFormation's documentation does not settle): not refused, which would strand
+/// the rollback, but answered SUCCESS with the old role's attributes, read and never written.
+#[tokio::test]
+async fn a_rollbacks_update_the_rules_do_not_expect_changes_nothing_and_answers_the_roles_attributes() {
+    let h = Harness::new().await;
+    let (v1, v2) = (json!({"RoleName": "nodes"}), json!({"RoleName": "nodes-v2"}));
+    assert_eq!(h.create("Nodes", v1.clone()).await["Status"], "SUCCESS");
+    let r = h.send(&update("Nodes", "nodes", v2.clone(), v1.clone(), &h.url())).await;
+    assert_eq!(r["PhysicalResourceId"], "nodes-v2", "replaced: {r}");
+    let stack = h.stack_for("Nodes").await;
+    h.model.rolling_back_update(&stack, "Nodes");
+    let (roles, since) = (h.roles().await, h.aws.now());
+    let r = h.send_as_is(&on(&stack, update("Nodes", "nodes", v1.clone(), v2.clone(), &h.url()))).await;
+    assert_eq!(r["Status"], "SUCCESS", "{r}");
+    assert_eq!(r["PhysicalResourceId"], "nodes");
+    assert!(r["Data"]["Arn"].as_str().unwrap().ends_with(":role/nodes"), "{r}");
+    assert_eq!(r["Data"]["RoleName"], "nodes");
+    let warning = r["Data"]["Warnings"].as_str().unwrap();
+    assert!(warning.contains("nothing was changed") && warning.contains("does not hold"), "{warning}");
+    assert_eq!(h.roles().await, roles, "no role made or removed");
+    let calls: Vec<String> = h.aws.timeline_since(since).into_iter().map(|s| s.operation).collect();
+    assert!(calls.iter().any(|c| c == "iam:GetRole"), "the role is read: {calls:?}");
+    let writes = ["Create", "Delete", "Attach", "Detach", "Put", "Tag", "Untag", "Update", "Add", "Remove"];
+    let written: Vec<&String> = calls
+        .iter()
+        .filter(|c| {
+            writes.iter().any(|w| c.starts_with(&format!("iam:{w}")) || c.starts_with(&format!("dynamodb:{w}")))
+        })
+        .collect();
+    assert!(written.is_empty(), "nothing written: {written:?}");
+    assert!(h.attached("nodes").await.contains("AmazonEKSWorkerNodePolicy"));
+}

@@ -42,6 +42,8 @@ impl Emulator {
 /// The built binary running as a Lambda function against a Runtime API, its logs kept in a file.
 pub struct Function {
     pub log: PathBuf,
+    /// The settings it was given (its environment, less the runtime's and the credentials).
+    pub env: std::collections::BTreeMap<String, String>,
     _child: Guarded,
 }
 
@@ -80,10 +82,20 @@ impl Function {
             .env("ALLOWED_PERMISSIONS_BOUNDARY_ARNS", format!("arn:aws:iam::aws:policy/{BOUNDARY}"))
             .stdout(out.try_clone().unwrap())
             .stderr(out);
+        let mut env: std::collections::BTreeMap<String, String> = [
+            ("STATE_TABLE_NAME", TABLE.to_string()),
+            ("ADOPTABLE_ROLE_NAMES", ADOPTABLE.to_string()),
+            ("GUARD_EXECUTION_ROLE_NAME", OWN_ROLE.to_string()),
+            ("ALLOWED_PERMISSIONS_BOUNDARY_ARNS", format!("arn:aws:iam::aws:policy/{BOUNDARY}")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
         for (k, v) in extra_env {
             cmd.env(k, v);
+            env.insert(k.to_string(), v.to_string());
         }
-        Function { log, _child: Guarded(cmd.spawn().expect("start the function binary")) }
+        Function { log, env, _child: Guarded(cmd.spawn().expect("start the function binary")) }
     }
 
     pub fn logs(&self) -> String {

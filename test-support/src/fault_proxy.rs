@@ -76,6 +76,63 @@ struct State {
     cfn_model: Option<crate::cfn_model::CfnModel>,
     /// When each role or instance profile was made: writes naming it within the lag answer `NoSuchEntity`.
     created_at: std::collections::BTreeMap<String, std::time::Instant>,
+    /// Every request that reached the proxy, for the authorization check (`crate::authorize`).
+    recorded: Vec<Recorded>,
+    /// What IAM's answers showed: role and instance-profile ARNs by `role:name` / `instance-profile:name`, and
+    /// each role's permissions boundary.
+    pub(crate) seen: Seen,
+}
+
+/// One AWS call as the function made it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// As the request's SigV4 scope names it: `iam`, `dynamodb`, …
+    pub service: String,
+    /// `iam:AttachRolePolicy`
+    pub operation: String,
+    pub body: Vec<u8>,
+}
+
+/// What IAM's answers showed of the entities the calls name (their paths and boundaries are not in the request).
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    pub arns: std::collections::BTreeMap<String, String>,
+    pub boundaries: std::collections::BTreeMap<String, String>,
+}
+
+impl Seen {
+    /// Notes the ARNs and boundaries an answer shows.
+    fn note(&mut self, response: &[u8]) {
+        let text = String::from_utf8_lossy(response);
+        for kind in ["role", "instance-profile"] {
+            let marker = format!(":{kind}/");
+            let mut rest = text.as_ref();
+            while let Some(i) = rest.find(&marker) {
+                let start = rest[..i].rfind("arn:").unwrap_or(i);
+                let end = rest[i..].find(['<', '"', ' ']).map_or(rest.len(), |e| i + e);
+                let arn = &rest[start..end];
+                if let Some(name) = arn.rsplit('/').next() {
+                    if arn.starts_with("arn:") && arn[4..].contains(":iam::") {
+                        self.arns.insert(format!("{kind}:{name}"), arn.to_string());
+                    }
+                }
+                rest = &rest[end..];
+            }
+        }
+        // GetRole: `<RoleName>n</RoleName>` … `<PermissionsBoundaryArn>b</PermissionsBoundaryArn>`
+        if let (Some(name), true) = (between(&text, "<RoleName>", "</RoleName>"), text.contains("<GetRoleResult>")) {
+            match between(&text, "<PermissionsBoundaryArn>", "</PermissionsBoundaryArn>") {
+                Some(b) => self.boundaries.insert(name.to_string(), b.to_string()),
+                None => self.boundaries.remove(name),
+            };
+        }
+    }
+}
+
+fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let i = text.find(open)? + open.len();
+    let j = text[i..].find(close)? + i;
+    Some(&text[i..j])
 }
 
 #[derive(Debug, Clone)]
@@ -200,6 +257,16 @@ impl FaultProxy {
     /// Time since the proxy started, on the timeline's clock.
     pub fn now(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// Every call that reached the proxy, in order of arrival.
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().recorded.clone()
+    }
+
+    /// What IAM's answers showed of roles and instance profiles.
+    pub fn seen(&self) -> Seen {
+        self.state.lock().unwrap().seen.clone()
     }
 
     /// The requests that arrived after `since` (see `now`), in order of arrival.
@@ -340,7 +407,15 @@ async fn serve(
     // DynamoDB (JSON 1.0) and EKS (REST-JSON) read their error code from `x-amzn-errortype` and a JSON body.
     let dynamodb = dynamodb || service == "eks";
     let operation = operation(&service, &headers, &request.body);
-    let model = state.lock().unwrap().cfn_model.clone();
+    let model = {
+        let mut s = state.lock().unwrap();
+        s.recorded.push(Recorded {
+            service: service.clone(),
+            operation: operation.clone(),
+            body: request.body.clone(),
+        });
+        s.cfn_model.clone()
+    };
     if let Some(answer) =
         model.filter(|_| service == "cloudformation").and_then(|m| m.answer(&operation, &request.body))
     {
@@ -452,6 +527,9 @@ async fn serve(
             if let Some(resp) = forward(&request, upstream_port).await {
                 upstream = t.elapsed();
                 remember(&state, &operation, read_key.as_ref(), &written, &resp);
+                if service == "iam" {
+                    state.lock().unwrap().seen.note(&resp);
+                }
                 let _ = sock.write_all(&resp).await;
             }
         }
@@ -480,6 +558,9 @@ async fn serve(
             let t = std::time::Instant::now();
             if let Some(resp) = forward(&request, upstream_port).await {
                 upstream = t.elapsed();
+                if service == "iam" {
+                    state.lock().unwrap().seen.note(&resp);
+                }
                 let _ = sock.write_all(&resp).await;
             }
         }

@@ -416,3 +416,16 @@ fn uuid_tail(name: &str) -> u64 {
     }
     h & 0xffff_ffff_ffff
 }
+
+/// A harness that drove the released binary checks, as it ends, that real IAM would have allowed every call the
+/// function made (`crate::authorize`): the template's policies, rendered for the function's settings.
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some((_, function)) = &self.binary {
+            crate::authorize::assert_authorized(&self.aws, &function.env);
+        }
+    }
+}

@@ -136,22 +136,32 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 fn applies(s: &Value, resource_policy: bool, principal: &str, r: &Request) -> bool {
-    let action = match (s.get("Action"), s.get("NotAction")) {
-        (Some(a), None) => strings(a).iter().any(|p| wildcard(&p.to_ascii_lowercase(), &r.action.to_ascii_lowercase())),
-        (None, Some(a)) => {
-            !strings(a).iter().any(|p| wildcard(&p.to_ascii_lowercase(), &r.action.to_ascii_lowercase()))
-        }
+    let principal_ok = !resource_policy || principal_matches(s, principal);
+    action_matches(s, &r.action)
+        && resource_matches(s, resource_policy, &r.resource)
+        && principal_ok
+        && conditions_hold(s.get("Condition"), r)
+}
+
+/// Whether the statement's `Action` (or `NotAction`) covers `action`.
+pub fn action_matches(s: &Value, action: &str) -> bool {
+    let action = action.to_ascii_lowercase();
+    match (s.get("Action"), s.get("NotAction")) {
+        (Some(a), None) => strings(a).iter().any(|p| wildcard(&p.to_ascii_lowercase(), &action)),
+        (None, Some(a)) => !strings(a).iter().any(|p| wildcard(&p.to_ascii_lowercase(), &action)),
         _ => panic!("a statement needs exactly one of Action and NotAction: {s}"),
-    };
-    let resource = match (s.get("Resource"), s.get("NotResource")) {
-        (Some(v), None) => strings(v).iter().any(|p| arn_like(p, &r.resource)),
-        (None, Some(v)) => !strings(v).iter().any(|p| arn_like(p, &r.resource)),
+    }
+}
+
+/// Whether the statement's `Resource` (or `NotResource`) covers `resource`.
+pub fn resource_matches(s: &Value, resource_policy: bool, resource: &str) -> bool {
+    match (s.get("Resource"), s.get("NotResource")) {
+        (Some(v), None) => strings(v).iter().any(|p| arn_like(p, resource)),
+        (None, Some(v)) => !strings(v).iter().any(|p| arn_like(p, resource)),
         // A resource policy's statement may leave the resource out: it is the resource the policy is on.
         (None, None) if resource_policy => true,
         _ => panic!("a statement needs exactly one of Resource and NotResource: {s}"),
-    };
-    let principal_ok = !resource_policy || principal_matches(s, principal);
-    action && resource && principal_ok && conditions_hold(s.get("Condition"), r)
+    }
 }
 
 fn principal_matches(s: &Value, principal: &str) -> bool {
@@ -208,7 +218,7 @@ pub fn arn_like(pattern: &str, arn: &str) -> bool {
 }
 
 /// Every operator of the block holds (AND), each over every key it names (AND).
-fn conditions_hold(block: Option<&Value>, r: &Request) -> bool {
+pub fn conditions_hold(block: Option<&Value>, r: &Request) -> bool {
     let Some(Value::Object(ops)) = block else { return true };
     ops.iter().all(|(op, keys)| {
         let Value::Object(keys) = keys else { panic!("condition {op} needs an object of keys") };

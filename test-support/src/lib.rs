@@ -5,6 +5,7 @@
 //! fail.
 
 pub mod account;
+pub mod authorize;
 pub mod cfn_model;
 pub mod fault_proxy;
 pub mod http;
@@ -12,6 +13,7 @@ pub mod iam_policy;
 pub mod memory;
 pub mod runtime_stub;
 pub mod scenarios;
+pub mod template;
 
 mod binary;
 mod harness;

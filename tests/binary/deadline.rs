@@ -96,4 +96,6 @@ async fn two_processes_handed_the_same_create_at_once_both_succeed() {
     assert!(attached.contains("AmazonSSMManagedInstanceCore") && attached.contains("AmazonEKSWorkerNodePolicy"));
     assert_eq!(h.tags("nodes").await.get("team").map(String::as_str), Some("a"));
     assert_eq!(h.record("nodes").await.unwrap().role_id, h.role("nodes").await.map(|r| r.role_id));
+    // Both processes' calls, IAM's 409s and retries included, stay within the template's policies.
+    test_support::authorize::assert_authorized(&h.aws, &_f1.env);
 }

@@ -11,7 +11,7 @@ use test_support::*;
 /// resource's own status nor its physical id.
 struct E2e {
     _moto: Moto,
-    _proxy: FaultProxy,
+    proxy: FaultProxy,
     model: CfnModel,
     stack: String,
     emulator: Emulator,
@@ -54,16 +54,8 @@ async fn the_binary_creates_updates_and_deletes_the_node_role_through_the_runtim
     let emulator = Emulator::start();
     let function = Function::start(&emulator.runtime_api(), &proxy.endpoint(), &[]);
     let listener = ResponseListener::start().await;
-    let mut e = E2e {
-        iam: moto.client(),
-        _moto: moto,
-        _proxy: proxy,
-        model,
-        stack: stack.into(),
-        emulator,
-        listener,
-        function,
-    };
+    let mut e =
+        E2e { iam: moto.client(), _moto: moto, proxy, model, stack: stack.into(), emulator, listener, function };
     creates_and_updates(&e).await;
     answers_bad_input_and_lives_on(&mut e).await;
     repairs_drift(&e).await;
@@ -71,6 +63,9 @@ async fn the_binary_creates_updates_and_deletes_the_node_role_through_the_runtim
     // Exactly one response per request, none of them carrying or logging the pre-signed URL.
     assert_eq!(e.listener.count(), 6);
     logs_are_json_without_secrets(&e.function.logs());
+    // Every call it made is one IAM would allow under the template's policies, rendered for its settings.
+    assert!(e.proxy.recorded().len() > 40, "{} calls recorded", e.proxy.recorded().len());
+    test_support::authorize::assert_authorized(&e.proxy, &e.function.env);
 }
 
 async fn creates_and_updates(e: &E2e) {

@@ -3,6 +3,7 @@
 
 mod architecture;
 mod both;
+mod bound;
 mod fuzz;
 mod iam_faults;
 mod policy_eval;

@@ -42,11 +42,13 @@ PARAMETERS = {
     "AllowedPermissionsBoundaryArns": ["arn:aws:iam::123456789012:policy/eks-node-boundary"],
     "ExistingStateTableName": "",
     "OperatorRoleArn": "arn:aws:iam::123456789012:role/operator",
+    "DeployerPrincipalArns": ["arn:aws:iam::123456789012:role/deployer"],
     "Ipv6CniPolicy": "arn:aws:iam::123456789012:policy/eks-node-role-guard-AmazonEKS_CNI_IPv6_Policy",
     "GuardLogGroup.Arn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/x:*",
     "DeadLetterQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:dlq",
 }
 CONDITIONS = {
+    "WithDeployers": True,
     "CreateStateTable": True,
     "WithIpv6CniPolicy": True,
     "WithBoundaries": True,
@@ -108,7 +110,8 @@ def resolve(v):
             parts = [resolve(p) for p in (resolve(x[1]) if isinstance(x[1], Tagged) else x[1])]
             flat = []
             for p in parts:
-                flat.extend(p if isinstance(p, list) else [p])
+                if p is not None:
+                    flat.extend(p if isinstance(p, list) else [p])
             return x[0].join(flat)
         if t == "Split":
             return resolve(x[1]).split(x[0])

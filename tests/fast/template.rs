@@ -200,8 +200,7 @@ fn pass_role_is_scoped_by_role_arn_without_a_tag_condition() {
 #[test]
 fn with_a_name_prefix_nothing_below_a_path_named_like_it_is_in_scope() {
     let denies: Vec<Statement> = all_guard_statements().into_iter().filter(|s| s.effect == "Deny").collect();
-    assert_eq!(denies.len(), 1);
-    let d = &denies[0];
+    let d = denies.iter().find(|s| s.sid == "NothingBelowAPathNamedLikeThePrefix").unwrap();
     assert_eq!(
         d.resources,
         [

@@ -141,6 +141,12 @@ fn forbidden() -> Vec<Forbidden> {
             by: NoAllow,
         },
         Forbidden {
+            what: "replace the trust policy of a role named like an adoptable name in another case",
+            who: None,
+            request: |_| Request::new("iam:UpdateAssumeRolePolicy", role("/", "amazoneksnoderole")),
+            by: NoAllow,
+        },
+        Forbidden {
             what: "delete an adopted role",
             who: None,
             request: |_| Request::new("iam:DeleteRole", role("/", "AmazonEKSNodeRole")),

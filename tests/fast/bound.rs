@@ -137,7 +137,9 @@ fn forbidden() -> Vec<Forbidden> {
         Forbidden {
             what: "put the label on a role outside the scope",
             who: None,
-            request: |_| Request::new("iam:TagRole", role("/", "Admin")).with("aws:TagKeys", &["eks-node-role-guard:managed"]),
+            request: |_| {
+                Request::new("iam:TagRole", role("/", "Admin")).with("aws:TagKeys", &["eks-node-role-guard:managed"])
+            },
             by: NoAllow,
         },
         Forbidden {
@@ -293,7 +295,12 @@ fn what_the_function_needs_is_allowed_under_both_renderings() {
         let path = if name == "default" { "/" } else { "/eks-nodes/" };
         let me = r.guard_role_arn();
         let node = role(path, "eks-node-a");
-        let label = ["eks-node-role-guard:managed", "eks-node-role-guard:stack-id", "eks-node-role-guard:logical-id", "eks-node-role-guard:region"];
+        let label = [
+            "eks-node-role-guard:managed",
+            "eks-node-role-guard:stack-id",
+            "eks-node-role-guard:logical-id",
+            "eks-node-role-guard:region",
+        ];
         let needed = [
             Request::new("iam:CreateRole", node.clone())
                 .with("aws:RequestTag/eks-node-role-guard:managed", &["true"])
@@ -305,7 +312,10 @@ fn what_the_function_needs_is_allowed_under_both_renderings() {
             Request::new("iam:PassRole", node.clone()),
             Request::new("iam:DeleteRole", node.clone()),
             Request::new("dynamodb:PutItem", TABLE),
-            Request::new("cloudformation:DescribeStackResource", "arn:aws:cloudformation:us-east-1:123456789012:stack/prod/guid"),
+            Request::new(
+                "cloudformation:DescribeStackResource",
+                "arn:aws:cloudformation:us-east-1:123456789012:stack/prod/guid",
+            ),
         ];
         for request in needed {
             let request = request.with("aws:PrincipalArn", &[&me]);
@@ -337,11 +347,8 @@ fn a_widened_statement_fails_the_forbidden_list() {
         assert_eq!(text.matches(from).count(), 1, "the widening applies once: {from}");
         let widened = text.replacen(from, to, 1);
         let r = Rendered::from_text(&widened, &[]);
-        let now_allowed: Vec<&str> = forbidden()
-            .iter()
-            .filter(|f| decide(&r, f, "/").is_allowed())
-            .map(|f| f.what)
-            .collect();
+        let now_allowed: Vec<&str> =
+            forbidden().iter().filter(|f| decide(&r, f, "/").is_allowed()).map(|f| f.what).collect();
         assert_eq!(now_allowed, opened, "the widening {to:?} opens exactly these");
     }
 }

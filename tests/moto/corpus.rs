@@ -81,7 +81,8 @@ async fn payloads_that_are_not_json_never_reach_the_handler_and_the_process_live
     let stack = create_stack(&moto.endpoint(), "prod-eks", &["Nodes"]).await;
     let stub = RuntimeStub::start().await;
     let listener = ResponseListener::start().await;
-    let _function = Function::start(&stub.address(), &moto.endpoint(), &[]);
+    let proxy = test_support::fault_proxy::FaultProxy::start(moto.port).await;
+    let function = Function::start(&stub.address(), &proxy.endpoint(), &[]);
     for (name, bytes) in corpus().into_iter().filter(|(n, _)| n.starts_with("raw-")) {
         let answer = tokio::time::timeout(Duration::from_secs(20), stub.invoke(&bytes, Duration::from_secs(10)))
             .await
@@ -95,4 +96,5 @@ async fn payloads_that_are_not_json_never_reach_the_handler_and_the_process_live
     let answer = stub.invoke(ok.to_string().as_bytes(), Duration::from_secs(10)).await.unwrap();
     assert_eq!(answer.kind, "response", "still serving");
     assert_eq!(listener.last()["Status"], "SUCCESS");
+    test_support::authorize::assert_authorized(&proxy, &function.env);
 }

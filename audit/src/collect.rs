@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use super::{judge, uses_of, ClusterFacts, Managed, RoleReport, Subject, Use, Verdict};
 use eks_node_role_guard::domain::policies::{is_ipv6_cni_document, named_like_ipv6_cni};
-use eks_node_role_guard::domain::reach::DEFAULT_ADOPTABLE;
 use eks_node_role_guard::domain::RoleName;
 use eks_node_role_guard::domain::{CniCheck, Ownership};
 use eks_node_role_guard::error::{Error, Result};
@@ -141,11 +140,24 @@ pub async fn audit<C: Clusters, I: NodeRoleIam, S: StateStore>(
     for c in &facts {
         c.node_groups.iter().for_each(|(_, role)| add(role));
         c.auto_mode_node_role.iter().for_each(|role| add(role));
+        // Roles only access entries name: self-managed nodes, Karpenter, hybrid nodes.
+        for e in c.access_entries.iter().flatten() {
+            if super::NODE_ENTRY_TYPES.contains(&e.kind.as_str()) && e.principal_arn.contains(":role/") {
+                add(&e.principal_arn);
+            }
+        }
     }
+    // ListRoles once: the procedure's search, and each role's CreateDate (an access entry older than its role
+    // names a deleted one).
+    let with_entries = facts.iter().any(|c| c.access_entries.as_ref().is_some_and(|e| !e.is_empty()));
+    let listed = if scope.clusters.is_empty() || with_entries { iam.list_roles(None).await? } else { Vec::new() };
+    let created: BTreeMap<String, i64> =
+        listed.iter().filter_map(|r| r.created.map(|c| (r.name.to_ascii_lowercase(), c))).collect();
     if scope.clusters.is_empty() {
-        let named: Vec<&str> = DEFAULT_ADOPTABLE.split(',').collect();
-        for r in iam.list_roles(None).await? {
-            if named.iter().any(|n| n.eq_ignore_ascii_case(&r.name)) {
+        // "If a role that contains eksNodeRole, AmazonEKSNodeRole, or NodeInstanceRole does exist" (and
+        // AmazonEKSAutoNodeRole, for Auto Mode): eksctl's `…-NodeInstanceRole-…` roles included.
+        for r in &listed {
+            if SEARCHED_NAMES.iter().any(|n| r.name.to_ascii_lowercase().contains(&n.to_ascii_lowercase())) {
                 add(&r.name);
             }
         }
@@ -166,12 +178,19 @@ pub async fn audit<C: Clusters, I: NodeRoleIam, S: StateStore>(
         "roles are judged by the named clusters only: a role that other clusters (here or in other regions) use may need what this report says to remove".to_string()
     });
 
-    let facts_ref = &facts;
-    let subjects: Vec<Subject> = stream::iter(candidates.into_values())
-        .map(|arn_or_name| async move { subject(iam, store, &arn_or_name, facts_ref).await })
+    let (facts_ref, created_ref) = (&facts, &created);
+    let found: Vec<(Subject, Option<String>)> = stream::iter(candidates.into_values())
+        .map(|arn_or_name| async move { subject(iam, store, &arn_or_name, facts_ref, created_ref).await })
         .buffered(CONCURRENCY)
         .try_collect()
         .await?;
+    let mut subjects = Vec::with_capacity(found.len());
+    for (s, note) in found {
+        if let Some(n) = note.filter(|n| !notes.contains(n)) {
+            notes.push(n);
+        }
+        subjects.push(s);
+    }
     let mut judged: Vec<(RoleReport, Subject)> = subjects.into_iter().map(|s| (judge(&s, &facts), s)).collect();
     judged.sort_by_key(|(r, _)| r.role_name.to_ascii_lowercase());
     let (roles, subjects) = judged.into_iter().unzip();
@@ -182,24 +201,34 @@ pub async fn audit<C: Clusters, I: NodeRoleIam, S: StateStore>(
     Ok(AuditReport { roles, subjects, clusters, notes })
 }
 
+/// The names the procedure's "check for an existing node role" searches for, as parts of a role's name.
+pub const SEARCHED_NAMES: [&str; 4] = ["eksNodeRole", "AmazonEKSNodeRole", "NodeInstanceRole", "AmazonEKSAutoNodeRole"];
+
+/// One role's facts, and what could not be read of it (a note for the report).
 async fn subject<I: NodeRoleIam, S: StateStore>(
     iam: &I,
     store: Option<&S>,
     arn_or_name: &str,
     clusters: &[ClusterFacts],
-) -> Result<Subject> {
+    created: &BTreeMap<String, i64>,
+) -> Result<(Subject, Option<String>)> {
     let name = arn_or_name.rsplit('/').next().unwrap_or(arn_or_name).to_string();
     let uses: BTreeSet<Use> = uses_of(&name, clusters);
     let Ok(role_name) = RoleName::parse(&name) else {
-        return Ok(Subject {
-            role_name: name.clone(),
-            role_arn: arn_or_name.to_string(),
-            live: None,
-            inline_policies: Vec::new(),
-            uses,
-            managed: Managed::No,
-            ipv6_cni: CniCheck::NotNeeded,
-        });
+        return Ok((
+            Subject {
+                created: None,
+                inline_grants_ipv6: false,
+                role_name: name.clone(),
+                role_arn: arn_or_name.to_string(),
+                live: None,
+                inline_policies: Vec::new(),
+                uses,
+                managed: Managed::No,
+                ipv6_cni: CniCheck::NotNeeded,
+            },
+            None,
+        ));
     };
     let (live, inline, record) =
         futures_util::join!(iam.read_role(&role_name), iam.inline_policy_names(&role_name), async {
@@ -232,14 +261,57 @@ async fn subject<I: NodeRoleIam, S: StateStore>(
             None => CniCheck::Missing(arn.clone()),
         },
     };
-    Ok(Subject {
-        ipv6_cni,
-        role_name: live.as_ref().map(|l| l.name.as_str().to_string()).unwrap_or(name),
-        role_arn: live.as_ref().map(|l| l.arn.clone()).unwrap_or_else(|| arn_or_name.to_string()),
-        live,
-        inline_policies: inline,
-        uses,
-        managed,
+    // An inline policy granting the IPv6 CNI's action (the AWS CDK's IPv6 node roles) stands in for the policy.
+    let mut inline_grants_ipv6 = false;
+    let mut note = None;
+    for p in &inline {
+        match iam.inline_policy_document(&role_name, p).await {
+            Ok(Some(doc)) => inline_grants_ipv6 |= allows_action(&doc, "ec2:AssignIpv6Addresses"),
+            Ok(None) => {}
+            Err(e) => match missing_permission(&e) {
+                Some(perm) => {
+                    note = Some(format!("inline policies were not read ({perm} denied): one granting ec2:AssignIpv6Addresses is not recognised"));
+                    break;
+                }
+                None => return Err(e),
+            },
+        }
+    }
+    let created = created.get(&name.to_ascii_lowercase()).copied();
+    Ok((
+        Subject {
+            created,
+            inline_grants_ipv6,
+            ipv6_cni,
+            role_name: live.as_ref().map(|l| l.name.as_str().to_string()).unwrap_or(name),
+            role_arn: live.as_ref().map(|l| l.arn.clone()).unwrap_or_else(|| arn_or_name.to_string()),
+            live,
+            inline_policies: inline,
+            uses,
+            managed,
+        },
+        note,
+    ))
+}
+
+/// Whether a policy document allows `action` on some resource (an `Allow` whose `Action` names it or a wildcard
+/// over it; `NotAction` and conditions are not weighed).
+fn allows_action(doc: &serde_json::Value, action: &str) -> bool {
+    let statements = match &doc["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    };
+    statements.iter().filter(|s| s["Effect"] == "Allow").any(|s| {
+        let actions = match &s["Action"] {
+            serde_json::Value::String(a) => vec![a.clone()],
+            serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+            _ => vec![],
+        };
+        actions.iter().any(|a| {
+            let a = a.to_ascii_lowercase();
+            let target = action.to_ascii_lowercase();
+            a == target || a == "*" || a.strip_suffix('*').is_some_and(|p| target.starts_with(p))
+        })
     })
 }
 
@@ -333,7 +405,7 @@ mod tests {
     #[tokio::test]
     async fn a_copied_label_does_not_make_a_role_managed() {
         let (iam, clusters, store) = (MemoryIam::new(), MemoryClusters::default(), MemoryStore::new());
-        make_role(&iam, "nodes", &["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"]);
+        make_role(&iam, "nodes", &["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy"]);
         let label = eks_node_role_guard::testing::spec().labels();
         iam.outside("nodes", &Action::TagRole(label)).unwrap();
         clusters.add(cluster("prod", "nodes"));
@@ -389,5 +461,52 @@ mod tests {
         assert!(r.notes.iter().any(|n| n.kind == "orphaned"), "{:?}", r.notes);
         assert!(r.findings.iter().all(|f| f.kind != "managed-role-deleted"), "{:?}", r.findings);
         assert_eq!(report.exit_code(), 0, "an orphaned item is no finding of its own");
+    }
+
+    /// The procedure's search as it says it ("a role that contains eksNodeRole, AmazonEKSNodeRole, or
+    /// NodeInstanceRole"), each role's age from ListRoles against its access entries, and a CDK IPv6 role's inline
+    /// grant read from its document.
+    #[tokio::test]
+    async fn the_search_finds_names_that_contain_the_procedures_and_entries_and_inline_grants_are_read() {
+        let (iam, clusters) = (MemoryIam::new(), MemoryClusters::default());
+        let all = ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy"];
+        make_role(&iam, "eksctl-prod-nodegroup-ng-1-NodeInstanceRole-1A2B3C", &all);
+        make_role(&iam, "unrelated-app", &[]);
+        make_role(&iam, "KarpenterNodeRole-prod", &all);
+        iam.set_created("KarpenterNodeRole-prod", 2_000);
+        make_role(&iam, "cdk-v6-nodes", &["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"]);
+        let grant = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:AssignIpv6Addresses"],"Resource":"*"}]});
+        iam.put_inline_policy_document("cdk-v6-nodes", "NodeIpv6", grant);
+        let arn = |r: &str| format!("arn:aws:iam::123456789012:role/{r}");
+        clusters.add(ClusterFacts {
+            name: "prod".into(),
+            authentication_mode: Some("API".into()),
+            access_entries: Some(vec![super::super::AccessEntry {
+                principal_arn: arn("KarpenterNodeRole-prod"),
+                kind: "EC2_LINUX".into(),
+                created_at: Some(1_000),
+            }]),
+            ..ClusterFacts::default()
+        });
+        clusters.add(ClusterFacts {
+            name: "v6".into(),
+            ip_family: IpFamily::Ipv6,
+            node_groups: vec![("ng".into(), arn("cdk-v6-nodes"))],
+            ..ClusterFacts::default()
+        });
+        let report = audit(&clusters, &iam, None::<&MemoryStore>, &Scope::default(), &|_, _, _| ()).await.unwrap();
+        let names: Vec<&str> = report.roles.iter().map(|r| r.role_name.as_str()).collect();
+        assert!(names.contains(&"eksctl-prod-nodegroup-ng-1-NodeInstanceRole-1A2B3C"), "{names:?}");
+        assert!(!names.contains(&"unrelated-app"), "{names:?}");
+        let karpenter = report.roles.iter().find(|r| r.role_name == "KarpenterNodeRole-prod").unwrap();
+        assert_eq!(
+            karpenter.findings.iter().map(|f| f.kind).collect::<Vec<_>>(),
+            ["access-entry-stale"],
+            "{karpenter:?}"
+        );
+        let cdk = report.roles.iter().find(|r| r.role_name == "cdk-v6-nodes").unwrap();
+        assert_eq!(cdk.verdict, Verdict::Compliant, "{cdk:?}");
+        assert!(cdk.notes.iter().any(|n| n.kind == "cni-ipv6-inline"), "{cdk:?}");
+        assert!(iam.calls().iter().any(|c| c.starts_with("GetRolePolicy cdk-v6-nodes")), "{:?}", iam.calls());
     }
 }

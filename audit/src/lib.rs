@@ -33,15 +33,50 @@ pub struct ClusterFacts {
     pub cni_own_role: Option<String>,
     /// What could not be seen (an API the endpoint does not offer, ...).
     pub notes: Vec<String>,
+    /// `accessConfig.authenticationMode`: `API`, `API_AND_CONFIG_MAP` or `CONFIG_MAP`; `None` when not shown.
+    pub authentication_mode: Option<String>,
+    /// The cluster's access entries for IAM roles; `None` when they could not be read.
+    pub access_entries: Option<Vec<AccessEntry>>,
+    /// The node groups whose AMI type is a Windows one (their nodes need an `EC2_WINDOWS` entry).
+    pub windows_node_groups: BTreeSet<String>,
 }
+
+/// An access entry of a cluster, as `DescribeAccessEntry` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessEntry {
+    pub principal_arn: String,
+    /// `EC2_LINUX`, `EC2_WINDOWS`, `EC2` (Auto Mode), `HYBRID_LINUX`, `STANDARD`, `FARGATE_LINUX`.
+    pub kind: String,
+    /// `createdAt`, in seconds since the epoch.
+    pub created_at: Option<i64>,
+}
+
+/// The access entry types that let nodes join (the others are for people and Fargate).
+pub const NODE_ENTRY_TYPES: [&str; 4] = ["EC2_LINUX", "EC2_WINDOWS", "EC2", "HYBRID_LINUX"];
 
 /// How a role is used by a cluster.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Use {
-    NodeGroup { cluster: String, node_group: String },
-    AutoModeNodes { cluster: String },
-    ClusterRole { cluster: String },
-    FargateProfile { cluster: String, profile: String },
+    NodeGroup {
+        cluster: String,
+        node_group: String,
+    },
+    AutoModeNodes {
+        cluster: String,
+    },
+    ClusterRole {
+        cluster: String,
+    },
+    FargateProfile {
+        cluster: String,
+        profile: String,
+    },
+    /// An access entry of a node type names the role: self-managed nodes, Karpenter, hybrid nodes (and the
+    /// entries EKS makes for node groups and Auto Mode).
+    AccessEntry {
+        cluster: String,
+        kind: String,
+    },
 }
 
 impl Use {
@@ -50,12 +85,13 @@ impl Use {
             Use::NodeGroup { cluster, .. }
             | Use::AutoModeNodes { cluster }
             | Use::ClusterRole { cluster }
-            | Use::FargateProfile { cluster, .. } => cluster,
+            | Use::FargateProfile { cluster, .. }
+            | Use::AccessEntry { cluster, .. } => cluster,
         }
     }
 
     fn is_node_use(&self) -> bool {
-        matches!(self, Use::NodeGroup { .. } | Use::AutoModeNodes { .. })
+        matches!(self, Use::NodeGroup { .. } | Use::AutoModeNodes { .. } | Use::AccessEntry { .. })
     }
 
     pub fn describe(&self) -> String {
@@ -64,6 +100,7 @@ impl Use {
             Use::AutoModeNodes { cluster } => format!("{cluster} (Auto Mode nodes)"),
             Use::ClusterRole { cluster } => format!("{cluster} (cluster role)"),
             Use::FargateProfile { cluster, profile } => format!("{cluster}/{profile} (Fargate)"),
+            Use::AccessEntry { cluster, kind } => format!("{cluster} (access entry {kind})"),
         }
     }
 }
@@ -110,6 +147,10 @@ pub struct Subject {
     /// The policy named like the IPv6 CNI policy that is attached, checked by its document (`collect` reads it;
     /// `NotNeeded` when none is attached): never trusted by its name alone.
     pub ipv6_cni: CniCheck,
+    /// `CreateDate` (seconds since the epoch), when known: an access entry made before it names a deleted role.
+    pub created: Option<i64>,
+    /// An inline policy allows `ec2:AssignIpv6Addresses` (as the AWS CDK gives IPv6 node roles).
+    pub inline_grants_ipv6: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -190,6 +231,11 @@ pub fn uses_of(name: &str, clusters: &[ClusterFacts]) -> BTreeSet<Use> {
                 uses.insert(Use::FargateProfile { cluster: cluster.clone(), profile: profile.clone() });
             }
         }
+        for e in c.access_entries.iter().flatten() {
+            if same_role(&e.principal_arn, name) && NODE_ENTRY_TYPES.contains(&e.kind.as_str()) {
+                uses.insert(Use::AccessEntry { cluster: cluster.clone(), kind: e.kind.clone() });
+            }
+        }
     }
     uses
 }
@@ -256,6 +302,7 @@ pub fn judge(subject: &Subject, clusters: &[ClusterFacts]) -> RoleReport {
             j.worker_and_registry(live, &mut out);
             j.cni(live, &mut out);
             j.against_item(live, &mut out);
+            j.access(&mut out);
             j.listed(live, &mut out);
         }
     }
@@ -281,6 +328,7 @@ impl Said {
 /// The facts one role is judged with.
 struct Judging<'a> {
     subject: &'a Subject,
+    clusters: &'a [ClusterFacts],
     node_uses: Vec<&'a Use>,
     node_clusters: Vec<&'a ClusterFacts>,
     record: Option<&'a Record>,
@@ -293,8 +341,9 @@ struct Judging<'a> {
 impl<'a> Judging<'a> {
     fn new(subject: &'a Subject, clusters: &'a [ClusterFacts]) -> Self {
         let node_uses: Vec<&Use> = subject.uses.iter().filter(|u| u.is_node_use()).collect();
-        let node_clusters: Vec<&ClusterFacts> =
+        let mut node_clusters: Vec<&ClusterFacts> =
             node_uses.iter().filter_map(|u| clusters.iter().find(|c| c.name == u.cluster())).collect();
+        node_clusters.dedup_by_key(|c| c.name.clone());
         let record = match &subject.managed {
             Managed::Yes(r) => Some(r.as_ref()),
             _ => None,
@@ -310,6 +359,7 @@ impl<'a> Judging<'a> {
             None => NodeClass::Standard,
         };
         Judging {
+            clusters,
             ip_families: node_clusters.iter().map(|c| c.ip_family).collect(),
             cni_separate: !node_clusters.is_empty() && node_clusters.iter().all(|c| c.cni_own_role.is_some()),
             subject,
@@ -443,16 +493,30 @@ impl<'a> Judging<'a> {
             None if self.ip_families.is_empty() => [IpFamily::Ipv4].into(),
             None => self.ip_families.clone(),
         };
+        // Without a vpc-cni add-on role or a Pod Identity association, the VPC CNI may still have a role of its
+        // own through the aws-node service account's annotation (IRSA), which the EKS API does not show.
+        let unseen = self.record.is_none() && self.cni_unseen();
         if needs_cni {
             if families.contains(&IpFamily::Ipv4) && !has_v4 {
-                out.findings
-                    .push(missing(policies::CNI_POLICY, "the VPC CNI on these nodes cannot assign IPv4 addresses"));
+                let m = missing(policies::CNI_POLICY, "the VPC CNI on these nodes cannot assign IPv4 addresses");
+                if unseen {
+                    out.note("cni-role-unknown", format!("{}, unless the VPC CNI has a role of its own through the aws-node service account's eks.amazonaws.com/role-arn annotation, which the EKS API cannot see (check: kubectl -n kube-system get sa aws-node -o yaml)", m.message));
+                } else {
+                    out.findings.push(m);
+                }
             }
             if families.contains(&IpFamily::Ipv6) && !has_v6 {
-                out.findings.push(missing(
+                let m = missing(
                     policies::CNI_IPV6_POLICY,
                     "the VPC CNI on these nodes cannot assign IPv6 addresses (create it from AWS's document)",
-                ));
+                );
+                if self.subject.inline_grants_ipv6 {
+                    out.note("cni-ipv6-inline", "an inline policy allows ec2:AssignIpv6Addresses (as the AWS CDK gives IPv6 node roles) instead of the IPv6 CNI policy: accepted; the managed policy is what the procedure attaches");
+                } else if unseen {
+                    out.note("cni-role-unknown", format!("{}, unless the VPC CNI has a role of its own through the aws-node service account's annotation, which the EKS API cannot see", m.message));
+                } else {
+                    out.findings.push(m);
+                }
             }
         } else if has_v4 || has_v6 {
             let why = if self.node_class == NodeClass::AutoMode {
@@ -505,10 +569,11 @@ impl<'a> Judging<'a> {
         let cni_without_role: Vec<&str> =
             self.node_clusters.iter().filter(|c| c.cni_own_role.is_none()).map(|c| c.name.as_str()).collect();
         if r.desired.node_class == NodeClass::Standard && !r.desired.attach_cni && !cni_without_role.is_empty() {
-            out.find(
+            // What the EKS API cannot see (an IRSA annotation on aws-node) may give it one: a note, not a finding.
+            out.note(
                 "cni-role-missing",
                 format!(
-                    "its stack declares AttachCniPolicy false, but the VPC CNI of {} has no role of its own (vpc-cni add-on role or Pod Identity): pods there get no addresses",
+                    "its stack declares AttachCniPolicy false, but the VPC CNI of {} shows no role of its own to the EKS API (no vpc-cni add-on role, no Pod Identity association): unless the aws-node service account's eks.amazonaws.com/role-arn annotation names one, pods there get no addresses",
                     cni_without_role.join(", ")
                 ),
             );
@@ -516,6 +581,97 @@ impl<'a> Judging<'a> {
         for p in r.desired.required_policies() {
             if !live.attached.contains(&p) && !known_node_policy(&p) {
                 out.findings.push(missing(p.name(), "its stack declares it (AdditionalPolicyArns)"));
+            }
+        }
+    }
+
+    /// Whether no cluster whose nodes use the role shows the VPC CNI a role of its own.
+    fn cni_unseen(&self) -> bool {
+        !self.node_clusters.is_empty() && self.node_clusters.iter().all(|c| c.cni_own_role.is_none())
+    }
+
+    /// The clusters' access entries for the role: one where the cluster needs it, of the type its nodes need,
+    /// made after the role (an entry binds the role's unique id, not its name).
+    fn access(&self, out: &mut Said) {
+        let name = &self.subject.role_name;
+        for c in self.clusters {
+            let uses: Vec<&Use> = self.node_uses.iter().copied().filter(|u| u.cluster() == c.name).collect();
+            if uses.is_empty() {
+                continue;
+            }
+            let Some(entries) = &c.access_entries else { continue };
+            let mine: Vec<&AccessEntry> = entries.iter().filter(|e| same_role(&e.principal_arn, name)).collect();
+            // Node groups and Auto Mode need an entry (EKS makes it); what only an entry names has one.
+            let needing: Vec<&Use> = uses
+                .iter()
+                .copied()
+                .filter(|u| matches!(u, Use::NodeGroup { .. } | Use::AutoModeNodes { .. }))
+                .collect();
+            if mine.is_empty() && !needing.is_empty() {
+                match c.authentication_mode.as_deref() {
+                    Some("API") => out.find(
+                        "access-entry-missing",
+                        format!(
+                            "cluster {} authenticates with access entries only (API) and has none for this role: the nodes of {} cannot join",
+                            c.name,
+                            describe(&needing)
+                        ),
+                    ),
+                    Some("API_AND_CONFIG_MAP") => out.note(
+                        "access-entry-missing",
+                        format!(
+                            "cluster {} has no access entry for this role: the aws-auth ConfigMap may map it, which the EKS API cannot see",
+                            c.name
+                        ),
+                    ),
+                    _ => {}
+                }
+            }
+            let auto = uses.iter().any(|u| matches!(u, Use::AutoModeNodes { .. }));
+            let (mut windows, mut linux) = (false, false);
+            for u in &uses {
+                if let Use::NodeGroup { node_group, .. } = u {
+                    if c.windows_node_groups.contains(node_group) {
+                        windows = true;
+                    } else {
+                        linux = true;
+                    }
+                }
+            }
+            let expected: Vec<&str> = [(auto, "EC2"), (windows, "EC2_WINDOWS"), (linux, "EC2_LINUX")]
+                .into_iter()
+                .filter_map(|(b, k)| b.then_some(k))
+                .collect();
+            for e in &mine {
+                let fits = if expected.is_empty() {
+                    NODE_ENTRY_TYPES.contains(&e.kind.as_str())
+                } else {
+                    expected.contains(&e.kind.as_str())
+                };
+                if !fits {
+                    let wanted =
+                        if expected.is_empty() { NODE_ENTRY_TYPES.join(" or ") } else { expected.join(" or ") };
+                    out.find(
+                        "access-entry-wrong-type",
+                        format!(
+                            "the access entry of cluster {} for this role is of type {}; its nodes ({}) need {wanted}: they cannot join (or join without their OS's permissions)",
+                            c.name,
+                            e.kind,
+                            describe(&uses)
+                        ),
+                    );
+                }
+                if let (Some(at), Some(made)) = (e.created_at, self.subject.created) {
+                    if at < made {
+                        out.find(
+                            "access-entry-stale",
+                            format!(
+                                "the access entry of cluster {} for this role was made before the role itself: it binds the unique id of a deleted role of the same name, and nodes cannot join; delete the entry and create it again",
+                                c.name
+                            ),
+                        );
+                    }
+                }
             }
         }
     }

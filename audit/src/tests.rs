@@ -59,6 +59,8 @@ fn cluster(name: &str, family: IpFamily, node_role: &str) -> ClusterFacts {
 fn judged(live: LiveRole, clusters: &[ClusterFacts]) -> RoleReport {
     let name = live.name.as_str().to_string();
     let subject = Subject {
+        created: None,
+        inline_grants_ipv6: false,
         role_arn: live.arn.clone(),
         uses: uses_of(&name, clusters),
         role_name: name,
@@ -89,20 +91,55 @@ fn a_role_made_by_the_procedure_complies() {
 fn each_missing_node_policy_is_named() {
     let r = judged(node_role(&[PULL]), &[cluster("prod", IpFamily::Ipv4, "nodes")]);
     assert_eq!(r.verdict, Verdict::NonCompliant);
-    let messages: Vec<&str> = r.findings.iter().map(|f| f.message.as_str()).collect();
-    assert_eq!(kinds(&r), ["missing-policy", "missing-policy"]);
-    assert!(messages[0].starts_with("AmazonEKSWorkerNodePolicy is not attached"), "{messages:?}");
-    assert!(messages[1].starts_with("AmazonEKS_CNI_Policy is not attached"), "{messages:?}");
+    assert_eq!(kinds(&r), ["missing-policy"]);
+    assert!(r.findings[0].message.starts_with("AmazonEKSWorkerNodePolicy is not attached"), "{r:?}");
+    // The CNI policy: the VPC CNI shows no role of its own to the EKS API, but an IRSA annotation on aws-node
+    // (which the API cannot see) may give it one: a note.
+    assert_eq!(note_kinds(&r), ["cni-role-unknown"]);
+    assert!(r.notes[0].message.starts_with("AmazonEKS_CNI_Policy is not attached"), "{r:?}");
+    assert!(r.notes[0].message.contains("kubectl -n kube-system get sa aws-node"), "{r:?}");
+    // Where the stack of a managed role declares the CNI policy, its absence stays a finding.
+    let mut spec = eks_node_role_guard::testing::spec();
+    spec.name = RoleName::parse("nodes").unwrap();
+    let r = managed_judged(spec, node_role(&[WORKER, PULL]), &[cluster("prod", IpFamily::Ipv4, "nodes")]);
+    assert_eq!(kinds(&r), ["missing-policy"], "{r:?}");
+    assert!(r.findings[0].message.starts_with("AmazonEKS_CNI_Policy is not attached"), "{r:?}");
 }
 
 #[test]
 fn an_ipv6_cluster_needs_the_ipv6_cni_policy_not_the_ipv4_one() {
-    let c = [cluster("v6", IpFamily::Ipv6, "nodes")];
+    let mut c = [cluster("v6", IpFamily::Ipv6, "nodes")];
     let r = judged(node_role(&[WORKER, PULL, CNI]), &c);
-    assert_eq!(kinds(&r), ["missing-policy"]);
-    assert!(r.findings[0].message.starts_with("AmazonEKS_CNI_IPv6_Policy"));
-    let ok = judged(node_role(&[WORKER, PULL, "arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy"]), &c);
-    assert_eq!(ok.verdict, Verdict::Compliant, "{ok:?}");
+    assert_eq!((kinds(&r), note_kinds(&r)), (vec![], vec!["cni-role-unknown"]), "{r:?}");
+    assert!(r.notes[0].message.starts_with("AmazonEKS_CNI_IPv6_Policy"));
+    // With the add-on's role known to be someone else's... the VPC CNI has its own role: no CNI policy needed.
+    c[0].cni_own_role = Some("vpc-cni add-on role arn:aws:iam::123456789012:role/cni".into());
+    let r = judged(node_role(&[WORKER, PULL]), &c);
+    assert_eq!(r.verdict, Verdict::Compliant, "{r:?}");
+    let ok = judged(node_role(&[WORKER, PULL, "arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy"]), &c[..0]);
+    assert_eq!(ok.verdict, Verdict::Unused, "{ok:?}");
+}
+
+/// The AWS CDK gives an IPv6 cluster's node role an inline policy granting `ec2:AssignIpv6Addresses` instead of
+/// the IPv6 CNI policy: accepted, with a note.
+#[test]
+fn a_cdk_ipv6_role_with_an_inline_grant_is_accepted_with_a_note() {
+    let c = [cluster("v6", IpFamily::Ipv6, "nodes")];
+    let live = node_role(&[WORKER, PULL, CNI]);
+    let subject = Subject {
+        created: None,
+        inline_grants_ipv6: true,
+        role_arn: live.arn.clone(),
+        uses: uses_of("nodes", &c),
+        role_name: "nodes".into(),
+        live: Some(live),
+        inline_policies: vec!["NodeIpv6".into()],
+        managed: Managed::Unknown,
+        ipv6_cni: CniCheck::NotNeeded,
+    };
+    let r = judge(&subject, &c);
+    assert_eq!(r.verdict, Verdict::Compliant, "{r:?}");
+    assert!(note_kinds(&r).contains(&"cni-ipv6-inline"), "{r:?}");
 }
 
 #[test]
@@ -159,6 +196,8 @@ fn a_trust_without_ec2_or_with_more_than_ec2_is_a_finding() {
 fn a_node_group_naming_a_deleted_role_is_a_finding() {
     let c = [cluster("prod", IpFamily::Ipv4, "gone")];
     let subject = Subject {
+        created: None,
+        inline_grants_ipv6: false,
         role_name: "gone".into(),
         role_arn: "arn:aws:iam::123456789012:role/gone".into(),
         live: None,
@@ -200,6 +239,8 @@ fn boundaries_extra_and_inline_policies_are_listed() {
     live.boundary = Some(PolicyArn::parse("arn:aws:iam::123456789012:policy/Boundary", "t").unwrap());
     let c = [cluster("prod", IpFamily::Ipv4, "nodes")];
     let subject = Subject {
+        created: None,
+        inline_grants_ipv6: false,
         role_name: "nodes".into(),
         role_arn: live.arn.clone(),
         uses: uses_of("nodes", &c),
@@ -226,6 +267,8 @@ fn a_managed_role_is_judged_against_its_state_item() {
     let mut c = [cluster("prod", IpFamily::Ipv6, "nodes")];
     c[0].cni_own_role = Some("vpc-cni add-on role arn:aws:iam::123456789012:role/cni".into());
     let subject = Subject {
+        created: None,
+        inline_grants_ipv6: false,
         role_name: "nodes".into(),
         role_arn: live.arn.clone(),
         uses: uses_of("nodes", &c),
@@ -278,6 +321,8 @@ fn an_ipv6_cni_policy_is_judged_by_its_document_not_its_name() {
     let v6 = "arn:aws:iam::123456789012:policy/AmazonEKS_CNI_IPv6_Policy";
     let live = node_role(&[WORKER, PULL, v6]);
     let mut subject = Subject {
+        created: None,
+        inline_grants_ipv6: false,
         role_name: "nodes".into(),
         role_arn: live.arn.clone(),
         uses: uses_of("nodes", &c),
@@ -298,6 +343,8 @@ fn managed_judged(spec: eks_node_role_guard::domain::NodeRoleSpec, live: LiveRol
         ..eks_node_role_guard::state::Record::new(spec)
     };
     let subject = Subject {
+        created: None,
+        inline_grants_ipv6: false,
         role_name: live.name.as_str().to_string(),
         role_arn: live.arn.clone(),
         uses: uses_of(live.name.as_str(), c),
@@ -316,8 +363,9 @@ fn a_stack_that_keeps_the_cni_policy_off_needs_a_vpc_cni_with_its_own_role() {
     spec.attach_cni = false;
     let mut c = [cluster("prod", IpFamily::Ipv4, "nodes")];
     let r = managed_judged(spec.clone(), node_role(&[WORKER, PULL]), &c);
-    assert_eq!(kinds(&r), ["cni-role-missing"], "{r:?}");
-    assert!(r.findings[0].message.contains("the VPC CNI of prod has no role of its own"), "{r:?}");
+    // The EKS API shows no role of the VPC CNI's own; an annotation it cannot see may give one: a note.
+    assert_eq!((kinds(&r), note_kinds(&r)), (vec![], vec!["cni-role-missing"]), "{r:?}");
+    assert!(r.notes[0].message.contains("the VPC CNI of prod shows no role of its own"), "{r:?}");
     c[0].cni_own_role = Some("Pod Identity association a-1 of kube-system/aws-node".into());
     let r = managed_judged(spec, node_role(&[WORKER, PULL]), &c);
     assert_eq!((r.verdict, kinds(&r)), (Verdict::Compliant, vec![]), "{r:?}");
@@ -356,4 +404,121 @@ fn a_customer_policy_named_like_a_node_policy_is_listed_and_does_not_stand_in_fo
     adoptable.name = RoleName::parse("eksNodeRole").unwrap();
     let refusal = rules.refusal(&adoptable, &[], Partition::Aws, None, NodeClass::Standard).unwrap();
     assert!(refusal.contains(look_alike), "{refusal}");
+}
+
+fn entry(role: &str, kind: &str, created_at: i64) -> AccessEntry {
+    AccessEntry {
+        principal_arn: format!("arn:aws:iam::123456789012:role/{role}"),
+        kind: kind.into(),
+        created_at: Some(created_at),
+    }
+}
+
+/// A compliant node role in a cluster of `mode` with these access entries.
+fn judged_with_entries(mode: &str, entries: Vec<AccessEntry>, created: Option<i64>, c: ClusterFacts) -> RoleReport {
+    let c =
+        ClusterFacts { authentication_mode: Some(mode.into()), access_entries: Some(entries), cni_own_role: None, ..c };
+    let live = node_role(&[WORKER, PULL, CNI]);
+    let clusters = [c];
+    let subject = Subject {
+        created,
+        inline_grants_ipv6: false,
+        role_arn: live.arn.clone(),
+        uses: uses_of("nodes", &clusters),
+        role_name: "nodes".into(),
+        live: Some(live),
+        inline_policies: vec![],
+        managed: Managed::Unknown,
+        ipv6_cni: CniCheck::NotNeeded,
+    };
+    judge(&subject, &clusters)
+}
+
+#[test]
+fn a_node_role_without_an_access_entry_is_a_finding_in_api_mode_and_a_note_beside_the_config_map() {
+    let c = || cluster("prod", IpFamily::Ipv4, "nodes");
+    let r = judged_with_entries("API", vec![], None, c());
+    assert_eq!(kinds(&r), ["access-entry-missing"], "{r:?}");
+    assert!(r.findings[0].message.contains("the nodes of prod/ng cannot join"), "{r:?}");
+    let r = judged_with_entries("API_AND_CONFIG_MAP", vec![], None, c());
+    assert_eq!((r.verdict, note_kinds(&r)), (Verdict::Compliant, vec!["access-entry-missing"]), "{r:?}");
+    assert!(r.notes[0].message.contains("the aws-auth ConfigMap may map it"), "{r:?}");
+    let r = judged_with_entries("CONFIG_MAP", vec![], None, c());
+    assert_eq!((r.verdict, note_kinds(&r)), (Verdict::Compliant, vec![]), "{r:?}");
+    let r = judged_with_entries("API", vec![entry("nodes", "EC2_LINUX", 200)], Some(100), c());
+    assert_eq!((r.verdict, kinds(&r)), (Verdict::Compliant, vec![]), "{r:?}");
+}
+
+#[test]
+fn an_access_entry_of_the_wrong_type_is_a_finding_in_every_mode() {
+    // Windows nodes given EC2_LINUX.
+    let mut windows = cluster("prod", IpFamily::Ipv4, "nodes");
+    windows.windows_node_groups.insert("ng".into());
+    for mode in ["API", "API_AND_CONFIG_MAP"] {
+        let r = judged_with_entries(mode, vec![entry("nodes", "EC2_LINUX", 200)], Some(100), windows.clone());
+        assert_eq!(kinds(&r), ["access-entry-wrong-type"], "{mode}: {r:?}");
+        assert!(r.findings[0].message.contains("need EC2_WINDOWS"), "{r:?}");
+    }
+    // A person's entry (STANDARD) for a node role.
+    let r = judged_with_entries(
+        "API",
+        vec![entry("nodes", "STANDARD", 200)],
+        None,
+        cluster("prod", IpFamily::Ipv4, "nodes"),
+    );
+    assert_eq!(kinds(&r), ["access-entry-wrong-type"], "{r:?}");
+    // Auto Mode needs EC2.
+    let auto = ClusterFacts {
+        name: "auto".into(),
+        auto_mode_node_role: Some("arn:aws:iam::123456789012:role/nodes".into()),
+        ..ClusterFacts::default()
+    };
+    let r = judged_with_entries("API", vec![entry("nodes", "EC2_LINUX", 200)], None, auto.clone());
+    assert!(kinds(&r).contains(&"access-entry-wrong-type"), "{r:?}");
+    assert!(r.findings.iter().any(|f| f.message.contains("need EC2")), "{r:?}");
+    let r = judged_with_entries("API", vec![entry("nodes", "EC2", 200)], None, auto);
+    assert!(!kinds(&r).contains(&"access-entry-wrong-type"), "{r:?}");
+}
+
+/// An access entry binds the role's unique id: one made before the role (deleted and created again under the
+/// same name) lets no node in.
+#[test]
+fn an_access_entry_older_than_its_role_is_a_finding() {
+    let c = || cluster("prod", IpFamily::Ipv4, "nodes");
+    let r = judged_with_entries("API_AND_CONFIG_MAP", vec![entry("nodes", "EC2_LINUX", 100)], Some(200), c());
+    assert_eq!(kinds(&r), ["access-entry-stale"], "{r:?}");
+    assert!(r.findings[0].message.contains("made before the role itself"), "{r:?}");
+    let r = judged_with_entries("API_AND_CONFIG_MAP", vec![entry("nodes", "EC2_LINUX", 300)], Some(200), c());
+    assert_eq!(kinds(&r), Vec::<&str>::new(), "{r:?}");
+}
+
+/// Roles only access entries name (self-managed nodes, Karpenter) are node roles: judged as such, and one whose
+/// role no longer exists is a finding.
+#[test]
+fn roles_known_only_from_access_entries_are_audited_as_node_roles() {
+    let c = [ClusterFacts {
+        name: "prod".into(),
+        authentication_mode: Some("API".into()),
+        access_entries: Some(vec![entry("KarpenterNodeRole-prod", "EC2_LINUX", 100)]),
+        ..ClusterFacts::default()
+    }];
+    let live = role("KarpenterNodeRole-prod", &["ec2.amazonaws.com"], &[PULL]);
+    let subject = Subject {
+        created: Some(50),
+        inline_grants_ipv6: false,
+        role_arn: live.arn.clone(),
+        uses: uses_of("KarpenterNodeRole-prod", &c),
+        role_name: "KarpenterNodeRole-prod".into(),
+        live: Some(live),
+        inline_policies: vec![],
+        managed: Managed::Unknown,
+        ipv6_cni: CniCheck::NotNeeded,
+    };
+    let r = judge(&subject, &c);
+    assert_eq!(r.used_by, ["prod (access entry EC2_LINUX)"]);
+    assert_eq!((r.verdict, kinds(&r)), (Verdict::NonCompliant, vec!["missing-policy"]), "{r:?}");
+    let gone = Subject { live: None, ..subject };
+    let r = judge(&gone, &c);
+    assert_eq!(kinds(&r), ["role-not-found"], "{r:?}");
+    assert!(r.findings[0].message.contains("prod (access entry EC2_LINUX) names the role"), "{r:?}");
 }

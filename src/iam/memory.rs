@@ -18,6 +18,10 @@ const ACCOUNT: &str = "123456789012";
 struct Role {
     live: LiveRole,
     inline: BTreeSet<String>,
+    /// Inline policies' documents, where a test gave one.
+    inline_documents: BTreeMap<String, serde_json::Value>,
+    /// `CreateDate` (seconds since the epoch).
+    created: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -135,7 +139,11 @@ impl MemoryIam {
             attached: BTreeSet::new(),
             instance_profiles: Vec::new(),
         };
-        w.roles.insert(key, Role { live: live.clone(), inline: BTreeSet::new() });
+        let created =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+                + w.next_id as i64;
+        let role = Role { live: live.clone(), inline: BTreeSet::new(), inline_documents: BTreeMap::new(), created };
+        w.roles.insert(key, role);
         Ok(live)
     }
 
@@ -296,6 +304,21 @@ impl MemoryIam {
         self.world().race = Some((role.to_string(), create, inline.iter().map(|p| p.to_string()).collect()));
     }
 
+    /// Puts an inline policy with its document on a role.
+    pub fn put_inline_policy_document(&self, role: &str, policy: &str, document: serde_json::Value) {
+        if let Some(r) = self.world().roles.get_mut(&role.to_ascii_lowercase()) {
+            r.inline.insert(policy.to_string());
+            r.inline_documents.insert(policy.to_string(), document);
+        }
+    }
+
+    /// The role's `CreateDate` (seconds since the epoch) is `secs`.
+    pub fn set_created(&self, role: &str, secs: i64) {
+        if let Some(r) = self.world().roles.get_mut(&role.to_ascii_lowercase()) {
+            r.created = secs;
+        }
+    }
+
     /// Puts an inline policy on a role (a person's hand-made change).
     pub fn put_inline_policy(&self, role: &str, policy: &str) {
         if let Some(r) = self.world().roles.get_mut(&role.to_ascii_lowercase()) {
@@ -381,13 +404,29 @@ impl NodeRoleIam for MemoryIam {
             .unwrap_or_default())
     }
 
+    async fn inline_policy_document(&self, role: &RoleName, name: &str) -> Result<Option<serde_json::Value>> {
+        self.call(format!("GetRolePolicy {role} {name}"));
+        let w = self.world();
+        let r = w.roles.get(&role.as_str().to_ascii_lowercase());
+        Ok(r.filter(|r| r.inline.contains(name)).map(|r| {
+            r.inline_documents
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({"Version": "2012-10-17", "Statement": []}))
+        }))
+    }
+
     async fn list_roles(&self, path_prefix: Option<&str>) -> Result<Vec<RoleSummary>> {
         self.call("ListRoles".into());
         let w = self.world();
         Ok(w.roles
             .values()
             .filter(|r| path_prefix.is_none_or(|p| r.live.path.as_str().starts_with(p)))
-            .map(|r| RoleSummary { name: r.live.name.to_string(), path: r.live.path.as_str().to_string() })
+            .map(|r| RoleSummary {
+                name: r.live.name.to_string(),
+                path: r.live.path.as_str().to_string(),
+                created: Some(r.created),
+            })
             .collect())
     }
 

@@ -26,6 +26,8 @@ use crate::error::Result;
 pub struct RoleSummary {
     pub name: String,
     pub path: String,
+    /// `CreateDate`, in seconds since the epoch.
+    pub created: Option<i64>,
 }
 
 pub trait NodeRoleIam: Send + Sync {
@@ -60,6 +62,9 @@ pub trait NodeRoleIam: Send + Sync {
     /// How many managed policies a role may hold in this account (`AttachedPoliciesPerRoleQuota`).
     fn attached_policies_quota(&self) -> impl Future<Output = Result<usize>> + Send;
     fn inline_policy_names(&self, role: &RoleName) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// An inline policy's document (the audit reads it); `None` if the role or the policy does not exist.
+    fn inline_policy_document(&self, role: &RoleName, name: &str)
+        -> impl Future<Output = Result<Option<Value>>> + Send;
     /// All roles, optionally under a path prefix.
     fn list_roles(&self, path_prefix: Option<&str>) -> impl Future<Output = Result<Vec<RoleSummary>>> + Send;
     /// Carries out one action on `role`. Removing something already gone counts as success.

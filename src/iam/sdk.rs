@@ -291,6 +291,12 @@ impl NodeRoleIam for SdkIam {
         Ok(found(r.iam("ListRolePolicies"))?.unwrap_or_default())
     }
 
+    async fn inline_policy_document(&self, role: &RoleName, name: &str) -> Result<Option<Value>> {
+        let r = self.client.get_role_policy().role_name(role.as_str()).policy_name(name).send().await;
+        let Some(out) = found(r.iam("GetRolePolicy"))? else { return Ok(None) };
+        Ok(crate::domain::policies::parse_document(&out.policy_document))
+    }
+
     async fn list_roles(&self, path_prefix: Option<&str>) -> Result<Vec<RoleSummary>> {
         let roles = self
             .client
@@ -302,7 +308,10 @@ impl NodeRoleIam for SdkIam {
             .try_collect()
             .await
             .iam("ListRoles")?;
-        Ok(roles.into_iter().map(|r| RoleSummary { name: r.role_name, path: r.path }).collect())
+        Ok(roles
+            .into_iter()
+            .map(|r| RoleSummary { created: Some(r.create_date.secs()), name: r.role_name, path: r.path })
+            .collect())
     }
 
     async fn apply(&self, role: &RoleName, action: &Action) -> Result<()> {

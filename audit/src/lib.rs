@@ -3,6 +3,7 @@
 //! (`judge`) — pure, so every finding is unit-tested. `collect` gathers the facts through the ports; the
 //! `eks-node-role-audit` binary adds the EKS client (never linked into the Lambda function) and prints.
 
+pub mod asff;
 pub mod collect;
 pub mod render;
 pub mod settings;

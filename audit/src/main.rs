@@ -5,6 +5,7 @@
 //! Exit codes: 0 every used node role complies, 1 findings, 2 could not check (names the missing permission).
 
 mod eks;
+mod securityhub;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -23,13 +24,15 @@ eks-node-role-audit: check every EKS node role of an account against the Amazon 
 
 USAGE:
     eks-node-role-audit [--region REGION] [--cluster NAME]... [--state-table TABLE]
-                        [--output table|json] [--adopt-snippet [--guard-stack NAME]] [--quiet]
+                        [--output table|json|asff] [--import] [--adopt-snippet [--guard-stack NAME]] [--quiet]
 
 OPTIONS:
     --region REGION       the clusters' region (default: AWS_REGION / the profile's region)
     --cluster NAME        only this cluster and the roles its nodes use (repeatable)
     --state-table TABLE   the guard's state table (default: STATE_TABLE_NAME); without it, \"managed\" is unknown
-    --output FORMAT       table (default) or json
+    --output FORMAT       table (default), json, or asff (the findings in the AWS Security Finding Format)
+    --import              also send the findings to AWS Security Hub (BatchImportFindings; a finding that no
+                          longer holds is sent again resolved); works with any --output
     --adopt-snippet       print, per node role the guard does not manage, the Custom::EksNodeRole that adopts it
     --guard-stack NAME    the guard's stack name, for the snippets' ServiceToken import (default: eks-node-role-guard)
     --quiet               no progress on stderr
@@ -44,6 +47,8 @@ struct Args {
     clusters: Vec<String>,
     state_table: Option<String>,
     json: bool,
+    asff: bool,
+    import: bool,
     adopt_snippet: bool,
     guard_stack: Option<String>,
     quiet: bool,
@@ -63,10 +68,12 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String>
             "--cluster" => a.clusters.push(value("--cluster")?),
             "--state-table" => a.state_table = Some(value("--state-table")?),
             "--output" => match value("--output")?.as_str() {
-                "json" => a.json = true,
-                "table" => a.json = false,
-                other => return Err(format!("--output {other}: use table or json")),
+                "json" => (a.json, a.asff) = (true, false),
+                "table" => (a.json, a.asff) = (false, false),
+                "asff" => (a.json, a.asff) = (false, true),
+                other => return Err(format!("--output {other}: use table, json or asff")),
             },
+            "--import" => a.import = true,
             "--adopt-snippet" => a.adopt_snippet = true,
             "--guard-stack" => a.guard_stack = Some(value("--guard-stack")?),
             "--quiet" | "-q" => a.quiet = true,
@@ -127,6 +134,50 @@ async fn run(args: Args) -> ExitCode {
         true => snippet_list(&report, &settings.adoption, partition, guard_stack),
         false => Vec::new(),
     };
+    // The findings as Security Hub takes them, for --output asff and --import.
+    let asff_out = if args.asff || args.import {
+        match asff_context(&shared, &region, partition).await {
+            Ok(ctx) => Some((eks_node_role_audit::asff::findings(&report, &ctx), ctx)),
+            Err(e) => return could_not_check(&e, &region),
+        }
+    } else {
+        None
+    };
+    if let (true, Some((findings, ctx))) = (args.import, &asff_out) {
+        let client = aws_sdk_securityhub::Client::new(&shared);
+        let audited = report.roles.iter().map(|r| r.role_name.clone()).collect();
+        match securityhub::import(&client, findings, &audited, args.clusters.is_empty(), ctx).await {
+            Ok(done) => {
+                if !quiet {
+                    eprintln!(
+                        "Security Hub: {} finding(s) sent, {} of them resolved (no longer found){}",
+                        done.sent,
+                        done.resolved,
+                        if done.failed.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; refused: {}", done.failed.join("; "))
+                        }
+                    );
+                }
+            }
+            // Not an abort: the report stands, and the exit code says what it says.
+            Err(e) => match missing_permission(&e) {
+                Some(p) => {
+                    eprintln!("eks-node-role-audit: the findings were not sent to Security Hub ({p} denied): {e}")
+                }
+                None => eprintln!("eks-node-role-audit: the findings were not sent to Security Hub: {e}"),
+            },
+        }
+    }
+    if let (true, Some((findings, _))) = (args.asff, &asff_out) {
+        let mut stdout = std::io::stdout().lock();
+        let text = serde_json::to_string_pretty(findings).unwrap_or_default();
+        if writeln!(stdout, "{text}").is_err() {
+            return ExitCode::from(2);
+        }
+        return ExitCode::from(report.exit_code() as u8);
+    }
     let out = match (args.json, args.adopt_snippet) {
         (false, false) => render::table(&report),
         (false, true) => render::table(&report) + &snippets_text(&snippets),
@@ -146,6 +197,28 @@ async fn run(args: Args) -> ExitCode {
         return ExitCode::from(2);
     }
     ExitCode::from(report.exit_code() as u8)
+}
+
+/// The account (STS), region and partition the findings belong to, and the time they are made.
+async fn asff_context(
+    shared: &aws_config::SdkConfig,
+    region: &str,
+    partition: Partition,
+) -> Result<eks_node_role_audit::asff::Context, Error> {
+    let who = aws_sdk_sts::Client::new(shared)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| eks_node_role_guard::aws::error("STS", "GetCallerIdentity", e))?;
+    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default();
+    Ok(eks_node_role_audit::asff::Context {
+        account: who.account.unwrap_or_default(),
+        region: region.to_string(),
+        partition: partition.to_string(),
+        now,
+    })
 }
 
 /// The adopting resource of each node role the guard does not manage, by role name.
@@ -206,7 +279,9 @@ mod tests {
             (Some("eu-west-1"), &["a".to_string(), "b".to_string()][..], true, true)
         );
         assert!(args(&["--help"]).unwrap().is_none());
-        assert_eq!(args(&["--output", "yaml"]).unwrap_err(), "--output yaml: use table or json");
+        assert_eq!(args(&["--output", "yaml"]).unwrap_err(), "--output yaml: use table, json or asff");
+        let a = args(&["--output", "asff", "--import"]).unwrap().unwrap();
+        assert_eq!((a.asff, a.json, a.import), (true, false, true));
         assert_eq!(args(&["--region"]).unwrap_err(), "--region needs a value");
         assert!(args(&["--bogus"]).unwrap_err().contains("unknown argument --bogus"));
     }

@@ -288,3 +288,58 @@ async fn an_unreachable_endpoint_exits_2_and_bad_arguments_exit_2_with_the_usage
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("USAGE"));
 }
+
+/// All findings Security Hub holds, by id: (RecordState, Compliance.Status).
+async fn hub(endpoint: &str) -> std::collections::BTreeMap<String, (String, String)> {
+    let client = aws_sdk_securityhub::Client::new(&shared_config(endpoint));
+    let out = client.get_findings().max_results(100).send().await.unwrap();
+    out.findings()
+        .iter()
+        .map(|f| {
+            let state = f.record_state().map(|s| s.as_str().to_string()).unwrap_or_default();
+            let status = f.compliance().and_then(|c| c.status()).map(|s| s.as_str().to_string()).unwrap_or_default();
+            (f.id().unwrap_or_default().to_string(), (state, status))
+        })
+        .collect()
+}
+
+/// `--output asff` writes the findings in the AWS Security Finding Format; `--import` sends them to Security Hub
+/// on moto: a second import of the same findings leaves the count unchanged, and a finding fixed since is sent
+/// again resolved.
+#[tokio::test]
+async fn findings_go_to_security_hub_once_and_are_resolved_when_fixed() {
+    let h = account().await;
+    let endpoint = h.moto.endpoint();
+    let out = run(&endpoint, &["--output", "asff"], true);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let asff = json_of(&out);
+    let asff = asff.as_array().unwrap();
+    let ids: Vec<&str> = asff.iter().map(|f| f["Id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"eks-node-role-audit/123456789012/lambda-trust/trust-not-ec2"), "{ids:?}");
+    assert!(asff.iter().all(|f| f["SchemaVersion"] == "2018-10-08" && f["AwsAccountId"] == "123456789012"));
+    assert!(hub(&endpoint).await.is_empty(), "--output asff alone sends nothing");
+
+    let out = run(&endpoint, &["--import", "--quiet"], true);
+    assert_eq!(out.status.code(), Some(1), "the exit code is the report's: {}", String::from_utf8_lossy(&out.stderr));
+    let first = hub(&endpoint).await;
+    assert_eq!(first.len(), ids.len(), "{first:?}");
+    assert!(first.values().all(|(state, status)| state == "ACTIVE" && status == "FAILED"), "{first:?}");
+    let out = run(&endpoint, &["--import", "--output", "json"], true);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("0 of them resolved"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(hub(&endpoint).await.len(), first.len(), "a second import updates, never duplicates");
+
+    // The Lambda-trusting role is fixed: its finding is sent again resolved.
+    let ec2 = trust(&["ec2.amazonaws.com"]);
+    h.iam.update_assume_role_policy().role_name("lambda-trust").policy_document(ec2).send().await.unwrap();
+    run(&endpoint, &["--import", "--quiet"], true);
+    let after = hub(&endpoint).await;
+    assert_eq!(after.len(), first.len());
+    let fixed = &after["eks-node-role-audit/123456789012/lambda-trust/trust-not-ec2"];
+    assert_eq!((fixed.0.as_str(), fixed.1.as_str()), ("ARCHIVED", "PASSED"));
+    let still = &after["eks-node-role-audit/123456789012/prod-pods/fargate-role-used-as-node-role"];
+    assert_eq!(still.0, "ACTIVE");
+}

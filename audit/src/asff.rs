@@ -232,7 +232,7 @@ mod tests {
             verdict: if findings.is_empty() { Verdict::Compliant } else { Verdict::NonCompliant },
             managed: "no",
             used_by: vec!["prod/ng".into()],
-            findings: findings.iter().map(|(k, m)| RoleFinding { kind: *k, message: m.to_string() }).collect(),
+            findings: findings.iter().map(|(k, m)| RoleFinding { kind: k, message: m.to_string() }).collect(),
             notes: vec![],
             node_class: Default::default(),
             ip_families: Default::default(),

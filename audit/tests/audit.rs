@@ -343,3 +343,30 @@ async fn findings_go_to_security_hub_once_and_are_resolved_when_fixed() {
     let still = &after["eks-node-role-audit/123456789012/prod-pods/fargate-role-used-as-node-role"];
     assert_eq!(still.0, "ACTIVE");
 }
+
+/// The procedure's search as it says it — a role whose name contains eksNodeRole, AmazonEKSNodeRole or
+/// NodeInstanceRole, as eksctl's are named — and an IPv6 node role whose inline policy grants the IPv6 CNI's
+/// action (the AWS CDK's) accepted with a note; with `iam:GetRolePolicy` refused, a note naming it, not an abort.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_search_goes_by_contains_and_inline_grants_are_read_or_said_unread() {
+    let h = account().await;
+    let eksctl = "eksctl-prod-nodegroup-ng-1-NodeInstanceRole-1A2B3C4D";
+    role(&h, eksctl, &["ec2.amazonaws.com"], &[WORKER, PULL, CNI]).await;
+    let grant = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:AssignIpv6Addresses","Resource":"*"}]});
+    let put = h.iam.put_role_policy().role_name("v6-nodes").policy_name("NodeIpv6");
+    put.policy_document(grant.to_string()).send().await.unwrap();
+    let report = json_of(&run(&h.moto.endpoint(), &["--output", "json"], true));
+    let found = role_in(&report, eksctl);
+    assert_eq!(found["verdict"], "unused", "found, though no node group uses it: {found:#}");
+    let v6 = role_in(&report, "v6-nodes");
+    assert_eq!((v6["verdict"].as_str(), kinds(v6)), (Some("compliant"), vec![]), "{v6:#}");
+    assert!(v6["notes"].to_string().contains("cni-ipv6-inline"), "{v6:#}");
+
+    let proxy = FaultProxy::start(h.moto.port).await;
+    proxy.fail_operation("iam:GetRolePolicy", vec![Fault::Deny; 20]);
+    let out = run(&proxy.endpoint(), &["--output", "json"], true);
+    assert_eq!(out.status.code(), Some(1), "the report's exit code: {}", String::from_utf8_lossy(&out.stderr));
+    let report = json_of(&out);
+    assert!(report["notes"].to_string().contains("iam:GetRolePolicy denied"), "{}", report["notes"]);
+    assert!(role_in(&report, "v6-nodes")["notes"].to_string().contains("cni-role-unknown"));
+}

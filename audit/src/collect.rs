@@ -103,6 +103,20 @@ pub async fn audit<C: Clusters, I: NodeRoleIam, S: StateStore>(
     progress: Progress<'_>,
 ) -> Result<AuditReport> {
     let all = clusters.names().await?;
+    // A state table named but absent (an account of an organisation where the guard is not installed): said, and
+    // the audit goes on without it.
+    let mut notes = Vec::new();
+    let (store, items) = match store {
+        Some(s) => match s.list().await {
+            Ok(items) => (Some(s), Some(items)),
+            Err(e) if matches!(&e, Error::Aws { code: Some(c), .. } if c == "ResourceNotFoundException") => {
+                notes.push(format!("the state table was not found ({e}): whether the guard manages a role is unknown"));
+                (None, None)
+            }
+            Err(e) => return Err(e),
+        },
+        None => (None, None),
+    };
     let names: Vec<String> = if scope.clusters.is_empty() {
         all
     } else {
@@ -131,7 +145,6 @@ pub async fn audit<C: Clusters, I: NodeRoleIam, S: StateStore>(
         .try_collect()
         .await?;
 
-    let mut notes = Vec::new();
     let mut candidates: BTreeMap<String, String> = BTreeMap::new(); // lower-cased name → ARN or name
     let mut add = |arn_or_name: &str| {
         let name = arn_or_name.rsplit('/').next().unwrap_or(arn_or_name).to_string();
@@ -161,14 +174,15 @@ pub async fn audit<C: Clusters, I: NodeRoleIam, S: StateStore>(
                 add(&r.name);
             }
         }
-        match store {
-            Some(s) => s.list().await?.iter().for_each(|r| add(r.role_name.as_str())),
-            None => notes.push(
+        match &items {
+            Some(items) => items.iter().for_each(|r| add(r.role_name.as_str())),
+            None if notes.is_empty() => notes.push(
                 "no state table given (STATE_TABLE_NAME or --state-table): whether the guard manages a role is unknown"
                     .to_string(),
             ),
+            None => {}
         }
-    } else if store.is_none() {
+    } else if store.is_none() && notes.is_empty() {
         notes.push("no state table given: whether the guard manages a role is unknown".to_string());
     }
     // IAM roles are account-wide; the clusters read here are one region's (and with --cluster, some of them).
@@ -325,13 +339,8 @@ pub fn missing_permission(e: &Error) -> Option<String> {
     let denied = code.is_some_and(|c| {
         c.contains("AccessDenied") || c == "UnauthorizedOperation" || c == "UnrecognizedClientException"
     });
-    let prefix = match service {
-        "iam" => "iam",
-        "DynamoDB" => "dynamodb",
-        "EKS" => "eks",
-        other => other,
-    };
-    denied.then(|| format!("{prefix}:{operation}"))
+    // The IAM action's prefix: the service's name in lower case (`STS` → `sts`, `SecurityHub` → `securityhub`).
+    denied.then(|| format!("{}:{operation}", service.to_ascii_lowercase()))
 }
 
 #[cfg(test)]

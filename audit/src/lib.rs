@@ -5,6 +5,7 @@
 
 pub mod asff;
 pub mod collect;
+pub mod org;
 pub mod render;
 pub mod settings;
 

@@ -4,6 +4,7 @@
 //!
 //! Exit codes: 0 every used node role complies, 1 findings, 2 could not check (names the missing permission).
 
+mod accounts;
 mod eks;
 mod securityhub;
 
@@ -25,6 +26,8 @@ eks-node-role-audit: check every EKS node role of an account against the Amazon 
 USAGE:
     eks-node-role-audit [--region REGION] [--cluster NAME]... [--state-table TABLE]
                         [--output table|json|asff] [--import] [--adopt-snippet [--guard-stack NAME]] [--quiet]
+    eks-node-role-audit --organization --assume-role NAME [--external-id ID] [--accounts ID,...]
+                        [--concurrency N] [--region REGION] [--state-table TABLE] [--output table|json] [--import]
 
 OPTIONS:
     --region REGION       the clusters' region (default: AWS_REGION / the profile's region)
@@ -35,6 +38,12 @@ OPTIONS:
                           longer holds is sent again resolved); works with any --output
     --adopt-snippet       print, per node role the guard does not manage, the Custom::EksNodeRole that adopts it
     --guard-stack NAME    the guard's stack name, for the snippets' ServiceToken import (default: eks-node-role-guard)
+    --organization        audit every active account of the organisation (organizations:ListAccounts), each
+                          through the role --assume-role names; one report with a section per account
+    --accounts ID,...     these accounts instead of the organisation's (with --assume-role)
+    --assume-role NAME    the role to assume in each account (read-only; see docs/operations.md)
+    --external-id ID      the external id its trust policy requires, if any
+    --concurrency N       accounts audited at once (default 8)
     --quiet               no progress on stderr
     -h, --help            this text
 
@@ -49,6 +58,11 @@ struct Args {
     json: bool,
     asff: bool,
     import: bool,
+    organization: bool,
+    accounts: Vec<String>,
+    assume_role: Option<String>,
+    external_id: Option<String>,
+    concurrency: Option<usize>,
     adopt_snippet: bool,
     guard_stack: Option<String>,
     quiet: bool,
@@ -74,11 +88,39 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String>
                 other => return Err(format!("--output {other}: use table, json or asff")),
             },
             "--import" => a.import = true,
+            "--organization" => a.organization = true,
+            "--accounts" => {
+                a.accounts =
+                    value("--accounts")?.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+            }
+            "--assume-role" => a.assume_role = Some(value("--assume-role")?),
+            "--external-id" => a.external_id = Some(value("--external-id")?),
+            "--concurrency" => {
+                let v = value("--concurrency")?;
+                match v.parse::<usize>() {
+                    Ok(n) if (1..=64).contains(&n) => a.concurrency = Some(n),
+                    _ => return Err(format!("--concurrency {v}: use a number from 1 to 64")),
+                }
+            }
             "--adopt-snippet" => a.adopt_snippet = true,
             "--guard-stack" => a.guard_stack = Some(value("--guard-stack")?),
             "--quiet" | "-q" => a.quiet = true,
             other => return Err(format!("unknown argument {other}")),
         }
+    }
+    let many = a.organization || !a.accounts.is_empty();
+    if many && a.assume_role.is_none() {
+        return Err(
+            "--organization and --accounts need --assume-role NAME (the role to enter each account with)".into()
+        );
+    }
+    if many && (a.asff || a.adopt_snippet || !a.clusters.is_empty()) {
+        return Err(
+            "--organization and --accounts take --output table or json, without --adopt-snippet or --cluster".into()
+        );
+    }
+    if !many && (a.assume_role.is_some() || a.external_id.is_some() || a.concurrency.is_some()) {
+        return Err("--assume-role, --external-id and --concurrency go with --organization or --accounts".into());
     }
     Ok(Some(a))
 }
@@ -114,6 +156,9 @@ async fn run(args: Args) -> ExitCode {
     }
     let region = shared.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
     let partition = Partition::of_region(&region);
+    if args.organization || !args.accounts.is_empty() {
+        return run_organization(&args, &settings, &shared, &region, partition).await;
+    }
     let clusters = eks::SdkClusters::new(aws_sdk_eks::Client::new(&shared));
     let iam = SdkIam::new(client_from(&shared, None));
     let table = args.state_table.clone().or(settings.state_table.clone()).filter(|t| !t.is_empty());
@@ -144,30 +189,10 @@ async fn run(args: Args) -> ExitCode {
         None
     };
     if let (true, Some((findings, ctx))) = (args.import, &asff_out) {
-        let client = aws_sdk_securityhub::Client::new(&shared);
-        let audited = report.roles.iter().map(|r| r.role_name.clone()).collect();
-        match securityhub::import(&client, findings, &audited, args.clusters.is_empty(), ctx).await {
-            Ok(done) => {
-                if !quiet {
-                    eprintln!(
-                        "Security Hub: {} finding(s) sent, {} of them resolved (no longer found){}",
-                        done.sent,
-                        done.resolved,
-                        if done.failed.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; refused: {}", done.failed.join("; "))
-                        }
-                    );
-                }
+        if let Some(said) = import(&shared, &report, findings, ctx, args.clusters.is_empty()).await {
+            if !quiet || said.starts_with("eks-node-role-audit:") {
+                eprintln!("{said}");
             }
-            // Not an abort: the report stands, and the exit code says what it says.
-            Err(e) => match missing_permission(&e) {
-                Some(p) => {
-                    eprintln!("eks-node-role-audit: the findings were not sent to Security Hub ({p} denied): {e}")
-                }
-                None => eprintln!("eks-node-role-audit: the findings were not sent to Security Hub: {e}"),
-            },
         }
     }
     if let (true, Some((findings, _))) = (args.asff, &asff_out) {
@@ -197,6 +222,138 @@ async fn run(args: Args) -> ExitCode {
         return ExitCode::from(2);
     }
     ExitCode::from(report.exit_code() as u8)
+}
+
+/// Sends one account's findings to Security Hub with that account's credentials; what it did, or why not (a
+/// refusal is not an abort: the report stands).
+async fn import(
+    config: &aws_config::SdkConfig,
+    report: &AuditReport,
+    findings: &[eks_node_role_audit::asff::Finding],
+    ctx: &eks_node_role_audit::asff::Context,
+    whole_account: bool,
+) -> Option<String> {
+    let client = aws_sdk_securityhub::Client::new(config);
+    let audited = report.roles.iter().map(|r| r.role_name.clone()).collect();
+    Some(match securityhub::import(&client, findings, &audited, whole_account, ctx).await {
+        Ok(done) => format!(
+            "Security Hub ({}): {} finding(s) sent, {} of them resolved (no longer found){}",
+            ctx.account,
+            done.sent,
+            done.resolved,
+            if done.failed.is_empty() { String::new() } else { format!("; refused: {}", done.failed.join("; ")) }
+        ),
+        Err(e) => match missing_permission(&e) {
+            Some(p) => format!(
+                "eks-node-role-audit: the findings of {} were not sent to Security Hub ({p} denied): {e}",
+                ctx.account
+            ),
+            None => format!("eks-node-role-audit: the findings of {} were not sent to Security Hub: {e}", ctx.account),
+        },
+    })
+}
+
+/// Default accounts audited at once under `--organization`.
+const ACCOUNT_CONCURRENCY: usize = 8;
+
+/// `--organization` / `--accounts`: each account entered with the named role and audited, `concurrency` at once,
+/// one report; an account that cannot be entered or audited is a note, never an abort.
+async fn run_organization(
+    args: &Args,
+    settings: &AuditSettings,
+    shared: &aws_config::SdkConfig,
+    region: &str,
+    partition: Partition,
+) -> ExitCode {
+    use eks_node_role_audit::org::{AccountReport, OrgReport};
+    use futures_util::stream::{self, StreamExt};
+    let list = if args.accounts.is_empty() {
+        match accounts::list(shared).await {
+            Ok(l) => l,
+            Err(e) => return could_not_check(&e, region),
+        }
+    } else {
+        args.accounts.iter().map(|id| accounts::Account { id: id.clone(), name: String::new() }).collect()
+    };
+    let role = args.assume_role.clone().unwrap_or_default();
+    let table = args.state_table.clone().or(settings.state_table.clone()).filter(|t| !t.is_empty());
+    let total = list.len();
+    let (done, findings) = (std::sync::atomic::AtomicUsize::new(0), std::sync::atomic::AtomicUsize::new(0));
+    let quiet = args.quiet;
+    let reports: Vec<AccountReport> = stream::iter(list)
+        .map(|account| {
+            let (role, table, done, findings) = (&role, &table, &done, &findings);
+            async move {
+                let report = audit_account(args, shared, region, partition, &account, role, table.clone()).await;
+                let n = findings.fetch_add(report.findings(), std::sync::atomic::Ordering::Relaxed) + report.findings();
+                let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if !quiet {
+                    eprintln!("[accounts {d}/{total}] {} done: {n} finding(s) so far", account.id);
+                }
+                report
+            }
+        })
+        .buffer_unordered(args.concurrency.unwrap_or(ACCOUNT_CONCURRENCY))
+        .collect()
+        .await;
+    let report = OrgReport::new(reports);
+    let out = if args.json { report.json() } else { report.table() };
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "{}", out.trim_end()).is_err() {
+        return ExitCode::from(2);
+    }
+    ExitCode::from(report.exit_code() as u8)
+}
+
+/// One account of `--organization`: entered, audited, its findings imported when asked.
+async fn audit_account(
+    args: &Args,
+    shared: &aws_config::SdkConfig,
+    region: &str,
+    partition: Partition,
+    account: &accounts::Account,
+    role: &str,
+    table: Option<String>,
+) -> eks_node_role_audit::org::AccountReport {
+    use eks_node_role_audit::org::AccountReport;
+    let reason = |what: &str, e: &Error| match missing_permission(e) {
+        Some(p) => format!("{what}: {p} denied ({e})"),
+        None => format!("{what}: {e}"),
+    };
+    let config = match accounts::enter(shared, partition, &account.id, role, args.external_id.as_deref()).await {
+        Ok(c) => c,
+        Err(e) => {
+            return AccountReport::not_audited(
+                &account.id,
+                &account.name,
+                reason(&format!("could not assume {role}"), &e),
+            )
+        }
+    };
+    let clusters = eks::SdkClusters::new(aws_sdk_eks::Client::new(&config));
+    let iam = SdkIam::new(client_from(&config, None));
+    let store = table.map(|t| DynamoStore::new(build_client(&config), t));
+    let report = match audit(&clusters, &iam, store.as_ref(), &Scope::default(), &|_, _, _| ()).await {
+        Ok(r) => r,
+        Err(e) => return AccountReport::not_audited(&account.id, &account.name, reason("could not audit", &e)),
+    };
+    let mut report = report;
+    if args.import {
+        let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap_or_default();
+        let ctx = eks_node_role_audit::asff::Context {
+            account: account.id.clone(),
+            region: region.to_string(),
+            partition: partition.to_string(),
+            now,
+        };
+        let findings = eks_node_role_audit::asff::findings(&report, &ctx);
+        if let Some(said) = import(&config, &report, &findings, &ctx, true).await {
+            report.notes.push(said.trim_start_matches("eks-node-role-audit: ").to_string());
+        }
+    }
+    AccountReport::audited(&account.id, &account.name, report)
 }
 
 /// The account (STS), region and partition the findings belong to, and the time they are made.
@@ -282,6 +439,16 @@ mod tests {
         assert_eq!(args(&["--output", "yaml"]).unwrap_err(), "--output yaml: use table, json or asff");
         let a = args(&["--output", "asff", "--import"]).unwrap().unwrap();
         assert_eq!((a.asff, a.json, a.import), (true, false, true));
+        let a = args(&["--organization", "--assume-role", "audit", "--concurrency", "4", "--external-id", "x"])
+            .unwrap()
+            .unwrap();
+        assert_eq!((a.organization, a.assume_role.as_deref(), a.concurrency), (true, Some("audit"), Some(4)));
+        assert!(args(&["--organization"]).unwrap_err().contains("need --assume-role"));
+        assert!(args(&["--accounts", "1,2", "--assume-role", "r", "--output", "asff"])
+            .unwrap_err()
+            .contains("take --output"));
+        assert!(args(&["--assume-role", "r"]).unwrap_err().contains("go with --organization"));
+        assert!(args(&["--organization", "--assume-role", "r", "--concurrency", "0"]).unwrap_err().contains("1 to 64"));
         assert_eq!(args(&["--region"]).unwrap_err(), "--region needs a value");
         assert!(args(&["--bogus"]).unwrap_err().contains("unknown argument --bogus"));
     }

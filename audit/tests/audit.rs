@@ -370,3 +370,163 @@ async fn the_search_goes_by_contains_and_inline_grants_are_read_or_said_unread()
     assert!(report["notes"].to_string().contains("iam:GetRolePolicy denied"), "{}", report["notes"]);
     assert!(role_in(&report, "v6-nodes")["notes"].to_string().contains("cni-role-unknown"));
 }
+
+/// An organisation on moto: the management account and `members` accounts made with `CreateAccount`; their ids,
+/// management first.
+async fn organization(endpoint: &str, members: usize) -> Vec<String> {
+    let org = aws_sdk_organizations::Client::new(&shared_config(endpoint));
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    for i in 0..members {
+        org.create_account()
+            .email(format!("member-{i}@example.com"))
+            .account_name(format!("member-{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut ids: Vec<String> = org
+        .list_accounts()
+        .send()
+        .await
+        .unwrap()
+        .accounts()
+        .iter()
+        .filter_map(|a| a.id().map(str::to_string))
+        .collect();
+    ids.sort_by_key(|id| id != ACCOUNT);
+    ids
+}
+
+/// A config acting in `account` (moto ties the credentials AssumeRole returns to the role's account).
+async fn in_account(endpoint: &str, account: &str) -> aws_config::SdkConfig {
+    let base = shared_config(endpoint);
+    let out = aws_sdk_sts::Client::new(&base)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/OrganizationAccountAccessRole"))
+        .role_session_name("setup")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials.unwrap();
+    let creds = aws_credential_types::Credentials::new(
+        c.access_key_id,
+        c.secret_access_key,
+        Some(c.session_token),
+        None,
+        "setup",
+    );
+    base.to_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+        .build()
+}
+
+/// In `account`: a cluster whose node group uses a role without the worker policy (a finding).
+async fn account_with_a_finding(endpoint: &str, account: &str) {
+    let config = in_account(endpoint, account).await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    let arn = iam
+        .create_role()
+        .role_name("nodes")
+        .assume_role_policy_document(trust(&["ec2.amazonaws.com"]))
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    for p in [PULL, CNI] {
+        iam.attach_role_policy()
+            .role_name("nodes")
+            .policy_arn(format!("arn:aws:iam::aws:policy/{p}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let cluster_role = iam
+        .create_role()
+        .role_name("cluster")
+        .assume_role_policy_document(trust(&["eks.amazonaws.com"]))
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    let eks = aws_sdk_eks::Client::new(&config);
+    let vpc = aws_sdk_eks::types::VpcConfigRequest::builder().subnet_ids("subnet-1").build();
+    eks.create_cluster().name("prod").role_arn(cluster_role).resources_vpc_config(vpc).send().await.unwrap();
+    eks.create_nodegroup()
+        .cluster_name("prod")
+        .nodegroup_name("ng")
+        .node_role(arn)
+        .subnets("subnet-1")
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Three accounts of an organisation on moto's Organizations and STS, each entered with the named role: one
+/// report with a section per account (id, name, its roles); an account the audit cannot enter is a note, not an
+/// abort; `--import` sends each account's findings with that account's credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organisation_is_audited_account_by_account_in_one_report() {
+    let moto = Moto::start();
+    let endpoint = moto.endpoint();
+    let ids = organization(&endpoint, 2).await;
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    for id in &ids {
+        account_with_a_finding(&endpoint, id).await;
+    }
+    let args = ["--organization", "--assume-role", "OrganizationAccountAccessRole", "--output", "json", "--quiet"];
+    let out = run(&endpoint, &args, false);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json_of(&out);
+    let accounts = report["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 3, "{report:#}");
+    for a in accounts {
+        assert!(ids.contains(&a["accountId"].as_str().unwrap().to_string()), "{a:#}");
+        assert_eq!(a["audited"], true, "{a:#}");
+        let nodes = role_in(a, "nodes");
+        assert_eq!(kinds(nodes), ["missing-policy"], "{nodes:#}");
+        assert!(nodes["roleArn"].as_str().unwrap().contains(a["accountId"].as_str().unwrap()), "{nodes:#}");
+    }
+    assert!(accounts.iter().any(|a| a["accountName"] == "member-1"), "{report:#}");
+    // A state table named that an account does not have (the guard not installed there): said, and audited.
+    let report = json_of(&run(&endpoint, &args, true));
+    for a in report["accounts"].as_array().unwrap() {
+        assert_eq!(a["audited"], true, "{a:#}");
+        assert!(a["notes"].to_string().contains("the state table was not found"), "{a:#}");
+    }
+
+    // One account cannot be entered: a note with the reason, the others audited, progress on stderr.
+    let proxy = FaultProxy::start(moto.port).await;
+    proxy.fail_when("sts:AssumeRole", &ids[2], Fault::Deny);
+    let out = run(&proxy.endpoint(), &args[..5], false);
+    assert_eq!(out.status.code(), Some(1), "findings elsewhere still decide: {}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[accounts 3/3]") && err.contains("finding(s) so far"), "{err}");
+    let report = json_of(&out);
+    let shut = report["accounts"].as_array().unwrap().iter().find(|a| a["accountId"] == ids[2].as_str()).unwrap();
+    assert_eq!(shut["audited"], false, "{shut:#}");
+    assert!(shut["notes"][0].as_str().unwrap().contains("sts:AssumeRole denied"), "{shut:#}");
+    assert!(report["notes"][0].as_str().unwrap().contains(&ids[2]), "{report:#}");
+    assert_eq!(report["accounts"].as_array().unwrap().iter().filter(|a| a["audited"] == true).count(), 2);
+
+    // --import: each account's findings in its own Security Hub, as its own.
+    let out = run(
+        &endpoint,
+        &["--organization", "--assume-role", "OrganizationAccountAccessRole", "--import", "--quiet"],
+        false,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    for id in &ids {
+        let hub = aws_sdk_securityhub::Client::new(&in_account(&endpoint, id).await);
+        let found = hub.get_findings().send().await.unwrap();
+        let accounts: Vec<&str> = found.findings().iter().filter_map(|f| f.aws_account_id()).collect();
+        assert_eq!(accounts, [id.as_str()], "account {id}: {accounts:?}");
+    }
+}

@@ -62,6 +62,9 @@ struct State {
     iam_write_time: Option<Duration>,
     busy: std::collections::BTreeMap<String, usize>,
     conflicts: Vec<String>,
+    /// Faults for every request of one operation whose body contains a text (`sts:AssumeRole` naming an account),
+    /// before anything else.
+    by_body: Vec<(String, String, Fault)>,
     /// Faults for the next requests of one operation (`iam:AttachRolePolicy`), before the general script.
     by_operation: std::collections::BTreeMap<String, VecDeque<Fault>>,
     /// `eventually_consistent`: how long reads lag behind writes; when each entity was last written; the last
@@ -217,6 +220,11 @@ impl FaultProxy {
     }
 
     /// The next requests of `operation` (e.g. `iam:AttachRolePolicy`) get these faults, in order.
+    /// Every request of `operation` whose body contains `needle` gets `fault` (e.g. AssumeRole into one account).
+    pub fn fail_when(&self, operation: &str, needle: &str, fault: Fault) {
+        self.state.lock().unwrap().by_body.push((operation.to_string(), needle.to_string(), fault));
+    }
+
     pub fn fail_operation(&self, operation: &str, faults: Vec<Fault>) {
         self.state.lock().unwrap().by_operation.insert(operation.to_string(), faults.into());
     }
@@ -459,7 +467,13 @@ async fn serve(
             s.waves += 1;
         }
         s.in_flight += 1;
-        let by_operation = s.by_operation.get_mut(&operation).and_then(VecDeque::pop_front);
+        let body = String::from_utf8_lossy(&request);
+        let by_body = s
+            .by_body
+            .iter()
+            .find(|(op, needle, _)| *op == operation && body.contains(needle.as_str()))
+            .map(|(_, _, f)| *f);
+        let by_operation = by_body.or_else(|| s.by_operation.get_mut(&operation).and_then(VecDeque::pop_front));
         let f = match by_operation {
             Some(f) => Some(f),
             None => match s.script.pop_front() {
